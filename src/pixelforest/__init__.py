@@ -1,0 +1,15 @@
+"""pixelforest: interactive pixel classification in the ilastik tradition.
+
+>>> import pixelforest as pf
+>>> clf = pf.train(image, labels)                # labels: 0 = unlabelled, k = class k
+>>> prob = clf.predict(image)                    # float32, one channel per class
+>>> clf.save("model.pfc"); clf = pf.load("model.pfc")
+"""
+
+__version__ = "0.1.0"
+
+from .classifier import Classifier, train  # noqa: E402
+from .features import FeatureSpec, compute_features, feature_names  # noqa: E402
+from .project import load_classifier as load  # noqa: E402
+
+__all__ = ["Classifier", "FeatureSpec", "compute_features", "feature_names", "load", "train", "__version__"]

@@ -1,0 +1,64 @@
+"""Tiling with a halo, so any image is processed in bounded memory.
+
+A block's features are computed on the block grown by the feature halo
+(clipped at the image border, where mirror borders apply exactly as on the
+whole image) and cut back, so block-wise results equal whole-image results.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Iterator
+
+import numpy as np
+
+#: default memory budget for one block's features and intermediates
+DEFAULT_BLOCK_BYTES = 512 * 2**20
+
+
+def block_shape_for(shape_tzyx, n_features: int, n_channels: int, budget_bytes: int = DEFAULT_BLOCK_BYTES,
+                    halo: int = 0) -> tuple[int, int, int, int]:
+    """A (1, bz, by, bx) block whose features fit ``budget_bytes``.
+
+    Per voxel the features take ``4 * n_features`` bytes; intermediates of one
+    scale and the predicted probabilities take about ``4 * (12 + n_channels)``
+    more.
+    """
+    _, Z, Y, X = shape_tzyx
+    per_voxel = 4 * (n_features + 12 + n_channels)
+    voxels = max(budget_bytes // per_voxel, 32**2)
+    if Z * Y * X <= voxels:
+        return (1, Z, Y, X)
+    if Z > 1:
+        side = int(round(voxels ** (1 / 3)))
+        side = max(side - 2 * halo, 16)
+        return (1, min(Z, side), min(Y, side), min(X, side))
+    side = max(int(math.sqrt(voxels)) - 2 * halo, 32)
+    by = min(Y, side)
+    bx = min(X, max(side, voxels // max(by, 1) - 2 * halo))
+    return (1, 1, by, bx)
+
+
+def iter_blocks(shape_tzyx, block) -> Iterator[tuple[slice, ...]]:
+    """Slices (t, z, y, x) tiling ``shape_tzyx`` with blocks of shape ``block``."""
+    ranges = [range(0, n, b) for n, b in zip(shape_tzyx, block)]
+    for starts in itertools.product(*ranges):
+        yield tuple(slice(s, min(s + b, n)) for s, b, n in zip(starts, block, shape_tzyx))
+
+
+def grow(sl: tuple[slice, ...], halo: int, shape_tzyx, grow_z: bool = True) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+    """Grow spatial slices by ``halo`` (clipped); return (outer, inner-relative-to-outer)."""
+    outer, inner = [sl[0]], [slice(0, sl[0].stop - sl[0].start)]
+    for ax in (1, 2, 3):
+        s = sl[ax]
+        h = halo if (ax > 1 or grow_z) else 0
+        a = max(0, s.start - h)
+        b = min(shape_tzyx[ax], s.stop + h)
+        outer.append(slice(a, b))
+        inner.append(slice(s.start - a, s.stop - a))
+    return tuple(outer), tuple(inner)
+
+
+def n_blocks(shape_tzyx, block) -> int:
+    return int(np.prod([math.ceil(n / b) for n, b in zip(shape_tzyx, block)]))

@@ -1,0 +1,421 @@
+"""Training sets from sparse labels, the random forest, and prediction outputs.
+
+Labels follow ilastik: 0 = unlabelled, class k = label value k (k = 1..K).
+The forest follows ilastik's defaults (vigra): 100 trees, mtry =
+floor(sqrt(n_features) + 0.5), Gini, fully grown, bootstrap with replacement at
+proportion 1.0; here trained with scikit-learn and kept as plain arrays.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import axes as _axes
+from . import blockwise
+from .features import FeatureSpec, check_image_values, check_scales, compute_canonical, resolve_spec
+from .forest import Forest, from_sklearn
+
+SOURCES = ("probabilities", "simple-segmentation", "uncertainty", "features")
+#: ilastik's export source names, as in ``--export_source``
+ILASTIK_SOURCES = {
+    "probabilities": "Probabilities",
+    "simple-segmentation": "Simple Segmentation",
+    "uncertainty": "Uncertainty",
+    "features": "Features",
+}
+
+#: ilastik's default label colours (Label 1 red, Label 2 green, ...)
+DEFAULT_COLORS = [
+    (255, 0, 0), (0, 255, 0), (255, 255, 0), (0, 0, 255), (255, 0, 255), (0, 255, 255),
+    (255, 105, 180), (102, 205, 170), (255, 165, 0), (218, 112, 214), (192, 192, 192), (128, 0, 0),
+]
+
+Progress = Callable[[int, int], None]
+
+
+def default_color(i: int) -> tuple[int, int, int]:
+    if i < len(DEFAULT_COLORS):
+        return DEFAULT_COLORS[i]
+    rng = np.random.default_rng(i)
+    return tuple(int(v) for v in rng.integers(32, 256, 3))
+
+
+def mtry(n_features: int) -> int:
+    """vigra's default number of features tried per split."""
+    return max(1, int(math.floor(math.sqrt(n_features) + 0.5)))
+
+
+def normalize_source(source: str) -> str:
+    s = str(source).strip().lower().replace("_", "-").replace(" ", "-")
+    if s not in SOURCES:
+        raise ValueError(f"unknown export source {source!r}; expected one of {list(SOURCES)}")
+    return s
+
+
+@dataclass
+class LabelImage:
+    """Sparse labels of one training image: flat indices into its (T, Z, Y, X) shape."""
+
+    shape: tuple[int, int, int, int]
+    index: np.ndarray  # int64 flat indices into shape
+    value: np.ndarray  # uint8 class values
+    name: str = ""
+
+    @classmethod
+    def from_dense(cls, labels5: np.ndarray, name: str = "") -> "LabelImage":
+        lab = labels5.reshape(labels5.shape[:4])
+        idx = np.flatnonzero(lab)
+        return cls(tuple(int(s) for s in lab.shape), idx.astype(np.int64), lab.reshape(-1)[idx].astype(np.uint8), name)
+
+    def dense(self) -> np.ndarray:
+        out = np.zeros(self.shape, dtype=np.uint8)
+        out.reshape(-1)[self.index] = self.value
+        return out
+
+
+def _as_list(x):
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+def _canonical_labels(labels, image_axes: str, image5_shape, name: str) -> np.ndarray:
+    """Label image (the image's non-channel axes, optional trailing c=1) -> (T, Z, Y, X) uint8."""
+    lab = np.asarray(labels)
+    lab_axes = image_axes.replace("c", "")
+    want = tuple(image5_shape[_axes.CANONICAL.index(a)] for a in lab_axes)
+    if lab.shape == want + (1,):
+        lab = lab[..., 0]
+    if lab.shape != want:
+        raise ValueError(
+            f"{name}: label image shape {lab.shape} does not match the image's non-channel shape {want} "
+            f"(axes {lab_axes!r})"
+        )
+    if lab.dtype.kind == "f" and np.all(np.mod(lab, 1) == 0):
+        lab = lab.astype(np.int64)
+    if lab.dtype.kind not in "biu":
+        raise ValueError(f"{name}: labels must be integers (0 = unlabelled, k = class k), got dtype {lab.dtype}")
+    if lab.size and (lab.min() < 0 or lab.max() > 255):
+        raise ValueError(f"{name}: label values must be in 0..255 (0 = unlabelled), got {lab.min()}..{lab.max()}")
+    return _axes.to_canonical(lab.astype(np.uint8, copy=False), lab_axes)[..., 0]
+
+
+def _labelled_box(lab4: np.ndarray):
+    nz = np.nonzero(lab4)
+    return tuple(slice(int(a.min()), int(a.max()) + 1) for a in nz)
+
+
+def extract_samples(image5: np.ndarray, lab4: np.ndarray, spec: FeatureSpec):
+    """Features and labels of the labelled pixels, computing features only around them."""
+    T, Z, Y, X, C = image5.shape
+    box = _labelled_box(lab4)
+    outer, inner = blockwise.grow(box, spec.halo(), (T, Z, Y, X))
+    feats = compute_canonical(image5[outer], spec, check=False, z_size=Z)
+    feats = feats[inner]
+    lab = lab4[box]
+    mask = lab > 0
+    return feats[mask], lab[mask]
+
+
+@dataclass
+class Classifier:
+    """A trained pixel classifier: feature spec, classes and the forest."""
+
+    spec: FeatureSpec
+    forest: Forest | None
+    class_names: list[str]
+    class_colors: list[tuple[int, int, int]]
+    n_channels: int
+    ndim: int
+    training: dict = field(default_factory=dict)
+    labels: list[LabelImage] = field(default_factory=list)
+    source: str = "pixelforest"
+
+    # -- public properties ---------------------------------------------------
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.class_names)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def n_features(self) -> int:
+        return self.spec.n_features(self.n_channels, self.ndim)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.spec.names(self.n_channels, self.ndim)
+
+    @property
+    def oob_error(self):
+        return self.training.get("oob_error")
+
+    def __repr__(self) -> str:
+        return (f"Classifier(classes={self.class_names}, features={self.n_features}, "
+                f"channels={self.n_channels}, ndim={self.ndim}, trees={self.forest.n_trees if self.forest else 0})")
+
+    # -- prediction ----------------------------------------------------------
+
+    def check_image(self, image5: np.ndarray, name: str = "image") -> None:
+        T, Z, Y, X, C = image5.shape
+        if C != self.n_channels:
+            raise ValueError(
+                f"{name} has {C} channel(s) but the classifier expects {self.n_channels}; "
+                f"pass axes=/channel_axis= so the channel axis is recognised, or use a classifier trained on "
+                f"{C}-channel images"
+            )
+        ndim = 3 if Z > 1 else 2
+        if ndim != self.ndim:
+            raise ValueError(
+                f"{name} is {ndim}D (z={Z}) but the classifier was trained on {self.ndim}D images; "
+                + ("name a time axis 't' instead of 'z' if the stack is a time series" if ndim == 3 else
+                   "predict on a 3D stack")
+            )
+
+    def predict(self, image, source: str = "probabilities", *, channel_axis=None, axes=None,
+                block_shape=None, progress: Progress | None = None) -> np.ndarray:
+        """Predict an image.
+
+        Parameters
+        ----------
+        image : array_like
+            Image with the same channels and dimensionality as the training images.
+        source : {"probabilities", "simple-segmentation", "uncertainty", "features"}
+        channel_axis, axes : see :func:`pixelforest.compute_features`
+        block_shape : tuple, optional
+            ``(z, y, x)`` or ``(y, x)`` block size; default from a memory budget.
+        progress : callable(done, total), optional
+            Called after each block; raise from it to cancel.
+
+        Returns
+        -------
+        np.ndarray
+            ``probabilities``: float32, the image's non-channel axes + (n_classes,).
+            ``simple-segmentation``: uint8 (argmax + 1), non-channel axes.
+            ``uncertainty``: float32 ``1 - (p1 - p2)``, non-channel axes.
+            ``features``: float32, non-channel axes + (n_features,).
+        """
+        image = np.asarray(image)
+        ax = _axes.resolve_axes(image.ndim, axes, channel_axis)
+        image5 = _axes.to_canonical(image, ax)
+        out = self.predict_canonical(image5, source, block_shape=block_shape, progress=progress)
+        src = normalize_source(source)
+        return _axes.from_canonical(out, ax, channels=src in ("probabilities", "features"))
+
+    def predict_canonical(self, image5: np.ndarray, source: str = "probabilities", *, block_shape=None,
+                          progress: Progress | None = None, out: np.ndarray | None = None) -> np.ndarray:
+        """Predict a ``(T, Z, Y, X, C)`` array; result ``(T, Z, Y, X, K)``."""
+        src = normalize_source(source)
+        check_image_values(image5)
+        self.check_image(image5)
+        T, Z, Y, X, C = image5.shape
+        check_scales(self.spec, (T, Z, Y, X))
+        K = {"probabilities": self.n_classes, "features": self.n_features}.get(src, 1)
+        dtype = np.uint8 if src == "simple-segmentation" else np.float32
+        if out is None:
+            out = np.empty((T, Z, Y, X, K), dtype=dtype)
+        halo = self.spec.halo()
+        block = self._block(block_shape, (T, Z, Y, X), halo)
+        total = blockwise.n_blocks((T, Z, Y, X), block)
+        for i, sl in enumerate(blockwise.iter_blocks((T, Z, Y, X), block)):
+            outer, inner = blockwise.grow(sl, halo, (T, Z, Y, X))
+            feats = compute_canonical(np.asarray(image5[outer]), self.spec, check=False, z_size=Z)[inner]
+            out[sl] = self._from_features(feats, src)
+            if progress is not None:
+                progress(i + 1, total)
+        return out
+
+    def _block(self, block_shape, shape, halo):
+        if block_shape is None:
+            return blockwise.block_shape_for(shape, self.n_features, self.n_channels, halo=halo)
+        bs = tuple(int(b) for b in block_shape)
+        if any(b < 1 for b in bs) or len(bs) not in (2, 3):
+            raise ValueError(f"block_shape must be (y, x) or (z, y, x) positive sizes, got {block_shape}")
+        if len(bs) == 2:
+            bs = (1,) + bs
+        return (1,) + bs
+
+    def _from_features(self, feats: np.ndarray, src: str) -> np.ndarray:
+        if src == "features":
+            return feats
+        shp = feats.shape[:-1]
+        p = self.predict_proba_features(feats.reshape(-1, feats.shape[-1]))
+        if src == "probabilities":
+            return p.reshape(shp + (self.n_classes,))
+        if src == "simple-segmentation":
+            return segmentation_from_probabilities(p).reshape(shp + (1,))
+        return uncertainty_from_probabilities(p).reshape(shp + (1,))
+
+    def predict_proba_features(self, X: np.ndarray) -> np.ndarray:
+        if X.shape[-1] != self.n_features:
+            raise ValueError(f"expected {self.n_features} features per pixel, got {X.shape[-1]}")
+        if self.forest is None:  # fewer labelled classes than needed: no classifier, all zero (ilastik)
+            return np.zeros((X.shape[0], self.n_classes), np.float32)
+        return self.forest.predict_proba(X)
+
+    # -- persistence ---------------------------------------------------------
+
+    def save(self, path) -> None:
+        """Save as a data-only classifier file (see :mod:`pixelforest.project`)."""
+        from .project import save_classifier
+
+        save_classifier(self, path)
+
+
+def segmentation_from_probabilities(p: np.ndarray) -> np.ndarray:
+    """Simple segmentation: argmax + 1 as uint8 (ilastik)."""
+    return (np.argmax(p, axis=-1) + 1).astype(np.uint8)
+
+
+def uncertainty_from_probabilities(p: np.ndarray) -> np.ndarray:
+    """ilastik's uncertainty: 1 - (p_max - p_second); 0 for a single class."""
+    if p.shape[-1] < 2:
+        return np.zeros(p.shape[:-1], np.float32)
+    top2 = np.partition(p, p.shape[-1] - 2, axis=-1)[..., -2:]
+    return (1.0 - (top2[..., 1] - top2[..., 0])).astype(np.float32)
+
+
+def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=None, channel_axis=None,
+          axes=None, classes: Sequence[str] | None = None, colors=None, n_jobs: int = -1,
+          image_names: Sequence[str] | None = None) -> Classifier:
+    """Train a pixel classifier from sparse label images.
+
+    Parameters
+    ----------
+    images : array or list of arrays
+        Training images (different sizes allowed; same channels and dimensionality).
+    labels : array or list of arrays
+        One label image per image, shape = the image's non-channel shape;
+        0 = unlabelled, k = class k.
+    features : FeatureSpec, preset name, dict or .json path
+    trees : int
+        Number of trees (ilastik: 100).
+    seed : int, optional
+        Random seed for a reproducible forest.
+    channel_axis, axes : see :func:`pixelforest.compute_features`; ``axes`` may be a list (one per image)
+    classes : list of str, optional
+        Class names; default ``Label 1``, ``Label 2``... up to the largest label.
+    colors : list of (r, g, b), optional
+
+    Returns
+    -------
+    Classifier
+    """
+    imgs = _as_list(images)
+    labs = _as_list(labels)
+    if len(imgs) != len(labs):
+        raise ValueError(f"got {len(imgs)} image(s) but {len(labs)} label image(s); give one label image per image")
+    if not imgs:
+        raise ValueError("no training images given")
+    if not isinstance(trees, (int, np.integer)) or trees < 1:
+        raise ValueError(f"trees must be a positive integer, got {trees!r}")
+    spec = resolve_spec(features)
+    names = list(image_names) if image_names is not None else [f"image {i}" for i in range(len(imgs))]
+    axes_list = list(axes) if isinstance(axes, (list, tuple)) else [axes] * len(imgs)
+    if len(axes_list) != len(imgs):
+        raise ValueError(f"got {len(axes_list)} axes strings for {len(imgs)} images")
+    Xs, ys, label_images = [], [], []
+    n_channels = ndim = None
+    for img, lab, nm, img_axes in zip(imgs, labs, names, axes_list):
+        img = np.asarray(img)
+        ax = _axes.resolve_axes(img.ndim, img_axes, channel_axis)
+        check_image_values(img, nm)
+        image5 = _axes.to_canonical(img, ax)
+        T, Z, Y, X, C = image5.shape
+        this_ndim = 3 if Z > 1 else 2
+        if n_channels is None:
+            n_channels, ndim = C, this_ndim
+        elif C != n_channels:
+            raise ValueError(f"{nm} has {C} channel(s) but the first training image has {n_channels}")
+        elif this_ndim != ndim:
+            raise ValueError(f"{nm} is {this_ndim}D but the first training image is {ndim}D; 2D and 3D cannot be mixed")
+        lab4 = _canonical_labels(lab, ax, image5.shape, nm)
+        li = LabelImage.from_dense(lab4, nm)
+        label_images.append(li)
+        if li.index.size == 0:
+            continue
+        check_scales(spec, (T, Z, Y, X))
+        Xi, yi = extract_samples(image5, lab4, spec)
+        Xs.append(Xi)
+        ys.append(yi)
+    if not Xs:
+        raise ValueError("the label images contain no labelled pixels (every value is 0); label some pixels of each class")
+    X = np.concatenate(Xs)
+    y = np.concatenate(ys)
+    present = np.unique(y)
+    n_classes = int(max(present.max(), len(classes) if classes else 0))
+    if classes is not None:
+        classes = [str(c) for c in classes]
+        if len(classes) < present.max():
+            raise ValueError(
+                f"labels use class values up to {present.max()} but only {len(classes)} class names were given"
+            )
+    else:
+        classes = [f"Label {k}" for k in range(1, n_classes + 1)]
+    if len(present) < 2:
+        raise ValueError(
+            f"only one class is labelled ({classes[present[0] - 1]!r}, label value {present[0]}); "
+            f"a classifier needs labelled pixels of at least two classes"
+        )
+    missing = [classes[k - 1] for k in range(1, n_classes + 1) if k not in present]
+    if missing:
+        warnings.warn(f"classes without labelled pixels get probability 0: {missing}", stacklevel=2)
+    forest, oob = fit_forest(X, y, n_classes, trees=trees, seed=seed, n_jobs=n_jobs)
+    cols = [tuple(int(v) for v in c) for c in colors] if colors is not None else [
+        default_color(i) for i in range(n_classes)]
+    if len(cols) < n_classes:
+        cols += [default_color(i) for i in range(len(cols), n_classes)]
+    counts = {classes[k - 1]: int((y == k).sum()) for k in range(1, n_classes + 1)}
+    training = {
+        "n_samples": int(y.size),
+        "samples_per_class": counts,
+        "oob_error": oob,
+        "trees": int(trees),
+        "mtry": mtry(X.shape[1]),
+        "seed": seed,
+        "n_images": len(imgs),
+    }
+    return Classifier(spec, forest, classes, cols[:n_classes], int(n_channels), int(ndim), training, label_images)
+
+
+def fit_forest(X: np.ndarray, y: np.ndarray, n_classes: int, *, trees: int = 100, seed=None,
+               n_jobs: int = -1) -> tuple[Forest, float | None]:
+    """Fit ilastik-default random forest; returns the forest (columns = classes 1..n_classes) and OOB error."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    rf = RandomForestClassifier(
+        n_estimators=trees,
+        criterion="gini",
+        max_features=mtry(X.shape[1]),
+        max_depth=None,
+        min_samples_split=2,
+        min_samples_leaf=1,
+        bootstrap=True,
+        oob_score=True,
+        n_jobs=n_jobs,
+        random_state=seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # OOB warnings for tiny training sets
+        rf.fit(X, y)
+    oob = None
+    if hasattr(rf, "oob_decision_function_"):
+        dec = rf.oob_decision_function_
+        ok = np.isfinite(dec).all(axis=1) & (dec.sum(axis=1) > 0)
+        if ok.any():
+            pred = rf.classes_[np.argmax(dec[ok], axis=1)]
+            oob = float(np.mean(pred != y[ok]))
+    f = from_sklearn(rf)
+    # expand to all classes 1..n_classes (classes without samples get 0)
+    value = np.zeros((f.value.shape[0], n_classes), np.float32)
+    value[:, rf.classes_.astype(int) - 1] = f.value
+    f.value = value
+    return f, oob

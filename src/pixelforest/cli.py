@@ -1,0 +1,300 @@
+"""Command line: ``pixelforest train | predict | info``.
+
+Option names are a contract; ilastik's headless spellings (``--export_source``,
+``--output_format``, ``--raw_data``, ``--output_filename_format``,
+``--output_internal_path``) are accepted too, so ilastik scripts port by
+changing the program name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class CLIError(Exception):
+    pass
+
+
+def _progress_bar(desc: str, enabled: bool):
+    """A callback(done, total) that drives a tqdm bar (to stderr)."""
+    state = {}
+
+    def cb(done, total):
+        if not enabled:
+            return
+        from tqdm import tqdm
+
+        bar = state.get("bar")
+        if bar is None:
+            bar = state["bar"] = tqdm(total=total, desc=desc, unit="block", leave=False, file=sys.stderr)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return cb
+
+
+# ------------------------------------------------------------------------ train
+
+
+def cmd_train(args) -> int:
+    from .classifier import train
+    from .features import resolve_spec
+    from .io.images import read_image
+
+    labels = args.labels
+    images = list(args.images or [])
+    ilp = None
+    if len(labels) == 1 and labels[0].lower().endswith(".ilp"):
+        from .io.ilp import IlastikProject
+
+        ilp = IlastikProject(labels[0])
+    elif any(lab.lower().endswith(".ilp") for lab in labels):
+        raise CLIError("--labels: give either one .ilp project or one label image per IMAGE, not both")
+    classes = args.classes.split(",") if args.classes else None
+    colors = None
+    if ilp is not None:
+        with ilp:
+            imgs, labs, axes, names = ilp.training_data()
+            if images:
+                if len(images) != len(imgs):
+                    raise CLIError(f"{len(images)} IMAGE(s) given but the project has {len(imgs)} labelled lane(s)")
+                read = [read_image(p, args.axes) for p in images]
+                imgs = [r[0] for r in read]
+                axes = [r[1] for r in read]
+                names = [str(p) for p in images]
+            if not imgs:
+                raise CLIError(f"{ilp.path}: the project has no labelled pixels in any lane")
+            spec = ilp.feature_spec() if args.features in (None, "from-ilp") else resolve_spec(args.features)
+            classes = classes or ilp.label_names() or None
+            colors = ilp.label_colors() or None
+    else:
+        if args.features == "from-ilp":
+            raise CLIError("--features from-ilp needs --labels PROJECT.ilp")
+        if not images:
+            raise CLIError("give the training IMAGE(s) (or --labels PROJECT.ilp to use the project's own data)")
+        if len(images) != len(labels):
+            raise CLIError(f"{len(images)} IMAGE(s) but {len(labels)} --labels; give one label image per image")
+        spec = resolve_spec(args.features or "ilastik-default")
+        read = [read_image(p, args.axes) for p in images]
+        imgs = [r[0] for r in read]
+        axes = [r[1] for r in read]
+        names = [str(p) for p in images]
+        labs = []
+        for p in labels:
+            lab, _ = read_image(p)
+            labs.append(lab)
+    t0 = time.time()
+    if not args.quiet:
+        print(f"training on {len(imgs)} image(s) with {spec.n_features(1, 2)} feature(s) per channel...", file=sys.stderr)
+    clf = train(imgs, labs, features=spec, trees=args.trees, seed=args.seed, axes=axes, classes=classes,
+                colors=colors, image_names=names)
+    clf.save(args.output)
+    dt = time.time() - t0
+    t = clf.training
+    oob = "n/a" if t.get("oob_error") is None else f"{t['oob_error']:.4f}"
+    print(f"saved {args.output}: {clf.n_classes} classes {clf.class_names}, {clf.n_features} features, "
+          f"{t['n_samples']} labelled pixels {t['samples_per_class']}, {t['trees']} trees, OOB error {oob} "
+          f"({dt:.1f} s)")
+    return 0
+
+
+# ---------------------------------------------------------------------- predict
+
+
+def output_path(fmt_string: str, source_spec, result_type: str, fmt: str, out_dir=None) -> Path:
+    """Expand ilastik's ``{dataset_dir}``, ``{nickname}``, ``{result_type}`` placeholders."""
+    from .io.images import OUTPUT_FORMATS, parse_source
+
+    src = parse_source(source_spec)
+    dataset_dir = str(Path(out_dir) if out_dir is not None else src.path.parent.resolve())
+    try:
+        name = fmt_string.format(dataset_dir=dataset_dir, nickname=src.nickname, result_type=result_type)
+    except (KeyError, IndexError, ValueError) as e:
+        raise CLIError(f"--output-filename-format {fmt_string!r}: unknown placeholder {e}; "
+                       f"use {{dataset_dir}}, {{nickname}}, {{result_type}}") from None
+    p = Path(name)
+    if not p.suffix or p.suffix.lower() not in (".h5", ".hdf5", ".tif", ".tiff", ".npy"):
+        p = p.with_name(p.name + OUTPUT_FORMATS[fmt])
+    return p
+
+
+def cmd_predict(args) -> int:
+    from . import axes as _axes
+    from .classifier import ILASTIK_SOURCES, normalize_source
+    from .io.images import normalize_format, read_image, write_result
+    from .project import load_classifier
+
+    images = list(args.images or []) + list(args.raw_data or [])
+    if not images:
+        raise CLIError("no IMAGE given to predict")
+    source = normalize_source(args.export_source)
+    fmt = normalize_format(args.output_format)
+    clf = load_classifier(args.model)
+    result_type = ILASTIK_SOURCES[source]
+    out_dir = None
+    out_file = None
+    if args.output:
+        o = Path(args.output)
+        if o.is_dir() or args.output.endswith(("/", "\\")) or not o.suffix:
+            out_dir = o
+        elif len(images) > 1:
+            raise CLIError(f"-o {args.output}: a single output file for {len(images)} inputs; give a folder instead")
+        else:
+            out_file = o
+    fmt_string = args.output_filename_format or "{dataset_dir}/{nickname}_{result_type}"
+    failed = []
+    for spec in images:
+        try:
+            arr, ax = read_image(spec, args.axes)
+            image5 = _axes.to_canonical(arr, ax)
+            t0 = time.time()
+            res = clf.predict_canonical(image5, source, block_shape=args.block_shape,
+                                        progress=_progress_bar(Path(str(spec)).name, not args.quiet))
+            out_axes = _axes.output_axes(ax)
+            res = _to_output_axes(res, out_axes)
+            target = out_file or output_path(fmt_string, spec, result_type, fmt, out_dir)
+            drange = (0.0, 1.0) if source in ("probabilities", "uncertainty") else None
+            write_result(res, out_axes, target, fmt, dataset=args.output_internal_path, drange=drange)
+            print(f"{spec} -> {target} ({result_type}, {res.dtype}, axes {out_axes}, shape {res.shape}, "
+                  f"{time.time() - t0:.1f} s)")
+        except KeyboardInterrupt:
+            raise
+        except (ValueError, OSError) as e:
+            print(f"pixelforest predict: {spec}: {e}", file=sys.stderr)
+            failed.append(str(spec))
+    if failed:
+        print(f"pixelforest predict: {len(failed)} of {len(images)} input(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+def _to_output_axes(res5: np.ndarray, out_axes: str) -> np.ndarray:
+    """(T, Z, Y, X, K) -> the input's axes with c (the result channels) in place."""
+    from .axes import CANONICAL
+
+    present = [a for a in CANONICAL if a in out_axes]
+    squeeze = tuple(i for i, a in enumerate(CANONICAL) if a not in out_axes)
+    r = res5.reshape(tuple(s for i, s in enumerate(res5.shape) if i not in squeeze))
+    return np.transpose(r, [present.index(a) for a in out_axes])
+
+
+# ------------------------------------------------------------------------- info
+
+
+def cmd_info(args) -> int:
+    from .project import load_classifier
+
+    clf = load_classifier(args.model)
+    t = clf.training
+    print(f"classifier: {args.model} ({clf.source})")
+    print(f"classes ({clf.n_classes}): " + ", ".join(f"{n} {tuple(c)}" for n, c in zip(clf.class_names, clf.class_colors)))
+    print(f"input: {clf.n_channels} channel(s), {clf.ndim}D")
+    cells = clf.spec.cells()
+    print(f"features: {clf.n_features} channels from {len(cells)} (feature, scale) cells; scales {list(clf.spec.scales)}; "
+          f"structure tensor rule {clf.spec.structure_tensor}")
+    if args.verbose:
+        for i, n in enumerate(clf.feature_names):
+            print(f"  [{i}] {n}")
+    if clf.forest is not None:
+        print(f"forest: {clf.forest.n_trees} trees, {clf.forest.feature.shape[0]} nodes")
+    if "n_samples" in t:
+        print(f"training: {t['n_samples']} labelled pixels {t.get('samples_per_class')} on {t.get('n_images')} image(s), "
+              f"mtry {t.get('mtry')}, seed {t.get('seed')}")
+    oob = t.get("oob_error")
+    print(f"out-of-bag error: {'n/a' if oob is None else f'{oob:.4f}'}")
+    for k in ("from_ilastik_project", "ilastik_version"):
+        if k in t:
+            print(f"{k.replace('_', ' ')}: {t[k]}")
+    return 0
+
+
+# ------------------------------------------------------------------------ parser
+
+
+def _block_shape(text):
+    try:
+        vals = tuple(int(v) for v in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"block shape must look like 512,512 or 64,256,256, got {text!r}") from None
+    if len(vals) not in (2, 3) or min(vals) < 1:
+        raise argparse.ArgumentTypeError(f"block shape must be 2 or 3 positive sizes, got {text!r}")
+    return vals
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pixelforest", description="ilastik-style pixel classification")
+    p.add_argument("--version", action="version", version=f"pixelforest {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a classifier from sparse label images or an ilastik project")
+    t.add_argument("images", nargs="*", metavar="IMAGE", help="training images (TIFF, HDF5 file.h5/dataset, .npy)")
+    t.add_argument("--labels", nargs="+", required=True, metavar="LABELS",
+                   help="one label image per IMAGE (0 = unlabelled, k = class k), or one ilastik .ilp project")
+    t.add_argument("--features", default=None,
+                   help="ilastik-default (default), minimal, a feature .json file, or from-ilp")
+    t.add_argument("--classes", help="class names, comma separated (class k = label k)")
+    t.add_argument("--trees", type=int, default=100, help="number of trees (default 100, as ilastik)")
+    t.add_argument("--seed", type=int, default=None, help="random seed for a reproducible forest")
+    t.add_argument("--axes", "--input_axes", dest="axes", help="axes of the images, e.g. yxc or tzyx (default: from the file)")
+    t.add_argument("-o", "--output", required=True, metavar="MODEL", help="classifier file to write (.pfc)")
+    t.add_argument("-q", "--quiet", action="store_true")
+    t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("predict", help="apply a classifier (or an ilastik project's forest) to images")
+    r.add_argument("model", metavar="MODEL", help="classifier file (.pfc) or ilastik project (.ilp)")
+    r.add_argument("images", nargs="*", metavar="IMAGE")
+    r.add_argument("--raw_data", "--raw-data", nargs="+", dest="raw_data", metavar="IMAGE", help="images (ilastik spelling)")
+    r.add_argument("--export-source", "--export_source", dest="export_source", default="probabilities",
+                   help="probabilities | simple-segmentation | uncertainty | features (ilastik names accepted)")
+    r.add_argument("--output-format", "--output_format", dest="output_format", default="hdf5",
+                   help="hdf5 | compressed-hdf5 | tiff | multipage-tiff | npy (default hdf5)")
+    r.add_argument("--output-filename-format", "--output_filename_format", dest="output_filename_format",
+                   help="output path with {dataset_dir}, {nickname}, {result_type} "
+                        "(default {dataset_dir}/{nickname}_{result_type}.<ext>)")
+    r.add_argument("--output-internal-path", "--output_internal_path", dest="output_internal_path",
+                   default="exported_data", help="HDF5 dataset name (default exported_data)")
+    r.add_argument("--axes", "--input_axes", dest="axes", help="axes of the images (default: from the file)")
+    r.add_argument("--block-shape", dest="block_shape", type=_block_shape,
+                   help="block size y,x or z,y,x (default: from a memory budget)")
+    r.add_argument("-o", "--output", help="output file (one input) or folder (replaces {dataset_dir})")
+    r.add_argument("-q", "--quiet", action="store_true")
+    r.set_defaults(func=cmd_predict)
+
+    i = sub.add_parser("info", help="describe a classifier or ilastik project")
+    i.add_argument("model", metavar="MODEL")
+    i.add_argument("-v", "--verbose", action="store_true", help="list every feature channel")
+    i.set_defaults(func=cmd_info)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("pixelforest: interrupted; no partial output was left", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except CLIError as e:
+        print(f"pixelforest {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ValueError, OSError, TypeError) as e:
+        print(f"pixelforest {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,574 @@
+"""ilastik's pixel feature bank.
+
+Six features (Gaussian Smoothing, Laplacian of Gaussian, Gaussian Gradient
+Magnitude, Difference of Gaussians, Structure Tensor Eigenvalues, Hessian of
+Gaussian Eigenvalues) at any set of scales, each scale computed in 2D or 3D,
+on any number of input channels, computed the way ilastik's lazyflow does it
+(``opPixelFeaturesPresmoothed``):
+
+* the data are cast to float32 and pre-smoothed per scale ``s`` with
+  ``sigma_p = sqrt(s**2 - 1)`` if ``s > 1`` else ``s`` (kernel window 3.5);
+* the feature filter then runs on the pre-smoothed data at
+  ``sigma_f = min(s, 1.0)`` with a kernel window of 2;
+* vigra-style sampled kernels, true separable convolutions, mirror borders
+  (``scipy.ndimage`` ``mode='mirror'``, the edge pixel not repeated).
+
+Output channel order is ilastik's: feature -> scale -> input channel ->
+eigenvalue index (eigenvalues in descending order).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from scipy import ndimage
+
+from . import axes as _axes
+
+FEATURE_IDS = (
+    "GaussianSmoothing",
+    "LaplacianOfGaussian",
+    "GaussianGradientMagnitude",
+    "DifferenceOfGaussians",
+    "StructureTensorEigenvalues",
+    "HessianOfGaussianEigenvalues",
+)
+FEATURE_NAMES = {
+    "GaussianSmoothing": "Gaussian Smoothing",
+    "LaplacianOfGaussian": "Laplacian of Gaussian",
+    "GaussianGradientMagnitude": "Gaussian Gradient Magnitude",
+    "DifferenceOfGaussians": "Difference of Gaussians",
+    "StructureTensorEigenvalues": "Structure Tensor Eigenvalues",
+    "HessianOfGaussianEigenvalues": "Hessian of Gaussian Eigenvalues",
+}
+EIGEN_FEATURES = ("StructureTensorEigenvalues", "HessianOfGaussianEigenvalues")
+DEFAULT_SCALES = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
+MIN_SCALE = {fid: (0.3 if fid == "GaussianSmoothing" else 0.7) for fid in FEATURE_IDS}
+
+#: structure-tensor rule of ilastik >= 1.3 (fastfilters): gradient at 0.5*sigma,
+#: tensor smoothing at sigma. ``"vigra"`` is the rule of projects saved by
+#: ilastik < 1.3: gradient at sigma, tensor smoothing at 0.5*sigma.
+ST_RULES = ("fastfilters", "vigra")
+
+PRESMOOTH_WINDOW = 3.5
+FILTER_WINDOW = 2.0
+DOG_RATIO = 0.66
+
+
+class FeatureError(ValueError):
+    """Invalid feature selection or scale for an image."""
+
+
+# --------------------------------------------------------------------------- spec
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which (feature, scale) cells are computed, and how.
+
+    Parameters
+    ----------
+    scales : tuple of float
+        The scale columns (sigmas).
+    selection : tuple of tuple of bool
+        ``len(FEATURE_IDS) x len(scales)`` matrix, ilastik's SelectionMatrix.
+    compute_in_2d : tuple of bool, optional
+        Per scale, compute the filter per z-slice (2D) even on 3D data. ``None``
+        means ilastik's default: 2D when ``Z == 1``, 3D otherwise.
+    structure_tensor : {"fastfilters", "vigra"}
+        Structure-tensor scale rule (see :data:`ST_RULES`).
+    """
+
+    scales: tuple[float, ...]
+    selection: tuple[tuple[bool, ...], ...]
+    compute_in_2d: tuple[bool, ...] | None = None
+    structure_tensor: str = "fastfilters"
+
+    def __post_init__(self):
+        scales = tuple(float(s) for s in self.scales)
+        object.__setattr__(self, "scales", scales)
+        sel = tuple(tuple(bool(v) for v in row) for row in self.selection)
+        object.__setattr__(self, "selection", sel)
+        if len(sel) != len(FEATURE_IDS) or any(len(r) != len(scales) for r in sel):
+            raise FeatureError(
+                f"selection must be a {len(FEATURE_IDS)} x {len(scales)} matrix "
+                f"(features {list(FEATURE_IDS)} x scales {list(scales)})"
+            )
+        for s in scales:
+            if not (math.isfinite(s) and s > 0):
+                raise FeatureError(f"scale {s!r} is invalid: scales must be positive finite numbers")
+        if len(set(scales)) != len(scales):
+            raise FeatureError(f"scales {list(scales)} contain duplicates")
+        if self.compute_in_2d is not None:
+            c2 = tuple(bool(v) for v in self.compute_in_2d)
+            if len(c2) != len(scales):
+                raise FeatureError(f"compute_in_2d needs one flag per scale ({len(scales)}), got {len(c2)}")
+            object.__setattr__(self, "compute_in_2d", c2)
+        if self.structure_tensor not in ST_RULES:
+            raise FeatureError(f"structure_tensor must be one of {ST_RULES}, got {self.structure_tensor!r}")
+        for fi, fid in enumerate(FEATURE_IDS):
+            for si, s in enumerate(scales):
+                if sel[fi][si] and s < MIN_SCALE[fid] - 1e-12:
+                    raise FeatureError(
+                        f"{FEATURE_NAMES[fid]} at scale {s} is invalid: it needs a scale >= "
+                        f"{MIN_SCALE[fid]} (only Gaussian Smoothing may use scales down to 0.3)"
+                    )
+        if not any(any(r) for r in sel):
+            raise FeatureError("no feature selected: select at least one (feature, scale) cell")
+
+    # -- construction ---------------------------------------------------------
+
+    @classmethod
+    def from_matrix(
+        cls,
+        feature_ids: Sequence[str],
+        scales: Sequence[float],
+        matrix,
+        compute_in_2d: Sequence[bool] | None = None,
+        structure_tensor: str = "fastfilters",
+    ) -> "FeatureSpec":
+        """Build from ilastik's FeatureSelections (ids, scales, selection matrix)."""
+        ids = [i.decode() if isinstance(i, bytes) else str(i) for i in feature_ids]
+        matrix = np.asarray(matrix, dtype=bool)
+        if matrix.shape != (len(ids), len(scales)):
+            raise FeatureError(
+                f"selection matrix shape {matrix.shape} does not match "
+                f"{len(ids)} feature ids x {len(scales)} scales"
+            )
+        unknown = set(ids) - set(FEATURE_IDS)
+        if unknown:
+            raise FeatureError(f"unknown ilastik feature ids {sorted(unknown)}; known: {list(FEATURE_IDS)}")
+        rows = []
+        for fid in FEATURE_IDS:
+            rows.append(tuple(matrix[ids.index(fid)]) if fid in ids else (False,) * len(scales))
+        return cls(tuple(scales), tuple(rows), None if compute_in_2d is None else tuple(compute_in_2d),
+                   structure_tensor)
+
+    @classmethod
+    def from_cells(cls, cells: dict, scales: Sequence[float] | None = None, **kw) -> "FeatureSpec":
+        """Build from ``{feature_id: [scales...]}``."""
+        all_scales = list(scales) if scales is not None else sorted({float(s) for v in cells.values() for s in v})
+        rows = []
+        for fid in FEATURE_IDS:
+            chosen = {float(s) for s in cells.get(fid, ())}
+            rows.append(tuple(s in chosen for s in all_scales))
+        unknown = set(cells) - set(FEATURE_IDS)
+        if unknown:
+            raise FeatureError(f"unknown feature ids {sorted(unknown)}; known: {list(FEATURE_IDS)}")
+        return cls(tuple(all_scales), tuple(rows), **kw)
+
+    @classmethod
+    def preset(cls, name: str, scales: Sequence[float] = DEFAULT_SCALES) -> "FeatureSpec":
+        """Named presets: ``ilastik-default`` (every cell ilastik allows) and ``minimal``."""
+        if name == "ilastik-default":
+            rows = tuple(tuple(s >= MIN_SCALE[fid] for s in scales) for fid in FEATURE_IDS)
+            return cls(tuple(scales), rows)
+        if name == "minimal":
+            return cls.from_cells(
+                {
+                    "GaussianSmoothing": [0.3, 1.0, 3.5],
+                    "LaplacianOfGaussian": [1.0, 3.5],
+                    "GaussianGradientMagnitude": [1.0, 3.5],
+                    "HessianOfGaussianEigenvalues": [1.0],
+                },
+                scales=DEFAULT_SCALES,
+            )
+        raise FeatureError(f"unknown feature preset {name!r}; expected one of {list(PRESETS)} or a .json file")
+
+    # -- JSON -------------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        return {
+            "format": "pixelforest-features",
+            "version": 1,
+            "scales": list(self.scales),
+            "features": {
+                fid: [s for s, on in zip(self.scales, row) if on]
+                for fid, row in zip(FEATURE_IDS, self.selection)
+                if any(row)
+            },
+            "compute_in_2d": None if self.compute_in_2d is None else list(self.compute_in_2d),
+            "structure_tensor": self.structure_tensor,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureSpec":
+        if not isinstance(d, dict) or "features" not in d:
+            raise FeatureError(
+                "a feature JSON must be an object with a 'features' member mapping ilastik feature ids "
+                "to lists of scales, e.g. {\"features\": {\"GaussianSmoothing\": [0.3, 1.0]}}"
+            )
+        feats = d["features"]
+        if isinstance(feats, list):  # [["GaussianSmoothing", 0.3], ...]
+            cells: dict = {}
+            for item in feats:
+                if not (isinstance(item, (list, tuple)) and len(item) == 2):
+                    raise FeatureError(f"feature list entries must be [feature_id, scale], got {item!r}")
+                cells.setdefault(item[0], []).append(item[1])
+            feats = cells
+        if not isinstance(feats, dict):
+            raise FeatureError("'features' must map feature ids to lists of scales")
+        for k, v in feats.items():
+            if not isinstance(v, (list, tuple)) or not all(isinstance(s, (int, float)) for s in v):
+                raise FeatureError(f"scales of {k!r} must be a list of numbers, got {v!r}")
+        scales = d.get("scales")
+        if scales is not None:
+            used = {float(s) for v in feats.values() for s in v}
+            missing = used - {float(s) for s in scales}
+            scales = list(scales) + sorted(missing)
+        c2 = d.get("compute_in_2d")
+        return cls.from_cells(feats, scales=scales, compute_in_2d=c2,
+                              structure_tensor=d.get("structure_tensor", "fastfilters"))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> "FeatureSpec":
+        try:
+            d = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise FeatureError(f"feature JSON is not valid JSON: {e}") from None
+        return cls.from_dict(d)
+
+    # -- queries ----------------------------------------------------------------
+
+    def cells(self) -> list[tuple[str, int]]:
+        """Selected (feature_id, scale_index) in output order (feature -> scale)."""
+        return [
+            (fid, si)
+            for fi, fid in enumerate(FEATURE_IDS)
+            for si in range(len(self.scales))
+            if self.selection[fi][si]
+        ]
+
+    def in_2d_flags(self, z_size: int) -> tuple[bool, ...]:
+        if z_size <= 1:
+            return (True,) * len(self.scales)
+        if self.compute_in_2d is None:
+            return (False,) * len(self.scales)
+        return self.compute_in_2d
+
+    def max_scale(self) -> float:
+        return max(self.scales[si] for _, si in self.cells())
+
+    def halo(self) -> int:
+        """Pixels of context needed around a block so block-wise equals whole-image."""
+        return int(math.ceil(PRESMOOTH_WINDOW * max(0.7, self.max_scale()))) + 3
+
+    def n_features(self, n_channels: int = 1, ndim: int = 2) -> int:
+        return len(self.names(n_channels, ndim))
+
+    def names(self, n_channels: int = 1, ndim: int = 2) -> list[str]:
+        """ilastik channel names, e.g. ``Structure Tensor Eigenvalues (σ=0.7) in 2D [1]``."""
+        flags = self.in_2d_flags(1 if ndim == 2 else 2)
+        out = []
+        for fid, si in self.cells():
+            d = 2 if flags[si] else 3
+            per = d if fid in EIGEN_FEATURES else 1
+            base = f"{FEATURE_NAMES[fid]} (σ={_fmt_scale(self.scales[si])}) in {d}D"
+            k = per * n_channels
+            out.extend([base] if k == 1 else [f"{base} [{i}]" for i in range(k)])
+        return out
+
+    def with_compute_in_2d(self, flags) -> "FeatureSpec":
+        return replace(self, compute_in_2d=None if flags is None else tuple(flags))
+
+
+PRESETS = ("ilastik-default", "minimal")
+
+
+def _fmt_scale(s: float) -> str:
+    return repr(float(s))
+
+
+def resolve_spec(features) -> FeatureSpec:
+    """A FeatureSpec from a spec, a preset name, a dict, JSON text or a .json path."""
+    if isinstance(features, FeatureSpec):
+        return features
+    if isinstance(features, dict):
+        return FeatureSpec.from_dict(features)
+    if isinstance(features, (str, Path)):
+        s = str(features)
+        if s in PRESETS:
+            return FeatureSpec.preset(s)
+        if s.lstrip().startswith("{"):
+            return FeatureSpec.from_json(s)
+        p = Path(s)
+        if p.suffix.lower() == ".json":
+            if not p.is_file():
+                raise FeatureError(f"feature file {s} does not exist")
+            try:
+                return FeatureSpec.from_json(p.read_text(encoding="utf-8"))
+            except FeatureError as e:
+                raise FeatureError(f"{s}: {e}") from None
+        raise FeatureError(f"unknown features {s!r}: expected one of {list(PRESETS)} or a .json file")
+    raise TypeError(f"features must be a FeatureSpec, preset name, dict or .json path, not {type(features).__name__}")
+
+
+def feature_names(features="ilastik-default", n_channels: int = 1, ndim: int = 2) -> list[str]:
+    """ilastik names of the output channels of ``features`` (see :meth:`FeatureSpec.names`)."""
+    if ndim not in (2, 3):
+        raise ValueError(f"ndim must be 2 or 3, got {ndim}")
+    return resolve_spec(features).names(n_channels, ndim)
+
+
+# ------------------------------------------------------------------------ kernels
+
+
+def kernel(sigma: float, order: int = 0, window: float = FILTER_WINDOW) -> np.ndarray:
+    """vigra-style sampled Gaussian (derivative) kernel, indexed ``-r..r``.
+
+    Order 0 sums to 1; order 1 is scaled so that ``sum(k * -x) == 1`` and order
+    2 so that ``sum(k * x**2) / 2 == 1`` after removing the mean, so a true
+    convolution gives exact derivatives of linear and quadratic signals.
+    """
+    r = max(1, int(math.floor(window * sigma + 0.5)))
+    x = np.arange(-r, r + 1, dtype=np.float64)
+    g = np.exp(-(x * x) / (2.0 * sigma * sigma))
+    if order == 0:
+        k = g / g.sum()
+    elif order == 1:
+        k = -x / sigma**2 * g
+        k -= k.mean()
+        k /= np.sum(k * -x)
+    elif order == 2:
+        k = (x * x / sigma**4 - 1.0 / sigma**2) * g
+        k -= k.mean()
+        k /= np.sum(k * x * x) / 2.0
+    else:
+        raise ValueError("order must be 0, 1 or 2")
+    return k
+
+
+def _conv(data: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
+    return ndimage.convolve1d(data, k, axis=axis, mode="mirror", output=np.float32)
+
+
+def _separable(data: np.ndarray, kernels: dict[int, np.ndarray]) -> np.ndarray:
+    out = data
+    for ax, k in kernels.items():
+        out = _conv(out, k, ax)
+    return out
+
+
+# ------------------------------------------------------------------------ compute
+
+
+def presmooth_sigma(s: float) -> float:
+    return math.sqrt(s * s - 1.0) if s > 1.0 else s
+
+
+def check_scales(spec: FeatureSpec, shape_tzyx: tuple[int, ...]) -> None:
+    """Raise a clear error for scales too large for the image (ilastik's rule)."""
+    _, z, y, x = shape_tzyx
+    flags = spec.in_2d_flags(z)
+    for fid, si in spec.cells():
+        s = spec.scales[si]
+        need = math.ceil(3.5 * s) + 1
+        dims = {"y": y, "x": x} if flags[si] else {"z": z, "y": y, "x": x}
+        small = {a: n for a, n in dims.items() if need > n}
+        if small:
+            raise FeatureError(
+                f"scale {s} of {FEATURE_NAMES[fid]} is too large for this image: it needs at least "
+                f"{need} pixels along {', '.join(small)} but the image has "
+                f"{', '.join(f'{a}={n}' for a, n in small.items())}; remove that scale "
+                f"(or compute it in 2D for thin 3D stacks)"
+            )
+
+
+def _eig2(a, b, c):
+    """Eigenvalues (descending) of symmetric 2x2 [[a, b], [b, c]]."""
+    mean = (a + c) * 0.5
+    d = np.sqrt(((a - c) * 0.5) ** 2 + b * b)
+    return mean + d, mean - d
+
+
+def _eig3(m00, m01, m02, m11, m12, m22):
+    """Eigenvalues (descending) of symmetric 3x3 matrices given by components."""
+    shape = m00.shape
+    mats = np.empty(shape + (3, 3), dtype=np.float64)
+    mats[..., 0, 0] = m00
+    mats[..., 0, 1] = mats[..., 1, 0] = m01
+    mats[..., 0, 2] = mats[..., 2, 0] = m02
+    mats[..., 1, 1] = m11
+    mats[..., 1, 2] = mats[..., 2, 1] = m12
+    mats[..., 2, 2] = m22
+    ev = np.linalg.eigvalsh(mats)  # ascending
+    return ev[..., 2], ev[..., 1], ev[..., 0]
+
+
+class _ScaleBank:
+    """Derivatives of one pre-smoothed channel at one scale, computed on demand once."""
+
+    def __init__(self, data: np.ndarray, scale: float, spatial_axes: tuple[int, ...], st_rule: str):
+        self.axes = spatial_axes
+        self.st_rule = st_rule
+        sp = presmooth_sigma(scale)
+        g = kernel(sp, 0, PRESMOOTH_WINDOW)
+        self.data = _separable(data, {ax: g for ax in spatial_axes})
+        self.sf = min(scale, 1.0)
+        self._cache: dict = {}
+
+    def _deriv(self, orders: tuple[int, ...], sigma: float) -> np.ndarray:
+        key = (orders, sigma)
+        if key not in self._cache:
+            ks = {ax: kernel(sigma, o, FILTER_WINDOW) for ax, o in zip(self.axes, orders)}
+            self._cache[key] = _separable(self.data, ks)
+        return self._cache[key]
+
+    def smoothing(self):
+        return [self._deriv((0,) * len(self.axes), self.sf)]
+
+    def hessian_components(self):
+        n = len(self.axes)
+        comps = {}
+        for i in range(n):
+            for j in range(i, n):
+                o = [0] * n
+                o[i] += 1
+                o[j] += 1
+                comps[(i, j)] = self._deriv(tuple(o), self.sf)
+        return comps
+
+    def laplacian(self):
+        h = self.hessian_components()
+        out = None
+        for i in range(len(self.axes)):
+            out = h[(i, i)].copy() if out is None else out + h[(i, i)]
+        return [out]
+
+    def gradient(self, sigma):
+        n = len(self.axes)
+        return [self._deriv(tuple(1 if k == i else 0 for k in range(n)), sigma) for i in range(n)]
+
+    def gradient_magnitude(self):
+        gs = self.gradient(self.sf)
+        acc = np.zeros_like(gs[0])
+        for g in gs:
+            acc += g * g
+        return [np.sqrt(acc)]
+
+    def dog(self):
+        a = self._deriv((0,) * len(self.axes), self.sf)
+        b = self._deriv((0,) * len(self.axes), DOG_RATIO * self.sf)
+        return [a - b]
+
+    def hessian_eigenvalues(self):
+        h = self.hessian_components()
+        return self._eig(h)
+
+    def structure_tensor_eigenvalues(self):
+        if self.st_rule == "fastfilters":
+            inner, outer = 0.5 * self.sf, self.sf
+        else:
+            inner, outer = self.sf, 0.5 * self.sf
+        gs = self.gradient(inner)
+        n = len(self.axes)
+        gk = kernel(outer, 0, FILTER_WINDOW)
+        comps = {}
+        for i in range(n):
+            for j in range(i, n):
+                comps[(i, j)] = _separable(gs[i] * gs[j], {ax: gk for ax in self.axes})
+        return self._eig(comps)
+
+    def _eig(self, m):
+        if len(self.axes) == 2:
+            ev = _eig2(m[(0, 0)], m[(0, 1)], m[(1, 1)])
+        else:
+            ev = _eig3(m[(0, 0)], m[(0, 1)], m[(0, 2)], m[(1, 1)], m[(1, 2)], m[(2, 2)])
+        return [np.asarray(e, dtype=np.float32) for e in ev]
+
+    def compute(self, fid: str) -> list[np.ndarray]:
+        return {
+            "GaussianSmoothing": self.smoothing,
+            "LaplacianOfGaussian": self.laplacian,
+            "GaussianGradientMagnitude": self.gradient_magnitude,
+            "DifferenceOfGaussians": self.dog,
+            "StructureTensorEigenvalues": self.structure_tensor_eigenvalues,
+            "HessianOfGaussianEigenvalues": self.hessian_eigenvalues,
+        }[fid]()
+
+
+def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True, z_size: int | None = None,
+                      out: np.ndarray | None = None) -> np.ndarray:
+    """Features of a 5D ``(T, Z, Y, X, C)`` array -> ``(T, Z, Y, X, F)`` float32.
+
+    ``z_size`` is the Z extent of the whole image (when ``data`` is a block of
+    it), which decides 2D vs 3D for scales without an explicit flag.
+    """
+    if data.ndim != 5:
+        raise ValueError("compute_canonical expects a (T, Z, Y, X, C) array")
+    T, Z, Y, X, C = data.shape
+    zs = Z if z_size is None else z_size
+    if check:
+        check_scales(spec, (T, zs, Y, X))
+    flags = spec.in_2d_flags(zs)
+    n_out = spec.n_features(C, 2 if zs <= 1 else 3)
+    if out is None:
+        out = np.empty((T, Z, Y, X, n_out), dtype=np.float32)
+    chans = [np.ascontiguousarray(data[..., c], dtype=np.float32) for c in range(C)]
+    # feature -> scale -> channel -> eigen index; compute per (scale, channel) once
+    cells = spec.cells()
+    by_scale: dict[int, list[str]] = {}
+    for fid, si in cells:
+        by_scale.setdefault(si, []).append(fid)
+    results: dict[tuple[str, int, int], list[np.ndarray]] = {}
+    for si, fids in by_scale.items():
+        spatial = (2, 3) if flags[si] else (1, 2, 3)
+        for c, ch in enumerate(chans):
+            bank = _ScaleBank(ch, spec.scales[si], spatial, spec.structure_tensor)
+            for fid in fids:
+                results[(fid, si, c)] = bank.compute(fid)
+            del bank
+    k = 0
+    for fid, si in cells:
+        for c in range(C):
+            for arr in results.pop((fid, si, c)):
+                out[..., k] = arr
+                k += 1
+    assert k == n_out
+    return out
+
+
+def compute_features(image, features="ilastik-default", *, channel_axis=None, axes=None) -> np.ndarray:
+    """ilastik features of an image.
+
+    Parameters
+    ----------
+    image : array_like
+        2D-5D image. Without ``axes``/``channel_axis`` a 2D array is ``yx`` and a
+        3D array ``zyx``.
+    features : FeatureSpec, preset name, dict or path to a feature JSON
+    channel_axis : int, optional
+        Axis holding the image channels.
+    axes : str, optional
+        Axis names over ``tzyxc``, e.g. ``"yxc"`` or ``"tzyxc"``.
+
+    Returns
+    -------
+    np.ndarray
+        float32 array with the image's non-channel axes (in its order) and the
+        feature channels last.
+    """
+    image = np.asarray(image)
+    ax = _axes.resolve_axes(image.ndim, axes, channel_axis)
+    spec = resolve_spec(features)
+    check_image_values(image)
+    data = _axes.to_canonical(image, ax)
+    return _axes.from_canonical(compute_canonical(data, spec), ax)
+
+
+def check_image_values(image: np.ndarray, name: str = "image") -> None:
+    if image.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must have a numeric dtype, got {image.dtype}")
+    if image.size == 0:
+        raise ValueError(f"{name} is empty (shape {image.shape})")
+    if image.dtype.kind == "f" and not np.isfinite(image).all():
+        raise ValueError(f"{name} contains NaN or Inf values; replace them (e.g. np.nan_to_num) before computing features")
+

@@ -1,0 +1,306 @@
+"""Reading ilastik Pixel Classification projects (``.ilp``, HDF5).
+
+Feature selection, label names and colours, the sparse label blocks of every
+lane, each lane's raw data (resolved relative to the project, or stored inside
+it), and the trained vigra forests. See ``docs/ilastik-compat`` in the README.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..features import DEFAULT_SCALES, FeatureSpec
+from .images import ImageReadError, axes_from_axistags, parse_source, read_image
+
+
+class IlpError(ValueError):
+    """An .ilp file that cannot be read as a Pixel Classification project."""
+
+
+def _s(v) -> str:
+    if isinstance(v, np.ndarray):
+        v = v[()]
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    return str(v)
+
+
+def parse_version(v: str) -> tuple[int, ...]:
+    nums = re.findall(r"\d+", v)
+    return tuple(int(n) for n in nums[:3]) or (0,)
+
+
+@dataclass
+class Lane:
+    index: int
+    nickname: str
+    location: str  # "FileSystem" or "ProjectInternal"
+    file_path: str  # as stored in the project
+    axes: str | None
+    shape: tuple[int, ...] | None
+    dataset_id: str | None
+    resolved: str | None  # absolute path spec (file[/dataset]) for FileSystem lanes
+
+
+_SLICE = re.compile(r"^\[(.*)\]$")
+
+
+def parse_block_slice(text: str) -> tuple[slice, ...]:
+    m = _SLICE.match(text.strip())
+    if not m:
+        raise IlpError(f"invalid blockSlice {text!r}")
+    out = []
+    for part in m.group(1).split(","):
+        a, _, b = part.partition(":")
+        out.append(slice(int(a), int(b)))
+    return tuple(out)
+
+
+class IlastikProject:
+    """Read-only view of an ilastik Pixel Classification project."""
+
+    def __init__(self, path):
+        import h5py
+
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FileNotFoundError(f"ilastik project {self.path} does not exist")
+        try:
+            self._f = h5py.File(self.path, "r")
+        except OSError as e:
+            raise IlpError(f"{self.path}: not a readable ilastik project (HDF5 error: {e})") from None
+        f = self._f
+        try:
+            self.version = _s(f["ilastikVersion"][()]) if "ilastikVersion" in f else "unknown"
+            self.workflow = _s(f["workflowName"][()]) if "workflowName" in f else ""
+        except (KeyError, OSError) as e:
+            raise IlpError(f"{self.path}: damaged ilastik project ({e})") from None
+        if "PixelClassification" not in f or "FeatureSelections" not in f:
+            raise IlpError(
+                f"{self.path}: not an ilastik Pixel Classification project "
+                f"(workflow {self.workflow!r}, groups {sorted(f.keys())})"
+            )
+
+    def close(self):
+        self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+    # -- features ----------------------------------------------------------------
+
+    @property
+    def structure_tensor_rule(self) -> str:
+        v = parse_version(self.version)
+        return "vigra" if v != (0,) and v < (1, 3) else "fastfilters"
+
+    def feature_spec(self) -> FeatureSpec:
+        g = self._f["FeatureSelections"]
+        try:
+            ids = [_s(x) for x in g["FeatureIds"][()]]
+            scales = [float(s) for s in g["Scales"][()]] if "Scales" in g else list(DEFAULT_SCALES)
+            matrix = np.asarray(g["SelectionMatrix"][()], dtype=bool)
+            in2d = [bool(v) for v in g["ComputeIn2d"][()]] if "ComputeIn2d" in g else None
+        except KeyError as e:
+            raise IlpError(f"{self.path}: FeatureSelections incomplete ({e}); select features in ilastik first") from None
+        # ilastik stores ComputeIn2d for every scale; it only matters for 3D data
+        return FeatureSpec.from_matrix(ids, scales, matrix, in2d, structure_tensor=self.structure_tensor_rule)
+
+    # -- classes -------------------------------------------------------------------
+
+    def label_names(self) -> list[str]:
+        g = self._f["PixelClassification"]
+        return [_s(x) for x in g["LabelNames"][()]] if "LabelNames" in g else []
+
+    def _colors(self, key) -> list[tuple[int, int, int]]:
+        g = self._f["PixelClassification"]
+        if key not in g:
+            return []
+        return [tuple(int(v) for v in row[:3]) for row in np.asarray(g[key][()])]
+
+    def label_colors(self):
+        return self._colors("LabelColors")
+
+    def pmap_colors(self):
+        return self._colors("PmapColors")
+
+    # -- lanes -----------------------------------------------------------------------
+
+    def lanes(self) -> list[Lane]:
+        f = self._f
+        if "Input Data/infos" not in f:
+            return []
+        out = []
+        for i, key in enumerate(sorted(f["Input Data/infos"].keys())):
+            g = f[f"Input Data/infos/{key}"]
+            if "Raw Data" not in g:
+                continue
+            r = g["Raw Data"]
+            axes = None
+            if "axistags" in r:
+                axes = axes_from_axistags(r["axistags"][()])
+            if axes is None and "axisorder" in r:
+                axes = _s(r["axisorder"][()]).lower()
+            shape = tuple(int(v) for v in r["shape"][()]) if "shape" in r else None
+            location = _s(r["location"][()]) if "location" in r else "FileSystem"
+            fp = _s(r["filePath"][()]) if "filePath" in r else ""
+            did = _s(r["datasetId"][()]) if "datasetId" in r else None
+            nick = _s(r["nickname"][()]) if "nickname" in r else Path(fp.split(".h5")[0]).name
+            resolved = None
+            if location == "FileSystem" and fp:
+                src = parse_source(fp)
+                base = src.path if src.path.is_absolute() else (self.path.parent / src.path)
+                resolved = str(base) + (f"/{src.dataset}" if src.dataset else "")
+            out.append(Lane(i, nick, location, fp, axes, shape, did, resolved))
+        return out
+
+    def raw_data(self, lane: Lane) -> tuple[np.ndarray, str]:
+        """The lane's raw image and its axes."""
+        if lane.location == "ProjectInternal":
+            key = f"Input Data/local_data/{lane.dataset_id}"
+            if key not in self._f:
+                raise IlpError(f"{self.path}: lane {lane.index} data {key!r} is missing from the project")
+            arr = self._f[key][()]
+            ax = lane.axes
+            if "axistags" in self._f[key].attrs:
+                ax = axes_from_axistags(self._f[key].attrs["axistags"]) or ax
+        else:
+            try:
+                arr, ax = read_image(lane.resolved)
+            except ImageReadError as e:
+                raise IlpError(
+                    f"{self.path}: raw data of lane {lane.index} ({lane.file_path!r}, resolved to {lane.resolved}) "
+                    f"cannot be read: {e}"
+                ) from None
+            if lane.axes and len(lane.axes) == arr.ndim:
+                ax = lane.axes
+        if ax is None or len(ax) != arr.ndim:
+            raise IlpError(f"{self.path}: cannot tell the axes of lane {lane.index} data of shape {arr.shape}")
+        return arr, ax
+
+    def labels(self, lane: Lane, raw_shape, raw_axes: str) -> np.ndarray:
+        """Dense label image of a lane, in the raw data's non-channel axes (0 = unlabelled)."""
+        lab_axes = raw_axes.replace("c", "")
+        out = np.zeros(tuple(raw_shape[raw_axes.index(a)] for a in lab_axes), np.uint8)
+        key = f"PixelClassification/LabelSets/labels{lane.index:03d}"
+        if key not in self._f:
+            return out
+        # blocks drop singleton non-channel axes of the lane; c is always last
+        block_axes = [a for a in lab_axes if raw_shape[raw_axes.index(a)] > 1]
+        for name, ds in sorted(self._f[key].items()):
+            sl = parse_block_slice(_s(ds.attrs["blockSlice"]))
+            data = np.asarray(ds[()])
+            if len(sl) == len(block_axes) + 1:
+                sl, data = sl[:-1], data[..., 0]
+            elif len(sl) == len(lab_axes) + 1:  # some versions keep singleton axes
+                full = sl[:-1]
+                sl = tuple(s for s, a in zip(full, lab_axes) if a in block_axes)
+                data = data[..., 0].reshape(tuple(s.stop - s.start for s in sl))
+            if len(sl) != len(block_axes) or data.shape != tuple(s.stop - s.start for s in sl):
+                raise IlpError(f"{self.path}: label block {key}/{name} does not fit the lane's axes {lab_axes!r}")
+            index = [0] * len(lab_axes)
+            for a, s in zip(block_axes, sl):
+                index[lab_axes.index(a)] = s
+            view = out[tuple(index)]
+            data = data.reshape(view.shape)
+            nz = data != 0
+            view[nz] = data[nz]
+        return out
+
+    # -- forests --------------------------------------------------------------------
+
+    def forest(self):
+        """The project's trained forest (all ForestNNNN groups), or None."""
+        from ..forest import concat, from_vigra_trees
+
+        key = "PixelClassification/ClassifierForests"
+        if key not in self._f:
+            return None
+        g = self._f[key]
+        forests = []
+        for name in sorted(k for k in g.keys() if k.startswith("Forest")):
+            fg = g[name]
+            trees = [(fg[t]["topology"][()], fg[t]["parameters"][()]) for t in sorted(fg.keys()) if t.startswith("Tree_")]
+            if trees:
+                try:
+                    forests.append(from_vigra_trees(trees))
+                except ValueError as e:
+                    raise IlpError(f"{self.path}: damaged forest {name} ({e})") from None
+        if not forests:
+            return None
+        return concat(forests)
+
+    def forest_labels(self) -> list[int] | None:
+        key = "PixelClassification/ClassifierForests/known_labels"
+        if key in self._f:
+            return [int(v) for v in self._f[key][()]]
+        return None
+
+    # -- classifier ------------------------------------------------------------------
+
+    def to_classifier(self):
+        """The project's own trained classifier (ilastik's stored forest on our features)."""
+        from ..classifier import Classifier, default_color
+
+        forest = self.forest()
+        if forest is None:
+            raise IlpError(
+                f"{self.path}: the project holds no trained forest (ilastik retrains on load); "
+                f"retrain from its labels with `pixelforest train --labels {self.path.name} -o MODEL`"
+            )
+        spec = self.feature_spec()
+        names = self.label_names()
+        colors = self.label_colors()
+        lanes = self.lanes()
+        if not lanes:
+            raise IlpError(f"{self.path}: project has no input lanes; cannot tell the image channels")
+        lane = lanes[0]
+        n_channels, ndim = self._lane_geometry(lane)
+        known = self.forest_labels() or list(range(1, forest.n_classes + 1))
+        n_classes = max(len(names), max(known))
+        if forest.n_classes != n_classes:  # place the forest's columns at their label values
+            value = np.zeros((forest.value.shape[0], n_classes), np.float32)
+            value[:, np.asarray(known) - 1] = forest.value
+            forest.value = value
+        names = names + [f"Label {k}" for k in range(len(names) + 1, n_classes + 1)]
+        colors = colors + [default_color(i) for i in range(len(colors), n_classes)]
+        clf = Classifier(spec, forest, names[:n_classes], colors[:n_classes], n_channels, ndim,
+                         {"from_ilastik_project": str(self.path.name), "ilastik_version": self.version},
+                         [], source="ilastik project")
+        if forest.n_features != clf.n_features:
+            raise IlpError(
+                f"{self.path}: stored forest uses {forest.n_features} features but the feature selection gives "
+                f"{clf.n_features} for {n_channels}-channel {ndim}D data"
+            )
+        return clf
+
+    def _lane_geometry(self, lane: Lane) -> tuple[int, int]:
+        if lane.shape is not None and lane.axes and len(lane.axes) == len(lane.shape):
+            shape, axes = lane.shape, lane.axes
+        else:
+            arr, axes = self.raw_data(lane)
+            shape = arr.shape
+        c = shape[axes.index("c")] if "c" in axes else 1
+        z = shape[axes.index("z")] if "z" in axes else 1
+        return int(c), 3 if z > 1 else 2
+
+    def training_data(self):
+        """(images, label images, axes, nicknames) of every lane that has labels."""
+        images, labels, axes, names = [], [], [], []
+        for lane in self.lanes():
+            arr, ax = self.raw_data(lane)
+            lab = self.labels(lane, arr.shape, ax)
+            if not lab.any():
+                continue
+            images.append(arr)
+            labels.append(lab)
+            axes.append(ax)
+            names.append(lane.nickname)
+        return images, labels, axes, names

@@ -1,0 +1,261 @@
+"""Reading images and writing results: TIFF, HDF5 and NumPy files.
+
+Every reader returns the array and its axes over ``tzyxc``. Inputs are opened
+read-only; every writer writes to a temporary file beside the target and
+renames it when complete, so an interrupted run never leaves a partial output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import axes as _axes
+
+HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".ilp")
+TIFF_SUFFIXES = (".tif", ".tiff")
+OUTPUT_FORMATS = {
+    "hdf5": ".h5",
+    "compressed-hdf5": ".h5",
+    "tiff": ".tiff",
+    "tif": ".tif",
+    "multipage-tiff": ".tiff",
+    "npy": ".npy",
+}
+
+
+class ImageReadError(ValueError):
+    """An input image that cannot be read (missing, damaged, wrong dataset)."""
+
+
+@dataclass
+class ImageSource:
+    """Where an image is: a file and, for HDF5, a dataset inside it."""
+
+    path: Path
+    dataset: str | None = None
+
+    @property
+    def nickname(self) -> str:
+        return self.path.stem
+
+    def __str__(self) -> str:
+        return f"{self.path}/{self.dataset}" if self.dataset else str(self.path)
+
+
+def parse_source(spec) -> ImageSource:
+    """``file.tif``, ``file.npy``, ``file.h5`` or ``file.h5/inner/dataset``."""
+    s = str(spec)
+    p = Path(s)
+    if p.exists():
+        return ImageSource(p)
+    low = s.lower()
+    for suf in HDF5_SUFFIXES:
+        marker = suf + "/"
+        i = low.find(marker)
+        if i >= 0:
+            return ImageSource(Path(s[: i + len(suf)]), s[i + len(marker):].strip("/") or None)
+    return ImageSource(p)
+
+
+def guess_axes(shape) -> str:
+    """ilastik4ij's Import HDF5 guessing rule for data without axistags."""
+    n = len(shape)
+    if n == 2:
+        return "yx"
+    if n == 3:
+        return "yxc" if shape[-1] <= 4 else "zyx"
+    if n == 4:
+        return "zyxc"
+    if n == 5:
+        return "tzyxc"
+    raise ImageReadError(f"cannot guess the axes of a {n}D dataset; expected 2 to 5 dimensions")
+
+
+def axes_from_axistags(text) -> str | None:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    try:
+        tags = json.loads(text)
+        keys = "".join(a["key"] for a in tags["axes"]).lower()
+    except (ValueError, KeyError, TypeError):
+        return None
+    return keys if set(keys) <= set(_axes.CANONICAL) and len(set(keys)) == len(keys) else None
+
+
+def _tiff_axes(series_axes: str, shape) -> str:
+    mapping = {"T": "t", "Z": "z", "C": "c", "S": "c", "Y": "y", "X": "x", "I": "z", "Q": "z"}
+    out = []
+    for a in series_axes:
+        m = mapping.get(a)
+        if m is None:
+            raise ImageReadError(f"unsupported TIFF axis {a!r} in {series_axes!r}")
+        out.append(m)
+    # merge duplicates: C and S both present (e.g. RGB with channels) or I and Z
+    if len(set(out)) != len(out):
+        raise ImageReadError(f"TIFF axes {series_axes!r} map to duplicate axes {''.join(out)!r}")
+    return "".join(out)
+
+
+def read_image(spec, axes: str | None = None) -> tuple[np.ndarray, str]:
+    """Read an image; returns ``(array, axes)``.
+
+    ``axes`` overrides what the file says (like ilastik's ``--input_axes``).
+    """
+    src = spec if isinstance(spec, ImageSource) else parse_source(spec)
+    path = src.path
+    if not path.exists():
+        raise ImageReadError(f"image file {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in HDF5_SUFFIXES:
+            arr, ax = _read_hdf5(src)
+        elif suffix in TIFF_SUFFIXES:
+            arr, ax = _read_tiff(path)
+        elif suffix == ".npy":
+            arr = np.load(path, allow_pickle=False)
+            ax = _axes.default_axes(arr.ndim) if arr.ndim in (2, 3) else guess_axes(arr.shape)
+        else:
+            raise ImageReadError(f"{path}: unsupported image format {suffix!r}; expected TIFF, HDF5 (.h5) or .npy")
+    except ImageReadError:
+        raise
+    except Exception as e:  # damaged/truncated files raise many different errors
+        raise ImageReadError(f"{src}: cannot read image ({type(e).__name__}: {e})") from None
+    if axes is not None:
+        ax = _axes.check_axes(axes, arr.ndim, "input axes")
+    if arr.dtype.kind not in "biuf":
+        raise ImageReadError(f"{src}: unsupported pixel type {arr.dtype}")
+    return arr, ax
+
+
+def _read_hdf5(src: ImageSource):
+    import h5py
+
+    with h5py.File(src.path, "r") as f:
+        name = src.dataset
+        if name is None:
+            found = []
+            f.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset) and o.ndim >= 2 else None)
+            if len(found) != 1:
+                raise ImageReadError(
+                    f"{src.path}: name the dataset as {src.path}/<dataset>; "
+                    + (f"it holds {found}" if found else "it holds no image dataset")
+                )
+            name = found[0]
+        if name not in f or not isinstance(f[name], h5py.Dataset):
+            have = []
+            f.visititems(lambda n, o: have.append(n) if isinstance(o, h5py.Dataset) else None)
+            raise ImageReadError(f"{src.path}: no dataset {name!r}; datasets in the file: {have}")
+        ds = f[name]
+        arr = ds[()]
+        ax = axes_from_axistags(ds.attrs["axistags"]) if "axistags" in ds.attrs else None
+        if ax is None or len(ax) != arr.ndim:
+            ax = guess_axes(arr.shape)
+    return arr, ax
+
+
+def _read_tiff(path: Path):
+    import tifffile
+
+    with tifffile.TiffFile(path) as tf:
+        s = tf.series[0]
+        arr = s.asarray()
+        ax = _tiff_axes(s.axes, arr.shape)
+    # drop singleton axes that tifffile adds for ImageJ files only when they are not y/x
+    return arr, ax
+
+
+# ------------------------------------------------------------------ writing
+
+
+def _tmp_for(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def atomic_output(path: Path, write) -> Path:
+    """Run ``write(tmp_path)`` then rename to ``path``; remove the temp file on any failure."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_for(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def axistags_json(axes: str) -> str:
+    """vigra axistags JSON as ilastik writes on exported data."""
+    flags = {"t": 8, "z": 2, "y": 2, "x": 2, "c": 1}
+    return json.dumps(
+        {"axes": [{"key": a, "typeFlags": flags[a], "resolution": 0, "description": ""} for a in axes]},
+        indent=2,
+    )
+
+
+def write_result(array: np.ndarray, axes: str, path, fmt: str = "hdf5", *, dataset: str = "exported_data",
+                 drange=None, display_mode: str = "default") -> Path:
+    """Write a result array (axes over tzyxc) in ilastik's export conventions."""
+    fmt = normalize_format(fmt)
+    path = Path(path)
+    if fmt in ("hdf5", "compressed-hdf5"):
+        import h5py
+
+        def w(tmp):
+            with h5py.File(tmp, "w") as f:
+                kw = {"compression": "gzip", "compression_opts": 1} if fmt == "compressed-hdf5" else {}
+                if kw:
+                    kw["chunks"] = _chunks(array.shape, axes)
+                ds = f.create_dataset(dataset, data=array, **kw)
+                ds.attrs["axistags"] = axistags_json(axes)
+                if drange is not None:
+                    ds.attrs["drange"] = np.asarray(drange, dtype=array.dtype)
+                ds.attrs["display_mode"] = display_mode
+    elif fmt in ("tiff", "tif", "multipage-tiff"):
+        def w(tmp):
+            _write_tiff(tmp, array, axes)
+    elif fmt == "npy":
+        def w(tmp):
+            with open(tmp, "wb") as f:
+                np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
+    return atomic_output(path, w)
+
+
+def _chunks(shape, axes):
+    return tuple(1 if a in "tc" else min(n, 64 if "z" in axes else 256) for n, a in zip(shape, axes))
+
+
+def _write_tiff(path, array, axes):
+    import tifffile
+
+    ij_axes = "TZCYX"
+    present = [a for a in ij_axes if a.lower() in axes]
+    data = np.transpose(array, [axes.index(a.lower()) for a in present])
+    shape = [array.shape[axes.index(a.lower())] if a.lower() in axes else 1 for a in ij_axes]
+    data = data.reshape(shape)
+    if array.dtype in (np.uint8, np.uint16, np.float32):
+        tifffile.imwrite(path, data, imagej=True, metadata={"axes": ij_axes}, photometric="minisblack")
+    else:
+        tifffile.imwrite(path, np.transpose(array, [axes.index(a.lower()) for a in present]),
+                         metadata={"axes": "".join(present)}, photometric="minisblack")
+
+
+def normalize_format(fmt: str) -> str:
+    f = str(fmt).strip().lower().replace("_", "-").replace(" ", "-")
+    aliases = {"h5": "hdf5", "compressed-h5": "compressed-hdf5", "tiff-sequence": "tiff", "multipage-tif": "multipage-tiff"}
+    f = aliases.get(f, f)
+    if f not in OUTPUT_FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}; expected one of {list(OUTPUT_FORMATS)}")
+    return f
+
+
+def write_label_tiff(path, labels: np.ndarray) -> Path:
+    import tifffile
+
+    return atomic_output(Path(path), lambda tmp: tifffile.imwrite(tmp, labels, photometric="minisblack"))

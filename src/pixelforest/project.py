@@ -1,0 +1,254 @@
+"""The saved classifier: data only, no pickle, versioned and checksummed.
+
+A classifier file is a ZIP archive holding
+
+* ``manifest.json``: ``format`` = ``"pixelforest-classifier"``,
+  ``format_version``, the feature spec, classes (names, colours), input
+  channels and dimensionality, training summary, and for every array member its
+  dtype, shape and SHA-256;
+* ``arrays/<name>.npy``: plain numeric NumPy arrays (the forest's node arrays
+  and the sparse training labels), read with ``allow_pickle=False``.
+
+Loading checks the archive, the manifest schema and version, every checksum,
+dtype and shape, and that the forest arrays form valid trees, so a damaged,
+truncated or foreign file gives a clear error and nothing in a file is ever
+executed. Writing is atomic (temporary file + rename).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .classifier import Classifier, LabelImage
+from .features import FeatureError, FeatureSpec
+from .forest import Forest
+
+FORMAT = "pixelforest-classifier"
+FORMAT_VERSION = 1
+SUFFIX = ".pfc"
+
+#: refuse members bigger than this (an absurd size is damage or an attack)
+MAX_MEMBER_BYTES = 8 * 2**30
+MAX_MANIFEST_BYTES = 16 * 2**20
+ALLOWED_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64", "bool"}
+
+
+class ClassifierFileError(ValueError):
+    """A classifier file that cannot be loaded (damaged, truncated, foreign, too new)."""
+
+
+def atomic_write_bytes(path: Path, writer) -> None:
+    """Call ``writer(fileobj)`` on a temp file beside ``path``, then rename it over ``path``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            writer(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _npy_bytes(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, np.ascontiguousarray(a), allow_pickle=False)
+    return buf.getvalue()
+
+
+def classifier_to_members(clf: Classifier) -> tuple[dict, dict[str, np.ndarray]]:
+    arrays: dict[str, np.ndarray] = {}
+    if clf.forest is not None:
+        for k, v in clf.forest.arrays().items():
+            arrays[f"forest_{k}"] = v
+    labels_meta = []
+    for i, li in enumerate(clf.labels):
+        arrays[f"labels_{i}_index"] = li.index.astype(np.int64)
+        arrays[f"labels_{i}_value"] = li.value.astype(np.uint8)
+        labels_meta.append({"shape": list(li.shape), "name": li.name})
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "created_by": f"pixelforest {__version__}",
+        "source": clf.source,
+        "features": clf.spec.to_dict(),
+        "classes": [{"name": n, "color": list(c)} for n, c in zip(clf.class_names, clf.class_colors)],
+        "n_channels": clf.n_channels,
+        "ndim": clf.ndim,
+        "n_features": clf.n_features,
+        "feature_names": clf.feature_names,
+        "training": clf.training,
+        "forest": None if clf.forest is None else {"n_trees": clf.forest.n_trees, "n_features": clf.forest.n_features},
+        "labels": labels_meta,
+        "arrays": {},
+    }
+    return manifest, arrays
+
+
+def save_classifier(clf: Classifier, path) -> Path:
+    path = Path(path)
+    manifest, arrays = classifier_to_members(clf)
+    blobs = {}
+    for name, a in arrays.items():
+        b = _npy_bytes(a)
+        blobs[name] = b
+        manifest["arrays"][name] = {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": hashlib.sha256(b).hexdigest()}
+    mtext = json.dumps(manifest, indent=1, ensure_ascii=False, default=_json_default).encode("utf-8")
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
+            z.writestr("manifest.json", mtext)
+            for name, b in blobs.items():
+                z.writestr(f"arrays/{name}.npy", b)
+
+    if path.parent and not path.parent.exists():
+        raise FileNotFoundError(f"cannot save classifier to {path}: folder {path.parent} does not exist")
+    atomic_write_bytes(path, write)
+    return path
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _fail(path, msg) -> ClassifierFileError:
+    return ClassifierFileError(f"{path}: {msg}")
+
+
+def load_classifier(path) -> Classifier:
+    """Load a classifier file written by :func:`save_classifier` (or an ilastik ``.ilp``)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"classifier file {path} does not exist")
+    if path.is_dir():
+        raise ClassifierFileError(f"{path} is a folder, expected a classifier file ({SUFFIX}) or an ilastik project (.ilp)")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(b"\x89HDF"):
+        from .io.ilp import IlastikProject
+
+        return IlastikProject(path).to_classifier()
+    if not head.startswith(b"PK"):
+        raise _fail(path, f"not a pixelforest classifier (expected a {SUFFIX} ZIP archive or an ilastik .ilp project)")
+    try:
+        z = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise _fail(path, f"damaged or truncated classifier file ({e})") from None
+    with z:
+        try:
+            info = z.getinfo("manifest.json")
+        except KeyError:
+            raise _fail(path, "not a pixelforest classifier (no manifest.json in the archive)") from None
+        if info.file_size > MAX_MANIFEST_BYTES:
+            raise _fail(path, f"manifest of {info.file_size} bytes is implausibly large; refusing to read it")
+        try:
+            manifest = json.loads(z.read(info).decode("utf-8"))
+        except (zipfile.BadZipFile, ValueError, UnicodeDecodeError, OSError) as e:
+            raise _fail(path, f"damaged manifest ({e})") from None
+        _check_manifest(path, manifest)
+        arrays = {}
+        for name, meta in manifest["arrays"].items():
+            arrays[name] = _read_array(path, z, name, meta)
+    return _classifier_from(path, manifest, arrays)
+
+
+def _check_manifest(path, m) -> None:
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        raise _fail(path, f"not a pixelforest classifier (manifest format is {m.get('format') if isinstance(m, dict) else None!r})")
+    v = m.get("format_version")
+    if not isinstance(v, int):
+        raise _fail(path, "manifest has no integer format_version")
+    if v > FORMAT_VERSION:
+        raise _fail(path, f"classifier format version {v} is newer than this pixelforest supports ({FORMAT_VERSION}); upgrade pixelforest")
+    for key, typ in (("features", dict), ("classes", list), ("n_channels", int), ("ndim", int), ("arrays", dict),
+                     ("labels", list)):
+        if not isinstance(m.get(key), typ):
+            raise _fail(path, f"manifest field {key!r} is missing or not a {typ.__name__}")
+    if m["ndim"] not in (2, 3) or m["n_channels"] < 1:
+        raise _fail(path, f"manifest has invalid ndim={m['ndim']} / n_channels={m['n_channels']}")
+    for c in m["classes"]:
+        if not (isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("color"), list)
+                and len(c["color"]) == 3):
+            raise _fail(path, f"invalid class entry {c!r}")
+
+
+def _read_array(path, z: zipfile.ZipFile, name: str, meta) -> np.ndarray:
+    if not isinstance(meta, dict) or meta.get("dtype") not in ALLOWED_DTYPES:
+        raise _fail(path, f"array {name!r} has a disallowed or missing dtype ({meta!r}); only plain numeric arrays are allowed")
+    member = f"arrays/{name}.npy"
+    try:
+        info = z.getinfo(member)
+    except KeyError:
+        raise _fail(path, f"array member {member} is missing (truncated file?)") from None
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise _fail(path, f"array {name!r} claims {info.file_size} bytes, more than the {MAX_MEMBER_BYTES} allowed")
+    try:
+        data = z.read(info)
+    except (zipfile.BadZipFile, OSError, EOFError) as e:  # CRC mismatch, truncated data
+        raise _fail(path, f"array {name!r} is damaged ({e})") from None
+    if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
+        raise _fail(path, f"checksum mismatch for array {name!r}: the file is damaged")
+    try:
+        a = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    except ValueError as e:
+        raise _fail(path, f"array {name!r} is not a plain numeric array ({e})") from None
+    if str(a.dtype) != meta["dtype"] or list(a.shape) != list(meta.get("shape", [])):
+        raise _fail(path, f"array {name!r} has dtype {a.dtype} shape {a.shape}, manifest says {meta['dtype']} {meta.get('shape')}")
+    return a
+
+
+def _classifier_from(path, m: dict, arrays: dict) -> Classifier:
+    try:
+        spec = FeatureSpec.from_dict(m["features"])
+    except (FeatureError, TypeError, KeyError) as e:
+        raise _fail(path, f"invalid feature spec ({e})") from None
+    forest = None
+    if m.get("forest") is not None:
+        try:
+            forest = Forest.from_arrays({k[len("forest_"):]: v for k, v in arrays.items() if k.startswith("forest_")},
+                                        n_features=int(m["forest"]["n_features"]))
+        except (KeyError, ValueError, TypeError) as e:
+            raise _fail(path, f"invalid forest ({e})") from None
+    labels = []
+    for i, lm in enumerate(m["labels"]):
+        try:
+            shape = tuple(int(s) for s in lm["shape"])
+            li = LabelImage(shape, arrays[f"labels_{i}_index"], arrays[f"labels_{i}_value"], str(lm.get("name", "")))
+        except (KeyError, TypeError, ValueError) as e:
+            raise _fail(path, f"invalid label entry {i} ({e})") from None
+        if len(shape) != 4 or (li.index.size and (li.index.min() < 0 or li.index.max() >= np.prod(shape))):
+            raise _fail(path, f"label entry {i} indexes outside its image shape {shape}")
+        labels.append(li)
+    clf = Classifier(
+        spec=spec,
+        forest=forest,
+        class_names=[c["name"] for c in m["classes"]],
+        class_colors=[tuple(int(v) for v in c["color"]) for c in m["classes"]],
+        n_channels=int(m["n_channels"]),
+        ndim=int(m["ndim"]),
+        training=m.get("training") or {},
+        labels=labels,
+        source=str(m.get("source", "pixelforest")),
+    )
+    if forest is not None:
+        if forest.n_features != clf.n_features:
+            raise _fail(path, f"forest expects {forest.n_features} features but the feature spec gives {clf.n_features}")
+        if forest.n_classes != clf.n_classes:
+            raise _fail(path, f"forest has {forest.n_classes} classes but {clf.n_classes} class names are listed")
+    return clf
