@@ -22,6 +22,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -159,7 +160,7 @@ def load_classifier(path) -> Classifier:
             raise _fail(path, f"manifest of {info.file_size} bytes is implausibly large; refusing to read it")
         try:
             manifest = json.loads(z.read(info).decode("utf-8"))
-        except (zipfile.BadZipFile, ValueError, UnicodeDecodeError, OSError) as e:
+        except (zipfile.BadZipFile, zlib.error, ValueError, UnicodeDecodeError, OSError, EOFError) as e:
             raise _fail(path, f"damaged manifest ({e})") from None
         _check_manifest(path, manifest)
         arrays = {}
@@ -200,7 +201,7 @@ def _read_array(path, z: zipfile.ZipFile, name: str, meta) -> np.ndarray:
         raise _fail(path, f"array {name!r} claims {info.file_size} bytes, more than the {MAX_MEMBER_BYTES} allowed")
     try:
         data = z.read(info)
-    except (zipfile.BadZipFile, OSError, EOFError) as e:  # CRC mismatch, truncated data
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:  # CRC mismatch, truncated data
         raise _fail(path, f"array {name!r} is damaged ({e})") from None
     if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
         raise _fail(path, f"checksum mismatch for array {name!r}: the file is damaged")

@@ -1,0 +1,112 @@
+"""The command line: train / predict / info on real files, ilastik spellings and naming."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+import tifffile
+
+from pixelforest.cli import main
+
+
+@pytest.fixture
+def files(tmp_path, blobs2d, blobs_labels):
+    img = tmp_path / "cells.tif"
+    lab = tmp_path / "cells_labels.tif"
+    tifffile.imwrite(img, blobs2d)
+    tifffile.imwrite(lab, blobs_labels)
+    return tmp_path, img, lab
+
+
+def test_train_info_predict(files, capsys):
+    d, img, lab = files
+    model = d / "m.pfc"
+    assert main(["train", str(img), "--labels", str(lab), "--features", "minimal", "--classes", "blob,bg",
+                 "--trees", "20", "--seed", "1", "-o", str(model), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "saved" in out and "['blob', 'bg']" in out and "OOB error" in out
+    assert main(["info", str(model), "-v"]) == 0
+    info = capsys.readouterr().out
+    assert "classes (2): blob" in info and "[0] Gaussian Smoothing (σ=0.3) in 2D" in info
+    assert "out-of-bag error:" in info
+    # default ilastik naming next to the input, HDF5 exported_data
+    assert main(["predict", str(model), str(img), "-q"]) == 0
+    out_file = d / "cells_Probabilities.h5"
+    with h5py.File(out_file, "r") as f:
+        p = f["exported_data"][()]
+        assert [a["key"] for a in json.loads(f["exported_data"].attrs["axistags"])["axes"]] == ["y", "x", "c"]
+    assert p.shape == (96, 120, 2) and p.dtype == np.float32
+    import pixelforest as pf
+
+    assert np.array_equal(p, pf.load(model).predict(tifffile.imread(img)))
+
+
+def test_ilastik_spellings_and_placeholders(files):
+    d, img, lab = files
+    model = d / "m.pfc"
+    assert main(["train", str(img), "--labels", str(lab), "--features", "minimal", "--trees", "5", "-o", str(model),
+                 "-q"]) == 0
+    fmt = str(d / "out" / "{nickname}-{result_type}")
+    assert main(["predict", str(model), "--raw_data", str(img), "--export_source", "Simple Segmentation",
+                 "--output_format", "compressed hdf5", "--output_filename_format", fmt,
+                 "--output_internal_path", "seg", "-q"]) == 0
+    with h5py.File(d / "out" / "cells-Simple Segmentation.h5", "r") as f:
+        seg = f["seg"][()]
+        assert f["seg"].compression == "gzip"
+    assert seg.dtype == np.uint8 and seg.shape == (96, 120, 1) and set(np.unique(seg)) <= {1, 2}
+    for src, fmt_name, ext in [("uncertainty", "tiff", ".tiff"), ("features", "npy", ".npy")]:
+        assert main(["predict", str(model), str(img), "--export-source", src, "--output-format", fmt_name,
+                     "-o", str(d / "o") + "/", "-q"]) == 0
+        name = {"uncertainty": "Uncertainty", "features": "Features"}[src]
+        assert (d / "o" / f"cells_{name}{ext}").exists()
+    assert np.load(d / "o" / "cells_Features.npy").shape[-1] == 9
+
+
+def test_train_from_ilp_and_predict(ilastik_tests, tmp_path, capsys):
+    model = tmp_path / "from_ilp.pfc"
+    assert main(["train", "--labels", str(ilastik_tests / "PixelClassification5t2d1c.ilp"), "--seed", "0",
+                 "-o", str(model)]) == 0
+    assert "154 labelled pixels" in capsys.readouterr().out
+    assert main(["predict", str(model), str(ilastik_tests / "inputdata" / "5t2d1c.h5") + "/data",
+                 "-o", str(tmp_path / "p.h5"), "-q"]) == 0
+    with h5py.File(tmp_path / "p.h5", "r") as f:
+        assert f["exported_data"].shape == (5, 33, 77, 2)
+        assert [a["key"] for a in json.loads(f["exported_data"].attrs["axistags"])["axes"]] == list("tyxc")
+
+
+def test_predict_with_ilp_directly(ilastik_tests, tmp_path):
+    assert main(["predict", str(ilastik_tests / "PixelClassification2d3c.ilp"),
+                 str(ilastik_tests / "inputdata" / "2d3c.h5") + "/data", "-o", str(tmp_path) + "/", "-q"]) == 0
+    with h5py.File(tmp_path / "2d3c_Probabilities.h5", "r") as ours, \
+            h5py.File(ilastik_tests / "inputdata" / "2d3c_Probabilities.h5", "r") as theirs:
+        assert np.abs(ours["exported_data"][()] - theirs["exported_data"][()]).max() < 1e-5
+
+
+def test_errors_name_the_problem(files, capsys):
+    d, img, lab = files
+    assert main(["train", str(img), "--labels", str(lab), str(lab), "-o", str(d / "x.pfc")]) == 2
+    assert "1 IMAGE(s) but 2 --labels" in capsys.readouterr().err
+    assert main(["predict", str(d / "none.pfc"), str(img)]) == 1
+    assert "none.pfc does not exist" in capsys.readouterr().err
+    model = d / "m.pfc"
+    main(["train", str(img), "--labels", str(lab), "--features", "minimal", "--trees", "3", "-o", str(model), "-q"])
+    capsys.readouterr()
+    rgb = d / "rgb.tif"
+    tifffile.imwrite(rgb, np.zeros((96, 120, 3), np.uint8), photometric="rgb")
+    # one bad input is reported, the others still complete, exit status non-zero
+    assert main(["predict", str(model), str(rgb), str(img), "-o", str(d / "res") + "/", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "rgb.tif: image has 3 channel(s) but the classifier expects 1" in err and "1 of 2 input(s) failed" in err
+    assert (d / "res" / "cells_Probabilities.h5").exists() and not (d / "res" / "rgb_Probabilities.h5").exists()
+    assert main(["train", str(img), "--labels", str(lab), "--features", "nope", "-o", str(d / "y.pfc")]) == 1
+    assert "unknown features 'nope'" in capsys.readouterr().err
+
+
+def test_console_script_runs():
+    r = subprocess.run([sys.executable, "-m", "pixelforest.cli", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("pixelforest ")

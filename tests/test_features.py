@@ -1,0 +1,308 @@
+"""The feature bank against closed-form results, ilastik's naming and its rules."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+import pixelforest as pf
+from pixelforest.features import (
+    DEFAULT_SCALES,
+    FEATURE_IDS,
+    FeatureError,
+    FeatureSpec,
+    kernel,
+    presmooth_sigma,
+)
+
+
+def single(fid: str, scale: float, **kw) -> FeatureSpec:
+    return FeatureSpec.from_cells({fid: [scale]}, **kw)
+
+
+def interior(a, m=20):
+    """Pixels at least m away from every border (a: spatial axes only)."""
+    return a[(slice(m, -m),) * a.ndim]
+
+
+# ------------------------------------------------------------------ kernels
+
+
+@pytest.mark.parametrize("sigma", [0.3, 0.7, 1.0, 2.5])
+def test_kernel_moments(sigma):
+    x = None
+    for order in (0, 1, 2):
+        k = kernel(sigma, order)
+        r = (k.size - 1) // 2
+        x = np.arange(-r, r + 1)
+        assert r == max(1, math.floor(2 * sigma + 0.5))
+        if order == 0:
+            assert k.sum() == pytest.approx(1.0)
+            assert np.allclose(k, k[::-1])
+        elif order == 1:
+            assert k.sum() == pytest.approx(0.0, abs=1e-12)
+            assert np.sum(k * -x) == pytest.approx(1.0)
+        else:
+            assert k.sum() == pytest.approx(0.0, abs=1e-12)
+            assert np.sum(k * x * x) / 2 == pytest.approx(1.0)
+
+
+def test_presmoothing_sigma():
+    assert presmooth_sigma(0.7) == 0.7
+    assert presmooth_sigma(1.0) == 1.0
+    assert presmooth_sigma(1.6) == pytest.approx(math.sqrt(1.6**2 - 1))
+    assert presmooth_sigma(10.0) == pytest.approx(math.sqrt(99))
+
+
+# ---------------------------------------------------------- closed forms
+
+
+@pytest.mark.parametrize("scale", [0.7, 1.0, 1.6, 3.5])
+@pytest.mark.parametrize("slope", [0.5, 3.0])
+def test_gradient_magnitude_of_ramp_is_slope(scale, slope):
+    yy, xx = np.mgrid[0:80, 0:90].astype(np.float32)
+    img = slope * (0.6 * xx + 0.8 * yy)  # |grad| = slope
+    g = pf.compute_features(img, single("GaussianGradientMagnitude", scale))[..., 0]
+    assert np.allclose(interior(g), slope, rtol=1e-4)
+
+
+def test_gradient_magnitude_of_ramp_3d():
+    zz, yy, xx = np.mgrid[0:40, 0:40, 0:40].astype(np.float32)
+    img = 2 * zz + 1 * yy - 2 * xx  # |grad| = 3
+    g = pf.compute_features(img, single("GaussianGradientMagnitude", 1.6))[..., 0]
+    assert np.allclose(interior(g, 15), 3.0, rtol=1e-4)
+
+
+@pytest.mark.parametrize("scale", [0.7, 1.0, 3.5])
+def test_hessian_eigenvalues_of_quadratic(scale):
+    yy, xx = np.mgrid[-40:41, -45:46].astype(np.float64)
+    a, b = 0.5, -0.25
+    img = (a * xx**2 + b * yy**2).astype(np.float32)  # Hessian diag(2b, 2a) everywhere
+    ev = pf.compute_features(img, single("HessianOfGaussianEigenvalues", scale))
+    assert ev.shape[-1] == 2
+    assert np.allclose(interior(ev[..., 0]), 2 * a, atol=2e-3)  # descending order
+    assert np.allclose(interior(ev[..., 1]), 2 * b, atol=2e-3)
+    log = pf.compute_features(img, single("LaplacianOfGaussian", scale))[..., 0]
+    assert np.allclose(interior(log), 2 * a + 2 * b, atol=2e-3)
+
+
+def test_hessian_eigenvalues_of_quadratic_3d():
+    zz, yy, xx = np.mgrid[-20:21, -20:21, -20:21].astype(np.float64)
+    img = (0.3 * xx**2 - 0.2 * yy**2 + 0.1 * zz**2 + 0.05 * xx * yy).astype(np.float32)
+    ev = pf.compute_features(img, single("HessianOfGaussianEigenvalues", 1.0))
+    want = np.sort(np.linalg.eigvalsh(np.array([[0.2, 0, 0], [0, -0.4, 0.05], [0, 0.05, 0.6]])))[::-1]
+    got = np.stack([interior(ev[..., k], 10).ravel() for k in range(3)], axis=-1)
+    assert np.allclose(got, want, atol=2e-3)
+
+
+@pytest.mark.parametrize("scale", [1.6, 3.5])
+def test_laplacian_of_gaussian_blob(scale):
+    s0 = 4.0
+    yy, xx = np.mgrid[-50:51, -50:51].astype(np.float64)
+    img = np.exp(-(xx**2 + yy**2) / (2 * s0**2)).astype(np.float32)
+    log = pf.compute_features(img, single("LaplacianOfGaussian", scale))[..., 0]
+    # pre-smoothing + filter at 1.0 gives an effective scale s for s > 1
+    var = s0**2 + scale**2
+    expected_center = -2 * s0**2 / var**2
+    # ilastik's filter stage truncates the sigma=1 derivative kernel at radius 2 (window 2),
+    # which costs a few percent against the continuous closed form
+    assert log[50, 50] == pytest.approx(expected_center, rel=0.05)
+    # and the response changes sign at the radius where the smoothed blob's Laplacian does
+    r0 = math.sqrt(2 * var)
+    assert log[50, 50 + int(r0) - 1] < 0 < log[50, 50 + int(r0) + 2]
+
+
+def test_smoothing_and_dog_of_constant():
+    img = np.full((40, 50), 7.0, np.float32)
+    spec = FeatureSpec.from_cells({"GaussianSmoothing": [0.3, 5.0], "DifferenceOfGaussians": [1.6]})
+    f = pf.compute_features(img, spec)
+    assert np.allclose(f[..., :2], 7.0, atol=1e-5)
+    assert np.allclose(f[..., 2], 0.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("rule", ["fastfilters", "vigra"])
+def test_structure_tensor_of_ramp(rule):
+    yy, xx = np.mgrid[0:60, 0:70].astype(np.float32)
+    img = 2.0 * xx
+    ev = pf.compute_features(img, single("StructureTensorEigenvalues", 1.6, structure_tensor=rule))
+    assert np.allclose(interior(ev[..., 0]), 4.0, rtol=1e-4)
+    assert np.allclose(interior(ev[..., 1]), 0.0, atol=1e-4)
+
+
+def test_mirror_border_without_edge_repeat():
+    # one-pixel impulse at the border: mirroring (not repeating) keeps the kernel's shape
+    img = np.zeros((21, 21), np.float32)
+    img[10, 0] = 1.0
+    f = pf.compute_features(img, single("GaussianSmoothing", 0.7))[..., 0]
+    # symmetric about the border column: value at x=1 equals value the mirror would put at x=-1
+    assert f[10, 1] > 0 and f[10, 0] > f[10, 1]
+    assert f.sum() < 1.0 + 1e-6  # no mass created by repeating the edge pixel
+
+
+# ----------------------------------------------------------- channel layout
+
+
+def test_ilastik_default_channel_counts():
+    spec = FeatureSpec.preset("ilastik-default")
+    assert spec.n_features(1, 2) == 49
+    assert spec.n_features(1, 3) == 7 + 3 * 6 + 2 * 6 * 3
+    assert spec.n_features(3, 2) == 3 * 49
+    assert len(spec.cells()) == 7 + 5 * 6
+    f = pf.compute_features(np.random.default_rng(0).random((48, 50)).astype(np.float32))
+    assert f.shape == (48, 50, 49) and f.dtype == np.float32
+
+
+def test_names_order_and_format():
+    names = pf.feature_names("ilastik-default", n_channels=1, ndim=2)
+    assert names[0] == "Gaussian Smoothing (σ=0.3) in 2D"
+    assert names[7] == "Laplacian of Gaussian (σ=0.7) in 2D"
+    st = [n for n in names if n.startswith("Structure Tensor")]
+    assert st[:2] == ["Structure Tensor Eigenvalues (σ=0.7) in 2D [0]", "Structure Tensor Eigenvalues (σ=0.7) in 2D [1]"]
+    names3 = pf.feature_names("minimal", n_channels=2, ndim=3)
+    assert names3[:2] == ["Gaussian Smoothing (σ=0.3) in 3D [0]", "Gaussian Smoothing (σ=0.3) in 3D [1]"]
+    hog = [n for n in names3 if n.startswith("Hessian")]
+    assert len(hog) == 6 and hog[-1].endswith("in 3D [5]")
+
+
+def test_multichannel_order_is_feature_scale_channel_eigen():
+    rng = np.random.default_rng(1)
+    img = rng.random((40, 44, 2)).astype(np.float32)
+    spec = FeatureSpec.from_cells({"GaussianSmoothing": [1.0], "HessianOfGaussianEigenvalues": [0.7, 1.6]})
+    both = pf.compute_features(img, spec, channel_axis=-1)
+    c0 = pf.compute_features(img[..., 0], spec)
+    c1 = pf.compute_features(img[..., 1], spec)
+    # GS(1.0)[c0], GS(1.0)[c1], HoG(0.7)[c0 e0, c0 e1, c1 e0, c1 e1], HoG(1.6)[...]
+    want = np.stack([c0[..., 0], c1[..., 0], c0[..., 1], c0[..., 2], c1[..., 1], c1[..., 2],
+                     c0[..., 3], c0[..., 4], c1[..., 3], c1[..., 4]], axis=-1)
+    assert np.array_equal(both, want)
+
+
+def test_axes_orders_agree():
+    rng = np.random.default_rng(2)
+    img = rng.random((3, 30, 32)).astype(np.float32)  # cyx
+    a = pf.compute_features(img, "minimal", axes="cyx")
+    b = pf.compute_features(np.moveaxis(img, 0, -1), "minimal", channel_axis=-1)
+    assert np.array_equal(a, b)
+    t = pf.compute_features(np.stack([img[0], img[1]]), "minimal", axes="tyx")
+    assert np.array_equal(t[1], pf.compute_features(img[1], "minimal"))
+
+
+def test_compute_in_2d_runs_per_slice():
+    rng = np.random.default_rng(3)
+    vol = rng.random((5, 30, 31)).astype(np.float32)
+    spec = FeatureSpec.from_cells({"GaussianSmoothing": [1.0], "StructureTensorEigenvalues": [1.6]},
+                                  compute_in_2d=[True, True])
+    f = pf.compute_features(vol, spec)
+    assert f.shape == (5, 30, 31, 3)  # 2 eigenvalues per scale in 2D
+    spec2d = FeatureSpec.from_cells({"GaussianSmoothing": [1.0], "StructureTensorEigenvalues": [1.6]})
+    for z in range(5):
+        assert np.array_equal(f[z], pf.compute_features(vol[z], spec2d))
+    assert spec.names(1, 3)[0] == "Gaussian Smoothing (σ=1.0) in 2D"
+    f3 = pf.compute_features(vol, spec.with_compute_in_2d([False, True]))
+    assert f3.shape[-1] == 3 and not np.array_equal(f3[..., 0], f[..., 0])
+
+
+# ------------------------------------------------------------ validation
+
+
+def test_invalid_scale_for_feature():
+    with pytest.raises(FeatureError, match="Laplacian of Gaussian at scale 0.3 is invalid"):
+        FeatureSpec.from_cells({"LaplacianOfGaussian": [0.3]})
+    with pytest.raises(FeatureError, match="positive"):
+        FeatureSpec.from_cells({"GaussianSmoothing": [-1.0]})
+    with pytest.raises(FeatureError, match="no feature selected"):
+        FeatureSpec((1.0,), ((False,),) * 6)
+
+
+def test_scale_too_large_for_image():
+    img = np.zeros((30, 200), np.float32)
+    with pytest.raises(FeatureError, match=r"scale 10.0 .* needs at least 36 pixels along y .* y=30"):
+        pf.compute_features(img, "ilastik-default")
+
+
+def test_nan_refused():
+    img = np.zeros((20, 20), np.float32)
+    img[3, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        pf.compute_features(img, "minimal")
+
+
+def test_ambiguous_axes_error():
+    with pytest.raises(ValueError, match="pass axes="):
+        pf.compute_features(np.zeros((2, 2, 20, 20)), "minimal")
+
+
+# ------------------------------------------------------- spec construction
+
+
+def test_from_ilastik_selection_matrix():
+    matrix = np.zeros((6, 7), bool)
+    matrix[0, :] = True
+    matrix[5, [1, 3]] = True
+    ids = [b"GaussianSmoothing", b"LaplacianOfGaussian", b"GaussianGradientMagnitude",
+           b"DifferenceOfGaussians", b"StructureTensorEigenvalues", b"HessianOfGaussianEigenvalues"]
+    spec = FeatureSpec.from_matrix(ids, DEFAULT_SCALES, matrix)
+    assert spec.cells()[:7] == [("GaussianSmoothing", i) for i in range(7)]
+    assert spec.cells()[7:] == [("HessianOfGaussianEigenvalues", 1), ("HessianOfGaussianEigenvalues", 3)]
+    # ids in another order map by name
+    perm = [5, 0, 1, 2, 3, 4]
+    spec2 = FeatureSpec.from_matrix([ids[i] for i in perm], DEFAULT_SCALES, matrix[perm])
+    assert spec2 == spec
+
+
+def test_json_round_trip_and_custom_scales(tmp_path):
+    spec = FeatureSpec.from_cells({"GaussianSmoothing": [0.3, 2.25], "HessianOfGaussianEigenvalues": [2.25]},
+                                  compute_in_2d=[True, False])
+    p = tmp_path / "f.json"
+    p.write_text(spec.to_json())
+    back = pf.features.resolve_spec(str(p))
+    assert back == spec
+    assert "σ=2.25" in back.names()[1]
+    d = json.loads(spec.to_json())
+    assert d["features"]["GaussianSmoothing"] == [0.3, 2.25]
+    assert pf.features.resolve_spec({"features": [["GaussianSmoothing", 1.0]]}).cells() == [("GaussianSmoothing", 0)]
+
+
+def test_bad_feature_json(tmp_path):
+    p = tmp_path / "bad.json"
+    p.write_text("{not json")
+    with pytest.raises(FeatureError, match="bad.json: feature JSON is not valid JSON"):
+        pf.features.resolve_spec(str(p))
+    with pytest.raises(FeatureError, match="unknown feature ids"):
+        pf.features.resolve_spec({"features": {"Sobel": [1.0]}})
+    with pytest.raises(FeatureError, match="unknown features 'fancy'"):
+        pf.features.resolve_spec("fancy")
+
+
+def test_presets():
+    assert set(FeatureSpec.preset("ilastik-default").scales) == set(DEFAULT_SCALES)
+    m = FeatureSpec.preset("minimal")
+    assert 0 < m.n_features(1, 2) < 20
+    assert {fid for fid, _ in m.cells()} <= set(FEATURE_IDS)
+
+
+def test_halo_rule():
+    spec = FeatureSpec.preset("ilastik-default")
+    assert spec.halo() == math.ceil(3.5 * 10.0) + 3
+    assert FeatureSpec.from_cells({"GaussianSmoothing": [0.3]}).halo() == math.ceil(3.5 * 0.7) + 3
+
+
+# ---------------------------------------------- ilastik's own channel names
+
+
+@pytest.mark.parametrize("case,n_channels,ndim", [("2d", 1, 2), ("3d", 1, 3), ("2d3c", 3, 2), ("5t2d1c", 1, 2)])
+def test_names_match_ilastik_projects(ilastik_tests, case, n_channels, ndim):
+    import h5py
+
+    from pixelforest.io.ilp import IlastikProject
+
+    with IlastikProject(ilastik_tests / f"PixelClassification{case}.ilp") as ilp:
+        spec = ilp.feature_spec()
+    with h5py.File(ilastik_tests / f"PixelClassification{case}.ilp", "r") as f:
+        theirs = [n.decode() for n in f["PixelClassification/ClassifierForests/feature_names"][()]]
+    # ilastik 1.2 names lack the " in 2D/3D" part that newer ilastik versions add
+    ours = [n.replace(f" in {ndim}D", "") for n in spec.names(n_channels, ndim)]
+    assert ours == theirs
