@@ -120,3 +120,20 @@ def test_load_ilp_as_classifier_and_predict_other_image(ilastik_tests):
     assert p.shape == (200, 300, 2)
     with pytest.raises(ValueError, match="expects 1"):
         clf.predict(np.stack([crop] * 3, -1), channel_axis=-1)
+
+
+def test_project_internal_lane(ilastik_tests, tmp_path):
+    """A lane whose raw data are copied into the project file (ilastik's 'Copy Into Project File')."""
+    p = tmp_path / "internal.ilp"
+    shutil.copy(ilastik_tests / "PixelClassification2d3c.ilp", p)
+    with h5py.File(ilastik_tests / "inputdata" / "2d3c.h5", "r") as f:
+        raw = f["data"][()]
+    with h5py.File(p, "r+") as f:
+        info = f["Input Data/infos/lane0000/Raw Data"]
+        did = info["datasetId"][()].decode()
+        del info["location"]
+        info["location"] = b"ProjectInternal"
+        f.create_dataset(f"Input Data/local_data/{did}", data=raw)
+    with IlastikProject(p) as ilp:
+        imgs, labs, axes, _ = ilp.training_data()
+    assert np.array_equal(imgs[0], raw) and axes == ["yxc"] and int((labs[0] > 0).sum()) == N_LABELS["2d3c"]
