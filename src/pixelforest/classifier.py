@@ -261,6 +261,12 @@ class Classifier:
             return np.zeros((X.shape[0], self.n_classes), np.float32)
         return self.forest.predict_proba(X)
 
+    def predict_imageplus(self, imp, source: str = "probabilities", **kw):
+        """Predict an ImageJ ImagePlus; returns an ImagePlus (see :mod:`pixelforest.imagej`)."""
+        from .imagej import predict_imageplus
+
+        return predict_imageplus(self, imp, source, **kw)
+
     # -- persistence ---------------------------------------------------------
 
     def save(self, path) -> None:

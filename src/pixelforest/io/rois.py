@@ -1,0 +1,383 @@
+"""ImageJ ROIs -> training labels, in pure Python (no JVM).
+
+ROI files (``.roi``, ``RoiSet.zip``) are read with roifile and rasterised with
+ImageJ's own rules, so training from a RoiSet.zip needs no Java:
+
+* pixel (x, y) is the square between (x, y) and (x+1, y+1); area ROIs cover the
+  pixels whose centre is inside, with ImageJ's tie rules (a centre exactly on a
+  left or upper boundary is outside, on a right or lower boundary inside);
+  composite ROIs use the even-odd rule over all their sub-paths;
+* ovals: centre inside the inscribed ellipse (ImageJ's ``OvalRoi`` mask);
+* line ROIs (straight, segmented, freehand, angle) are brush strokes of their
+  stroke width, at least 1 px (butt ends, round joins, as ImageJ's
+  ``Roi.convertLineToArea``);
+* points mark the pixel ImageJ 1.54 assigns them (coordinates rounded).
+
+The class of a ROI, in this order: its ImageJ group (group names become class
+names), a ``class:NAME`` or class-name prefix in its name, its stroke colour.
+Its position (stack slice, or c/z/t on hyperstacks; 0 = every plane) decides
+which planes it labels.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+class RoiError(ValueError):
+    """ROIs that cannot become training labels."""
+
+
+# ------------------------------------------------------------------ rasterising
+
+
+def fill_polygons(polygons: Sequence[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """Even-odd fill of closed polygons (x, y vertex arrays), ImageJ's pixel-centre rule."""
+    H, W = shape
+    rows_all, xs_all = [], []
+    for poly in polygons:
+        p = np.asarray(poly, dtype=np.float64)
+        if p.ndim != 2 or p.shape[0] < 3:
+            continue
+        x1, y1 = p[:, 0], p[:, 1]
+        x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
+        r1 = np.ceil(y1 - 0.5).astype(np.int64)
+        r2 = np.ceil(y2 - 0.5).astype(np.int64)
+        keep = r1 != r2
+        swap = r1 > r2
+        xa = np.where(swap, x2, x1)[keep]
+        ya = np.where(swap, y2, y1)[keep]
+        xb = np.where(swap, x1, x2)[keep]
+        yb = np.where(swap, y1, y2)[keep]
+        ra = np.minimum(r1, r2)[keep]
+        rb = np.maximum(r1, r2)[keep]
+        slope = (xb - xa) / (yb - ya)
+        lo = np.clip(ra, 0, H)
+        hi = np.clip(rb, 0, H)
+        counts = hi - lo
+        if counts.sum() == 0:
+            continue
+        edge = np.repeat(np.arange(lo.size), counts)
+        offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        rows = lo[edge] + offs
+        xs = xa[edge] + (rows + 0.5 - ya[edge]) * slope[edge] + 1e-8
+        rows_all.append(rows)
+        xs_all.append(xs)
+    mask = np.zeros((H, W), bool)
+    if not rows_all:
+        return mask
+    rows = np.concatenate(rows_all)
+    xs = np.concatenate(xs_all)
+    order = np.lexsort((xs, rows))
+    rows, xs = rows[order], xs[order]
+    if rows.size % 2:
+        raise RoiError("polygon crossings do not pair up (open or degenerate polygon)")
+    # pairs of consecutive crossings in each row (every row has an even count)
+    a = np.clip(np.trunc(xs[0::2] + 0.5), 0, W).astype(np.int64)
+    b = np.clip(np.trunc(xs[1::2] + 0.5), 0, W).astype(np.int64)
+    r = rows[0::2]
+    ok = b > a
+    diff = np.zeros((H, W + 1), np.int32)
+    np.add.at(diff, (r[ok], a[ok]), 1)
+    np.add.at(diff, (r[ok], b[ok]), -1)
+    return np.cumsum(diff[:, :W], axis=1) > 0
+
+
+def fill_rect(left: float, top: float, width: float, height: float, shape) -> np.ndarray:
+    H, W = shape
+    m = np.zeros((H, W), bool)
+    x0, y0 = max(int(left), 0), max(int(top), 0)
+    x1, y1 = min(int(left + width), W), min(int(top + height), H)
+    if x1 > x0 and y1 > y0:
+        m[y0:y1, x0:x1] = True
+    return m
+
+
+def fill_oval(left: int, top: int, width: int, height: int, shape) -> np.ndarray:
+    """ImageJ's OvalRoi mask: pixel centres inside the ellipse inscribed in the bounds."""
+    H, W = shape
+    m = np.zeros((H, W), bool)
+    if width <= 0 or height <= 0:
+        return m
+    a, b = width / 2.0, height / 2.0
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
+    inside = ((xx - (a - 0.5)) ** 2 / (a * a) + (yy - (b - 0.5)) ** 2 / (b * b)) <= 1.0
+    return _paste(m, inside, int(left), int(top))
+
+
+def _paste(canvas: np.ndarray, local: np.ndarray, x0: int, y0: int) -> np.ndarray:
+    H, W = canvas.shape
+    h, w = local.shape
+    ys, xs = max(0, -y0), max(0, -x0)
+    ye, xe = min(h, H - y0), min(w, W - x0)
+    if ye > ys and xe > xs:
+        canvas[y0 + ys:y0 + ye, x0 + xs:x0 + xe] |= local[ys:ye, xs:xe]
+    return canvas
+
+
+def thick_polyline(points: np.ndarray, width: float, shape) -> np.ndarray:
+    """Pixels whose centre lies within a stroke of ``width`` along the polyline:
+    butt ends and round joins, as ImageJ's line-to-area conversion."""
+    H, W = shape
+    p = np.asarray(points, dtype=np.float64)
+    r = width / 2.0
+    m = np.zeros((H, W), bool)
+    if p.shape[0] == 1:
+        p = np.vstack([p, p])
+    for i in range(p.shape[0] - 1):
+        (xa, ya), (xb, yb) = p[i], p[i + 1]
+        d = math.hypot(xb - xa, yb - ya)
+        if d == 0:
+            continue
+        nx, ny = -(yb - ya) / d * r, (xb - xa) / d * r
+        quad = np.array([[xa + nx, ya + ny], [xb + nx, yb + ny], [xb - nx, yb - ny], [xa - nx, ya - ny]])
+        m |= fill_polygons([quad], shape)
+    for (xc, yc) in p[1:-1]:  # round joins
+        x0, x1 = max(int(math.floor(xc - r)) - 1, 0), min(int(math.ceil(xc + r)) + 1, W)
+        y0, y1 = max(int(math.floor(yc - r)) - 1, 0), min(int(math.ceil(yc + r)) + 1, H)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        yy, xx = np.mgrid[y0:y1, x0:x1] + 0.5
+        m[y0:y1, x0:x1] |= (xx - xc) ** 2 + (yy - yc) ** 2 <= r * r
+    return m
+
+
+def mark_points(points: np.ndarray, shape) -> np.ndarray:
+    """The pixel of each point, rounded as ImageJ 1.54 does (``Math.round``)."""
+    H, W = shape
+    m = np.zeros((H, W), bool)
+    q = np.floor(np.asarray(points, dtype=np.float64) + 0.5).astype(np.int64)
+    ok = (q[:, 0] >= 0) & (q[:, 0] < W) & (q[:, 1] >= 0) & (q[:, 1] < H)
+    m[q[ok, 1], q[ok, 0]] = True
+    return m
+
+
+# --------------------------------------------------------------------- the ROIs
+
+
+@dataclass
+class LabelRoi:
+    """One ROI seen by the label builder, whatever it came from (file or JVM)."""
+
+    name: str
+    kind: str  # 'area', 'line' or 'point'
+    raster: Callable[[tuple[int, int]], np.ndarray]  # (H, W) -> bool mask
+    group: int = 0
+    color: tuple[int, int, int] | None = None
+    position: int = 0  # stack slice, 1-based; 0 = all
+    c: int = 0  # hyperstack position, 1-based; 0 = all
+    z: int = 0
+    t: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def _rgb(color) -> tuple[int, int, int] | None:
+    """roifile colour bytes (A, R, G, B) -> (r, g, b), None when unset."""
+    if color is None:
+        return None
+    b = bytes(color)
+    if len(b) != 4 or b == b"\0\0\0\0":
+        return None
+    return (b[1], b[2], b[3])
+
+
+def from_roifile(roi) -> LabelRoi:
+    """A roifile.ImagejRoi as a LabelRoi rasterised with ImageJ's rules."""
+    import roifile
+
+    T = roifile.ROI_TYPE
+    name = roi.name or ""
+    kind = "area"
+    rt = roi.roitype
+    width = float(roi.stroke_width or 0)
+    if roi.composite:
+        polys = [np.asarray(c, np.float64) for c in roi.coordinates(multi=True)]
+
+        def raster(shape, polys=polys):
+            return fill_polygons(polys, shape)
+    elif rt == T.RECT:  # rounded corners (arc_size) are not cut off: the whole rectangle is labelled
+        def raster(shape, r=roi):
+            return fill_rect(r.left, r.top, r.right - r.left, r.bottom - r.top, shape)
+    elif rt == T.OVAL:
+        def raster(shape, r=roi):
+            return fill_oval(r.left, r.top, r.right - r.left, r.bottom - r.top, shape)
+    elif rt in (T.POLYGON, T.FREEHAND, T.TRACED):  # freehand includes ellipse and rotated-rectangle subtypes
+        pts = np.asarray(roi.coordinates(), np.float64)
+
+        def raster(shape, pts=pts):
+            return fill_polygons([pts], shape)
+    elif rt in (T.LINE, T.POLYLINE, T.FREELINE, T.ANGLE):
+        kind = "line"
+        if rt == T.LINE:
+            pts = np.array([[roi.x1, roi.y1], [roi.x2, roi.y2]], np.float64)
+        else:
+            pts = np.asarray(roi.coordinates(), np.float64)
+            if roi.subpixel_coordinates is None:
+                pts += 0.5  # integer vertices of segmented/freehand lines are pixel centres
+        # ImageJ turns every line into an area of its stroke width (at least 1 px)
+        def raster(shape, pts=pts, w=max(width, 1.0)):
+            return thick_polyline(pts, w, shape)
+    elif rt == T.POINT:
+        kind = "point"
+        pts = np.asarray(roi.coordinates(), np.float64)
+
+        def raster(shape, pts=pts):
+            return mark_points(pts, shape)
+    else:
+        raise RoiError(f"ROI {name!r}: unsupported ROI type {rt!r}")
+    return LabelRoi(
+        name=name, kind=kind, raster=raster, group=int(getattr(roi, "group", 0) or 0),
+        color=_rgb(roi.stroke_color), position=int(roi.position or 0),
+        c=int(roi.c_position or 0), z=int(roi.z_position or 0), t=int(roi.t_position or 0),
+    )
+
+
+def read_roi_file(path) -> list[LabelRoi]:
+    """``.roi`` or ``RoiSet.zip`` -> LabelRois (pure Python)."""
+    import roifile
+
+    path = Path(path)
+    if not path.exists():
+        raise RoiError(f"ROI file {path} does not exist")
+    try:
+        rois = roifile.roiread(path)
+    except Exception as e:
+        raise RoiError(f"{path}: not a readable ImageJ ROI file or RoiSet.zip ({type(e).__name__}: {e})") from None
+    if not isinstance(rois, list):
+        rois = [rois]
+    out = []
+    for r in rois:
+        try:
+            out.append(from_roifile(r))
+        except RoiError as e:
+            raise RoiError(f"{path}: {e}") from None
+    return out
+
+
+# ----------------------------------------------------------------- classes
+
+
+_CLASS_PREFIX = re.compile(r"^\s*class\s*:\s*([^#;,]+?)\s*(?:[#;,].*)?$", re.IGNORECASE)
+
+
+def roi_class_name(roi: LabelRoi, classes: Sequence[str] | None, group_names: dict[int, str] | None,
+                   color_names: dict | None = None, known: Sequence[str] = ()) -> str:
+    """The class of a ROI: group, then ``class:`` / class-name prefix, then stroke colour.
+
+    A name prefix matches ``classes`` or, without them, the ``known`` names
+    (group names and ``class:`` names of the other ROIs)."""
+    if roi.group > 0:
+        if group_names and roi.group in group_names and group_names[roi.group]:
+            return group_names[roi.group]
+        if classes and roi.group <= len(classes):
+            return classes[roi.group - 1]
+        return f"group {roi.group}"
+    m = _CLASS_PREFIX.match(roi.name or "")
+    if m:
+        return m.group(1).strip()
+    candidates = classes or known
+    if candidates and roi.name:
+        low = roi.name.lower()
+        hits = [c for c in candidates if low.startswith(c.lower())]
+        if hits:
+            return max(hits, key=len)
+    if roi.color is not None:
+        if color_names and roi.color in color_names:
+            return color_names[roi.color]
+        return "#%02x%02x%02x" % roi.color
+    raise RoiError(
+        f"ROI {roi.name or '(unnamed)'!r} has no class: put it in an ImageJ group, name it 'class:NAME', "
+        f"or give it a stroke colour"
+    )
+
+
+def rois_to_labels(rois: Sequence[LabelRoi], shape, *, classes: Sequence[str] | None = None,
+                   group_names: dict[int, str] | None = None, color_names: dict | None = None,
+                   n_channels: int = 1):
+    """Rasterise ROIs into a label image.
+
+    Parameters
+    ----------
+    rois : LabelRois (later ROIs win where they overlap)
+    shape : (Y, X), (Z, Y, X) or (T, Z, Y, X)
+        Shape of the label image (the image without channels).
+    classes : class names in label order (class k = label k); default: ROI groups
+        in group order, then other classes in order of first appearance.
+    n_channels : channels of the image, to decode plain stack positions.
+
+    Returns
+    -------
+    labels : uint8 array of ``shape``
+    class_names : list of str
+    class_colors : list of (r, g, b) or None per class (the ROIs' stroke colours)
+    """
+    shape = tuple(int(s) for s in shape)
+    if len(shape) not in (2, 3, 4):
+        raise RoiError(f"label shape must be (Y, X), (Z, Y, X) or (T, Z, Y, X), got {shape}")
+    full = (1,) * (4 - len(shape)) + shape
+    T, Z, H, W = full
+    if not rois:
+        raise RoiError("no ROIs given: draw ROIs for at least two classes")
+    known = list((group_names or {}).values()) + [
+        m.group(1).strip() for r in rois if (m := _CLASS_PREFIX.match(r.name or ""))]
+    names = [roi_class_name(r, classes, group_names, color_names, known) for r in rois]
+    if classes is not None:
+        order = list(classes)
+        unknown = sorted(set(names) - set(order))
+        if unknown:
+            raise RoiError(f"ROI classes {unknown} are not among the given classes {order}")
+    else:
+        grouped = sorted({(r.group, n) for r, n in zip(rois, names) if r.group > 0})
+        order = []
+        for _, n in grouped:
+            if n not in order:
+                order.append(n)
+        for n in names:
+            if n not in order:
+                order.append(n)
+    if len(order) > 255:
+        raise RoiError(f"{len(order)} classes: at most 255 are supported")
+    colors: list = [None] * len(order)
+    labels = np.zeros(full, np.uint8)
+    for roi, n in zip(rois, names):
+        k = order.index(n) + 1
+        if colors[k - 1] is None and roi.color is not None:
+            colors[k - 1] = roi.color
+        mask = roi.raster((H, W))
+        if not mask.any():
+            continue
+        for t, z in _planes(roi, T, Z, n_channels):
+            labels[t, z][mask] = k
+    if not labels.any():
+        raise RoiError("the ROIs cover no pixel of the image (are they outside it?)")
+    # a colour shared by several classes (e.g. ImageJ's default ROI colour) says nothing about the class
+    shared = {c for c in colors if c is not None and colors.count(c) > 1}
+    colors = [None if c in shared else c for c in colors]
+    return labels.reshape(shape), order, colors
+
+
+def _planes(roi: LabelRoi, T: int, Z: int, C: int):
+    if roi.z or roi.t:  # hyperstack position
+        zs = [roi.z - 1] if roi.z else range(Z)
+        ts = [roi.t - 1] if roi.t else range(T)
+    elif roi.position:
+        idx = roi.position - 1
+        z, t = (idx // C) % Z, idx // (C * Z)
+        if t >= T:
+            raise RoiError(f"ROI {roi.name!r} is on slice {roi.position}, beyond the image's {T * Z * C} slices")
+        zs, ts = [z], [t]
+    else:
+        zs, ts = range(Z), range(T)
+    for t in ts:
+        if not 0 <= t < T:
+            raise RoiError(f"ROI {roi.name!r} is on frame {t + 1} but the image has {T}")
+        for z in zs:
+            if not 0 <= z < Z:
+                raise RoiError(f"ROI {roi.name!r} is on slice {z + 1} but the image has {Z}")
+            yield t, z
