@@ -324,3 +324,44 @@ def test_readme_imagej_example_runs(tmp_path):
     prob = tifffile.imread(tmp_path / "coins_probabilities.tif")
     assert prob.shape == (2, 303, 384)
     assert prob[0, 50, 155] > 0.9 and prob[1, 155, 20] > 0.9  # a coin, the background
+
+
+def test_other_roi_types_and_brush_strokes(pfij, tmp_path):
+    """ROI types the real files lack (traced, angle, rotated rectangle, ellipse, thick lines),
+    made on the JVM, written by ImageJ's RoiEncoder, read back with roifile: same pixels."""
+    from jpype import JArray, JFloat, JInt
+
+    Roi = pfij.jimport("ij.gui.Roi")
+    PolygonRoi = pfij.jimport("ij.gui.PolygonRoi")
+    RotatedRectRoi = pfij.jimport("ij.gui.RotatedRectRoi")
+    EllipseRoi = pfij.jimport("ij.gui.EllipseRoi")
+    Line = pfij.jimport("ij.gui.Line")
+    RoiEncoder = pfij.jimport("ij.io.RoiEncoder")
+
+    def ipoly(xs, ys, kind):
+        return PolygonRoi(JArray(JInt)(xs), JArray(JInt)(ys), len(xs), kind)
+
+    rois = {
+        "traced": ipoly([10, 40, 40, 25, 10], [10, 10, 30, 45, 30], Roi.TRACED_ROI),
+        "angle": ipoly([20, 60, 90], [80, 50, 85], Roi.ANGLE),
+        "rotated rect": RotatedRectRoi(20.0, 100.0, 120.0, 140.0, 18.0),
+        "ellipse": EllipseRoi(60.0, 20.0, 140.0, 60.0, 0.5),
+    }
+    for w in (3, 7):
+        ln = Line(10.5, 150.25, 150.0, 120.0)
+        ln.setStrokeWidth(w)
+        rois[f"line w{w}"] = ln
+        pl = ipoly([15, 60, 110, 160], [170, 190, 160, 185], Roi.POLYLINE)
+        pl.setStrokeWidth(w)
+        rois[f"polyline w{w}"] = pl
+    H, W = 220, 200
+    for name, roi in rois.items():
+        f = tmp_path / "x.roi"
+        f.write_bytes(bytes(RoiEncoder.saveAsByteArray(roi)))
+        py = read_roi_file(f)[0].raster((H, W))
+        ij = pfij.java_mask(roi, (H, W))
+        agree = (py == ij).mean()
+        iou = (py & ij).sum() / (py | ij).sum()
+        assert py.any() and agree >= 0.999 and iou >= 0.95, (name, agree, iou, py.sum(), ij.sum())
+        if name in ("traced", "rotated rect", "ellipse") or name.startswith("line"):
+            assert np.array_equal(py, ij), name

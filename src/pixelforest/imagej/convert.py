@@ -53,7 +53,8 @@ def set_calibration(imp, cal: Calibration | None) -> None:
 
 
 def _plane_to_numpy(pixels, bitdepth: int, h: int, w: int) -> np.ndarray:
-    a = np.array(pixels, copy=True)  # one bulk copy out of the Java array
+    """A view of a Java pixel array (the caller copies it once into its result)."""
+    a = np.asarray(pixels)
     if bitdepth == 8:
         a = a.view(np.uint8)
     elif bitdepth == 16:

@@ -1,0 +1,200 @@
+#!/usr/bin/env python
+"""pixelforest benchmarks: each measurement beside a baseline from the same run, as ratios.
+
+Sections (all by default):
+
+* ``features``: the full ilastik-default bank (49 channels per input channel in 2D)
+  against scikit-image's ``multiscale_basic_features`` defaults (24 channels), in
+  pixel throughput (Mpx/s), 2D (``ilastik-tests/inputdata/2d.h5``, 1024 x 1344) and
+  3D (``isbi2012-em`` stack); synthetic images of the same size without ../shared/data.
+* ``predict``: our compiled forest traversal against scikit-learn's
+  ``predict_proba(n_jobs=-1)`` on the same 100-tree forest and features.
+* ``train``: end-to-end train + predict on the 2D image with the full bank.
+* ``imagej``: numpy <-> ImagePlus of a 2048 x 2048 x 100 float32 stack, against a
+  plain NumPy copy of the same bytes (needs Java).
+
+``--quick`` shrinks every input (CI runs it); ``--section`` picks sections.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+def timed(fn, repeat: int = 2):
+    best = float("inf")
+    out = None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def image_2d(quick: bool) -> tuple[np.ndarray, str]:
+    p = DATA / "ilastik-tests" / "inputdata" / "2d.h5"
+    if p.exists():
+        import h5py
+
+        with h5py.File(p, "r") as f:
+            img, src = f["data"][()], "ilastik-tests 2d.h5"
+    else:
+        rng = np.random.default_rng(0)
+        from scipy import ndimage
+
+        img = (ndimage.gaussian_filter(rng.random((1024, 1344)), 4) * 255 * 8).clip(0, 255).astype(np.uint8)
+        src = "synthetic 1024x1344"
+    if quick:
+        img = img[:256, :320]
+    return img, src
+
+
+def stack_3d(quick: bool) -> tuple[np.ndarray, str]:
+    p = DATA / "isbi2012-em" / "train-volume.tif"
+    if p.exists():
+        import tifffile
+
+        vol, src = tifffile.imread(p), "isbi2012-em 30x512x512"
+    else:
+        rng = np.random.default_rng(1)
+        vol, src = (rng.random((30, 512, 512)) * 255).astype(np.uint8), "synthetic 30x512x512"
+    if quick:
+        vol = vol[:20, :96, :96]
+    return vol, src
+
+
+def bank_for(ndim: int):
+    """ilastik-default; in 3D without sigma 10 (it needs 36 slices, the EM stack has 30)."""
+    from pixelforest.features import DEFAULT_SCALES, FeatureSpec
+
+    return FeatureSpec.preset("ilastik-default", DEFAULT_SCALES if ndim == 2 else DEFAULT_SCALES[:-1])
+
+
+def sparse_labels(img: np.ndarray, n_per_class: int = 500, seed: int = 0) -> np.ndarray:
+    """Labels a user might draw: bright and dark pixels, sparsely."""
+    rng = np.random.default_rng(seed)
+    lab = np.zeros(img.shape, np.uint8)
+    lo, hi = np.quantile(img, [0.3, 0.7])
+    for k, sel in ((1, img >= hi), (2, img <= lo)):
+        idx = np.flatnonzero(sel)
+        lab.flat[rng.choice(idx, min(n_per_class, idx.size), replace=False)] = k
+    return lab
+
+
+def section_features(quick: bool):
+    from skimage.feature import multiscale_basic_features
+
+    import pixelforest as pf
+
+    rows = []
+    for img, src, ndim in [(*image_2d(quick), 2), (*stack_3d(quick), 3)]:
+        n = img.size
+        tb, fb = timed(lambda: multiscale_basic_features(img, channel_axis=None))
+        tp, fp = timed(lambda: pf.compute_features(img, bank_for(ndim)))
+        rows.append((f"features {ndim}D ({src}{', sigma<=5' if ndim == 3 else ''})", f"{n / tp / 1e6:.2f} Mpx/s ({fp.shape[-1]} ch)",
+                     f"{n / tb / 1e6:.2f} Mpx/s ({fb.shape[-1]} ch)", tb / tp))
+    return rows
+
+
+def section_predict(quick: bool):
+    from sklearn.ensemble import RandomForestClassifier
+
+    import pixelforest as pf
+    from pixelforest.classifier import mtry
+    from pixelforest.forest import from_sklearn
+
+    img, src = image_2d(quick)
+    feats = pf.compute_features(img, "ilastik-default")
+    X = feats.reshape(-1, feats.shape[-1])
+    lab = sparse_labels(img).ravel()
+    rf = RandomForestClassifier(100, max_features=mtry(X.shape[1]), n_jobs=-1, random_state=0)
+    rf.fit(X[lab > 0], lab[lab > 0])
+    forest = from_sklearn(rf)
+    forest.predict_proba(X[:10])  # compile outside the timing
+    tb, pb = timed(lambda: rf.predict_proba(X))
+    tp, pp = timed(lambda: forest.predict_proba(X))
+    diff = float(np.abs(pp - pb).max())
+    return [(f"predict 100 trees ({X.shape[0]} px, {X.shape[1]} features)", f"{X.shape[0] / tp / 1e6:.2f} Mpx/s",
+             f"{X.shape[0] / tb / 1e6:.2f} Mpx/s (sklearn n_jobs=-1)", tb / tp), ("  max |p - p_sklearn|", f"{diff:.1e}", "", None)]
+
+
+def section_train(quick: bool):
+    from skimage.feature import multiscale_basic_features
+    from sklearn.ensemble import RandomForestClassifier
+
+    import pixelforest as pf
+
+    img, src = image_2d(quick)
+    lab = sparse_labels(img)
+
+    def ours():
+        clf = pf.train(img, lab, features="ilastik-default", seed=0)
+        return clf.predict(img)
+
+    def baseline():
+        f = multiscale_basic_features(img, channel_axis=None)
+        X = f.reshape(-1, f.shape[-1])
+        y = lab.ravel()
+        rf = RandomForestClassifier(100, n_jobs=-1, random_state=0).fit(X[y > 0], y[y > 0])
+        return rf.predict_proba(X)
+
+    tp, _ = timed(ours)
+    tb, _ = timed(baseline)
+    return [(f"train + predict ({src}, {int((lab > 0).sum())} labels)", f"{tp:.2f} s", f"{tb:.2f} s (skimage + sklearn)", tb / tp)]
+
+
+def section_imagej(quick: bool):
+    try:
+        import pixelforest.imagej as pfij
+
+        pfij.start()
+    except Exception as e:  # no Java
+        return [("imagej conversion", f"skipped: {e}", "", None)]
+    shape = (10, 256, 256) if quick else (100, 2048, 2048)
+    pfij.from_imageplus(pfij.to_imageplus(np.zeros((2, 8, 8), np.float32), "zyx"))  # warm up JPype
+    rng = np.random.default_rng(0)
+    stack = rng.random(shape, dtype=np.float32)
+    t_copy, _ = timed(lambda: stack.copy())
+    t_to, imp = timed(lambda: pfij.to_imageplus(stack, "zyx"))
+    t_from, (back, _, _) = timed(lambda: pfij.from_imageplus(imp))
+    assert np.array_equal(back, stack)
+    gb = stack.nbytes / 1e9
+    label = "x".join(str(s) for s in shape[::-1])
+    return [(f"numpy -> ImagePlus {label} float32 ({gb:.2f} GB)", f"{t_to:.2f} s", f"{t_copy:.2f} s (np.copy)", t_copy / t_to),
+            (f"ImagePlus -> numpy {label} float32", f"{t_from:.2f} s", f"{t_copy:.2f} s (np.copy)", t_copy / t_from)]
+
+
+SECTIONS = {"features": section_features, "predict": section_predict, "train": section_train, "imagej": section_imagej}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small inputs (CI)")
+    ap.add_argument("--section", action="append", choices=list(SECTIONS), help="run only these sections")
+    args = ap.parse_args(argv)
+    print(f"pixelforest benchmark{' (quick)' if args.quick else ''}: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    print(f"{'measurement':60s} {'pixelforest':>24s} {'baseline':>34s} {'ratio':>7s}")
+    for name in args.section or list(SECTIONS):
+        for label, ours, base, ratio in SECTIONS[name](args.quick):
+            r = "" if ratio is None else f"{ratio:6.2f}x"
+            print(f"{label:60s} {ours:>24s} {base:>34s} {r:>7s}", flush=True)
+    print(f"peak RSS {peak_rss_mb():.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
