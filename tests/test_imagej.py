@@ -365,3 +365,34 @@ def test_other_roi_types_and_brush_strokes(pfij, tmp_path):
         assert py.any() and agree >= 0.999 and iou >= 0.95, (name, agree, iou, py.sum(), ij.sum())
         if name in ("traced", "rotated rect", "ellipse") or name.startswith("line"):
             assert np.array_equal(py, ij), name
+
+
+FIJI_DIR = os.environ.get("PIXELFOREST_FIJI_DIR")
+
+
+@pytest.mark.skipif(not FIJI_DIR, reason="PIXELFOREST_FIJI_DIR is not set: the pyimagej gateway path needs a local "
+                                         "Fiji installation (ImageJ2/Fiji jars are not on Maven Central)")
+def test_pyimagej_gateway_session(tmp_path):
+    """With a pyimagej gateway already running, pixelforest.imagej uses its JVM."""
+    pytest.importorskip("imagej", reason="pyimagej is not installed (pip install pyimagej)")
+    script = tmp_path / "gateway.py"
+    script.write_text(
+        "import os, numpy as np, scyjava\n"
+        "scyjava.config.endpoints.clear()  # offline: use the Fiji jars only\n"
+        "scyjava.config.set_java_constraints(fetch='auto')\n"
+        "import imagej\n"
+        "ij = imagej.init(os.environ['PIXELFOREST_FIJI_DIR'], mode='headless')\n"
+        "import pixelforest.imagej as pfij\n"
+        "IJ = pfij.start()\n"
+        "rng = np.random.default_rng(0)\n"
+        "img = rng.normal(size=(64, 80)).astype(np.float32); img[20:40, 20:40] += 4\n"
+        "imp = ij.py.to_imageplus(img)\n"
+        "OvalRoi = pfij.jimport('ij.gui.OvalRoi'); Roi = pfij.jimport('ij.gui.Roi')\n"
+        "a = OvalRoi(24, 24, 10, 10); a.setGroup(1); b = Roi(50, 5, 20, 10); b.setGroup(2)\n"
+        "clf = pfij.train(imp, rois=[a, b], features='minimal', seed=0)\n"
+        "prob = clf.predict_imageplus(imp)\n"
+        "print('OK', IJ.getVersion(), prob.getNChannels())\n",
+        encoding="utf-8")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "OK" in r.stdout, r.stdout + r.stderr
+    assert r.stdout.strip().endswith(" 2")
