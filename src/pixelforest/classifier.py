@@ -354,8 +354,15 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
         ys.append(yi)
     if not Xs:
         raise ValueError("the label images contain no labelled pixels (every value is 0); label some pixels of each class")
-    X = np.concatenate(Xs)
-    y = np.concatenate(ys)
+    return train_from_samples(np.concatenate(Xs), np.concatenate(ys), spec, int(n_channels), int(ndim),
+                              classes=classes, colors=colors, trees=trees, seed=seed, n_jobs=n_jobs,
+                              labels=label_images, n_images=len(imgs))
+
+
+def train_from_samples(X: np.ndarray, y: np.ndarray, spec: FeatureSpec, n_channels: int, ndim: int, *,
+                       classes: Sequence[str] | None = None, colors=None, trees: int = 100, seed=None,
+                       n_jobs: int = -1, labels: Sequence[LabelImage] = (), n_images: int = 1) -> Classifier:
+    """A Classifier from labelled feature vectors ``X`` (n, F) and their classes ``y`` (1..K)."""
     present = np.unique(y)
     n_classes = int(max(present.max(), len(classes) if classes else 0))
     if classes is not None:
@@ -373,23 +380,20 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
         )
     missing = [classes[k - 1] for k in range(1, n_classes + 1) if k not in present]
     if missing:
-        warnings.warn(f"classes without labelled pixels get probability 0: {missing}", stacklevel=2)
+        warnings.warn(f"classes without labelled pixels get probability 0: {missing}", stacklevel=3)
     forest, oob = fit_forest(X, y, n_classes, trees=trees, seed=seed, n_jobs=n_jobs)
-    cols = [tuple(int(v) for v in c) for c in colors] if colors is not None else [
-        default_color(i) for i in range(n_classes)]
-    if len(cols) < n_classes:
-        cols += [default_color(i) for i in range(len(cols), n_classes)]
-    counts = {classes[k - 1]: int((y == k).sum()) for k in range(1, n_classes + 1)}
+    cols = [default_color(i) if c is None else tuple(int(v) for v in c) for i, c in enumerate(colors or [])]
+    cols += [default_color(i) for i in range(len(cols), n_classes)]
     training = {
         "n_samples": int(y.size),
-        "samples_per_class": counts,
+        "samples_per_class": {classes[k - 1]: int((y == k).sum()) for k in range(1, n_classes + 1)},
         "oob_error": oob,
         "trees": int(trees),
         "mtry": mtry(X.shape[1]),
         "seed": seed,
-        "n_images": len(imgs),
+        "n_images": int(n_images),
     }
-    return Classifier(spec, forest, classes, cols[:n_classes], int(n_channels), int(ndim), training, label_images)
+    return Classifier(spec, forest, classes, cols[:n_classes], n_channels, ndim, training, list(labels))
 
 
 def fit_forest(X: np.ndarray, y: np.ndarray, n_classes: int, *, trees: int = 100, seed=None,

@@ -114,27 +114,10 @@ def cmd_train(args) -> int:
 # ---------------------------------------------------------------------- predict
 
 
-def output_path(fmt_string: str, source_spec, result_type: str, fmt: str, out_dir=None) -> Path:
-    """Expand ilastik's ``{dataset_dir}``, ``{nickname}``, ``{result_type}`` placeholders."""
-    from .io.images import OUTPUT_FORMATS, parse_source
-
-    src = parse_source(source_spec)
-    dataset_dir = str(Path(out_dir) if out_dir is not None else src.path.parent.resolve())
-    try:
-        name = fmt_string.format(dataset_dir=dataset_dir, nickname=src.nickname, result_type=result_type)
-    except (KeyError, IndexError, ValueError) as e:
-        raise CLIError(f"--output-filename-format {fmt_string!r}: unknown placeholder {e}; "
-                       f"use {{dataset_dir}}, {{nickname}}, {{result_type}}") from None
-    p = Path(name)
-    if not p.suffix or p.suffix.lower() not in (".h5", ".hdf5", ".tif", ".tiff", ".npy"):
-        p = p.with_name(p.name + OUTPUT_FORMATS[fmt])
-    return p
-
-
 def cmd_predict(args) -> int:
-    from . import axes as _axes
-    from .classifier import ILASTIK_SOURCES, normalize_source
-    from .io.images import normalize_format, read_image, write_result
+    from .batch import DEFAULT_NAME, predict_file
+    from .classifier import normalize_source
+    from .io.images import normalize_format
     from .project import load_classifier
 
     images = list(args.images or []) + list(args.raw_data or [])
@@ -143,7 +126,6 @@ def cmd_predict(args) -> int:
     source = normalize_source(args.export_source)
     fmt = normalize_format(args.output_format)
     clf = load_classifier(args.model)
-    result_type = ILASTIK_SOURCES[source]
     out_dir = None
     out_file = None
     if args.output:
@@ -154,22 +136,14 @@ def cmd_predict(args) -> int:
             raise CLIError(f"-o {args.output}: a single output file for {len(images)} inputs; give a folder instead")
         else:
             out_file = o
-    fmt_string = args.output_filename_format or "{dataset_dir}/{nickname}_{result_type}"
     failed = []
     for spec in images:
         try:
-            arr, ax = read_image(spec, args.axes)
-            image5 = _axes.to_canonical(arr, ax)
-            t0 = time.time()
-            res = clf.predict_canonical(image5, source, block_shape=args.block_shape,
-                                        progress=_progress_bar(Path(str(spec)).name, not args.quiet))
-            out_axes = _axes.output_axes(ax)
-            res = _to_output_axes(res, out_axes)
-            target = out_file or output_path(fmt_string, spec, result_type, fmt, out_dir)
-            drange = (0.0, 1.0) if source in ("probabilities", "uncertainty") else None
-            write_result(res, out_axes, target, fmt, dataset=args.output_internal_path, drange=drange)
-            print(f"{spec} -> {target} ({result_type}, {res.dtype}, axes {out_axes}, shape {res.shape}, "
-                  f"{time.time() - t0:.1f} s)")
+            r = predict_file(clf, spec, source, fmt, target=out_file, fmt_string=args.output_filename_format or DEFAULT_NAME,
+                             out_dir=out_dir, dataset=args.output_internal_path, axes=args.axes,
+                             block_shape=args.block_shape, progress=_progress_bar(Path(str(spec)).name, not args.quiet))
+            print(f"{spec} -> {r['output']} ({r['result_type']}, {r['dtype']}, axes {r['axes']}, "
+                  f"shape {tuple(r['shape'])}, {r['seconds']:.1f} s)")
         except KeyboardInterrupt:
             raise
         except (ValueError, OSError) as e:
@@ -179,16 +153,6 @@ def cmd_predict(args) -> int:
         print(f"pixelforest predict: {len(failed)} of {len(images)} input(s) failed: {', '.join(failed)}", file=sys.stderr)
         return EXIT_ERROR
     return 0
-
-
-def _to_output_axes(res5: np.ndarray, out_axes: str) -> np.ndarray:
-    """(T, Z, Y, X, K) -> the input's axes with c (the result channels) in place."""
-    from .axes import CANONICAL
-
-    present = [a for a in CANONICAL if a in out_axes]
-    squeeze = tuple(i for i, a in enumerate(CANONICAL) if a not in out_axes)
-    r = res5.reshape(tuple(s for i, s in enumerate(res5.shape) if i not in squeeze))
-    return np.transpose(r, [present.index(a) for a in out_axes])
 
 
 # ------------------------------------------------------------------------- info

@@ -167,7 +167,7 @@ class LabelRoi:
 
     name: str
     kind: str  # 'area', 'line' or 'point'
-    raster: Callable[[tuple[int, int]], np.ndarray]  # (H, W) -> bool mask
+    raster: Callable[[tuple[int, int]], np.ndarray] | None  # (H, W) -> bool mask
     group: int = 0
     color: tuple[int, int, int] | None = None
     position: int = 0  # stack slice, 1-based; 0 = all
@@ -297,6 +297,42 @@ def roi_class_name(roi: LabelRoi, classes: Sequence[str] | None, group_names: di
     )
 
 
+def assign_classes(rois: Sequence[LabelRoi], classes: Sequence[str] | None = None,
+                   group_names: dict[int, str] | None = None, color_names: dict | None = None):
+    """Class of every ROI: ``(label value per ROI, class names, class colours)``.
+
+    Class order: ``classes`` if given, else ROI groups in group order, then the
+    other classes in order of first appearance. A class's colour is its ROIs'
+    stroke colour, unless several classes share it (ImageJ's default colour).
+    """
+    known = list((group_names or {}).values()) + [
+        m.group(1).strip() for r in rois if (m := _CLASS_PREFIX.match(r.name or ""))]
+    names = [roi_class_name(r, classes, group_names, color_names, known) for r in rois]
+    if classes is not None:
+        order = list(classes)
+        unknown = sorted(set(names) - set(order))
+        if unknown:
+            raise RoiError(f"ROI classes {unknown} are not among the given classes {order}")
+    else:
+        order = []
+        for _, n in sorted({(r.group, n) for r, n in zip(rois, names) if r.group > 0}):
+            if n not in order:
+                order.append(n)
+        for n in names:
+            if n not in order:
+                order.append(n)
+    if len(order) > 255:
+        raise RoiError(f"{len(order)} classes: at most 255 are supported")
+    colors: list = [None] * len(order)
+    for r, n in zip(rois, names):
+        k = order.index(n)
+        if colors[k] is None and r.color is not None:
+            colors[k] = r.color
+    shared = {c for c in colors if c is not None and colors.count(c) > 1}
+    colors = [None if c in shared else c for c in colors]
+    return [order.index(n) + 1 for n in names], order, colors
+
+
 def rois_to_labels(rois: Sequence[LabelRoi], shape, *, classes: Sequence[str] | None = None,
                    group_names: dict[int, str] | None = None, color_names: dict | None = None,
                    n_channels: int = 1):
@@ -324,31 +360,9 @@ def rois_to_labels(rois: Sequence[LabelRoi], shape, *, classes: Sequence[str] | 
     T, Z, H, W = full
     if not rois:
         raise RoiError("no ROIs given: draw ROIs for at least two classes")
-    known = list((group_names or {}).values()) + [
-        m.group(1).strip() for r in rois if (m := _CLASS_PREFIX.match(r.name or ""))]
-    names = [roi_class_name(r, classes, group_names, color_names, known) for r in rois]
-    if classes is not None:
-        order = list(classes)
-        unknown = sorted(set(names) - set(order))
-        if unknown:
-            raise RoiError(f"ROI classes {unknown} are not among the given classes {order}")
-    else:
-        grouped = sorted({(r.group, n) for r, n in zip(rois, names) if r.group > 0})
-        order = []
-        for _, n in grouped:
-            if n not in order:
-                order.append(n)
-        for n in names:
-            if n not in order:
-                order.append(n)
-    if len(order) > 255:
-        raise RoiError(f"{len(order)} classes: at most 255 are supported")
-    colors: list = [None] * len(order)
+    values, order, colors = assign_classes(rois, classes, group_names, color_names)
     labels = np.zeros(full, np.uint8)
-    for roi, n in zip(rois, names):
-        k = order.index(n) + 1
-        if colors[k - 1] is None and roi.color is not None:
-            colors[k - 1] = roi.color
+    for roi, k in zip(rois, values):
         mask = roi.raster((H, W))
         if not mask.any():
             continue
@@ -356,9 +370,6 @@ def rois_to_labels(rois: Sequence[LabelRoi], shape, *, classes: Sequence[str] | 
             labels[t, z][mask] = k
     if not labels.any():
         raise RoiError("the ROIs cover no pixel of the image (are they outside it?)")
-    # a colour shared by several classes (e.g. ImageJ's default ROI colour) says nothing about the class
-    shared = {c for c in colors if c is not None and colors.count(c) > 1}
-    colors = [None if c in shared else c for c in colors]
     return labels.reshape(shape), order, colors
 
 

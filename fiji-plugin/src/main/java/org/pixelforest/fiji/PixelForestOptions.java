@@ -1,0 +1,27 @@
+package org.pixelforest.fiji;
+
+import ij.IJ;
+
+import java.util.Map;
+
+/** Plugins > Pixel Forest > Pixel Forest Options...: the Python environment, threads and memory of the worker. */
+public class PixelForestOptions extends PixelForestCommand {
+
+	@Override
+	protected void execute(String arg) throws Exception {
+		Params p = new Params("Pixel Forest: Options");
+		p.file("Python", Options.python());
+		p.message("the python executable of an environment with pixelforest installed (pip install \"pixelforest[fiji]\")");
+		p.number("Threads", Options.threads());
+		p.message("0 = all cores");
+		p.number("Memory", Options.memoryMB());
+		p.message("MB for cached features in the worker");
+		if (!p.show()) return;
+		String python = p.nextString().trim();
+		int threads = (int) p.nextNumber(), memory = (int) p.nextNumber();
+		Options.set(python, Math.max(0, threads), Math.max(64, memory));
+		PythonService.stop();
+		Map<String, Object> out = PythonService.call("ping", null, null, "starting Python");
+		IJ.log("Pixel Forest: pixelforest " + out.get("version") + " in " + out.get("python"));
+	}
+}

@@ -1,0 +1,189 @@
+package org.pixelforest.fiji;
+
+import ij.IJ;
+import org.apposed.appose.NDArray;
+import org.apposed.appose.Service;
+import org.apposed.appose.TaskEvent;
+
+import java.io.File;
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The one long-lived Python worker (Appose) behind every Pixel Forest command.
+ *
+ * <p>Started on first use with the Python executable from Options, restarted
+ * when it has died or the executable changed. Requests run as
+ * {@code pixelforest.worker.handle(task, request, params, image)}; images cross
+ * in shared memory. Progress goes to ImageJ's progress bar and status line; Esc
+ * cancels; Python errors come back as readable messages.</p>
+ */
+public final class PythonService {
+
+	static final String WORKER = "import appose.python_worker; appose.python_worker.main()";
+	static final String SCRIPT = "import pixelforest.worker as _pfw\n_pfw.handle(task, request, params, image)\n";
+
+	private static Service service;
+	private static String serviceExe;
+
+	private PythonService() {}
+
+	/** A failure to show the user (already readable). */
+	public static class PixelForestException extends Exception {
+		public PixelForestException(String message) { super(message); }
+	}
+
+	/** The user pressed Esc. */
+	public static class CancelledException extends PixelForestException {
+		public CancelledException(String what) { super(what + " was cancelled"); }
+	}
+
+	static synchronized Service service() throws PixelForestException {
+		String exe = Options.python();
+		if (service != null && service.isAlive() && exe.equals(serviceExe)) return service;
+		stop();
+		File exeFile = new File(exe);
+		if (exe.contains(File.separator) && !exeFile.canExecute()) {
+			throw new PixelForestException("The Python executable " + exe + " does not exist.\n"
+				+ "Set the Python of an environment where pixelforest is installed in\n"
+				+ "Plugins > Pixel Forest > Options...");
+		}
+		try {
+			Map<String, String> env = new HashMap<>();
+			if (Options.threads() > 0) {
+				env.put("NUMBA_NUM_THREADS", String.valueOf(Options.threads()));
+				env.put("OMP_NUM_THREADS", String.valueOf(Options.threads()));
+			}
+			env.put("PIXELFOREST_WORKER_MEMORY_MB", String.valueOf(Options.memoryMB()));
+			service = new Service(new File(System.getProperty("user.home")), env, exe, "-c", WORKER).syntax("python");
+			serviceExe = exe;
+		}
+		catch (RuntimeException e) {
+			throw new PixelForestException("Could not start Python (" + exe + "): " + e.getMessage());
+		}
+		return service;
+	}
+
+	/** Stops the worker (it restarts on the next call). */
+	public static synchronized void stop() {
+		if (service != null) {
+			try { service.close(); } catch (Exception ignored) { }
+			if (service.isAlive()) service.kill();
+		}
+		service = null;
+		serviceExe = null;
+	}
+
+	/** The worker's process id (starting it if needed), for macros: call("org.pixelforest.fiji.PythonService.workerPid"). */
+	public static String workerPid() {
+		ClassLoader saved = Thread.currentThread().getContextClassLoader();
+		Thread.currentThread().setContextClassLoader(PythonService.class.getClassLoader());
+		try {
+			return String.valueOf(call("ping", null, null, "starting Python").get("pid"));
+		}
+		catch (PixelForestException e) {
+			return "error: " + e.getMessage();
+		}
+		finally {
+			Thread.currentThread().setContextClassLoader(saved);
+		}
+	}
+
+	public static synchronized boolean isRunning() {
+		return service != null && service.isAlive();
+	}
+
+	/** Runs a request in the worker and returns its outputs. */
+	public static Map<String, Object> call(String request, Map<String, Object> params, NDArray image, String what)
+		throws PixelForestException
+	{
+		Service svc = service();
+		Map<String, Object> inputs = new HashMap<>();
+		inputs.put("request", request);
+		inputs.put("params", params == null ? new HashMap<String, Object>() : params);
+		inputs.put("image", image);
+		Service.Task task;
+		try {
+			task = svc.task(SCRIPT, inputs);
+		}
+		catch (IOException e) {
+			stop();
+			throw new PixelForestException("The Python worker is not reachable (" + e.getMessage() + "); it will restart on the next command.");
+		}
+		task.listen(PythonService::progress);
+		IJ.resetEscape();
+		task.start();
+		boolean cancelSent = false;
+		while (!task.status.isFinished()) {
+			if (!cancelSent && IJ.escapePressed()) {
+				task.cancel();
+				cancelSent = true;
+				IJ.showStatus("Pixel Forest: cancelling " + what + "...");
+			}
+			try { Thread.sleep(20); }
+			catch (InterruptedException e) {
+				task.cancel();
+				Thread.currentThread().interrupt();
+				throw new CancelledException(what);
+			}
+		}
+		IJ.showProgress(1.0);
+		switch (task.status) {
+			case COMPLETE:
+				break;
+			case CANCELED:
+				throw new CancelledException(what);
+			case CRASHED: {
+				String err = String.join("\n", svc.errorLines());
+				stop();
+				if (missingModule(err)) throw new PixelForestException(notInstalled());
+				throw new PixelForestException("The Python worker stopped during " + what + "; it will restart on the next command.\n"
+					+ lastLines(err, 5));
+			}
+			default:
+				throw new PixelForestException(readable(task.error, what));
+		}
+		Map<String, Object> out = task.outputs;
+		if (Boolean.TRUE.equals(out.get("cancelled"))) throw new CancelledException(what);
+		Object err = out.get("error");
+		if (err != null) {
+			Object trace = out.get("trace");
+			if (trace != null && IJ.debugMode) IJ.log(String.valueOf(trace));
+			throw new PixelForestException(String.valueOf(err));
+		}
+		return out;
+	}
+
+	private static void progress(TaskEvent e) {
+		if (e.responseType == Service.ResponseType.UPDATE) {
+			if (e.maximum > 0) IJ.showProgress((double) e.current / e.maximum);
+			if (e.message != null) IJ.showStatus("Pixel Forest: " + e.message);
+		}
+	}
+
+	/** A Python traceback as one readable message (the full trace goes to the Log window). */
+	static String readable(String error, String what) {
+		if (error == null) return "Pixel Forest: " + what + " failed.";
+		if (missingModule(error)) return notInstalled();
+		IJ.log("Pixel Forest: " + what + " failed in Python:\n" + error);
+		return lastLines(error, 1) + "\n(see the Log window for details)";
+	}
+
+	static boolean missingModule(String error) {
+		return error.contains("No module named 'pixelforest'") || error.contains("No module named 'appose'");
+	}
+
+	static String notInstalled() {
+		return "pixelforest is not installed in the Python environment " + Options.python() + ".\n"
+			+ "Install it there (pip install \"pixelforest[fiji]\") or choose another Python in\n"
+			+ "Plugins > Pixel Forest > Pixel Forest Options...";
+	}
+
+	static String lastLines(String text, int n) {
+		String[] lines = text.trim().split("\n");
+		StringBuilder sb = new StringBuilder();
+		for (int i = Math.max(0, lines.length - n); i < lines.length; i++) sb.append(lines[i]).append(i < lines.length - 1 ? "\n" : "");
+		return sb.toString();
+	}
+}

@@ -1,0 +1,149 @@
+package org.pixelforest.fiji;
+
+import ij.ImagePlus;
+import ij.gui.Overlay;
+import ij.gui.Roi;
+import ij.plugin.frame.RoiManager;
+import ij.process.ImageProcessor;
+import org.apposed.appose.NDArray;
+
+import java.awt.Color;
+import java.awt.Point;
+import java.awt.Rectangle;
+import java.nio.IntBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * ROIs rasterised with ImageJ's own masks into a (T, Z, Y, X) int32 index image
+ * (1 + index of the last ROI covering a pixel), plus each ROI's name, group and
+ * colour as JSON. The Python side turns them into classes with the same rules as
+ * everywhere: group, then a class:NAME name, then stroke colour.
+ */
+public final class RoiIndex {
+
+	public final NDArray index;
+	public final String json;
+	public final int count;
+
+	private RoiIndex(NDArray index, String json, int count) {
+		this.index = index;
+		this.json = json;
+		this.count = count;
+	}
+
+	/** The worker's parameters for these ROIs: their index image, their name/group/colour and ImageJ's group names. */
+	public java.util.Map<String, Object> params() {
+		java.util.Map<String, Object> p = new java.util.HashMap<>();
+		p.put("roi_index", index);
+		p.put("rois", json);
+		p.put("group_names", groupNames());
+		return p;
+	}
+
+	/** ROIs from "ROI Manager" or "Overlay". */
+	public static Roi[] rois(ImagePlus imp, String source) throws PythonService.PixelForestException {
+		if (source.toLowerCase().startsWith("overlay")) {
+			Overlay ov = imp.getOverlay();
+			if (ov == null || ov.size() == 0) throw new PythonService.PixelForestException("The image \"" + imp.getTitle() + "\" has no Overlay ROIs.\nDraw ROIs and add them with Image > Overlay > Add Selection.");
+			return ov.toArray();
+		}
+		RoiManager rm = RoiManager.getInstance();
+		if (rm == null || rm.getCount() == 0) throw new PythonService.PixelForestException("The ROI Manager is empty.\nDraw ROIs for at least two classes and add them (t); put each class in its own group\n(Edit > Selection > Properties... > Group) or name them class:NAME.");
+		return rm.getRoisAsArray();
+	}
+
+	public static RoiIndex build(ImagePlus imp, Roi[] rois) {
+		int w = imp.getWidth(), h = imp.getHeight();
+		int c = imp.getNChannels(), z = imp.getNSlices(), t = imp.getNFrames();
+		NDArray nd = new NDArray(NDArray.DType.INT32, new NDArray.Shape(NDArray.Shape.Order.C_ORDER, t, z, h, w));
+		IntBuffer buf = ImageBridge.buffer(nd).asIntBuffer();
+		StringBuilder js = new StringBuilder("[");
+		for (int i = 0; i < rois.length; i++) {
+			Roi roi = rois[i];
+			boolean[] mask = mask(roi, w, h);
+			for (int[] tz : planes(roi, c, z, t)) {
+				int base = (tz[0] * z + tz[1]) * w * h;
+				for (int p = 0; p < mask.length; p++) if (mask[p]) buf.put(base + p, i + 1);
+			}
+			if (i > 0) js.append(',');
+			Color col = roi.getStrokeColor();
+			String kind = roi.getType() == Roi.POINT ? "point" : roi.isLine() ? "line" : "area";
+			js.append("{\"name\":").append(quote(roi.getName() == null ? "" : roi.getName()))
+				.append(",\"group\":").append(roi.getGroup())
+				.append(",\"kind\":\"").append(kind).append('"')
+				.append(",\"color\":").append(col == null ? "null" : "[" + col.getRed() + "," + col.getGreen() + "," + col.getBlue() + "]")
+				.append('}');
+		}
+		js.append(']');
+		return new RoiIndex(nd, js.toString(), rois.length);
+	}
+
+	/** ImageJ's pixels of a ROI on a w x h canvas: masks for areas, lines as strokes of their width. */
+	static boolean[] mask(Roi roi, int w, int h) {
+		boolean[] m = new boolean[w * h];
+		if (roi.getType() == Roi.POINT) {
+			for (Point p : roi.getContainedPoints())
+				if (p.x >= 0 && p.x < w && p.y >= 0 && p.y < h) m[p.y * w + p.x] = true;
+			return m;
+		}
+		Roi area = roi.isLine() ? Roi.convertLineToArea(roi) : roi;
+		Rectangle b = area.getBounds();
+		ImageProcessor mk = area.getMask();
+		for (int y = 0; y < b.height; y++) {
+			int yy = b.y + y;
+			if (yy < 0 || yy >= h) continue;
+			for (int x = 0; x < b.width; x++) {
+				int xx = b.x + x;
+				if (xx < 0 || xx >= w) continue;
+				if (mk == null || mk.get(x, y) != 0) m[yy * w + xx] = true;
+			}
+		}
+		return m;
+	}
+
+	/** (t, z) planes a ROI labels: its hyperstack position, its stack slice, or all. */
+	static List<int[]> planes(Roi roi, int c, int z, int t) {
+		List<int[]> out = new ArrayList<>();
+		int zs = -1, ts = -1;
+		if (roi.hasHyperStackPosition()) {
+			zs = roi.getZPosition() - 1;
+			ts = roi.getTPosition() - 1;
+		}
+		else if (roi.getPosition() > 0) {
+			int idx = roi.getPosition() - 1;
+			zs = (idx / c) % z;
+			ts = idx / (c * z);
+		}
+		for (int ti = 0; ti < t; ti++) for (int zi = 0; zi < z; zi++)
+			if ((ts < 0 || ts == ti) && (zs < 0 || zs == zi)) out.add(new int[] { ti, zi });
+		return out;
+	}
+
+	static String quote(String s) {
+		StringBuilder sb = new StringBuilder("\"");
+		for (char ch : s.toCharArray()) {
+			if (ch == '"' || ch == '\\') sb.append('\\').append(ch);
+			else if (ch < 0x20) sb.append(String.format("\\u%04x", (int) ch));
+			else sb.append(ch);
+		}
+		return sb.append('"').toString();
+	}
+
+	/** ImageJ's group names as a JSON object {"1": "name", ...}. */
+	static String groupNames() {
+		String names = Roi.getGroupNames();
+		StringBuilder sb = new StringBuilder("{");
+		if (names != null) {
+			String[] parts = names.split(",");
+			boolean first = true;
+			for (int i = 0; i < parts.length; i++) {
+				if (parts[i].trim().isEmpty()) continue;
+				if (!first) sb.append(',');
+				sb.append('"').append(i + 1).append("\":").append(quote(parts[i].trim()));
+				first = false;
+			}
+		}
+		return sb.append('}').toString();
+	}
+}

@@ -1,0 +1,105 @@
+"""Apply a classifier to image files: one file, or many with a summary.
+
+Shared by ``pixelforest predict`` and the Fiji plugin's *Batch...* command.
+Outputs follow ilastik's headless export: ``{dataset_dir}/{nickname}_{result_type}.<ext>``,
+the input's axes with ``c`` appended, HDF5 dataset ``exported_data``; written
+atomically, so an interrupted run leaves only complete files.
+"""
+
+from __future__ import annotations
+
+import glob
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import axes as _axes
+from .classifier import ILASTIK_SOURCES, Classifier, normalize_source
+from .io.images import OUTPUT_FORMATS, normalize_format, parse_source, read_image, write_result
+
+IMAGE_SUFFIXES = (".tif", ".tiff", ".h5", ".hdf5", ".npy")
+DEFAULT_NAME = "{dataset_dir}/{nickname}_{result_type}"
+
+
+def output_path(fmt_string: str, source_spec, result_type: str, fmt: str, out_dir=None) -> Path:
+    """Expand ilastik's ``{dataset_dir}``, ``{nickname}``, ``{result_type}`` placeholders."""
+    src = parse_source(source_spec)
+    dataset_dir = str(Path(out_dir) if out_dir is not None else src.path.parent.resolve())
+    try:
+        name = fmt_string.format(dataset_dir=dataset_dir, nickname=src.nickname, result_type=result_type)
+    except (KeyError, IndexError, ValueError) as e:
+        raise ValueError(f"output filename format {fmt_string!r}: unknown placeholder {e}; "
+                         f"use {{dataset_dir}}, {{nickname}}, {{result_type}}") from None
+    p = Path(name)
+    if p.suffix.lower() not in (".h5", ".hdf5", ".tif", ".tiff", ".npy"):
+        p = p.with_name(p.name + OUTPUT_FORMATS[fmt])
+    return p
+
+
+def to_output_layout(res5: np.ndarray, out_axes: str) -> np.ndarray:
+    """(T, Z, Y, X, K) -> the input's axes with c (the result channels) in place."""
+    present = [a for a in _axes.CANONICAL if a in out_axes]
+    squeeze = tuple(i for i, a in enumerate(_axes.CANONICAL) if a not in out_axes)
+    r = res5.reshape(tuple(s for i, s in enumerate(res5.shape) if i not in squeeze))
+    return np.transpose(r, [present.index(a) for a in out_axes])
+
+
+def predict_file(clf: Classifier, spec, source: str = "probabilities", fmt: str = "hdf5", *, target=None,
+                 fmt_string: str = DEFAULT_NAME, out_dir=None, dataset: str = "exported_data", axes=None,
+                 block_shape=None, progress=None) -> dict:
+    """Predict one image file and write the result; returns what was written."""
+    src = normalize_source(source)
+    fmt = normalize_format(fmt)
+    t0 = time.time()
+    arr, ax = read_image(spec, axes)
+    res = clf.predict_canonical(_axes.to_canonical(arr, ax), src, block_shape=block_shape, progress=progress)
+    out_axes = _axes.output_axes(ax)
+    res = to_output_layout(res, out_axes)
+    result_type = ILASTIK_SOURCES[src]
+    path = Path(target) if target else output_path(fmt_string, spec, result_type, fmt, out_dir)
+    drange = (0.0, 1.0) if src in ("probabilities", "uncertainty") else None
+    write_result(res, out_axes, path, fmt, dataset=dataset, drange=drange)
+    return {"input": str(spec), "output": str(path), "result_type": result_type, "dtype": str(res.dtype),
+            "axes": out_axes, "shape": list(res.shape), "seconds": round(time.time() - t0, 3)}
+
+
+def expand_inputs(inputs) -> list[str]:
+    """Files, folders (their images, sorted) and globs (sorted), as ilastik's --raw_data."""
+    if isinstance(inputs, (str, Path)):
+        inputs = [p for p in str(inputs).split(";") if p.strip()]
+    out: list[str] = []
+    for item in inputs:
+        s = str(item).strip()
+        p = Path(s)
+        if p.is_dir():
+            out.extend(str(q) for q in sorted(p.iterdir()) if q.suffix.lower() in IMAGE_SUFFIXES)
+        elif any(ch in s for ch in "*?["):
+            out.extend(sorted(glob.glob(s)))
+        else:
+            out.append(s)
+    return out
+
+
+def predict_files(clf: Classifier, inputs, *, source: str = "probabilities", fmt: str = "hdf5", out_dir=None,
+                  fmt_string: str = DEFAULT_NAME, skip_existing: bool = True, progress=None) -> list[dict]:
+    """Predict many files; a failed file is reported and the others still complete."""
+    files = expand_inputs(inputs)
+    if not files:
+        raise ValueError(f"no input images found in {inputs!r}")
+    src, fmt = normalize_source(source), normalize_format(fmt)
+    summary = []
+    for i, f in enumerate(files):
+        target = output_path(fmt_string, f, ILASTIK_SOURCES[src], fmt, out_dir)
+        if skip_existing and target.exists():
+            summary.append({"input": f, "output": str(target), "status": "skipped (exists)"})
+        else:
+            try:
+                r = predict_file(clf, f, src, fmt, target=target)
+                r["status"] = "done"
+                summary.append(r)
+            except (ValueError, OSError) as e:
+                summary.append({"input": f, "output": "", "status": "failed", "error": str(e)})
+        if progress:
+            progress(i + 1, len(files))
+    return summary

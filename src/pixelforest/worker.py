@@ -1,0 +1,291 @@
+"""The Python service behind the Fiji plugin (an Appose worker).
+
+The plugin starts one long-lived worker (``python -c "import
+appose.python_worker; appose.python_worker.main()"``) and sends each request
+as a small script::
+
+    import pixelforest.worker as _pfw
+    _pfw.handle(task, request, params, image)
+
+``image`` is an Appose ``NDArray`` in shared memory, laid out as ImageJ
+stores it: ``(T, Z, C, Y, X)`` (RGB split into 3 channels). Results go back
+the same way, in ``task.outputs``. Classifiers and computed features stay
+cached in this process between calls. Errors the user can fix come back as
+``outputs["error"]`` (a readable message); cancellation (Esc in ImageJ) as
+``outputs["cancelled"]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import traceback
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .classifier import Classifier, normalize_source
+from .features import FeatureSpec, compute_canonical, resolve_spec
+
+#: budget for cached features (bytes): the plugin's Options > Memory
+FEATURE_CACHE_BYTES = int(os.environ.get("PIXELFOREST_WORKER_MEMORY_MB", "2048")) * 2**20
+
+
+class Cancelled(Exception):
+    pass
+
+
+class _State:
+    def __init__(self):
+        self.classifiers: dict[str, Classifier] = {}
+        self.current: str | None = None
+        self.features: OrderedDict = OrderedDict()  # (image key, spec json) -> features (T, Z, Y, X, F)
+        self.pending: list = []  # NDArrays handed to the plugin, freed on the next request
+
+    def cache_features(self, key, feats):
+        self.features[key] = feats
+        self.features.move_to_end(key)
+        while sum(f.nbytes for f in self.features.values()) > FEATURE_CACHE_BYTES and len(self.features) > 1:
+            self.features.popitem(last=False)
+
+
+STATE = _State()
+
+
+def _release_pending():
+    for nd in STATE.pending:
+        try:
+            nd.shm.dispose() if hasattr(nd.shm, "dispose") else nd.shm.unlink()
+        except Exception:  # already gone
+            pass
+    STATE.pending.clear()
+
+
+def _to_ndarray(arr: np.ndarray):
+    """A new shared-memory Appose NDArray holding ``arr`` (freed on the next request)."""
+    import appose
+
+    nd = appose.NDArray(str(arr.dtype), list(arr.shape))
+    nd.ndarray()[...] = arr
+    STATE.pending.append(nd)
+    return nd
+
+
+def _image(image) -> np.ndarray:
+    """(T, Z, C, Y, X) shared-memory array -> (T, Z, Y, X, C) numpy copy."""
+    if image is None:
+        raise ValueError("no image was sent to the worker")
+    a = image.ndarray()
+    if a.ndim != 5:
+        raise ValueError(f"expected a (T, Z, C, Y, X) image, got shape {a.shape}")
+    return np.ascontiguousarray(np.moveaxis(a, 2, -1))
+
+
+def _image_key(img5: np.ndarray) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(img5.shape).encode() + str(img5.dtype).encode())
+    h.update(memoryview(np.ascontiguousarray(img5)).cast("B"))
+    return h.hexdigest()
+
+
+def _progress(task, what: str):
+    def cb(done, total):
+        if task is not None:
+            task.update(f"{what} {done}/{total}", done, total)
+            if getattr(task, "cancel_requested", False):
+                raise Cancelled(what)
+
+    return cb
+
+
+def _features(img5: np.ndarray, spec: FeatureSpec, task=None) -> np.ndarray:
+    key = (_image_key(img5), spec.to_json())
+    if key in STATE.features:
+        STATE.features.move_to_end(key)
+        return STATE.features[key]
+    n = spec.n_features(img5.shape[-1], 3 if img5.shape[1] > 1 else 2)
+    if img5[..., 0].size * n * 4 > FEATURE_CACHE_BYTES:
+        return None  # too big to cache: the caller predicts block-wise
+    if task is not None:
+        task.update("computing features", 0, 1)
+    feats = compute_canonical(img5, spec)
+    STATE.cache_features(key, feats)
+    return feats
+
+
+def _classifier(params) -> Classifier:
+    from .project import load_classifier
+
+    path = params.get("classifier") or STATE.current
+    if not path:
+        raise ValueError("no classifier: train one (Train Classifier...) or give a classifier file")
+    path = str(path)
+    if path not in STATE.classifiers:
+        if not Path(path).exists():
+            raise ValueError(f"classifier file {path} does not exist")
+        STATE.classifiers[path] = load_classifier(path)
+    STATE.current = path
+    return STATE.classifiers[path]
+
+
+# --------------------------------------------------------------- requests
+
+
+def req_ping(task, params, image):
+    import sys
+
+    return {"version": __version__, "python": sys.executable, "pid": os.getpid()}
+
+
+def _roi_labels(params) -> tuple[np.ndarray, list[str], list]:
+    """Labels from ROIs rasterised by ImageJ: ``roi_index`` (T, Z, Y, X) int32 holds, per pixel,
+    1 + the index of the last ROI covering it; ``rois`` (JSON) their name, group and colour.
+    Classes follow the same rules as everywhere (group > class: name > colour)."""
+    from .io.rois import LabelRoi, assign_classes
+
+    index = params["roi_index"].ndarray()
+    meta = json.loads(params["rois"])
+    if not meta:
+        raise ValueError("no ROIs: add ROIs of at least two classes to the ROI Manager or the Overlay")
+    group_names = {int(k): v for k, v in json.loads(params.get("group_names") or "{}").items()}
+    classes = [c.strip() for c in str(params.get("classes") or "").split(",") if c.strip()] or None
+    lrois = [LabelRoi(m.get("name") or "", m.get("kind", "area"), None, group=int(m.get("group", 0)),
+                      color=tuple(m["color"]) if m.get("color") else None) for m in meta]
+    values, names, colors = assign_classes(lrois, classes, group_names)
+    lut = np.zeros(len(lrois) + 1, np.uint8)
+    lut[1:] = values
+    return lut[index], names, colors
+
+
+def req_train(task, params, image):
+    from .classifier import LabelImage, train, train_from_samples
+
+    img5 = _image(image)
+    T, Z, Y, X, C = img5.shape
+    labels, names, colors = _roi_labels(params)
+    if labels.shape != (T, Z, Y, X):
+        raise ValueError(f"ROI index image shape {labels.shape} does not match the image {(T, Z, Y, X)}")
+    if not labels.any():
+        raise ValueError("the ROIs cover no pixel of the image")
+    spec = resolve_spec(params.get("features") or "ilastik-default")
+    trees, seed = int(params.get("trees", 100)), params.get("seed")
+    seed = None if seed in (None, "", -1) else int(seed)
+    feats = _features(img5, spec, task)
+    task.update("training the forest", 0, 1)
+    if feats is None:  # too big to cache: features only around the labels
+        clf = train(img5, labels, features=spec, trees=trees, seed=seed, axes="tzyxc", classes=names, colors=colors)
+    else:
+        mask = labels > 0
+        clf = train_from_samples(feats[mask], labels[mask], spec, C, 3 if Z > 1 else 2, classes=names,
+                                 colors=colors, trees=trees, seed=seed,
+                                 labels=[LabelImage.from_dense(labels, str(params.get("title", "")))])
+    out = params.get("output")
+    key = str(out) if out else f"(unsaved classifier {time.strftime('%H:%M:%S')})"
+    if out:
+        clf.save(out)
+    STATE.classifiers[key] = clf
+    STATE.current = key
+    t = clf.training
+    return {"classifier": key, "classes": ",".join(clf.class_names), "n_features": clf.n_features,
+            "oob_error": -1.0 if t.get("oob_error") is None else float(t["oob_error"]),
+            "samples": json.dumps(t["samples_per_class"])}
+
+
+def req_load(task, params, image):
+    clf = _classifier(params)
+    return {"classifier": STATE.current, "classes": ",".join(clf.class_names), "n_features": clf.n_features}
+
+
+def req_predict(task, params, image):
+    clf = _classifier(params)
+    src = normalize_source(params.get("source", "probabilities"))
+    img5 = _image(image)
+    clf.check_image(img5, str(params.get("title", "image")))
+    feats = _features(img5, clf.spec, task)
+    if feats is None:
+        res5 = clf.predict_canonical(img5, src, block_shape=params.get("block"), progress=_progress(task, "predicting"))
+    else:
+        task.update("predicting", 0, 1)
+        res5 = clf._from_features(feats, src)
+    out = np.ascontiguousarray(np.moveaxis(res5, -1, 2))  # (T, Z, K, Y, X), ImageJ's order
+    names = {"probabilities": clf.class_names, "features": clf.feature_names}.get(src, [src])
+    return {"result": _to_ndarray(out), "labels": "\n".join(names), "classes": ",".join(clf.class_names),
+            "colors": ";".join(",".join(str(int(v)) for v in c) for c in clf.class_colors)}
+
+
+def req_suggest(task, params, image):
+    from .suggest import suggest_features
+
+    img5 = _image(image)
+    labels, names, _ = _roi_labels(params)
+    spec = resolve_spec(params.get("features") or "ilastik-default")
+    res = suggest_features(img5, labels, spec, n=int(params.get("n", 7)), progress=_progress(task, "suggesting"))
+    out = params.get("output")
+    if out:
+        Path(out).write_text(res["spec"].to_json(), encoding="utf-8")
+    return {"features": res["spec"].to_json(), "oob_error": float(res["oob_error"]),
+            "oob_error_all": float(res["oob_error_all"]), "cells": json.dumps(res["cells"])}
+
+
+def req_export_hdf5(task, params, image):
+    from .io.hdf5 import write_ilastik4ij
+
+    img5 = _image(image)  # (T, Z, Y, X, C)
+    path = write_ilastik4ij(img5, params["path"], dataset=params.get("dataset", "data"),
+                            compression=int(params.get("compression", 0)))
+    return {"path": str(path), "shape": json.dumps(list(img5.shape))}
+
+
+def req_import_hdf5(task, params, image):
+    from .io.hdf5 import read_as_tzcyx
+
+    from .imagej.convert import _as_imagej_dtype
+
+    arr, axes = read_as_tzcyx(params["path"], params.get("dataset") or None, params.get("axes") or None)
+    return {"result": _to_ndarray(_as_imagej_dtype(arr, str(params["path"]))), "axes": axes}
+
+
+def req_batch(task, params, image):
+    from .batch import predict_files
+
+    clf = _classifier(params)
+    summary = predict_files(clf, params["inputs"], source=params.get("source", "probabilities"),
+                            fmt=params.get("format", "tiff"), out_dir=params.get("output_dir") or None,
+                            progress=_progress(task, "batch"))
+    return {"summary": json.dumps(summary), "failed": sum(1 for s in summary if s["status"] == "failed")}
+
+
+HANDLERS = {
+    "ping": req_ping,
+    "train": req_train,
+    "load": req_load,
+    "predict": req_predict,
+    "suggest": req_suggest,
+    "export_hdf5": req_export_hdf5,
+    "import_hdf5": req_import_hdf5,
+    "batch": req_batch,
+}
+
+
+def handle(task, request: str, params: dict | None = None, image=None) -> None:
+    """Entry point of every plugin request; fills ``task.outputs``."""
+    _release_pending()
+    params = dict(params or {})
+    fn = HANDLERS.get(request)
+    if fn is None:
+        task.outputs["error"] = f"unknown request {request!r}; this pixelforest ({__version__}) knows {sorted(HANDLERS)}"
+        return
+    try:
+        task.outputs.update(fn(task, params, image))
+    except Cancelled:
+        task.outputs["cancelled"] = True
+    except KeyError as e:
+        task.outputs["error"] = f"the plugin sent no {e} for {request!r}: plugin and pixelforest versions differ?"
+        task.outputs["trace"] = traceback.format_exc()
+    except (ValueError, OSError, TypeError) as e:  # the user's to fix: a readable message
+        task.outputs["error"] = str(e)
+        task.outputs["trace"] = traceback.format_exc()

@@ -1,0 +1,211 @@
+"""The Fiji plugin for real: Maven-built jar, ImageJ 1.x with it installed, the project's Python as the
+Appose worker, every menu command run by its label; scripting examples; a GUI smoke test.
+
+ImageJ 1.54p cannot build its menus with ``java.awt.headless=true``, so ImageJ runs under Xvfb
+(scripts/setup-system.sh installs it). Each run gets its own ``user.home`` so ImageJ's preferences
+of the person running the tests are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import tifffile
+
+import pixelforest as pf
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNTIME = ROOT / "fiji-plugin" / "target" / "runtime"
+
+pytestmark = [
+    pytest.mark.skipif(shutil.which("mvn") is None, reason="Maven (mvn) is not installed: the plugin cannot be built"),
+    pytest.mark.skipif(shutil.which("xvfb-run") is None,
+                       reason="xvfb-run is not installed (scripts/setup-system.sh installs it): ImageJ 1.x menus need a display"),
+    pytest.mark.skipif(shutil.which("java") is None and not os.environ.get("JAVA_HOME"), reason="no Java runtime"),
+]
+
+
+@pytest.fixture(scope="module")
+def fiji(tmp_path_factory):
+    """A plugins folder with the freshly built jar, and a runner for ImageJ under Xvfb."""
+    r = subprocess.run([str(ROOT / "scripts" / "build-plugin.sh")], capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        pytest.fail(f"Maven build of the plugin failed:\n{r.stdout}\n{r.stderr}")
+    jar = next(p for p in (ROOT / "fiji-plugin" / "target").glob("Pixel_Forest-*.jar") if not p.name.startswith("original"))
+    base = tmp_path_factory.mktemp("fiji")
+    (base / "plugins").mkdir()
+    shutil.copy(jar, base / "plugins" / jar.name)
+    runs = iter(range(10**6))
+
+    def run(main_args, cp=(), timeout=300, python=sys.executable):
+        home = base / f"home{next(runs)}"  # a fresh user.home (ImageJ preferences) for every run
+        home.mkdir()
+        classpath = os.pathsep.join([str(RUNTIME / "ij-1.54p.jar"), *map(str, cp)])
+        cmd = ["xvfb-run", "-a", "java", f"-Dplugins.dir={base}", f"-Duser.home={home}",
+               f"-Dpixelforest.python={python}", "-cp", classpath, *main_args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=base)
+        return r.returncode, r.stdout + r.stderr
+
+    def macro(text, arg="", **kw):
+        m = base / "m.ijm"
+        m.write_text(text, encoding="utf-8")
+        return run(["ij.ImageJ", "-batch", str(m), arg], **kw)
+
+    return {"run": run, "macro": macro, "base": base, "jar": jar}
+
+
+@pytest.fixture
+def scribbles(shared_data):
+    return shared_data("sparse-scribbles")
+
+
+ROIS_FROM_SCRIBBLES = """
+open("{labels}");
+lab = getTitle();
+roiManager("reset");
+Roi.setGroupNames("background,blob");
+for (k = 1; k <= 2; k++) {{ selectImage(lab); setThreshold(k, k); run("Create Selection"); Roi.setGroup(k); roiManager("add"); }}
+close(lab);
+"""
+
+
+def test_every_command_by_menu_label(fiji, scribbles, tmp_path, ilastik_tests):
+    out = tmp_path
+    batch_in = tmp_path / "batch_in"
+    batch_in.mkdir()
+    blobs = tifffile.imread(scribbles / "blobs.tif")
+    tifffile.imwrite(batch_in / "a.tif", blobs)
+    tifffile.imwrite(batch_in / "b.tif", blobs[::-1].copy())
+    macro = "setBatchMode(true);\n" + f'run("Pixel Forest Options...", "python=[{sys.executable}] threads=0 memory=1024");\n' \
+        + ROIS_FROM_SCRIBBLES.format(labels=scribbles / "annotations.tif") + f"""
+open("{scribbles / 'blobs.tif'}");
+img = getTitle();
+run("Train Classifier...", "labels=[ROI Manager] features=ilastik-default classes=[] trees=100 seed=3 save=[{out}/m.pfc]");
+outputs = newArray("Probabilities", "Simple Segmentation", "Uncertainty", "Features");
+for (i = 0; i < outputs.length; i++) {{
+  selectImage(img);
+  run("Apply Classifier...", "classifier=[{out}/m.pfc] output=[" + outputs[i] + "] apply=[Current image]");
+  getDimensions(w, h, c, z, t);
+  print("APPLY " + getTitle() + " bits=" + bitDepth() + " c=" + c + " label1=" + getInfo("slice.label"));
+  saveAs("Tiff", "{out}/" + outputs[i] + ".tif");
+}}
+selectImage(img);
+run("Suggest Features...", "labels=[ROI Manager] candidates=ilastik-default number=5 save=[{out}/suggested.json]");
+selectImage(img);
+run("Export HDF5...", "exportpath=[{out}/blobs.h5] datasetname=data compressionlevel=0 input=[" + img + "]");
+run("Import HDF5...", "select=[{ilastik_tests / 'inputdata' / '2d_Probabilities.h5'}] datasetname=[] axisorder=[]");
+getDimensions(w, h, c, z, t);
+print("IMPORT " + getTitle() + " " + w + "x" + h + " c=" + c + " bits=" + bitDepth());
+run("Batch...", "classifier=[{out}/m.pfc] input=[{batch_in}] output=[{out}/batch_out] type=Probabilities format=hdf5");
+print("DONE");
+"""
+    rc, log = fiji["macro"](macro)
+    assert "DONE" in log, log
+    assert "pixelforest 0.1.0 in" in log  # Options started the worker and reported its Python
+    assert "APPLY blobs_Probabilities bits=32 c=2 label1=background" in log
+    assert "APPLY blobs_Simple_Segmentation bits=8 c=1" in log
+    assert "APPLY blobs_Uncertainty bits=32 c=1" in log
+    assert "APPLY blobs_Features bits=32 c=49 label1=Gaussian Smoothing (σ=0.3) in 2D" in log
+    # the probabilities equal the Python engine's own result for the same image and classifier
+    clf = pf.load(out / "m.pfc")
+    assert clf.classes == ["background", "blob"]
+    ours = np.moveaxis(clf.predict(blobs), -1, 0)
+    plugin = tifffile.imread(out / "Probabilities.tif")
+    assert np.abs(plugin - ours).max() <= 1e-6
+    assert np.array_equal(tifffile.imread(out / "Simple Segmentation.tif"), clf.predict(blobs, "simple-segmentation"))
+    # Suggest Features wrote a feature file that trains
+    spec = pf.features.resolve_spec(str(out / "suggested.json"))
+    assert len(spec.cells()) == 5
+    # Export HDF5 wrote ilastik4ij's layout
+    with h5py.File(out / "blobs.h5", "r") as f:
+        d = f["data"]
+        assert d.shape == (1, 1, 254, 256, 1) and d.dtype == np.uint8 and d.chunks == (1, 1, 128, 128, 1)
+        assert d.compression is None
+        assert json.loads(d.attrs["axistags"])["axes"][0] == {"key": "t", "typeFlags": 8}
+        assert np.array_equal(d[0, 0, :, :, 0], blobs)
+    assert "IMPORT 2d_Probabilities.h5 1344x1024 c=2 bits=32" in log
+    # Batch wrote both results
+    for name in ("a", "b"):
+        with h5py.File(out / "batch_out" / f"{name}_Probabilities.h5", "r") as f:
+            assert f["exported_data"].shape == (254, 256, 2)
+
+
+def test_errors_are_readable_and_the_worker_restarts(fiji, scribbles, tmp_path):
+    macro = "setBatchMode(true);\n" + ROIS_FROM_SCRIBBLES.format(labels=scribbles / "annotations.tif") + f"""
+open("{scribbles / 'blobs.tif'}");
+run("Train Classifier...", "labels=[ROI Manager] features=minimal classes=[] trees=20 seed=1 save=[{tmp_path}/m.pfc]");
+pid = call("org.pixelforest.fiji.PythonService.workerPid");
+print("PID1 " + pid);
+exec("kill", "-9", pid);
+wait(500);
+run("Apply Classifier...", "classifier=[{tmp_path}/m.pfc] output=Probabilities apply=[Current image]");
+print("AFTER KILL " + getTitle());
+print("PID2 " + call("org.pixelforest.fiji.PythonService.workerPid"));
+run("Apply Classifier...", "classifier=[{tmp_path}/missing.pfc] output=Probabilities apply=[Current image]");
+print("NOT REACHED");
+"""
+    rc, log = fiji["macro"](macro)
+    assert "AFTER KILL blobs_Probabilities" in log, log
+    pids = [line.split()[1] for line in log.splitlines() if line.startswith(("PID1", "PID2"))]
+    assert len(pids) == 2 and pids[0] != pids[1]  # a new worker after the kill
+    assert f"Pixel Forest error: classifier file {tmp_path}/missing.pfc does not exist" in log
+    assert "NOT REACHED" not in log  # the macro is aborted, not left to go on without a result
+    # a Python without pixelforest: a clear message, not a stack dump
+    bare = shutil.which("python3") or "/usr/bin/python3"
+    rc, log = fiji["macro"](f'setBatchMode(true);\nrun("Pixel Forest Options...", "python=[{bare}] threads=0 memory=512");\n',
+                            python=bare)
+    assert "pixelforest is not installed in the Python environment" in log, log
+    rc, log = fiji["macro"]('setBatchMode(true);\nrun("Pixel Forest Options...", "python=[/nonexistent/python] threads=0 memory=512");\n')
+    assert "The Python executable /nonexistent/python does not exist" in log
+
+
+@pytest.mark.parametrize("kind", ["ijm", "groovy", "jython"])
+def test_scripting_examples(fiji, scribbles, tmp_path, kind):
+    script = ROOT / "scripts" / "fiji" / {"ijm": "pixelforest_example.ijm", "groovy": "pixelforest_example.groovy",
+                                         "jython": "pixelforest_example.py"}[kind]
+    args = [str(scribbles / "blobs.tif"), str(scribbles / "annotations.tif"), str(tmp_path)]
+    if kind == "ijm":
+        rc, log = fiji["run"](["ij.ImageJ", "-batch", str(script), ";".join(args)])
+    elif kind == "groovy":
+        rc, log = fiji["run"](["groovy.ui.GroovyMain", str(script), *args], cp=[RUNTIME / "groovy-4.0.28.jar"])
+    else:
+        rc, log = fiji["run"](["org.python.util.jython", str(script), *args], cp=[RUNTIME / "jython-standalone-2.7.4.jar"])
+    lines = [line for line in log.splitlines() if line.startswith("objects: ")]
+    assert lines, log
+    n = int(lines[-1].split()[1])
+    suffix = {"ijm": "ijm", "groovy": "groovy", "jython": "jython"}[kind]
+    table = (tmp_path / f"objects_{suffix}.csv").read_text().splitlines()
+    assert len(table) == n + 1 and 40 <= n <= 90  # blobs.tif has ~60 blobs; watershed splits touching ones
+    # the probabilities it used are the engine's for the classifier it trained
+    clf = pf.load(tmp_path / f"blobs_{suffix}.pfc")
+    prob = tifffile.imread(tmp_path / f"probabilities_{suffix}.tif")
+    assert np.abs(prob - np.moveaxis(clf.predict(tifffile.imread(scribbles / "blobs.tif")), -1, 0)).max() <= 1e-6
+
+
+def test_gui_smoke(fiji, scribbles, tmp_path):
+    """ImageJ's real window under Xvfb: Plugins > Pixel Forest in the menu bar, Apply Classifier... from it."""
+    blobs = tifffile.imread(scribbles / "blobs.tif")
+    lab = tifffile.imread(scribbles / "annotations.tif")
+    model = tmp_path / "m.pfc"
+    pf.train(blobs, lab, features="minimal", seed=0, trees=20, classes=["background", "blob"]).save(model)
+    shot = tmp_path / "screen.png"
+    rc, log = fiji["run"]([str(ROOT / "tests" / "fiji" / "GuiSmoke.java"), str(scribbles / "blobs.tif"), str(model),
+                           str(shot)], cp=[fiji["jar"]], timeout=300)
+    assert rc == 0, log
+    assert "MENU Plugins>Pixel Forest: Train Classifier...|Apply Classifier...|Suggest Features...|Export HDF5...|" \
+           "Import HDF5...|Batch...|Pixel Forest Options...|" in log
+    assert "DIALOG Pixel Forest: Apply Classifier" in log
+    assert "RESULT blobs_Probabilities channels=2 visible=true" in log
+    from skimage import io
+
+    img = io.imread(shot)
+    assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 200
+    assert img[..., :3].std() > 10  # not blank: windows were drawn
