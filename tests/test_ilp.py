@@ -89,7 +89,8 @@ def test_project_relocated_with_its_data(ilastik_tests, tmp_path):
     shutil.copy(ilastik_tests / "inputdata" / "2d3c.h5", tmp_path / "inputdata" / "2d3c.h5")
     with IlastikProject(tmp_path / "moved.ilp") as ilp:
         imgs, labs, axes, names = ilp.training_data()
-    assert names == ["2d3c"] and imgs[0].shape == (73, 187, 3) and axes == ["yxc"]
+    assert Path(names[0].rsplit("/", 1)[0]).resolve() == (tmp_path / "inputdata" / "2d3c.h5").resolve()
+    assert imgs[0].shape == (73, 187, 3) and axes == ["yxc"]
 
 
 def test_missing_raw_data_error(ilastik_tests, tmp_path):

@@ -18,7 +18,7 @@ from . import axes as _axes
 from .classifier import ILASTIK_SOURCES, Classifier, normalize_source
 from .io.images import OUTPUT_FORMATS, normalize_format, parse_source, read_image, write_result
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".h5", ".hdf5", ".npy")
+IMAGE_SUFFIXES = (".tif", ".tiff", ".h5", ".hdf5", ".npy", ".zarr")
 DEFAULT_NAME = "{dataset_dir}/{nickname}_{result_type}"
 
 
@@ -32,7 +32,7 @@ def output_path(fmt_string: str, source_spec, result_type: str, fmt: str, out_di
         raise ValueError(f"output filename format {fmt_string!r}: unknown placeholder {e}; "
                          f"use {{dataset_dir}}, {{nickname}}, {{result_type}}") from None
     p = Path(name)
-    if p.suffix.lower() not in (".h5", ".hdf5", ".tif", ".tiff", ".npy"):
+    if p.suffix.lower() not in (".h5", ".hdf5", ".tif", ".tiff", ".npy", ".zarr"):
         p = p.with_name(p.name + OUTPUT_FORMATS[fmt])
     return p
 
@@ -45,9 +45,37 @@ def to_output_layout(res5: np.ndarray, out_axes: str) -> np.ndarray:
     return np.transpose(r, [present.index(a) for a in out_axes])
 
 
+def pipeline_drange(res: np.ndarray, src: str, n_classes: int) -> tuple[float, float]:
+    """The value range of a result before export (ilastik's pipeline_result_drange)."""
+    if src in ("probabilities", "uncertainty"):
+        return (0.0, 1.0)
+    if src == "simple-segmentation":
+        return (0.0, float(n_classes))
+    return (float(res.min()), float(res.max())) if res.size else (0.0, 1.0)
+
+
+def export_dtype(res: np.ndarray, dtype=None, export_drange=None, in_drange=None):
+    """ilastik's --export_dtype / --export_drange: rescale ``in_drange`` linearly to
+    ``export_drange`` (default: the full range of an integer dtype) and cast, rounding and clipping
+    for integer types. Returns ``(array, drange)``."""
+    if dtype is None and export_drange is None:
+        return res, in_drange
+    dt = np.dtype(dtype) if dtype is not None else res.dtype
+    a, b = in_drange
+    if export_drange is None:
+        export_drange = (np.iinfo(dt).min, np.iinfo(dt).max) if dt.kind in "iu" else (a, b)
+    c, d = (float(v) for v in export_drange)
+    scale = (d - c) / (b - a) if b != a else 0.0
+    out = (res.astype(np.float64) - a) * scale + c
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        out = np.clip(np.rint(out), info.min, info.max)
+    return out.astype(dt), (c, d)
+
+
 def predict_file(clf: Classifier, spec, source: str = "probabilities", fmt: str = "hdf5", *, target=None,
                  fmt_string: str = DEFAULT_NAME, out_dir=None, dataset: str = "exported_data", axes=None,
-                 block_shape=None, progress=None) -> dict:
+                 block_shape=None, progress=None, dtype=None, export_drange=None, in_drange=None) -> dict:
     """Predict one image file and write the result; returns what was written."""
     src = normalize_source(source)
     fmt = normalize_format(fmt)
@@ -58,7 +86,8 @@ def predict_file(clf: Classifier, spec, source: str = "probabilities", fmt: str 
     res = to_output_layout(res, out_axes)
     result_type = ILASTIK_SOURCES[src]
     path = Path(target) if target else output_path(fmt_string, spec, result_type, fmt, out_dir)
-    drange = (0.0, 1.0) if src in ("probabilities", "uncertainty") else None
+    drange = in_drange or pipeline_drange(res, src, clf.n_classes)
+    res, drange = export_dtype(res, dtype, export_drange, drange)
     write_result(res, out_axes, path, fmt, dataset=dataset, drange=drange)
     return {"input": str(spec), "output": str(path), "result_type": result_type, "dtype": str(res.dtype),
             "axes": out_axes, "shape": list(res.shape), "seconds": round(time.time() - t0, 3)}

@@ -64,13 +64,15 @@ class LabelImage:
     shape: tuple[int, int, int, int]
     index: np.ndarray  # int64 flat indices into shape
     value: np.ndarray  # uint8 class values
-    name: str = ""
+    name: str = ""  # the image's file (or title)
+    axes: str = ""  # the image's axes as it was given (for .ilp export)
 
     @classmethod
-    def from_dense(cls, labels5: np.ndarray, name: str = "") -> "LabelImage":
+    def from_dense(cls, labels5: np.ndarray, name: str = "", axes: str = "") -> "LabelImage":
         lab = labels5.reshape(labels5.shape[:4])
         idx = np.flatnonzero(lab)
-        return cls(tuple(int(s) for s in lab.shape), idx.astype(np.int64), lab.reshape(-1)[idx].astype(np.uint8), name)
+        return cls(tuple(int(s) for s in lab.shape), idx.astype(np.int64), lab.reshape(-1)[idx].astype(np.uint8), name,
+                   axes)
 
     def dense(self) -> np.ndarray:
         out = np.zeros(self.shape, dtype=np.uint8)
@@ -344,7 +346,7 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
         elif this_ndim != ndim:
             raise ValueError(f"{nm} is {this_ndim}D but the first training image is {ndim}D; 2D and 3D cannot be mixed")
         lab4 = _canonical_labels(lab, ax, image5.shape, nm)
-        li = LabelImage.from_dense(lab4, nm)
+        li = LabelImage.from_dense(lab4, nm, ax)
         label_images.append(li)
         if li.index.size == 0:
             continue

@@ -1,4 +1,4 @@
-"""Command line: ``pixelforest train | predict | info``.
+"""Command line: ``pixelforest train | predict | convert | export-ilp | info``.
 
 Option names are a contract; ilastik's headless spellings (``--export_source``,
 ``--output_format``, ``--raw_data``, ``--output_filename_format``,
@@ -13,8 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from . import __version__
 
 EXIT_ERROR = 1
@@ -26,7 +24,7 @@ class CLIError(Exception):
     pass
 
 
-def _progress_bar(desc: str, enabled: bool):
+def _progress_bar(desc: str, enabled: bool, unit: str = "block"):
     """A callback(done, total) that drives a tqdm bar (to stderr)."""
     state = {}
 
@@ -37,7 +35,7 @@ def _progress_bar(desc: str, enabled: bool):
 
         bar = state.get("bar")
         if bar is None:
-            bar = state["bar"] = tqdm(total=total, desc=desc, unit="block", leave=False, file=sys.stderr)
+            bar = state["bar"] = tqdm(total=total, desc=desc, unit=unit, leave=False, file=sys.stderr)
         bar.n = done
         bar.refresh()
         if done >= total:
@@ -141,7 +139,8 @@ def cmd_predict(args) -> int:
         try:
             r = predict_file(clf, spec, source, fmt, target=out_file, fmt_string=args.output_filename_format or DEFAULT_NAME,
                              out_dir=out_dir, dataset=args.output_internal_path, axes=args.axes,
-                             block_shape=args.block_shape, progress=_progress_bar(Path(str(spec)).name, not args.quiet))
+                             block_shape=args.block_shape, progress=_progress_bar(Path(str(spec)).name, not args.quiet),
+                             dtype=args.export_dtype, export_drange=args.export_drange, in_drange=args.pipeline_drange)
             print(f"{spec} -> {r['output']} ({r['result_type']}, {r['dtype']}, axes {r['axes']}, "
                   f"shape {tuple(r['shape'])}, {r['seconds']:.1f} s)")
         except KeyboardInterrupt:
@@ -155,12 +154,62 @@ def cmd_predict(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------- convert
+
+
+def cmd_convert(args) -> int:
+    from .io.convert import convert
+
+    rows = convert(args.inputs, args.output, layout=args.layout, dataset=args.dataset, compression=args.compression,
+                   axes=args.axes, to_tiff=args.to_tiff, skip_existing=not args.overwrite,
+                   progress=_progress_bar("converting", not args.quiet, unit="file"))
+    _print_table(rows, ("status", "input", "output", "axes", "shape", "dtype"))
+    failed = [r for r in rows if r["status"] == "failed"]
+    done = sum(r["status"] == "done" for r in rows)
+    print(f"converted {done}, skipped {sum(r['status'].startswith('skipped') for r in rows)}, failed {len(failed)} "
+          f"of {len(rows)} file(s)")
+    for r in failed:
+        print(f"pixelforest convert: {r['input']}: {r['error']}", file=sys.stderr)
+    return EXIT_ERROR if failed else 0
+
+
+def _print_table(rows, cols):
+    cells = [[str(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+
+
+def cmd_export_ilp(args) -> int:
+    from .io.ilp import write_ilp
+    from .project import load_classifier
+
+    clf = load_classifier(args.model)
+    path = write_ilp(clf, args.output, raw_data=args.raw_data)
+    print(f"wrote {path}: {len(clf.labels)} lane(s), classes {clf.class_names}, {len(clf.spec.cells())} feature cells "
+          f"(ilastik retrains on load)")
+    return 0
+
+
 # ------------------------------------------------------------------------- info
 
 
 def cmd_info(args) -> int:
     from .project import load_classifier
 
+    if str(args.model).lower().endswith(".ilp"):
+        from .io.ilp import IlastikProject
+
+        with IlastikProject(args.model) as ilp:
+            if ilp.forest() is None:  # a project ilastik retrains on load
+                spec = ilp.feature_spec()
+                print(f"ilastik project: {args.model} (ilastik {ilp.version}, no trained forest: ilastik retrains on load)")
+                print(f"classes: {', '.join(ilp.label_names())}")
+                print(f"features: {len(spec.cells())} (feature, scale) cells; scales {list(spec.scales)}")
+                for lane in ilp.lanes():
+                    print(f"lane {lane.index}: {lane.nickname} <- {lane.file_path} ({lane.location}, axes {lane.axes})")
+                return 0
     clf = load_classifier(args.model)
     t = clf.training
     print(f"classifier: {args.model} ({clf.source})")
@@ -186,6 +235,14 @@ def cmd_info(args) -> int:
 
 
 # ------------------------------------------------------------------------ parser
+
+
+def _drange(text):
+    try:
+        lo, hi = (float(v) for v in text.strip("()[] ").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a range looks like 0,255, got {text!r}") from None
+    return (lo, hi)
 
 
 def _block_shape(text):
@@ -233,9 +290,37 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--axes", "--input_axes", dest="axes", help="axes of the images (default: from the file)")
     r.add_argument("--block-shape", dest="block_shape", type=_block_shape,
                    help="block size y,x or z,y,x (default: from a memory budget)")
+    r.add_argument("--export-dtype", "--export_dtype", dest="export_dtype",
+                   choices=["uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64"],
+                   help="convert the result, rescaling its range (e.g. probabilities to uint8 0..255)")
+    r.add_argument("--export-drange", "--export_drange", dest="export_drange", type=_drange,
+                   help="output value range, e.g. 0,255 (default: the dtype's full range)")
+    r.add_argument("--pipeline-result-drange", "--pipeline_result_drange", dest="pipeline_drange", type=_drange,
+                   help="value range of the result before export (default 0,1 for probabilities)")
     r.add_argument("-o", "--output", help="output file (one input) or folder (replaces {dataset_dir})")
     r.add_argument("-q", "--quiet", action="store_true")
     r.set_defaults(func=cmd_predict)
+
+    c = sub.add_parser("convert", help="TIFF -> HDF5 as ilastik's Fiji plugin writes it (or HDF5 -> TIFF)")
+    c.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or globs")
+    c.add_argument("-o", "--output", required=True, help="OUTPUT.h5 (one input), OUTPUT.tif (HDF5 -> TIFF) or a folder")
+    c.add_argument("--dataset", help="dataset name (default data; exported_data with --layout ilastik)")
+    c.add_argument("--compression", type=int, default=0, choices=range(10), metavar="0-9",
+                   help="deflate level (default 0, as ilastik4ij)")
+    c.add_argument("--layout", choices=["ilastik4ij", "ilastik"], default="ilastik4ij",
+                   help="ilastik4ij: 5D tzyxc (default); ilastik: the input's axes + c, as ilastik's headless export")
+    c.add_argument("--axes", help="axes of the inputs when the files do not say (e.g. zyx, tyxc)")
+    c.add_argument("--to-tiff", action="store_true", help="HDF5 -> TIFF (ImageJ hyperstack) into the output folder")
+    c.add_argument("--overwrite", action="store_true", help="convert again even when the output exists")
+    c.add_argument("-q", "--quiet", action="store_true")
+    c.set_defaults(func=cmd_convert)
+
+    e = sub.add_parser("export-ilp", help="write an ilastik Pixel Classification project from a classifier")
+    e.add_argument("model", metavar="MODEL")
+    e.add_argument("-o", "--output", required=True, help="project.ilp")
+    e.add_argument("--raw-data", "--raw_data", dest="raw_data", nargs="+",
+                   help="raw data of each labelled image (default: the files it was trained on)")
+    e.set_defaults(func=cmd_export_ilp)
 
     i = sub.add_parser("info", help="describe a classifier or ilastik project")
     i.add_argument("model", metavar="MODEL")

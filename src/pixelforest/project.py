@@ -76,7 +76,7 @@ def classifier_to_members(clf: Classifier) -> tuple[dict, dict[str, np.ndarray]]
     for i, li in enumerate(clf.labels):
         arrays[f"labels_{i}_index"] = li.index.astype(np.int64)
         arrays[f"labels_{i}_value"] = li.value.astype(np.uint8)
-        labels_meta.append({"shape": list(li.shape), "name": li.name})
+        labels_meta.append({"shape": list(li.shape), "name": li.name, "axes": li.axes})
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -230,7 +230,8 @@ def _classifier_from(path, m: dict, arrays: dict) -> Classifier:
     for i, lm in enumerate(m["labels"]):
         try:
             shape = tuple(int(s) for s in lm["shape"])
-            li = LabelImage(shape, arrays[f"labels_{i}_index"], arrays[f"labels_{i}_value"], str(lm.get("name", "")))
+            li = LabelImage(shape, arrays[f"labels_{i}_index"], arrays[f"labels_{i}_value"], str(lm.get("name", "")),
+                            str(lm.get("axes", "")))
         except (KeyError, TypeError, ValueError) as e:
             raise _fail(path, f"invalid label entry {i} ({e})") from None
         if len(shape) != 4 or (li.index.size and (li.index.min() < 0 or li.index.max() >= np.prod(shape))):

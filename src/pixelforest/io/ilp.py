@@ -302,5 +302,123 @@ class IlastikProject:
             images.append(arr)
             labels.append(lab)
             axes.append(ax)
-            names.append(lane.nickname)
+            names.append(lane.resolved or lane.nickname)
         return images, labels, axes, names
+
+
+# ------------------------------------------------------------------------ writing
+
+ILASTIK_WRITE_VERSION = "1.4.0"
+
+
+def _vigra_axistags(axes: str) -> bytes:
+    from .images import axistags_json
+
+    return axistags_json(axes).encode()
+
+
+def write_ilp(clf, path, raw_data=None) -> Path:
+    """Write a Pixel Classification project that ilastik opens and retrains from.
+
+    Lanes point at each training image's raw data (paths relative to the project),
+    with the feature selection, class names and colours and the sparse labels as
+    ``LabelSets`` blocks; no forest (ilastik retrains on load).
+    """
+    import datetime
+    import os
+    import uuid
+
+    import h5py
+
+    from .images import atomic_output, parse_source
+    from ..features import FEATURE_IDS
+
+    path = Path(path)
+    if path.suffix.lower() != ".ilp":
+        raise ValueError(f"{path}: an ilastik project must end in .ilp")
+    lanes = list(clf.labels)
+    if not lanes:
+        raise ValueError("the classifier holds no training labels (it was not trained by pixelforest from label images); "
+                         "nothing to put in an ilastik project")
+    raw = list(raw_data) if raw_data else [li.name for li in lanes]
+    if len(raw) != len(lanes):
+        raise ValueError(f"{len(raw)} raw data path(s) for {len(lanes)} labelled image(s)")
+    spec = clf.spec
+    n = len(clf.class_names)
+
+    def s_array(items):
+        enc = [str(x).encode("utf-8") for x in items]
+        return np.array(enc, dtype=f"S{max(1, max(len(e) for e in enc))}")
+
+    def w(tmp):
+        with h5py.File(tmp, "w") as f:
+            vlen = h5py.special_dtype(vlen=bytes)
+            f.create_dataset("ilastikVersion", data=ILASTIK_WRITE_VERSION.encode(), dtype=vlen)
+            f.create_dataset("workflowName", data=b"Pixel Classification", dtype=vlen)
+            f.create_dataset("time", data=datetime.datetime.now().strftime("%a %b %d %H:%M:%S %Y").encode(), dtype=vlen)
+            f.create_dataset("currentApplet", data=np.int32(2))
+            g = f.create_group("Input Data")
+            g.create_dataset("Role Names", data=np.array([b"Raw Data", b"Prediction Mask"], dtype="S15"))
+            g.create_dataset("StorageVersion", data=b"0.2", dtype=vlen)
+            infos = g.create_group("infos")
+            for i, (li, src) in enumerate(zip(lanes, raw)):
+                if not src:
+                    raise ValueError(f"labelled image {i} has no raw data path; pass it with --raw-data")
+                source = parse_source(src)
+                axes = li.axes or ("zyx" if li.shape[1] > 1 else "yx")
+                rel = os.path.relpath(source.path.resolve(), path.parent.resolve())
+                fp = rel + (f"/{source.dataset}" if source.dataset else "")
+                r = infos.create_group(f"lane{i:04d}/Raw Data")
+                r.create_dataset("allowLabels", data=True)
+                r.create_dataset("axisorder", data=axes.encode(), dtype=vlen)
+                r.create_dataset("axistags", data=_vigra_axistags(axes), dtype=vlen)
+                r.create_dataset("datasetId", data=str(uuid.uuid4()).encode(), dtype=vlen)
+                r.create_dataset("display_mode", data=b"default", dtype=vlen)
+                r.create_dataset("filePath", data=fp.encode(), dtype=vlen)
+                r.create_dataset("fromstack", data=True)
+                r.create_dataset("location", data=b"FileSystem", dtype=vlen)
+                r.create_dataset("nickname", data=source.nickname.encode(), dtype=vlen)
+            fs = f.create_group("FeatureSelections")
+            fs.create_dataset("FeatureIds", data=s_array(FEATURE_IDS))
+            fs.create_dataset("Scales", data=np.asarray(spec.scales, np.float64))
+            fs.create_dataset("SelectionMatrix", data=np.asarray(spec.selection, bool))
+            fs.create_dataset("ComputeIn2d", data=np.asarray(spec.compute_in_2d or (False,) * len(spec.scales), bool))
+            fs.create_dataset("StorageVersion", data=b"0.1", dtype=vlen)
+            pc = f.create_group("PixelClassification")
+            for key, data in (("LabelNames", s_array(clf.class_names)),
+                              ("LabelColors", np.asarray(clf.class_colors, np.int32).reshape(n, 3)),
+                              ("PmapColors", np.asarray(clf.class_colors, np.int32).reshape(n, 3))):
+                pc.create_dataset(key, data=data).attrs["isEmpty"] = np.False_
+            pc.create_dataset("StorageVersion", data=b"0.1", dtype=vlen)
+            sets = pc.create_group("LabelSets")
+            for i, li in enumerate(lanes):
+                lab_group = sets.create_group(f"labels{i:03d}")
+                block, slices = _label_block(li)
+                if block is not None:
+                    ds = lab_group.create_dataset("block0000", data=block, compression="gzip")
+                    ds.attrs["blockSlice"] = "[" + ",".join(f"{a}:{b}" for a, b in slices) + "]"
+            pe = f.create_group("Prediction Export")
+            pe.create_dataset("OutputFilenameFormat", data=b"{dataset_dir}/{nickname}_{result_type}", dtype=vlen)
+            pe.create_dataset("OutputFormat", data=b"hdf5", dtype=vlen)
+            pe.create_dataset("OutputInternalPath", data=b"exported_data", dtype=vlen)
+            pe.create_dataset("StorageVersion", data=b"0.1", dtype=vlen)
+
+    return atomic_output(path, w)
+
+
+def _label_block(li):
+    """The labels of one lane as one block in the lane's axes (singleton non-channel axes dropped,
+    c = 1 last), with its slice, as ilastik stores LabelSets."""
+    from .. import axes as _axes
+
+    dense = li.dense()  # (T, Z, Y, X)
+    if not dense.any():
+        return None, None
+    axes = (li.axes or ("zyx" if li.shape[1] > 1 else "yx")).replace("c", "")
+    lane = _axes.from_canonical(dense[..., None], axes, channels=False)
+    keep = [i for i, a in enumerate(axes) if lane.shape[i] > 1]
+    lane = lane.reshape(tuple(lane.shape[i] for i in keep))
+    nz = np.nonzero(lane)
+    box = tuple(slice(int(a.min()), int(a.max()) + 1) for a in nz)
+    block = lane[box][..., None].astype(np.uint8)
+    return block, [(b.start, b.stop) for b in box] + [(0, 1)]

@@ -17,6 +17,7 @@ import numpy as np
 from .. import axes as _axes
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".ilp")
+ZARR_SUFFIXES = (".zarr",)
 TIFF_SUFFIXES = (".tif", ".tiff")
 OUTPUT_FORMATS = {
     "hdf5": ".h5",
@@ -25,6 +26,7 @@ OUTPUT_FORMATS = {
     "tif": ".tif",
     "multipage-tiff": ".tiff",
     "npy": ".npy",
+    "zarr": ".zarr",
 }
 
 
@@ -54,7 +56,7 @@ def parse_source(spec) -> ImageSource:
     if p.exists():
         return ImageSource(p)
     low = s.lower()
-    for suf in HDF5_SUFFIXES:
+    for suf in HDF5_SUFFIXES + ZARR_SUFFIXES:
         marker = suf + "/"
         i = low.find(marker)
         if i >= 0:
@@ -116,6 +118,8 @@ def read_image(spec, axes: str | None = None) -> tuple[np.ndarray, str]:
             arr, ax = _read_hdf5(src)
         elif suffix in TIFF_SUFFIXES:
             arr, ax = _read_tiff(path)
+        elif suffix == ".zarr":
+            arr, ax = _read_zarr(src)
         elif suffix == ".npy":
             arr = np.load(path, allow_pickle=False)
             ax = _axes.default_axes(arr.ndim) if arr.ndim in (2, 3) else guess_axes(arr.shape)
@@ -130,6 +134,22 @@ def read_image(spec, axes: str | None = None) -> tuple[np.ndarray, str]:
     if arr.dtype.kind not in "biuf":
         raise ImageReadError(f"{src}: unsupported pixel type {arr.dtype}")
     return arr, ax
+
+
+def _read_zarr(src: ImageSource):
+    import zarr
+
+    node = zarr.open(str(src.path), mode="r")
+    if isinstance(node, zarr.Group):
+        names = sorted(k for k, v in node.arrays())
+        name = src.dataset or (names[0] if len(names) == 1 else None)
+        if name is None or name not in names:
+            raise ImageReadError(f"{src.path}: name the array as {src.path}/<array>; arrays in the group: {names}")
+        node = node[name]
+    arr = node[...]
+    tags = node.attrs.get("axistags")
+    ax = axes_from_axistags(tags) if tags else None
+    return arr, ax if ax and len(ax) == arr.ndim else guess_axes(arr.shape)
 
 
 def _read_hdf5(src: ImageSource):
@@ -200,20 +220,28 @@ def axistags_json(axes: str) -> str:
 
 
 def write_result(array: np.ndarray, axes: str, path, fmt: str = "hdf5", *, dataset: str = "exported_data",
-                 drange=None, display_mode: str = "default") -> Path:
-    """Write a result array (axes over tzyxc) in ilastik's export conventions."""
+                 drange=None, display_mode: str = "default", compression: int | None = None) -> Path:
+    """Write a result array (axes over tzyxc) in ilastik's export conventions.
+
+    HDF5: ``compressed-hdf5`` is gzip level 1 (ilastik's), ``compression`` a deflate level for
+    ``hdf5``. Zarr: a group with the array ``dataset`` and the same attributes.
+    """
     fmt = normalize_format(fmt)
     path = Path(path)
+    level = 1 if fmt == "compressed-hdf5" else int(compression or 0)
+    if not 0 <= level <= 9:
+        raise ValueError(f"compression must be a deflate level 0-9, got {compression}")
+    attrs = {"axistags": axistags_json(axes), "display_mode": display_mode}
+    if fmt == "zarr":
+        return _write_zarr(array, axes, path, dataset, attrs, drange)
     if fmt in ("hdf5", "compressed-hdf5"):
         import h5py
 
         def w(tmp):
             with h5py.File(tmp, "w") as f:
-                kw = {"compression": "gzip", "compression_opts": 1} if fmt == "compressed-hdf5" else {}
-                if kw:
-                    kw["chunks"] = _chunks(array.shape, axes)
+                kw = {"compression": "gzip", "compression_opts": level, "chunks": _chunks(array.shape, axes)} if level else {}
                 ds = f.create_dataset(dataset, data=array, **kw)
-                ds.attrs["axistags"] = axistags_json(axes)
+                ds.attrs["axistags"] = attrs["axistags"]
                 if drange is not None:
                     ds.attrs["drange"] = np.asarray(drange, dtype=array.dtype)
                 ds.attrs["display_mode"] = display_mode
@@ -225,6 +253,29 @@ def write_result(array: np.ndarray, axes: str, path, fmt: str = "hdf5", *, datas
             with open(tmp, "wb") as f:
                 np.lib.format.write_array(f, np.ascontiguousarray(array), allow_pickle=False)
     return atomic_output(path, w)
+
+
+def _write_zarr(array, axes, path: Path, dataset: str, attrs: dict, drange) -> Path:
+    import shutil
+
+    import zarr
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_for(path)
+    try:
+        group = zarr.open_group(str(tmp), mode="w")
+        z = group.create_array(dataset, shape=array.shape, dtype=array.dtype, chunks=_chunks(array.shape, axes))
+        z[...] = array
+        z.attrs.update(attrs)
+        if drange is not None:
+            z.attrs["drange"] = [float(v) for v in drange]
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return path
 
 
 def _chunks(shape, axes):
