@@ -14,6 +14,10 @@ Sections (all by default):
   plain NumPy copy of the same bytes (needs Java).
 
 ``--quick`` shrinks every input (CI runs it); ``--section`` picks sections.
+``--big`` runs the out-of-core benchmark instead: a generated uint16 HDF5 volume
+(``--big-gb``, default 8) predicted block by block by a process whose memory is
+limited with ``RLIMIT_DATA`` (``--limit-gb``, default 2); prints throughput, peak RSS
+and the ratio of peak RSS to the volume size.
 """
 
 from __future__ import annotations
@@ -178,6 +182,68 @@ def section_imagej(quick: bool):
             (f"ImagePlus -> numpy {label} float32", f"{t_from:.2f} s", f"{t_copy:.2f} s (np.copy)", t_copy / t_from)]
 
 
+BIG_CHILD = r"""
+import json, resource, sys, time
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+import pixelforest as pf
+from pixelforest.batch import predict_file
+clf = pf.load(sys.argv[2])
+t = time.perf_counter()
+r = predict_file(clf, sys.argv[3], "simple-segmentation", "hdf5", target=sys.argv[4], memory_bytes=limit // 6)
+dt = time.perf_counter() - t
+print(json.dumps({"seconds": dt, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "shape": r["shape"]}))
+"""
+
+
+def section_big(big_gb: float, limit_gb: float, workdir: Path):
+    """Out-of-core: a generated uint16 HDF5 volume several times larger than the memory the
+    prediction may use, predicted block by block. The limit is RLIMIT_DATA on the predicting
+    process (its writable memory: heap and anonymous mappings); RLIMIT_AS would also count the
+    address space that malloc arenas and thread stacks reserve without using."""
+    import json
+    import subprocess
+
+    import h5py
+
+    import pixelforest as pf
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    Y = X = 2048
+    Z = int(np.ceil(big_gb * 1e9 / (Y * X * 2)))
+    vol = workdir / "big.h5"
+    rng = np.random.default_rng(0)
+    if not vol.exists() or h5py.File(vol, "r")["data"].shape != (Z, Y, X):
+        yy, xx = np.mgrid[0:Y, 0:X]
+        base = (1000 + 800 * (np.sin(yy / 37.0) * np.cos(xx / 53.0) > 0.3)).astype(np.uint16)
+        with h5py.File(vol, "w") as f:
+            d = f.create_dataset("data", shape=(Z, Y, X), dtype=np.uint16, chunks=(16, 256, 256))
+            for z in range(0, Z, 16):
+                n = min(16, Z - z)
+                d[z:z + n] = base + rng.integers(0, 200, (n, Y, X), dtype=np.uint16)
+    with h5py.File(vol, "r") as f:
+        sub = f["data"][:32, :256, :256].astype(np.float32)
+    lab = np.zeros(sub.shape, np.uint8)
+    lab[(sub > 1900) & (rng.random(sub.shape) < 0.01)] = 1
+    lab[(sub < 1150) & (rng.random(sub.shape) < 0.01)] = 2
+    model = workdir / "big.pfc"
+    pf.train(sub, lab, features="minimal", trees=50, seed=0).save(model)
+    limit = int(limit_gb * 2**30)
+    out = workdir / "big_seg.h5"
+    r = subprocess.run([sys.executable, "-c", BIG_CHILD, str(limit), str(model), f"{vol}/data", str(out)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return [("out-of-core predict", f"failed: {r.stderr.strip().splitlines()[-1:]}", "", None)]
+    res = json.loads(r.stdout.strip().splitlines()[-1])
+    nbytes = Z * Y * X * 2
+    voxels = Z * Y * X
+    out.unlink(missing_ok=True)
+    return [(f"out-of-core {X}x{Y}x{Z} uint16 ({nbytes / 1e9:.1f} GB) under RLIMIT_DATA {limit_gb:g} GB",
+             f"{voxels / res['seconds'] / 1e6:.2f} Mvox/s", f"volume {nbytes / limit:.1f}x the limit", None),
+            ("  peak RSS / volume size", f"{res['peak_rss'] / 2**30:.2f} GB", f"{nbytes / 2**30:.2f} GB",
+             res["peak_rss"] / nbytes)]
+
+
 SECTIONS = {"features": section_features, "predict": section_predict, "train": section_train, "imagej": section_imagej}
 
 
@@ -185,7 +251,18 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small inputs (CI)")
     ap.add_argument("--section", action="append", choices=list(SECTIONS), help="run only these sections")
+    ap.add_argument("--big", action="store_true", help="only the out-of-core benchmark (a generated volume on disk)")
+    ap.add_argument("--big-gb", type=float, default=8.0, help="size of the generated uint16 volume (default 8 GB)")
+    ap.add_argument("--limit-gb", type=float, default=2.0, help="memory limit (RLIMIT_DATA) of the predicting process (default 2 GB)")
+    ap.add_argument("--big-dir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "pixelforest-big",
+                    help="where the volume is generated (kept for reruns)")
     args = ap.parse_args(argv)
+    if args.big:
+        print(f"pixelforest out-of-core benchmark: {os.cpu_count()} cores")
+        for label, ours, base, ratio in section_big(args.big_gb, args.limit_gb, args.big_dir):
+            r = "" if ratio is None else f"{ratio:6.3f}"
+            print(f"{label:72s} {ours:>16s} {base:>26s} {r:>7s}", flush=True)
+        return 0
     print(f"pixelforest benchmark{' (quick)' if args.quick else ''}: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     print(f"{'measurement':60s} {'pixelforest':>24s} {'baseline':>34s} {'ratio':>7s}")
     for name in args.section or list(SECTIONS):

@@ -73,24 +73,83 @@ def export_dtype(res: np.ndarray, dtype=None, export_drange=None, in_drange=None
     return out.astype(dt), (c, d)
 
 
+KNOWN_DRANGE = {"probabilities": (0.0, 1.0), "uncertainty": (0.0, 1.0)}
+
+
 def predict_file(clf: Classifier, spec, source: str = "probabilities", fmt: str = "hdf5", *, target=None,
                  fmt_string: str = DEFAULT_NAME, out_dir=None, dataset: str = "exported_data", axes=None,
-                 block_shape=None, progress=None, dtype=None, export_drange=None, in_drange=None) -> dict:
-    """Predict one image file and write the result; returns what was written."""
+                 block_shape=None, progress=None, dtype=None, export_drange=None, in_drange=None,
+                 memory_bytes=None, scheduler: str | None = None) -> dict:
+    """Predict one image file and write the result; returns what was written.
+
+    HDF5 and Zarr outputs are computed block by block from a lazily read input
+    straight into the output file (memory bounded by the block size), locally or
+    through Dask (``scheduler``); TIFF and npy outputs are assembled in memory.
+    """
     src = normalize_source(source)
     fmt = normalize_format(fmt)
+    result_type = ILASTIK_SOURCES[src]
+    path = Path(target) if target else output_path(fmt_string, spec, result_type, fmt, out_dir)
+    if fmt in ("hdf5", "compressed-hdf5", "zarr"):
+        rng = in_drange or KNOWN_DRANGE.get(src) or ((0.0, float(clf.n_classes)) if src == "simple-segmentation" else None)
+        if rng is not None or dtype is None:
+            return _predict_file_lazy(clf, spec, src, fmt, path, dataset, axes, block_shape, progress, dtype,
+                                      export_drange, rng, memory_bytes, scheduler)
+    if scheduler:
+        raise ValueError(f"--scheduler needs an HDF5 or Zarr output (blocks are written as they arrive), not {fmt}")
     t0 = time.time()
     arr, ax = read_image(spec, axes)
     res = clf.predict_canonical(_axes.to_canonical(arr, ax), src, block_shape=block_shape, progress=progress)
     out_axes = _axes.output_axes(ax)
     res = to_output_layout(res, out_axes)
-    result_type = ILASTIK_SOURCES[src]
-    path = Path(target) if target else output_path(fmt_string, spec, result_type, fmt, out_dir)
     drange = in_drange or pipeline_drange(res, src, clf.n_classes)
     res, drange = export_dtype(res, dtype, export_drange, drange)
     write_result(res, out_axes, path, fmt, dataset=dataset, drange=drange)
     return {"input": str(spec), "output": str(path), "result_type": result_type, "dtype": str(res.dtype),
             "axes": out_axes, "shape": list(res.shape), "seconds": round(time.time() - t0, 3)}
+
+
+class _Converting:
+    """A block writer that converts each block's dtype on the way (export dtype/drange)."""
+
+    def __init__(self, out, convert):
+        self.out, self.convert = out, convert
+
+    def __setitem__(self, sl, block):
+        self.out[sl] = self.convert(block)
+
+
+def _predict_file_lazy(clf, spec, src, fmt, path, dataset, axes, block_shape, progress, dtype, export_drange, rng,
+                       memory_bytes, scheduler) -> dict:
+    from .lazy import BlockOutput, LazyImage, available_memory
+
+    t0 = time.time()
+    img = LazyImage(spec, axes)
+    shape5, rdtype = clf.result_shape(img.shape, src)
+    out_dtype = np.dtype(dtype) if dtype is not None else rdtype
+    drange = rng
+    if dtype is not None or export_drange is not None:
+        _, drange = export_dtype(np.zeros(1, rdtype), dtype, export_drange, rng)
+    memory_bytes = memory_bytes or min(available_memory() // 4, 1 << 30)
+    writer = BlockOutput(path, img.file_axes, shape5, out_dtype, fmt="zarr" if fmt == "zarr" else "hdf5",
+                         dataset=dataset, drange=drange, compression=1 if fmt == "compressed-hdf5" else 0)
+    sink = writer if (dtype is None and export_drange is None) else _Converting(
+        writer, lambda b: export_dtype(b, dtype, export_drange, rng)[0])
+    try:
+        if scheduler:
+            from .daskpipe import compute_into, predict_graph
+
+            compute_into(predict_graph(clf, img, src, block_shape, memory_bytes), sink, scheduler, progress)
+        else:
+            clf.predict_canonical(img, src, block_shape=block_shape, progress=progress, out=sink,
+                                  memory_bytes=memory_bytes)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    shape = [shape5[_axes.CANONICAL.index(a)] for a in writer.out_axes]
+    return {"input": str(spec), "output": str(path), "result_type": ILASTIK_SOURCES[src], "dtype": str(out_dtype),
+            "axes": writer.out_axes, "shape": shape, "seconds": round(time.time() - t0, 3)}
 
 
 def expand_inputs(inputs) -> list[str]:
@@ -110,25 +169,78 @@ def expand_inputs(inputs) -> list[str]:
     return out
 
 
+def check_inputs(clf: Classifier, files, axes=None) -> dict[str, str]:
+    """Inputs the classifier cannot take, refused before any work: ``{file: reason}``."""
+    from .lazy import LazyImage
+
+    bad = {}
+    for f in files:
+        try:
+            img = LazyImage(f, axes)
+        except (ValueError, OSError) as e:
+            bad[f] = str(e)
+            continue
+        T, Z, Y, X, C = img.shape
+        if C != clf.n_channels or (3 if Z > 1 else 2) != clf.ndim:
+            bad[f] = (f"{C}-channel {3 if Z > 1 else 2}D image (axes {img.file_axes}, shape {img.file_shape}), but the "
+                      f"classifier expects {clf.n_channels}-channel {clf.ndim}D images")
+    return bad
+
+
+def _one(model, f, kw):
+    """Predict one file in a worker process (the model is loaded there)."""
+    from .project import load_classifier
+
+    clf = load_classifier(model) if isinstance(model, (str, Path)) else model
+    r = predict_file(clf, f, **kw)
+    r["status"] = "done"
+    return r
+
+
 def predict_files(clf: Classifier, inputs, *, source: str = "probabilities", fmt: str = "hdf5", out_dir=None,
-                  fmt_string: str = DEFAULT_NAME, skip_existing: bool = True, progress=None) -> list[dict]:
-    """Predict many files; a failed file is reported and the others still complete."""
+                  fmt_string: str = DEFAULT_NAME, skip_existing: bool = True, progress=None, axes=None,
+                  jobs: int = 1, model_path=None, block_progress=None, **predict_kw) -> list[dict]:
+    """Predict many files (files, folders, globs). Inputs that do not fit the classifier are
+    refused up front; a file that fails is reported and the others still complete; finished
+    outputs are skipped (resume after an interruption); ``jobs`` > 1 runs files in parallel
+    processes (``model_path`` is loaded in each)."""
     files = expand_inputs(inputs)
     if not files:
         raise ValueError(f"no input images found in {inputs!r}")
     src, fmt = normalize_source(source), normalize_format(fmt)
-    summary = []
-    for i, f in enumerate(files):
+    bad = check_inputs(clf, files, axes)
+    summary, todo = [], []
+    for f in files:
         target = output_path(fmt_string, f, ILASTIK_SOURCES[src], fmt, out_dir)
-        if skip_existing and target.exists():
+        if f in bad:
+            summary.append({"input": f, "output": "", "status": "failed", "error": f"refused: {bad[f]}"})
+        elif skip_existing and target.exists():
             summary.append({"input": f, "output": str(target), "status": "skipped (exists)"})
         else:
-            try:
-                r = predict_file(clf, f, src, fmt, target=target)
-                r["status"] = "done"
-                summary.append(r)
-            except (ValueError, OSError) as e:
-                summary.append({"input": f, "output": "", "status": "failed", "error": str(e)})
+            todo.append((f, target))
+    kw = dict(source=src, fmt=fmt, axes=axes, **predict_kw)
+    done = 0
+
+    def record(f, fn):
+        nonlocal done
+        try:
+            summary.append(fn())
+        except (ValueError, OSError) as e:
+            summary.append({"input": f, "output": "", "status": "failed", "error": str(e)})
+        done += 1
         if progress:
-            progress(i + 1, len(files))
-    return summary
+            progress(done, len(todo))
+
+    if jobs > 1 and len(todo) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
+            futures = [(f, ex.submit(_one, model_path or clf, f, dict(kw, target=t))) for f, t in todo]
+            for f, fut in futures:
+                record(f, fut.result)
+    else:
+        for f, t in todo:
+            record(f, lambda f=f, t=t: _one(clf, f, dict(kw, target=t, progress=block_progress)))
+    order = {f: i for i, f in enumerate(files)}
+    return sorted(summary, key=lambda r: order.get(r["input"], 0))

@@ -212,32 +212,48 @@ class Classifier:
         src = normalize_source(source)
         return _axes.from_canonical(out, ax, channels=src in ("probabilities", "features"))
 
-    def predict_canonical(self, image5: np.ndarray, source: str = "probabilities", *, block_shape=None,
-                          progress: Progress | None = None, out: np.ndarray | None = None) -> np.ndarray:
-        """Predict a ``(T, Z, Y, X, C)`` array; result ``(T, Z, Y, X, K)``."""
+    def result_shape(self, shape5, source: str) -> tuple[tuple[int, ...], np.dtype]:
+        """Shape (T, Z, Y, X, K) and dtype of a prediction of a (T, Z, Y, X, C) image."""
         src = normalize_source(source)
-        check_image_values(image5)
+        K = {"probabilities": self.n_classes, "features": self.n_features}.get(src, 1)
+        return tuple(shape5[:4]) + (K,), np.dtype(np.uint8 if src == "simple-segmentation" else np.float32)
+
+    def predict_canonical(self, image5: np.ndarray, source: str = "probabilities", *, block_shape=None,
+                          progress: Progress | None = None, out: np.ndarray | None = None,
+                          memory_bytes: int | None = None) -> np.ndarray:
+        """Predict a ``(T, Z, Y, X, C)`` array (or a lazily read image); result ``(T, Z, Y, X, K)``.
+
+        ``out`` may be any block writer (e.g. :class:`pixelforest.lazy.BlockOutput`), so
+        results larger than memory go straight to disk; ``memory_bytes`` bounds one block.
+        """
+        src = normalize_source(source)
+        in_memory = isinstance(image5, np.ndarray)
+        if in_memory:
+            check_image_values(image5)
         self.check_image(image5)
         T, Z, Y, X, C = image5.shape
         check_scales(self.spec, (T, Z, Y, X))
-        K = {"probabilities": self.n_classes, "features": self.n_features}.get(src, 1)
-        dtype = np.uint8 if src == "simple-segmentation" else np.float32
+        shape, dtype = self.result_shape(image5.shape, src)
         if out is None:
-            out = np.empty((T, Z, Y, X, K), dtype=dtype)
+            out = np.empty(shape, dtype=dtype)
         halo = self.spec.halo()
-        block = self._block(block_shape, (T, Z, Y, X), halo)
+        block = self._block(block_shape, (T, Z, Y, X), halo, memory_bytes)
         total = blockwise.n_blocks((T, Z, Y, X), block)
         for i, sl in enumerate(blockwise.iter_blocks((T, Z, Y, X), block)):
             outer, inner = blockwise.grow(sl, halo, (T, Z, Y, X))
-            feats = compute_canonical(np.asarray(image5[outer]), self.spec, check=False, z_size=Z)[inner]
+            data = np.asarray(image5[outer])
+            if not in_memory:  # a lazily read image: check each block as it arrives
+                check_image_values(data, getattr(image5, "spec", "image"))
+            feats = compute_canonical(data, self.spec, check=False, z_size=Z)[inner]
             out[sl] = self._from_features(feats, src)
             if progress is not None:
                 progress(i + 1, total)
         return out
 
-    def _block(self, block_shape, shape, halo):
+    def _block(self, block_shape, shape, halo, budget_bytes=None):
         if block_shape is None:
-            return blockwise.block_shape_for(shape, self.n_features, self.n_channels, halo=halo)
+            return blockwise.block_shape_for(shape, self.n_features, self.n_channels,
+                                             budget_bytes=budget_bytes or blockwise.DEFAULT_BLOCK_BYTES, halo=halo)
         bs = tuple(int(b) for b in block_shape)
         if any(b < 1 for b in bs) or len(bs) not in (2, 3):
             raise ValueError(f"block_shape must be (y, x) or (z, y, x) positive sizes, got {block_shape}")

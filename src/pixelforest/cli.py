@@ -1,4 +1,4 @@
-"""Command line: ``pixelforest train | predict | convert | export-ilp | info``.
+"""Command line: ``pixelforest train | predict | batch | convert | export-ilp | info``.
 
 Option names are a contract; ilastik's headless spellings (``--export_source``,
 ``--output_format``, ``--raw_data``, ``--output_filename_format``,
@@ -154,6 +154,36 @@ def cmd_predict(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------ batch
+
+
+def cmd_batch(args) -> int:
+    from .batch import DEFAULT_NAME, predict_files
+    from .project import load_classifier
+
+    inputs = list(args.inputs or []) + list(args.raw_data or [])
+    if not inputs:
+        raise CLIError("no INPUTS given (files, folders or globs)")
+    clf = load_classifier(args.model)
+    t0 = time.time()
+    rows = predict_files(
+        clf, inputs, source=args.export_source, fmt=args.output_format, out_dir=args.output,
+        fmt_string=args.output_filename_format or DEFAULT_NAME, skip_existing=not args.overwrite,
+        progress=_progress_bar("files", not args.quiet, unit="file"), axes=args.axes, jobs=args.jobs,
+        model_path=args.model, block_progress=_progress_bar("blocks", not args.quiet and args.jobs <= 1),
+        dataset=args.output_internal_path, block_shape=args.block_shape,
+        memory_bytes=int(args.memory * 2**20) if args.memory else None, scheduler=args.scheduler,
+        dtype=args.export_dtype, export_drange=args.export_drange, in_drange=args.pipeline_drange)
+    _print_table(rows, ("status", "input", "output", "seconds"))
+    failed = [r for r in rows if r["status"] == "failed"]
+    done = sum(r["status"] == "done" for r in rows)
+    print(f"batch: {done} done, {sum(r['status'].startswith('skipped') for r in rows)} skipped, {len(failed)} failed "
+          f"of {len(rows)} file(s) in {time.time() - t0:.1f} s")
+    for r in failed:
+        print(f"pixelforest batch: {r['input']}: {r['error']}", file=sys.stderr)
+    return EXIT_ERROR if failed else 0
+
+
 # ---------------------------------------------------------------------- convert
 
 
@@ -255,6 +285,29 @@ def _block_shape(text):
     return vals
 
 
+def _export_options(p) -> None:
+    """The export options predict and batch share (ilastik's spellings accepted)."""
+    p.add_argument("--export-source", "--export_source", dest="export_source", default="probabilities",
+                   help="probabilities | simple-segmentation | uncertainty | features (ilastik names accepted)")
+    p.add_argument("--output-format", "--output_format", dest="output_format", default="hdf5",
+                   help="hdf5 | compressed-hdf5 | tiff | multipage-tiff | npy (default hdf5)")
+    p.add_argument("--output-filename-format", "--output_filename_format", dest="output_filename_format",
+                   help="output path with {dataset_dir}, {nickname}, {result_type} "
+                        "(default {dataset_dir}/{nickname}_{result_type}.<ext>)")
+    p.add_argument("--output-internal-path", "--output_internal_path", dest="output_internal_path",
+                   default="exported_data", help="HDF5 dataset name (default exported_data)")
+    p.add_argument("--axes", "--input_axes", dest="axes", help="axes of the images (default: from the file)")
+    p.add_argument("--block-shape", dest="block_shape", type=_block_shape,
+                   help="block size y,x or z,y,x (default: from a memory budget)")
+    p.add_argument("--export-dtype", "--export_dtype", dest="export_dtype",
+                   choices=["uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64"],
+                   help="convert the result, rescaling its range (e.g. probabilities to uint8 0..255)")
+    p.add_argument("--export-drange", "--export_drange", dest="export_drange", type=_drange,
+                   help="output value range, e.g. 0,255 (default: the dtype's full range)")
+    p.add_argument("--pipeline-result-drange", "--pipeline_result_drange", dest="pipeline_drange", type=_drange,
+                   help="value range of the result before export (default 0,1 for probabilities)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pixelforest", description="ilastik-style pixel classification")
     p.add_argument("--version", action="version", version=f"pixelforest {__version__}")
@@ -278,28 +331,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("model", metavar="MODEL", help="classifier file (.pfc) or ilastik project (.ilp)")
     r.add_argument("images", nargs="*", metavar="IMAGE")
     r.add_argument("--raw_data", "--raw-data", nargs="+", dest="raw_data", metavar="IMAGE", help="images (ilastik spelling)")
-    r.add_argument("--export-source", "--export_source", dest="export_source", default="probabilities",
-                   help="probabilities | simple-segmentation | uncertainty | features (ilastik names accepted)")
-    r.add_argument("--output-format", "--output_format", dest="output_format", default="hdf5",
-                   help="hdf5 | compressed-hdf5 | tiff | multipage-tiff | npy (default hdf5)")
-    r.add_argument("--output-filename-format", "--output_filename_format", dest="output_filename_format",
-                   help="output path with {dataset_dir}, {nickname}, {result_type} "
-                        "(default {dataset_dir}/{nickname}_{result_type}.<ext>)")
-    r.add_argument("--output-internal-path", "--output_internal_path", dest="output_internal_path",
-                   default="exported_data", help="HDF5 dataset name (default exported_data)")
-    r.add_argument("--axes", "--input_axes", dest="axes", help="axes of the images (default: from the file)")
-    r.add_argument("--block-shape", dest="block_shape", type=_block_shape,
-                   help="block size y,x or z,y,x (default: from a memory budget)")
-    r.add_argument("--export-dtype", "--export_dtype", dest="export_dtype",
-                   choices=["uint8", "uint16", "uint32", "int8", "int16", "int32", "float32", "float64"],
-                   help="convert the result, rescaling its range (e.g. probabilities to uint8 0..255)")
-    r.add_argument("--export-drange", "--export_drange", dest="export_drange", type=_drange,
-                   help="output value range, e.g. 0,255 (default: the dtype's full range)")
-    r.add_argument("--pipeline-result-drange", "--pipeline_result_drange", dest="pipeline_drange", type=_drange,
-                   help="value range of the result before export (default 0,1 for probabilities)")
+    _export_options(r)
     r.add_argument("-o", "--output", help="output file (one input) or folder (replaces {dataset_dir})")
     r.add_argument("-q", "--quiet", action="store_true")
     r.set_defaults(func=cmd_predict)
+
+    b = sub.add_parser("batch", help="apply a classifier to many files (folders, globs), resumable, out of core")
+    b.add_argument("model", metavar="MODEL", help="classifier file (.pfc) or ilastik project (.ilp)")
+    b.add_argument("inputs", nargs="*", metavar="INPUT", help="files, folders or globs")
+    b.add_argument("--raw_data", "--raw-data", nargs="+", dest="raw_data", metavar="INPUT", help="inputs (ilastik spelling)")
+    _export_options(b)
+    b.add_argument("-o", "--output", help="output folder (replaces {dataset_dir})")
+    b.add_argument("--jobs", type=int, default=1, help="files predicted in parallel processes (default 1)")
+    b.add_argument("--scheduler", help="run the block-wise pipeline on Dask: threads, processes or tcp://HOST:PORT")
+    b.add_argument("--memory", type=float, help="memory for one block in MB (default: a quarter of the available, <= 1 GB)")
+    b.add_argument("--overwrite", action="store_true", help="predict again even when the output exists")
+    b.add_argument("-q", "--quiet", action="store_true")
+    b.set_defaults(func=cmd_batch)
 
     c = sub.add_parser("convert", help="TIFF -> HDF5 as ilastik's Fiji plugin writes it (or HDF5 -> TIFF)")
     c.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or globs")

@@ -1,0 +1,211 @@
+"""Images larger than memory: lazy readers and block writers in the canonical tzyxc view.
+
+:class:`LazyImage` reads only the region asked for, from an HDF5 dataset, a Zarr
+array, a TIFF (through tifffile's Zarr store, so tiled and multi-page files are
+read piecewise) or a memory-mapped ``.npy``. It opens its file on every read, so
+it can be sent to other processes (Dask workers). :class:`BlockOutput` writes
+result blocks into an HDF5 dataset or Zarr array in the export layout (input axes
+with c). With these, :meth:`pixelforest.Classifier.predict_canonical` runs on any
+volume with memory bounded by the block size.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from . import axes as _axes
+from .io.images import (HDF5_SUFFIXES, TIFF_SUFFIXES, ImageReadError, _tiff_axes, _tmp_for, axes_from_axistags,
+                        axistags_json, guess_axes, parse_source)
+
+
+class LazyImage:
+    """A file-backed image seen as a 5D ``(T, Z, Y, X, C)`` array; ``[...]`` reads a region."""
+
+    def __init__(self, spec, axes: str | None = None):
+        self.source = parse_source(spec)
+        self.spec = str(spec)
+        shape, dtype, file_axes = self._probe()
+        self.file_axes = _axes.check_axes(axes, len(shape), "input axes") if axes else file_axes
+        self.file_shape = tuple(int(s) for s in shape)
+        self.dtype = np.dtype(dtype)
+        self.shape = tuple(self.file_shape[self.file_axes.index(a)] if a in self.file_axes else 1 for a in _axes.CANONICAL)
+        self.ndim = 5
+
+    # -- file access ---------------------------------------------------------------
+
+    def _open(self):
+        p = self.source.path
+        suffix = p.suffix.lower()
+        if not p.exists():
+            raise ImageReadError(f"image file {p} does not exist")
+        if suffix in HDF5_SUFFIXES:
+            import h5py
+
+            f = h5py.File(p, "r")
+            name = self.source.dataset
+            if name is None:
+                found = []
+                f.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset) and o.ndim >= 2 else None)
+                if len(found) != 1:
+                    f.close()
+                    raise ImageReadError(f"{p}: name the dataset as {p}/<dataset>; it holds {found}")
+                name = found[0]
+            if name not in f:
+                f.close()
+                raise ImageReadError(f"{p}: no dataset {name!r}")
+            return f, f[name]
+        if suffix == ".zarr":
+            import zarr
+
+            node = zarr.open(str(p), mode="r")
+            if isinstance(node, zarr.Group):
+                names = sorted(k for k, _ in node.arrays())
+                name = self.source.dataset or (names[0] if len(names) == 1 else None)
+                if name not in names:
+                    raise ImageReadError(f"{p}: name the array as {p}/<array>; arrays: {names}")
+                node = node[name]
+            return None, node
+        if suffix in TIFF_SUFFIXES:
+            import tifffile
+            import zarr
+
+            tf = tifffile.TiffFile(p)
+            store = tf.series[0].aszarr()
+            z = zarr.open(store, mode="r")
+            if isinstance(z, zarr.Group):  # pyramidal: level 0
+                z = z["0"]
+            return tf, z
+        if suffix == ".npy":
+            return None, np.load(p, mmap_mode="r", allow_pickle=False)
+        raise ImageReadError(f"{p}: unsupported format {suffix!r} for lazy reading (TIFF, HDF5, Zarr, .npy)")
+
+    def _probe(self):
+        handle, arr = self._open()
+        try:
+            shape, dtype = arr.shape, arr.dtype
+            p = self.source.path
+            suffix = p.suffix.lower()
+            ax = None
+            if suffix in HDF5_SUFFIXES and "axistags" in arr.attrs:
+                ax = axes_from_axistags(arr.attrs["axistags"])
+            elif suffix == ".zarr" and arr.attrs.get("axistags"):
+                ax = axes_from_axistags(arr.attrs["axistags"])
+            elif suffix in TIFF_SUFFIXES:
+                ax = _tiff_axes(handle.series[0].axes, shape)
+            elif suffix == ".npy":
+                ax = _axes.default_axes(len(shape)) if len(shape) in (2, 3) else None
+            if ax is None or len(ax) != len(shape):
+                ax = guess_axes(shape)
+            return shape, dtype, ax
+        finally:
+            if handle is not None:
+                handle.close()
+
+    def __getitem__(self, sl) -> np.ndarray:
+        """Read a region given as 5D canonical slices; returns a (T, Z, Y, X, C) array."""
+        sl = (tuple(sl) if isinstance(sl, tuple) else (sl,))
+        sl = sl + (slice(None),) * (5 - len(sl))
+        if not all(isinstance(s, slice) for s in sl):
+            raise TypeError("LazyImage regions are read with slices over (T, Z, Y, X, C), e.g. img[0:1, 3:5]")
+        file_sl = tuple(sl[_axes.CANONICAL.index(a)] for a in self.file_axes)
+        handle, arr = self._open()
+        try:
+            block = np.asarray(arr[file_sl])
+        finally:
+            if handle is not None:
+                handle.close()
+        return _axes.to_canonical(block, self.file_axes)
+
+    def __array__(self, dtype=None, copy=None):
+        a = self[(slice(None),) * 5]
+        return a.astype(dtype) if dtype is not None else a
+
+    def __getstate__(self):
+        return self.__dict__
+
+    def __repr__(self):
+        return f"LazyImage({self.spec!r}, axes={self.file_axes!r}, shape={self.file_shape}, dtype={self.dtype})"
+
+
+class BlockOutput:
+    """Result blocks written into an HDF5 dataset or Zarr array in the export layout.
+
+    Created on a temporary path; :meth:`close` renames it into place when complete,
+    :meth:`abort` removes it, so no partial output is ever left behind.
+    """
+
+    def __init__(self, path, in_axes: str, shape5, dtype, fmt: str = "hdf5", dataset: str = "exported_data",
+                 drange=None, compression: int = 0):
+        self.path = Path(path)
+        self.fmt = fmt
+        self.out_axes = _axes.output_axes(in_axes)
+        self.shape5 = tuple(int(s) for s in shape5)  # (T, Z, Y, X, K)
+        shape = tuple(self.shape5[_axes.CANONICAL.index(a)] for a in self.out_axes)
+        self.tmp = _tmp_for(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        chunks = tuple(1 if a in "tc" else min(n, 64 if "z" in self.out_axes else 256) for n, a in zip(shape, self.out_axes))
+        attrs = {"axistags": axistags_json(self.out_axes), "display_mode": "default"}
+        if fmt == "zarr":
+            import zarr
+
+            self._file = None
+            group = zarr.open_group(str(self.tmp), mode="w")
+            self.ds = group.create_array(dataset, shape=shape, dtype=dtype, chunks=chunks)
+            self.ds.attrs.update(attrs)
+            if drange is not None:
+                self.ds.attrs["drange"] = [float(v) for v in drange]
+        else:
+            import h5py
+
+            self._file = h5py.File(self.tmp, "w")
+            kw = {"compression": "gzip", "compression_opts": compression} if compression else {}
+            self.ds = self._file.create_dataset(dataset, shape=shape, dtype=dtype, chunks=chunks, **kw)
+            for k, v in attrs.items():
+                self.ds.attrs[k] = v
+            if drange is not None:
+                self.ds.attrs["drange"] = np.asarray(drange, dtype=dtype)
+        self.shape = self.shape5
+        self.ndim = 5
+
+    def __setitem__(self, sl, block: np.ndarray):
+        """Write a (T, Z, Y, X, K) block at canonical slices ``sl`` (spatial slices only)."""
+        sl = tuple(sl) + (slice(None),) * (5 - len(sl))
+        keep = [a for a in _axes.CANONICAL if a in self.out_axes]
+        data = block.reshape(tuple(n for a, n in zip(_axes.CANONICAL, block.shape) if a in keep))
+        data = np.transpose(data, [keep.index(a) for a in self.out_axes])
+        self.ds[tuple(sl[_axes.CANONICAL.index(a)] for a in self.out_axes)] = data
+
+    def close(self) -> Path:
+        if self._file is not None:
+            self._file.close()
+        if self.path.exists():
+            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            except Exception:
+                pass
+        if self.tmp.is_dir():
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def available_memory() -> int:
+    """Bytes of memory available now (Linux MemAvailable; a conservative guess elsewhere)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 2 * 2**30
