@@ -1,4 +1,4 @@
-"""Command line: ``pixelforest train | predict | batch | convert | export-ilp | info``.
+"""Command line: ``pixelforest train | predict | batch | objects | suggest | convert | export-ilp | info``.
 
 Option names are a contract; ilastik's headless spellings (``--export_source``,
 ``--output_format``, ``--raw_data``, ``--output_filename_format``,
@@ -12,6 +12,8 @@ import argparse
 import sys
 import time
 from pathlib import Path
+
+import numpy as np
 
 from . import __version__
 
@@ -184,6 +186,74 @@ def cmd_batch(args) -> int:
     return EXIT_ERROR if failed else 0
 
 
+# ---------------------------------------------------------------------- objects
+
+
+def cmd_objects(args) -> int:
+    from . import axes as _axes
+    from .io.images import read_image, write_result
+    from .postprocess import ObjectParams, measure_objects, segment_objects, write_csv
+
+    arr, ax = read_image(args.probabilities, args.axes)
+    p5 = _axes.to_canonical(arr, ax)
+    K = p5.shape[-1]
+    ch = args.channel
+    if not 0 <= ch < K:
+        raise CLIError(f"--channel {ch}: the probability image has channels 0..{K - 1}")
+    image5 = None
+    if args.image:
+        img, iax = read_image(args.image)
+        image5 = _axes.to_canonical(img, iax)
+        if image5.shape[:4] != p5.shape[:4]:
+            raise CLIError(f"--image {args.image}: shape {img.shape} does not match the probabilities {arr.shape}")
+    params = ObjectParams(smooth=args.smooth, threshold="otsu" if args.threshold == "otsu" else float(args.threshold),
+                          fill_holes=not args.keep_holes, min_size=args.min_size, max_size=args.max_size,
+                          split=args.split, min_distance=args.min_distance)
+    rows, labels_all, offset = [], np.zeros(p5.shape[:4], np.int32), 0
+    Z = p5.shape[1]
+    for t in range(p5.shape[0]):
+        prob = p5[t, :, :, :, ch] if Z > 1 else p5[t, 0, :, :, ch]
+        lab = segment_objects(prob, params)
+        img = None if image5 is None else (image5[t] if Z > 1 else image5[t, 0])
+        for r in measure_objects(lab, prob, img, pixel_size=args.pixel_size, unit=args.unit):
+            rows.append({"t": t, **r, "label": r["label"] + offset})
+        labels_all[t] = (np.where(lab > 0, lab + offset, 0)).reshape(labels_all[t].shape)
+        offset += int(lab.max())
+    write_csv(rows, args.output)
+    if args.labels_out:
+        out_axes = "".join(a for a in ax if a != "c")
+        lab_out = _axes.from_canonical(labels_all[..., None], out_axes, channels=False)
+        fmt = "tiff" if str(args.labels_out).lower().endswith((".tif", ".tiff")) else "hdf5"
+        write_result(lab_out, out_axes, args.labels_out, fmt, dataset="labels")
+    print(f"{len(rows)} objects -> {args.output}" + (f", labels -> {args.labels_out}" if args.labels_out else ""))
+    return 0
+
+
+def cmd_suggest(args) -> int:
+    from .classifier import _canonical_labels
+    from .features import resolve_spec
+    from .io.images import read_image
+    from .suggest import suggest_features
+    from . import axes as _axes
+
+    img, ax = read_image(args.image, args.axes)
+    lab, _ = read_image(args.labels)
+    image5 = _axes.to_canonical(img, ax)
+    lab4 = _canonical_labels(lab, ax, image5.shape, str(args.labels))
+    res = suggest_features(image5, lab4, resolve_spec(args.features), n=args.number, method=args.method,
+                           progress=_progress_bar("suggesting", not args.quiet, unit="step"))
+    for fid, scale, score in res["cells"]:
+        print(f"  {fid} sigma={scale}: {score:.4f}")
+    print(f"OOB error with the {len(res['cells'])} suggested cells: {res['oob_error']:.4f} "
+          f"(all {len(resolve_spec(args.features).cells())} candidates: {res['oob_error_all']:.4f})")
+    if args.output:
+        from pathlib import Path as _P
+
+        _P(args.output).write_text(res["spec"].to_json(), encoding="utf-8")
+        print(f"wrote {args.output} (train with --features {args.output})")
+    return 0
+
+
 # ---------------------------------------------------------------------- convert
 
 
@@ -348,6 +418,38 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--overwrite", action="store_true", help="predict again even when the output exists")
     b.add_argument("-q", "--quiet", action="store_true")
     b.set_defaults(func=cmd_batch)
+
+    o = sub.add_parser("objects", help="objects from a probability map: threshold, watershed, measure (CSV)")
+    o.add_argument("probabilities", help="probability image (HDF5 file.h5/dataset, TIFF, ...)")
+    o.add_argument("-o", "--output", required=True, help="object table (.csv)")
+    o.add_argument("--channel", type=int, default=0, help="probability channel of the objects' class (default 0)")
+    o.add_argument("--image", help="raw image, for mean intensities per channel")
+    o.add_argument("--smooth", type=float, default=0.0, help="Gaussian sigma before thresholding")
+    o.add_argument("--threshold", default="0.5", help="probability threshold or 'otsu' (default 0.5)")
+    o.add_argument("--keep-holes", action="store_true", help="do not fill holes")
+    o.add_argument("--min-size", type=int, default=0, help="drop objects smaller than this (pixels/voxels)")
+    o.add_argument("--max-size", type=int, default=None)
+    o.add_argument("--split", choices=["none", "distance", "maxima"], default="distance",
+                   help="watershed split of touching objects: seeds from the distance transform (default) or "
+                        "probability maxima")
+    o.add_argument("--min-distance", type=int, default=3, help="minimum seed distance (pixels)")
+    o.add_argument("--pixel-size", type=lambda t: [float(v) for v in t.split(",")], help="z,y,x or y,x pixel size")
+    o.add_argument("--unit", default="pixel")
+    o.add_argument("--axes", help="axes of the probability image (default: from the file)")
+    o.add_argument("--labels-out", help="also write the instance label image (.tif or .h5)")
+    o.set_defaults(func=cmd_objects)
+
+    g = sub.add_parser("suggest", help="suggest features for labelled pixels (ilastik's methods)")
+    g.add_argument("image")
+    g.add_argument("--labels", required=True, help="label image (0 = unlabelled, k = class k)")
+    g.add_argument("--features", default="ilastik-default", help="candidate bank (default ilastik-default)")
+    g.add_argument("--method", choices=["gini", "filter", "wrapper"], default="filter",
+                   help="gini importance, filter (greedy mutual information, ilastik's default) or wrapper")
+    g.add_argument("-n", "--number", type=int, default=7, help="number of (feature, scale) cells; 0 = automatic")
+    g.add_argument("--axes")
+    g.add_argument("-o", "--output", help="feature .json to train with")
+    g.add_argument("-q", "--quiet", action="store_true")
+    g.set_defaults(func=cmd_suggest)
 
     c = sub.add_parser("convert", help="TIFF -> HDF5 as ilastik's Fiji plugin writes it (or HDF5 -> TIFF)")
     c.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or globs")

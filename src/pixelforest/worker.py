@@ -223,7 +223,8 @@ def req_suggest(task, params, image):
     img5 = _image(image)
     labels, names, _ = _roi_labels(params)
     spec = resolve_spec(params.get("features") or "ilastik-default")
-    res = suggest_features(img5, labels, spec, n=int(params.get("n", 7)), progress=_progress(task, "suggesting"))
+    res = suggest_features(img5, labels, spec, n=int(params.get("n", 7)), method=str(params.get("method", "filter")),
+                           progress=_progress(task, "suggesting"))
     out = params.get("output")
     if out:
         Path(out).write_text(res["spec"].to_json(), encoding="utf-8")

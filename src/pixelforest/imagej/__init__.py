@@ -128,3 +128,30 @@ def objects_to_rois(classifier: Classifier, seg_imp_or_array, *, classes=None, m
         seg4 = _axes.to_canonical(arr, ax)[..., 0]
     return segmentation_to_rois(seg4, classifier.class_names, classifier.class_colors, classes=classes,
                                 min_size=min_size, add_to_manager=add_to_manager)
+
+
+def suggestion_rois(uncertainty, k: int = 5, size: int = 15, labels=None, add_to_manager: bool = True):
+    """Where to label next, as ImageJ rectangles (``label here #i``, most uncertain first).
+
+    ``uncertainty``: a (Y, X) array or an uncertainty ImagePlus (e.g. from
+    ``predict_imageplus(..., "uncertainty")``); ``labels``: pixels already labelled, avoided.
+    """
+    from ..postprocess import suggest_regions
+
+    if not isinstance(uncertainty, np.ndarray):
+        uncertainty, _, _ = from_imageplus(uncertainty)
+    Roi = jimport("ij.gui.Roi")
+    Color = jimport("java.awt.Color")
+    out = []
+    for i, r in enumerate(suggest_regions(np.asarray(uncertainty), k=k, size=size, labels=labels), start=1):
+        (y0, y1), (x0, x1) = r["box"][-2:]
+        roi = Roi(int(x0), int(y0), int(x1 - x0), int(y1 - y0))
+        roi.setName(f"label here #{i} (uncertainty {r['uncertainty']:.2f})")
+        roi.setStrokeColor(Color(255, 255, 0))
+        out.append(roi)
+    if add_to_manager:
+        rm = roi_manager(create=True)
+        if rm is not None:
+            for roi in out:
+                rm.addRoi(roi)
+    return out

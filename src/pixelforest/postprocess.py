@@ -1,0 +1,176 @@
+"""From a probability map to objects: smooth, threshold, fill holes, filter by size, split
+touching objects (watershed), label, measure.
+
+Works on 2D and 3D ``(Z, Y, X)`` probability channels; measurements use the pixel size
+(calibration) when given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass
+class ObjectParams:
+    """Post-processing settings (all optional steps)."""
+
+    smooth: float = 0.0  # Gaussian sigma on the probability before thresholding (0 = none)
+    threshold: float | str = 0.5  # a probability, or "otsu"
+    fill_holes: bool = True
+    min_size: int = 0  # pixels/voxels; smaller objects are dropped
+    max_size: int | None = None
+    split: str = "distance"  # "none", "distance" (distance-transform seeds) or "maxima" (probability maxima)
+    min_distance: int = 3  # seeds at least this far apart (pixels)
+
+
+def threshold_value(prob: np.ndarray, threshold) -> float:
+    if isinstance(threshold, str):
+        if threshold.lower() != "otsu":
+            raise ValueError(f"threshold must be a number or 'otsu', got {threshold!r}")
+        from skimage.filters import threshold_otsu
+
+        return float(threshold_otsu(prob))
+    t = float(threshold)
+    if not np.isfinite(t):
+        raise ValueError(f"threshold must be finite, got {threshold!r}")
+    return t
+
+
+def segment_objects(prob: np.ndarray, params: ObjectParams | None = None) -> np.ndarray:
+    """Instance labels (int32, 0 = background) from one probability channel (2D or 3D)."""
+    from skimage.feature import peak_local_max
+    from skimage.segmentation import watershed
+
+    p = params or ObjectParams()
+    prob = np.asarray(prob, dtype=np.float32)
+    if prob.ndim not in (2, 3):
+        raise ValueError(f"expected a 2D or 3D probability channel, got shape {prob.shape}")
+    if p.smooth > 0:
+        prob = ndimage.gaussian_filter(prob, p.smooth)
+    mask = prob > threshold_value(prob, p.threshold)
+    if p.fill_holes:
+        mask = ndimage.binary_fill_holes(mask)
+    labels, n = ndimage.label(mask)
+    if n and p.split != "none":
+        if p.split == "distance":
+            landscape = ndimage.distance_transform_edt(mask)
+        elif p.split == "maxima":
+            landscape = prob * mask
+        else:
+            raise ValueError(f"split must be 'none', 'distance' or 'maxima', got {p.split!r}")
+        smooth = ndimage.gaussian_filter(landscape, 1.0) if p.split == "distance" else landscape
+        peaks = peak_local_max(smooth, min_distance=max(1, int(p.min_distance)), labels=labels, exclude_border=False)
+        markers = np.zeros(mask.shape, np.int32)
+        markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+        # objects without a peak keep one marker of their own
+        missing = np.setdiff1d(np.arange(1, n + 1), np.unique(labels[tuple(peaks.T)]) if len(peaks) else [])
+        if missing.size:
+            com = ndimage.center_of_mass(mask, labels, missing)
+            for j, c in enumerate(com, start=len(peaks) + 1):
+                idx = tuple(int(round(v)) for v in c)
+                if labels[idx] == 0:  # a ring-shaped object: any pixel of it
+                    idx = tuple(a[0] for a in np.nonzero(labels == missing[j - len(peaks) - 1]))
+                markers[idx] = j
+        labels = watershed(-smooth, markers, mask=mask).astype(np.int32)
+    if p.min_size or p.max_size:
+        sizes = np.bincount(labels.ravel())
+        drop = sizes < p.min_size
+        if p.max_size:
+            drop |= sizes > p.max_size
+        drop[0] = False
+        labels[drop[labels]] = 0
+    # consecutive labels 1..N
+    uniq = np.unique(labels)
+    uniq = uniq[uniq > 0]
+    lut = np.zeros(int(labels.max()) + 1, np.int32)
+    lut[uniq] = np.arange(1, uniq.size + 1)
+    return lut[labels]
+
+
+def measure_objects(labels: np.ndarray, prob: np.ndarray | None = None, image: np.ndarray | None = None,
+                    pixel_size=None, unit: str = "pixel") -> list[dict]:
+    """One row per object: label, area/volume, centroid, bounding box, mean probability, mean
+    intensity per image channel, in calibrated units when ``pixel_size`` (per axis) is given.
+
+    ``image`` has the labels' shape, optionally with channels last.
+    """
+    labels = np.asarray(labels)
+    nd = labels.ndim
+    names = "zyx"[-nd:]
+    ps = np.ones(nd) if pixel_size is None else np.asarray(pixel_size, np.float64).reshape(-1)[-nd:]
+    n = int(labels.max())
+    if n == 0:
+        return []
+    idx = np.arange(1, n + 1)
+    counts = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    coms = ndimage.center_of_mass(np.ones(labels.shape), labels, idx)
+    boxes = ndimage.find_objects(labels)
+    mean_p = ndimage.mean(prob, labels, idx) if prob is not None else None
+    chans = []
+    if image is not None:
+        img = np.asarray(image)
+        img = img[..., None] if img.ndim == nd else img
+        chans = [ndimage.mean(img[..., c].astype(np.float64), labels, idx) for c in range(img.shape[-1])]
+    rows = []
+    size_name = "volume" if nd == 3 else "area"
+    vox = float(np.prod(ps))
+    for i in range(n):
+        r = {"label": i + 1, size_name: float(counts[i] * vox), "pixels": int(counts[i])}
+        for a, v, s in zip(names, coms[i], ps):
+            r[f"centroid_{a}"] = float(v * s)
+        for a, sl in zip(names, boxes[i]):
+            r[f"bbox_{a}0"], r[f"bbox_{a}1"] = int(sl.start), int(sl.stop)
+        if mean_p is not None:
+            r["mean_probability"] = float(mean_p[i])
+        for c, m in enumerate(chans):
+            r[f"mean_intensity_{c}"] = float(m[i])
+        r["unit"] = unit
+        rows.append(r)
+    return rows
+
+
+def write_csv(rows: list[dict], path) -> None:
+    import csv
+    import io as _io
+
+    from .io.images import atomic_output
+
+    cols = list(rows[0].keys()) if rows else ["label"]
+    buf = _io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=cols)
+    w.writeheader()
+    w.writerows(rows)
+
+    def write(tmp):
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            f.write(buf.getvalue())
+
+    atomic_output(path, write)
+
+
+def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels: np.ndarray | None = None) -> list[dict]:
+    """Where to label next: the ``k`` most uncertain places, each a box of about ``size`` pixels
+    around a local maximum of the smoothed uncertainty, away from each other and from pixels
+    already labelled. Returns ``[{"center": (...), "box": (slices as (start, stop)), "uncertainty": u}]``."""
+    from skimage.feature import peak_local_max
+
+    u = ndimage.uniform_filter(np.asarray(uncertainty, np.float32), size=max(1, size // 2))
+    if labels is not None:
+        u = np.where(ndimage.binary_dilation(labels > 0, iterations=max(1, size // 2)), 0.0, u)
+    peaks = peak_local_max(u, min_distance=max(1, size), num_peaks=int(k), exclude_border=False, threshold_abs=1e-6)
+    out = []
+    for pk in peaks:
+        box = tuple((max(0, int(c) - size // 2), min(n, int(c) + size // 2 + 1)) for c, n in zip(pk, u.shape))
+        out.append({"center": tuple(int(c) for c in pk), "box": box, "uncertainty": float(u[tuple(pk)])})
+    return out
+
+
+def suggestion_image(shape, regions: list[dict]) -> np.ndarray:
+    """A uint8 image with region i (1-based, most uncertain first) painted as value i."""
+    img = np.zeros(shape, np.uint8)
+    for i, r in enumerate(regions, start=1):
+        img[tuple(slice(a, b) for a, b in r["box"])] = min(i, 255)
+    return img

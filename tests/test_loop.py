@@ -1,0 +1,111 @@
+"""The training loop: suggest features, where to label next, fast retrain, objects."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import tifffile
+
+import pixelforest as pf
+from pixelforest.cli import main
+from pixelforest.features import FeatureSpec
+from pixelforest.interactive import Session
+from pixelforest.postprocess import ObjectParams, measure_objects, segment_objects, suggest_regions
+from pixelforest.suggest import suggest_features
+
+
+@pytest.fixture
+def blobs(shared_data):
+    d = shared_data("sparse-scribbles")
+    return tifffile.imread(d / "blobs.tif").astype(np.float32), tifffile.imread(d / "annotations.tif")
+
+
+@pytest.mark.parametrize("method", ["gini", "filter", "wrapper"])
+def test_suggested_features_train_nearly_as_well(blobs, method):
+    img, lab = blobs
+    res = suggest_features(img[None, None, ..., None], lab[None, None], FeatureSpec.preset("ilastik-default"), n=5,
+                           method=method)
+    assert len(res["spec"].cells()) == 5 and len(res["cells"]) == 5
+    assert res["oob_error"] <= res["oob_error_all"] + 0.02
+    clf = pf.train(img, lab, features=res["spec"], seed=0)
+    assert clf.n_features < 49
+
+
+def test_suggest_automatic_and_cli(blobs, tmp_path, capsys):
+    img, lab = blobs
+    res = suggest_features(img[None, None, ..., None], lab[None, None], FeatureSpec.preset("ilastik-default"), n=0,
+                           method="filter")
+    assert 1 <= len(res["cells"]) < 37
+    tifffile.imwrite(tmp_path / "i.tif", img)
+    tifffile.imwrite(tmp_path / "l.tif", lab)
+    assert main(["suggest", str(tmp_path / "i.tif"), "--labels", str(tmp_path / "l.tif"), "-n", "4", "--method",
+                 "gini", "-o", str(tmp_path / "f.json"), "-q"]) == 0
+    assert "OOB error with the 4 suggested cells" in capsys.readouterr().out
+    assert main(["train", str(tmp_path / "i.tif"), "--labels", str(tmp_path / "l.tif"), "--features",
+                 str(tmp_path / "f.json"), "-o", str(tmp_path / "m.pfc"), "-q"]) == 0
+
+
+def test_where_to_label_next(blobs):
+    img, lab = blobs
+    clf = pf.train(img, lab, features="minimal", seed=0)
+    unc = clf.predict(img, "uncertainty")
+    regions = suggest_regions(unc, k=5, size=15, labels=lab)
+    assert len(regions) == 5
+    us = [r["uncertainty"] for r in regions]
+    assert us == sorted(us, reverse=True) and us[0] > np.mean(unc)
+    for r in regions:
+        box = tuple(slice(a, b) for a, b in r["box"])
+        assert not (lab[box] > 0).any()  # away from what is already labelled
+
+
+def test_session_retrains_from_cached_features(blobs):
+    img, lab = blobs
+    s = Session(img, "ilastik-default", seed=0)
+    s.add_labels(lab)
+    clf = s.train()
+    assert np.array_equal(s.predict(), pf.train(img, lab, features="ilastik-default", seed=0).predict(img))
+    cached = {k: id(v) for k, v in s._cells.items()}
+    extra = np.zeros_like(lab)
+    extra[100:110, 100:110] = 1
+    s.add_labels(extra)
+    s.train()
+    assert {k: id(v) for k, v in s._cells.items()} == cached  # nothing recomputed
+    view = s.predict(view=(slice(0, 64), slice(10, 74)))
+    assert view.shape == (64, 64, 2) and np.array_equal(view, s.predict()[0:64, 10:74])
+    s.train(FeatureSpec.preset("minimal"))  # cells the default bank already has come from the cache
+    assert all(cached[k] == id(s._cells[k]) for k in cached)
+    assert clf.training["n_samples"] < s.classifier.training["n_samples"]
+
+
+def test_watershed_splits_touching_objects_and_measures():
+    yy, xx = np.mgrid[0:80, 0:120]
+    prob = np.zeros((80, 120), np.float32)
+    for cy, cx in [(40, 45), (40, 72)]:  # two touching disks
+        prob[(yy - cy) ** 2 + (xx - cx) ** 2 < 15 ** 2] = 0.9
+    prob[5:8, 5:8] = 0.9  # a speck
+    lab_none = segment_objects(prob, ObjectParams(split="none"))
+    assert lab_none.max() == 2  # the disks are one object without the split
+    lab = segment_objects(prob, ObjectParams(split="distance", min_size=20, min_distance=8))
+    assert lab.max() == 2
+    rows = measure_objects(lab, prob, np.stack([prob, 2 * prob], -1), pixel_size=(0.5, 0.5), unit="um")
+    assert [r["label"] for r in rows] == [1, 2]
+    assert abs(rows[0]["area"] - rows[0]["pixels"] * 0.25) < 1e-9 and rows[0]["unit"] == "um"
+    assert rows[0]["mean_probability"] == pytest.approx(0.9) and rows[0]["mean_intensity_1"] == pytest.approx(1.8)
+    assert segment_objects(prob, ObjectParams(threshold="otsu", split="maxima")).max() >= 2
+
+
+def test_objects_cli_on_real_probabilities(blobs, tmp_path):
+    img, lab = blobs
+    clf = pf.train(img, lab, features="ilastik-default", seed=0, classes=["background", "blob"])
+    tifffile.imwrite(tmp_path / "p.tif", np.moveaxis(clf.predict(img), -1, 0), imagej=True, metadata={"axes": "CYX"})
+    tifffile.imwrite(tmp_path / "img.tif", img)
+    assert main(["objects", str(tmp_path / "p.tif"), "--channel", "1", "--image", str(tmp_path / "img.tif"),
+                 "--min-size", "20", "--pixel-size", "0.5,0.5", "--unit", "um", "-o", str(tmp_path / "objects.csv"),
+                 "--labels-out", str(tmp_path / "labels.tif")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "objects.csv")))
+    assert 40 <= len(rows) <= 90  # blobs.tif has about 60 blobs
+    labels = tifffile.imread(tmp_path / "labels.tif")
+    assert labels.max() == len(rows)
+    assert float(rows[0]["area"]) == pytest.approx(int(rows[0]["pixels"]) * 0.25)
