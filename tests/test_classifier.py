@@ -171,3 +171,27 @@ def test_float_labels_with_integer_values_accepted(blobs2d, blobs_labels):
         warnings.simplefilter("error")
         clf = pf.train(blobs2d, blobs_labels.astype(np.float32), features="minimal", seed=0, trees=5)
     assert clf.n_classes == 2
+
+
+def test_normalised_features_blockwise_lazy_and_saved(blobs2d, blobs_labels, tmp_path):
+    """pixelforest-default normalises each image to its own percentiles: invariant to brightness,
+    block-wise == whole, lazily read == in memory, kept in the classifier file."""
+    import h5py
+
+    from pixelforest.batch import predict_file
+
+    clf = pf.train(blobs2d, blobs_labels, features="pixelforest-default", seed=0, trees=10)
+    assert clf.spec.normalize == "percentile"
+    whole = clf.predict(blobs2d)
+    assert np.array_equal(clf.predict(blobs2d, block_shape=(20, 30)), whole)
+    # a brighter, offset copy of the image gives (almost) the same prediction
+    assert np.abs(clf.predict(blobs2d * 3 + 50) - whole).max() <= 0.05
+    clf.save(tmp_path / "m.pfc")
+    back = pf.load(tmp_path / "m.pfc")
+    assert back.spec.normalize == "percentile" and np.array_equal(back.predict(blobs2d), whole)
+    with h5py.File(tmp_path / "img.h5", "w") as f:
+        f["data"] = blobs2d
+    predict_file(back, f"{tmp_path / 'img.h5'}/data", "probabilities", "hdf5", target=tmp_path / "o.h5",
+                 block_shape=(25, 40))
+    with h5py.File(tmp_path / "o.h5", "r") as f:
+        assert np.array_equal(f["exported_data"][()], whole)

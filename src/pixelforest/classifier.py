@@ -17,7 +17,7 @@ import numpy as np
 
 from . import axes as _axes
 from . import blockwise
-from .features import FeatureSpec, check_image_values, check_scales, compute_canonical, resolve_spec
+from .features import FeatureSpec, check_image_values, check_scales, compute_canonical, image_stats, resolve_spec
 from .forest import Forest, from_sklearn
 
 SOURCES = ("probabilities", "simple-segmentation", "uncertainty", "features")
@@ -117,7 +117,7 @@ def extract_samples(image5: np.ndarray, lab4: np.ndarray, spec: FeatureSpec):
     T, Z, Y, X, C = image5.shape
     box = _labelled_box(lab4)
     outer, inner = blockwise.grow(box, spec.halo(), (T, Z, Y, X))
-    feats = compute_canonical(image5[outer], spec, check=False, z_size=Z)
+    feats = compute_canonical(image5[outer], spec, check=False, z_size=Z, stats=image_stats(image5, spec))
     feats = feats[inner]
     lab = lab4[box]
     mask = lab > 0
@@ -238,13 +238,14 @@ class Classifier:
             out = np.empty(shape, dtype=dtype)
         halo = self.spec.halo()
         block = self._block(block_shape, (T, Z, Y, X), halo, memory_bytes)
+        stats = image_stats(image5, self.spec)
         total = blockwise.n_blocks((T, Z, Y, X), block)
         for i, sl in enumerate(blockwise.iter_blocks((T, Z, Y, X), block)):
             outer, inner = blockwise.grow(sl, halo, (T, Z, Y, X))
             data = np.asarray(image5[outer])
             if not in_memory:  # a lazily read image: check each block as it arrives
                 check_image_values(data, getattr(image5, "spec", "image"))
-            feats = compute_canonical(data, self.spec, check=False, z_size=Z)[inner]
+            feats = compute_canonical(data, self.spec, check=False, z_size=Z, stats=stats)[inner]
             out[sl] = self._from_features(feats, src)
             if progress is not None:
                 progress(i + 1, total)

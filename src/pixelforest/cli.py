@@ -51,7 +51,7 @@ def _progress_bar(desc: str, enabled: bool, unit: str = "block"):
 
 def cmd_train(args) -> int:
     from .classifier import train
-    from .features import resolve_spec
+    from .features import DEFAULT_FEATURES, resolve_spec
     from .io.images import read_image
 
     labels = args.labels
@@ -87,7 +87,7 @@ def cmd_train(args) -> int:
             raise CLIError("give the training IMAGE(s) (or --labels PROJECT.ilp to use the project's own data)")
         if len(images) != len(labels):
             raise CLIError(f"{len(images)} IMAGE(s) but {len(labels)} --labels; give one label image per image")
-        spec = resolve_spec(args.features or "ilastik-default")
+        spec = resolve_spec(args.features or DEFAULT_FEATURES)
         read = [read_image(p, args.axes) for p in images]
         imgs = [r[0] for r in read]
         axes = [r[1] for r in read]
@@ -388,7 +388,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--labels", nargs="+", required=True, metavar="LABELS",
                    help="one label image per IMAGE (0 = unlabelled, k = class k), or one ilastik .ilp project")
     t.add_argument("--features", default=None,
-                   help="ilastik-default (default), minimal, a feature .json file, or from-ilp")
+                   help="pixelforest-default (default: ilastik's bank on per-image normalised intensities), "
+                        "ilastik-default (exactly ilastik), minimal, a feature .json file, or from-ilp")
     t.add_argument("--classes", help="class names, comma separated (class k = label k)")
     t.add_argument("--trees", type=int, default=100, help="number of trees (default 100, as ilastik)")
     t.add_argument("--seed", type=int, default=None, help="random seed for a reproducible forest")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .classifier import Classifier, normalize_source
-from .features import compute_canonical
+from .features import compute_canonical, image_stats
 
 
 def _require_dask():
@@ -46,9 +46,10 @@ def predict_graph(clf: Classifier, image, source: str = "probabilities", block_s
     shape, dtype = clf.result_shape(image.shape, src)
     K = shape[-1]
     spec = clf.spec
+    stats = image_stats(image, spec)  # whole-image normalisation, once, on the client
 
     def predict_block(block):
-        feats = compute_canonical(np.asarray(block), spec, check=False, z_size=Z)
+        feats = compute_canonical(np.asarray(block), spec, check=False, z_size=Z, stats=stats)
         return clf._from_features(feats, src)
 
     r = g.map_blocks(predict_block, dtype=dtype, chunks=g.chunks[:4] + ((K,),))

@@ -50,6 +50,11 @@ EIGEN_FEATURES = ("StructureTensorEigenvalues", "HessianOfGaussianEigenvalues")
 DEFAULT_SCALES = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
 MIN_SCALE = {fid: (0.3 if fid == "GaussianSmoothing" else 0.7) for fid in FEATURE_IDS}
 
+#: per-image intensity normalisation before the features: "none" (ilastik) or "percentile"
+#: (each channel scaled so that its 1st and 99.8th percentiles become 0 and 1)
+NORMALIZE = ("none", "percentile")
+NORMALIZE_PERCENTILES = (1.0, 99.8)
+
 #: structure-tensor rule of ilastik >= 1.3 (fastfilters): gradient at 0.5*sigma,
 #: tensor smoothing at sigma. ``"vigra"`` is the rule of projects saved by
 #: ilastik < 1.3: gradient at sigma, tensor smoothing at 0.5*sigma.
@@ -88,6 +93,7 @@ class FeatureSpec:
     selection: tuple[tuple[bool, ...], ...]
     compute_in_2d: tuple[bool, ...] | None = None
     structure_tensor: str = "fastfilters"
+    normalize: str = "none"
 
     def __post_init__(self):
         scales = tuple(float(s) for s in self.scales)
@@ -109,6 +115,8 @@ class FeatureSpec:
             if len(c2) != len(scales):
                 raise FeatureError(f"compute_in_2d needs one flag per scale ({len(scales)}), got {len(c2)}")
             object.__setattr__(self, "compute_in_2d", c2)
+        if self.normalize not in NORMALIZE:
+            raise FeatureError(f"normalize must be one of {NORMALIZE}, got {self.normalize!r}")
         if self.structure_tensor not in ST_RULES:
             raise FeatureError(f"structure_tensor must be one of {ST_RULES}, got {self.structure_tensor!r}")
         for fi, fid in enumerate(FEATURE_IDS):
@@ -164,10 +172,12 @@ class FeatureSpec:
 
     @classmethod
     def preset(cls, name: str, scales: Sequence[float] = DEFAULT_SCALES) -> "FeatureSpec":
-        """Named presets: ``ilastik-default`` (every cell ilastik allows) and ``minimal``."""
-        if name == "ilastik-default":
+        """Named presets: ``ilastik-default`` (every cell ilastik allows, exactly as ilastik),
+        ``pixelforest-default`` (the same cells on each image normalised to its percentiles) and
+        ``minimal``."""
+        if name in ("ilastik-default", "pixelforest-default"):
             rows = tuple(tuple(s >= MIN_SCALE[fid] for s in scales) for fid in FEATURE_IDS)
-            return cls(tuple(scales), rows)
+            return cls(tuple(scales), rows, normalize="percentile" if name == "pixelforest-default" else "none")
         if name == "minimal":
             return cls.from_cells(
                 {
@@ -194,6 +204,7 @@ class FeatureSpec:
             },
             "compute_in_2d": None if self.compute_in_2d is None else list(self.compute_in_2d),
             "structure_tensor": self.structure_tensor,
+            "normalize": self.normalize,
         }
 
     @classmethod
@@ -223,7 +234,8 @@ class FeatureSpec:
             scales = list(scales) + sorted(missing)
         c2 = d.get("compute_in_2d")
         return cls.from_cells(feats, scales=scales, compute_in_2d=c2,
-                              structure_tensor=d.get("structure_tensor", "fastfilters"))
+                              structure_tensor=d.get("structure_tensor", "fastfilters"),
+                              normalize=d.get("normalize", "none"))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -280,7 +292,10 @@ class FeatureSpec:
         return replace(self, compute_in_2d=None if flags is None else tuple(flags))
 
 
-PRESETS = ("ilastik-default", "minimal")
+PRESETS = ("ilastik-default", "pixelforest-default", "minimal")
+
+#: what a new user gets when choosing nothing (CLI, Fiji); chosen by scripts/evaluate.py (see README)
+DEFAULT_FEATURES = "pixelforest-default"
 
 
 def _fmt_scale(s: float) -> str:
@@ -495,13 +510,34 @@ class _ScaleBank:
         }[fid]()
 
 
+def image_stats(image5, spec: FeatureSpec):
+    """Per-channel normalisation statistics ``(C, 2)`` of a whole (T, Z, Y, X, C) image (or a
+    lazily read one), from a strided sample of about 2 million pixels; None without normalisation."""
+    if spec.normalize == "none":
+        return None
+    T, Z, Y, X, C = image5.shape
+    step = max(1, int(np.sqrt(T * Z * Y * X / 2e6)))
+    sample = np.asarray(image5[:, :, ::step, ::step, :], dtype=np.float64).reshape(-1, C)
+    lo, hi = np.percentile(sample, NORMALIZE_PERCENTILES, axis=0)
+    return np.stack([lo, np.where(hi > lo, hi, lo + 1.0)], axis=1)
+
+
+def normalize_block(data: np.ndarray, stats) -> np.ndarray:
+    lo, hi = stats[:, 0].astype(np.float32), stats[:, 1].astype(np.float32)
+    return (data.astype(np.float32) - lo) / (hi - lo)
+
+
 def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True, z_size: int | None = None,
-                      out: np.ndarray | None = None) -> np.ndarray:
+                      out: np.ndarray | None = None, stats=None) -> np.ndarray:
     """Features of a 5D ``(T, Z, Y, X, C)`` array -> ``(T, Z, Y, X, F)`` float32.
 
     ``z_size`` is the Z extent of the whole image (when ``data`` is a block of
-    it), which decides 2D vs 3D for scales without an explicit flag.
+    it), which decides 2D vs 3D for scales without an explicit flag. ``stats`` are
+    the whole image's normalisation statistics (:func:`image_stats`) when ``data``
+    is a block of it; without them a normalising spec uses ``data``'s own.
     """
+    if spec.normalize != "none":
+        data = normalize_block(data, image_stats(data, spec) if stats is None else stats)
     if data.ndim != 5:
         raise ValueError("compute_canonical expects a (T, Z, Y, X, C) array")
     T, Z, Y, X, C = data.shape

@@ -8,6 +8,8 @@ the image) reuses the same cache.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from . import axes as _axes
@@ -35,7 +37,7 @@ class Session:
     # -- features -------------------------------------------------------------------
 
     def _cell_key(self, fid, si, spec):
-        return fid, spec.scales[si], spec.in_2d_flags(self.image5.shape[1])[si]
+        return fid, spec.scales[si], spec.in_2d_flags(self.image5.shape[1])[si], spec.normalize
 
     def features(self, spec: FeatureSpec | None = None) -> np.ndarray:
         """The image's features for ``spec`` (default: the session's), computing only missing cells."""
@@ -50,6 +52,7 @@ class Session:
             sub = FeatureSpec.from_cells({f: [spec.scales[si]] for f in fids}, scales=[spec.scales[si]],
                                          compute_in_2d=None if spec.compute_in_2d is None else [spec.compute_in_2d[si]],
                                          structure_tensor=spec.structure_tensor)
+            sub = replace(sub, normalize=spec.normalize)
             out = compute_canonical(self.image5, sub, check=False)
             k = 0
             for fid, _ in sub.cells():

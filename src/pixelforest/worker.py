@@ -29,7 +29,7 @@ import numpy as np
 
 from . import __version__
 from .classifier import Classifier, normalize_source
-from .features import FeatureSpec, compute_canonical, resolve_spec
+from .features import DEFAULT_FEATURES, FeatureSpec, compute_canonical, resolve_spec
 
 #: budget for cached features (bytes): the plugin's Options > Memory
 FEATURE_CACHE_BYTES = int(os.environ.get("PIXELFOREST_WORKER_MEMORY_MB", "2048")) * 2**20
@@ -171,7 +171,7 @@ def req_train(task, params, image):
         raise ValueError(f"ROI index image shape {labels.shape} does not match the image {(T, Z, Y, X)}")
     if not labels.any():
         raise ValueError("the ROIs cover no pixel of the image")
-    spec = resolve_spec(params.get("features") or "ilastik-default")
+    spec = resolve_spec(params.get("features") or DEFAULT_FEATURES)
     trees, seed = int(params.get("trees", 100)), params.get("seed")
     seed = None if seed in (None, "", -1) else int(seed)
     feats = _features(img5, spec, task)

@@ -17,8 +17,8 @@ public class TrainClassifier extends PixelForestCommand {
 		ImagePlus imp = currentImage();
 		Params p = new Params("Pixel Forest: Train Classifier");
 		p.choice("Labels from", new String[] { "ROI Manager", "Overlay" }, "ROI Manager");
-		p.string("Features", "ilastik-default");
-		p.message("ilastik-default, minimal, or a feature .json file (e.g. from Suggest Features)");
+		p.string("Features", "pixelforest-default");
+		p.message("pixelforest-default (normalised intensities), ilastik-default (exactly ilastik), minimal,\nor a feature .json file (e.g. from Suggest Features)");
 		p.string("Classes", "");
 		p.message("class names in label order (optional; default: ROI groups, class:NAME names, colours)");
 		p.number("Trees", 100);
