@@ -10,6 +10,8 @@ Sections (all by default):
 * ``predict``: our compiled forest traversal against scikit-learn's
   ``predict_proba(n_jobs=-1)`` on the same 100-tree forest and features.
 * ``train``: end-to-end train + predict on the 2D image with the full bank.
+* ``retrain``: after adding 1,000 labelled pixels, retrain + predict a 1024 x 1024 view
+  from the interactive session's feature cache, against doing it from scratch.
 * ``imagej``: numpy <-> ImagePlus of a 2048 x 2048 x 100 float32 stack, against a
   plain NumPy copy of the same bytes (needs Java).
 
@@ -161,6 +163,37 @@ def section_train(quick: bool):
     return [(f"train + predict ({src}, {int((lab > 0).sum())} labels)", f"{tp:.2f} s", f"{tb:.2f} s (skimage + sklearn)", tb / tp)]
 
 
+def section_retrain(quick: bool):
+    """Interactive loop: after adding 1,000 labelled pixels, retrain and predict a 1024 x 1024 view
+    from the session's feature cache, against training and predicting from scratch."""
+    import pixelforest as pf
+    from pixelforest.interactive import Session
+
+    img, src = image_2d(quick)
+    lab = sparse_labels(img, 500, seed=0)
+    more = sparse_labels(img, 500, seed=1)
+    view = (slice(0, min(1024, img.shape[0])), slice(0, min(1024, img.shape[1])))
+    s = Session(img, "ilastik-default", seed=0)
+    s.add_labels(lab)
+    s.train()
+    s.predict(view=view)  # the first round fills the cache
+
+    def again():
+        s.add_labels(more)
+        s.train()
+        return s.predict(view=view)
+
+    def scratch():
+        clf = pf.train(img, np.maximum(lab, more), features="ilastik-default", seed=0)
+        return clf.predict(img[view])
+
+    t_cached, _ = timed(again, repeat=1)
+    t_scratch, _ = timed(scratch, repeat=1)
+    n = img[view].size
+    return [(f"retrain + predict {img[view].shape[0]}x{img[view].shape[1]} view after +1,000 labels",
+             f"{t_cached:.2f} s", f"{t_scratch:.2f} s (from scratch)", t_scratch / t_cached)] if n else []
+
+
 def section_imagej(quick: bool):
     try:
         import pixelforest.imagej as pfij
@@ -244,7 +277,8 @@ def section_big(big_gb: float, limit_gb: float, workdir: Path):
              res["peak_rss"] / nbytes)]
 
 
-SECTIONS = {"features": section_features, "predict": section_predict, "train": section_train, "imagej": section_imagej}
+SECTIONS = {"features": section_features, "predict": section_predict, "train": section_train,
+            "retrain": section_retrain, "imagej": section_imagej}
 
 
 def main(argv=None) -> int:
