@@ -235,6 +235,7 @@ class Classifier:
         check_scales(self.spec, (T, Z, Y, X))
         shape, dtype = self.result_shape(image5.shape, src)
         if out is None:
+            check_memory(int(np.prod(shape)) * np.dtype(dtype).itemsize, f"the {src} result {shape}")
             out = np.empty(shape, dtype=dtype)
         halo = self.spec.halo()
         block = self._block(block_shape, (T, Z, Y, X), halo, memory_bytes)
@@ -293,6 +294,19 @@ class Classifier:
         from .project import save_classifier
 
         save_classifier(self, path)
+
+
+def check_memory(nbytes: int, what: str) -> None:
+    """Refuse, before allocating, a request larger than the memory available now."""
+    from .lazy import available_memory
+
+    avail = available_memory()
+    if nbytes > avail:
+        raise MemoryError(
+            f"{what} needs {nbytes / 2**30:.1f} GiB but only {avail / 2**30:.1f} GiB of memory are available; "
+            f"predict it block by block into a file instead (pixelforest batch ... --output-format hdf5 or zarr, "
+            f"or Classifier.predict_canonical(LazyImage(...), out=BlockOutput(...)))"
+        )
 
 
 def segmentation_from_probabilities(p: np.ndarray) -> np.ndarray:

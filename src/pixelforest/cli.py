@@ -491,7 +491,7 @@ def main(argv=None) -> int:
     except CLIError as e:
         print(f"pixelforest {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except (ValueError, OSError, TypeError) as e:
+    except (ValueError, OSError, TypeError, MemoryError) as e:
         print(f"pixelforest {args.command}: error: {e}", file=sys.stderr)
         return EXIT_ERROR
 

@@ -142,14 +142,20 @@ def load_classifier(path) -> Classifier:
     with open(path, "rb") as f:
         head = f.read(8)
     if head.startswith(b"\x89HDF"):
-        from .io.ilp import IlastikProject
+        from .io.ilp import IlastikProject, IlpError
 
-        return IlastikProject(path).to_classifier()
+        try:
+            with IlastikProject(path) as ilp:
+                return ilp.to_classifier()
+        except (KeyError, OSError, RuntimeError, ValueError) as e:
+            if isinstance(e, (IlpError, FileNotFoundError)):
+                raise
+            raise IlpError(f"{path}: damaged ilastik project ({type(e).__name__}: {e})") from None
     if not head.startswith(b"PK"):
         raise _fail(path, f"not a pixelforest classifier (expected a {SUFFIX} ZIP archive or an ilastik .ilp project)")
     try:
         z = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as e:
         raise _fail(path, f"damaged or truncated classifier file ({e})") from None
     with z:
         try:
@@ -160,7 +166,8 @@ def load_classifier(path) -> Classifier:
             raise _fail(path, f"manifest of {info.file_size} bytes is implausibly large; refusing to read it")
         try:
             manifest = json.loads(z.read(info).decode("utf-8"))
-        except (zipfile.BadZipFile, zlib.error, ValueError, UnicodeDecodeError, OSError, EOFError) as e:
+        except (zipfile.BadZipFile, zlib.error, ValueError, UnicodeDecodeError, OSError, EOFError,
+                NotImplementedError) as e:
             raise _fail(path, f"damaged manifest ({e})") from None
         _check_manifest(path, manifest)
         arrays = {}
@@ -201,7 +208,7 @@ def _read_array(path, z: zipfile.ZipFile, name: str, meta) -> np.ndarray:
         raise _fail(path, f"array {name!r} claims {info.file_size} bytes, more than the {MAX_MEMBER_BYTES} allowed")
     try:
         data = z.read(info)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as e:  # CRC mismatch, truncated data
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, ValueError) as e:  # CRC, truncation, a damaged header
         raise _fail(path, f"array {name!r} is damaged ({e})") from None
     if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
         raise _fail(path, f"checksum mismatch for array {name!r}: the file is damaged")

@@ -287,6 +287,6 @@ def handle(task, request: str, params: dict | None = None, image=None) -> None:
     except KeyError as e:
         task.outputs["error"] = f"the plugin sent no {e} for {request!r}: plugin and pixelforest versions differ?"
         task.outputs["trace"] = traceback.format_exc()
-    except (ValueError, OSError, TypeError) as e:  # the user's to fix: a readable message
+    except (ValueError, OSError, TypeError, MemoryError) as e:  # the user's to fix: a readable message
         task.outputs["error"] = str(e)
         task.outputs["trace"] = traceback.format_exc()

@@ -77,12 +77,16 @@ class IlastikProject:
         try:
             self.version = _s(f["ilastikVersion"][()]) if "ilastikVersion" in f else "unknown"
             self.workflow = _s(f["workflowName"][()]) if "workflowName" in f else ""
-        except (KeyError, OSError) as e:
+            complete = "PixelClassification" in f and "FeatureSelections" in f
+            groups = sorted(f.keys())
+        except (KeyError, OSError, RuntimeError, ValueError) as e:  # h5py's errors on damaged files
+            self._f.close()
             raise IlpError(f"{self.path}: damaged ilastik project ({e})") from None
-        if "PixelClassification" not in f or "FeatureSelections" not in f:
+        if not complete:
+            self._f.close()
             raise IlpError(
                 f"{self.path}: not an ilastik Pixel Classification project "
-                f"(workflow {self.workflow!r}, groups {sorted(f.keys())})"
+                f"(workflow {self.workflow!r}, groups {groups})"
             )
 
     def close(self):

@@ -193,7 +193,27 @@ def _read_tiff(path: Path):
 
 
 def _tmp_for(path: Path) -> Path:
+    """A temporary name beside ``path``; stale ones left by killed processes are removed first."""
+    for stale in path.parent.glob(f".{path.name}.tmp-*") if path.parent.exists() else ():
+        try:
+            pid = int(stale.name.rsplit("-", 1)[1])
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _alive(pid):
+            import shutil
+
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def atomic_output(path: Path, write) -> Path:

@@ -94,8 +94,8 @@ public final class PythonService {
 		return service != null && service.isAlive();
 	}
 
-	/** Runs a request in the worker and returns its outputs. */
-	public static Map<String, Object> call(String request, Map<String, Object> params, NDArray image, String what)
+	/** Runs a request in the worker and returns its outputs (one at a time: a second command waits). */
+	public static synchronized Map<String, Object> call(String request, Map<String, Object> params, NDArray image, String what)
 		throws PixelForestException
 	{
 		Service svc = service();

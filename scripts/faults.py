@@ -1,0 +1,211 @@
+#!/usr/bin/env python
+"""Fault scenarios: kills and damaged inputs, and what is left afterwards.
+
+Scenarios (each on files this script makes in a temporary folder):
+
+1. ``kill -9`` during ``pixelforest batch``: outputs are complete or absent; the rerun
+   completes the rest (stale temporary files are cleaned).
+2. Ctrl-C (SIGINT) during ``pixelforest batch``: exit status 130, nothing partial left,
+   the rerun completes.
+3. Damaged inputs mixed into a batch (truncated TIFF, bit-flipped HDF5, a text file named
+   .tif, a 3-channel image for a 1-channel classifier): a clear error for each, the good
+   files still predicted.
+4. A damaged classifier file: a clear error, no output.
+5. The Fiji plugin's Python worker killed mid-task (through Appose, as the plugin drives
+   it): the task reports the crash and a new worker takes the next request.
+
+Prints: scenarios run, outputs lost (must be 0), clear errors given / total.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import tifffile
+
+import pixelforest as pf
+
+PF = [sys.executable, "-m", "pixelforest.cli"]
+
+
+def make_inputs(d: Path, n: int = 4, size=(16, 256, 256)):
+    rng = np.random.default_rng(0)
+    files = []
+    for i in range(n):
+        vol = rng.normal(size=size).astype(np.float32)
+        vol[:, size[1] // 4:3 * size[1] // 4, size[2] // 4:3 * size[2] // 4] += 2
+        p = d / f"img{i}.h5"
+        with h5py.File(p, "w") as f:
+            f["data"] = vol
+        files.append(str(p))
+    lab = np.zeros(size, np.uint8)
+    zs = slice(max(0, size[0] // 2 - 1), size[0] // 2 + 1)
+    cy, cx = size[1] // 2, size[2] // 2  # inside the bright square
+    lab[zs, cy - 5:cy + 5, cx - 5:cx + 5] = 1
+    lab[zs, 2:8, 2:8] = 2
+    with h5py.File(files[0], "r") as f:
+        img = f["data"][()]
+    clf = pf.train(img[0] if size[0] == 1 else img, lab[0] if size[0] == 1 else lab, features="minimal", trees=10,
+                   seed=0)
+    clf.save(d / "m.pfc")
+    return files, clf
+
+
+def outputs_complete(out: Path, files, clf) -> tuple[int, int, list]:
+    """(complete outputs, partial/corrupt outputs, temp files left)"""
+    good = bad = 0
+    for f in files:
+        p = out / (Path(f).stem + "_Probabilities.h5")
+        if not p.exists():
+            continue
+        try:
+            with h5py.File(p, "r") as h:
+                d = h["exported_data"][()]
+            with h5py.File(f, "r") as src:
+                ok = np.array_equal(d, clf.predict(src["data"][()]))
+            good += ok
+            bad += not ok
+        except Exception:
+            bad += 1
+    temps = [p.name for p in out.glob(".*tmp-*")] if out.exists() else []
+    return good, bad, temps
+
+
+def scenario_kill(d: Path, sig) -> dict:
+    files, clf = make_inputs(d)
+    out = d / "out"
+    cmd = PF + ["batch", str(d / "m.pfc"), *files, "-o", str(out), "-q", "--block-shape", "8,128,128"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t0 = time.time()
+    while time.time() - t0 < 120:  # wait until the first output is complete, then interrupt
+        if out.exists() and any(out.glob("*_Probabilities.h5")):
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    proc.wait(timeout=60)
+    good, bad, temps = outputs_complete(out, files, clf)
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    good2, bad2, temps2 = outputs_complete(out, files, clf)
+    lost = bad + bad2 + (len(files) - good2)
+    return {"name": f"{'kill -9' if sig == signal.SIGKILL else 'Ctrl-C'} during batch",
+            "ok": lost == 0 and not temps2 and rerun.returncode == 0 and
+                  (sig == signal.SIGKILL or (proc.returncode in (130, -2) and not temps)),
+            "lost": lost, "clear": 1 if sig == signal.SIGKILL or proc.returncode in (130, -2) else 0, "errors": 1,
+            "detail": f"after the interrupt {good} complete, {bad} damaged, temp files {temps}; after the rerun "
+                      f"{good2}/{len(files)} complete, temp files {temps2}"}
+
+
+def scenario_damaged_inputs(d: Path) -> dict:
+    files, clf = make_inputs(d, n=2, size=(16, 100, 100))
+    bad = []
+    t = d / "trunc.tif"
+    tifffile.imwrite(t, np.zeros((16, 100, 100), np.float32))
+    t.write_bytes(t.read_bytes()[:5000])
+    bad.append(t)
+    h = d / "flipped.h5"
+    data = bytearray(Path(files[0]).read_bytes())
+    for i in range(0, 4096, 97):
+        data[i] ^= 0xFF
+    h.write_bytes(bytes(data))
+    bad.append(h)
+    txt = d / "notes.tif"
+    txt.write_text("not an image")
+    bad.append(txt)
+    rgb = d / "rgb.h5"
+    with h5py.File(rgb, "w") as f:
+        f["data"] = np.zeros((16, 100, 100, 3), np.float32)
+    bad.append(rgb)
+    out = d / "out"
+    r = subprocess.run(PF + ["batch", str(d / "m.pfc"), *files, *map(str, bad), "-o", str(out), "-q"],
+                       capture_output=True, text=True, timeout=600)
+    named = sum(1 for b in bad if f"{b}:" in r.stderr)
+    good, damaged, temps = outputs_complete(out, files, clf)
+    lost = len(files) - good + damaged
+    return {"name": "damaged inputs mixed into a batch", "ok": r.returncode == 1 and named == len(bad) and lost == 0,
+            "lost": lost, "clear": named, "errors": len(bad),
+            "detail": f"{named}/{len(bad)} damaged inputs named with their error; {good}/{len(files)} good files done"}
+
+
+def scenario_damaged_classifier(d: Path) -> dict:
+    files, clf = make_inputs(d, n=1, size=(16, 64, 64))
+    m = d / "m.pfc"
+    data = bytearray(m.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    m.write_bytes(bytes(data))
+    out = d / "out"
+    r = subprocess.run(PF + ["predict", str(m), files[0], "-o", str(out) + "/", "-q"], capture_output=True, text=True)
+    clear = "m.pfc:" in r.stderr and ("damaged" in r.stderr or "checksum" in r.stderr)
+    left = list(out.glob("*")) if out.exists() else []
+    return {"name": "damaged classifier file", "ok": r.returncode != 0 and clear and not left, "lost": 0,
+            "clear": int(clear), "errors": 1, "detail": r.stderr.strip().splitlines()[-1] if r.stderr else ""}
+
+
+def scenario_worker_killed(d: Path) -> dict:
+    try:
+        from appose.service import Service
+    except ImportError:
+        return {"name": "worker killed mid-task", "ok": True, "lost": 0, "clear": 0, "errors": 0,
+                "detail": "skipped: appose not installed"}
+    import appose
+
+    worker = "import appose.python_worker; appose.python_worker.main()"
+    script = "import pixelforest.worker as _pfw\n_pfw.handle(task, request, params, image)\n"
+    files, clf = make_inputs(d, n=1, size=(1, 1500, 1500))
+    with h5py.File(files[0], "r") as f:
+        img2d = f["data"][0]
+    lab = np.zeros(img2d.shape, np.uint8)
+    lab[100:110, 100:110] = 1
+    lab[10:20, 10:20] = 2
+    pf.train(img2d, lab, features="minimal", trees=10, seed=0).save(d / "m.pfc")
+    svc = Service(".", {"PIXELFOREST_WORKER_MEMORY_MB": "1"}, sys.executable, "-c", worker)
+    with h5py.File(files[0], "r") as f:
+        arr = f["data"][()][None, :, None]  # (T, Z, C, Y, X)
+    nd = appose.NDArray("float32", list(arr.shape))
+    nd.ndarray()[...] = arr
+    pid = svc.task(script, {"request": "ping", "params": {}, "image": None}).wait_for().outputs["pid"]
+    task = svc.task(script, {"request": "predict", "params": {"classifier": str(d / "m.pfc"), "block": [200, 200]},
+                             "image": nd})
+    task.start()
+    time.sleep(1.0)
+    os.kill(int(pid), signal.SIGKILL)
+    crashed = False
+    try:
+        task.wait_for()
+    except Exception as e:  # the crash is reported to the caller
+        crashed = "crash" in str(e).lower() or "CRASH" in str(task.status)
+    nd.shm.dispose()
+    svc2 = Service(".", None, sys.executable, "-c", worker)  # the plugin starts a new worker on the next call
+    ok2 = svc2.task(script, {"request": "ping", "params": {}, "image": None}).wait_for().outputs.get("pid") != pid
+    svc2.close()
+    return {"name": "worker killed mid-task", "ok": crashed and ok2, "lost": 0, "clear": int(crashed), "errors": 1,
+            "detail": f"task status {task.status}; a new worker answered: {ok2}"}
+
+
+def main() -> int:
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, fn in enumerate([lambda d: scenario_kill(d, signal.SIGKILL), lambda d: scenario_kill(d, signal.SIGINT),
+                                scenario_damaged_inputs, scenario_damaged_classifier, scenario_worker_killed]):
+            d = Path(tmp) / f"s{i}"
+            d.mkdir()
+            r = fn(d)
+            results.append(r)
+            print(f"{'PASS' if r['ok'] else 'FAIL'}  {r['name']}: {r['detail']}", flush=True)
+    lost = sum(r["lost"] for r in results)
+    clear = sum(r["clear"] for r in results)
+    total = sum(r["errors"] for r in results)
+    print(f"scenarios run: {len(results)}, outputs lost: {lost}, clear errors given: {clear}/{total}")
+    return 0 if lost == 0 and all(r["ok"] for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
