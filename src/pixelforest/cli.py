@@ -176,14 +176,8 @@ def cmd_batch(args) -> int:
         dataset=args.output_internal_path, block_shape=args.block_shape,
         memory_bytes=int(args.memory * 2**20) if args.memory else None, scheduler=args.scheduler,
         dtype=args.export_dtype, export_drange=args.export_drange, in_drange=args.pipeline_drange)
-    _print_table(rows, ("status", "input", "output", "seconds"))
-    failed = [r for r in rows if r["status"] == "failed"]
-    done = sum(r["status"] == "done" for r in rows)
-    print(f"batch: {done} done, {sum(r['status'].startswith('skipped') for r in rows)} skipped, {len(failed)} failed "
-          f"of {len(rows)} file(s) in {time.time() - t0:.1f} s")
-    for r in failed:
-        print(f"pixelforest batch: {r['input']}: {r['error']}", file=sys.stderr)
-    return EXIT_ERROR if failed else 0
+    return _report(rows, ("status", "input", "output", "seconds"), "batch",
+                   "batch: {done} done, {skipped} skipped, {failed} failed of {n} file(s)" + f" in {time.time() - t0:.1f} s")
 
 
 # ---------------------------------------------------------------------- objects
@@ -263,13 +257,18 @@ def cmd_convert(args) -> int:
     rows = convert(args.inputs, args.output, layout=args.layout, dataset=args.dataset, compression=args.compression,
                    axes=args.axes, to_tiff=args.to_tiff, skip_existing=not args.overwrite,
                    progress=_progress_bar("converting", not args.quiet, unit="file"))
-    _print_table(rows, ("status", "input", "output", "axes", "shape", "dtype"))
+    return _report(rows, ("status", "input", "output", "axes", "shape", "dtype"), "convert",
+                   "converted {done}, skipped {skipped}, failed {failed} of {n} file(s)")
+
+
+def _report(rows, cols, command: str, summary: str) -> int:
+    """The summary table of a many-file command, a count line, each failure on stderr; the exit status."""
+    _print_table(rows, cols)
     failed = [r for r in rows if r["status"] == "failed"]
-    done = sum(r["status"] == "done" for r in rows)
-    print(f"converted {done}, skipped {sum(r['status'].startswith('skipped') for r in rows)}, failed {len(failed)} "
-          f"of {len(rows)} file(s)")
+    print(summary.format(done=sum(r["status"] == "done" for r in rows), failed=len(failed), n=len(rows),
+                         skipped=sum(r["status"].startswith("skipped") for r in rows)))
     for r in failed:
-        print(f"pixelforest convert: {r['input']}: {r['error']}", file=sys.stderr)
+        print(f"pixelforest {command}: {r['input']}: {r['error']}", file=sys.stderr)
     return EXIT_ERROR if failed else 0
 
 

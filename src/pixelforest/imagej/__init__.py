@@ -150,8 +150,7 @@ def suggestion_rois(uncertainty, k: int = 5, size: int = 15, labels=None, add_to
         roi.setStrokeColor(Color(255, 255, 0))
         out.append(roi)
     if add_to_manager:
-        rm = roi_manager(create=True)
-        if rm is not None:
-            for roi in out:
-                rm.addRoi(roi)
+        from .rois import add_to_roi_manager
+
+        add_to_roi_manager(out)
     return out

@@ -112,10 +112,7 @@ def segmentation_to_rois(seg4: np.ndarray, class_names, class_colors, *, classes
                         roi.setPosition(0, z + 1, t + 1)
                     out.append(roi)
     if add_to_manager:
-        from .rois import roi_manager
+        from .rois import add_to_roi_manager
 
-        rm = roi_manager(create=True)
-        if rm is not None:
-            for r in out:
-                rm.addRoi(r)
+        add_to_roi_manager(out)
     return out

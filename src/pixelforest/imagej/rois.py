@@ -80,6 +80,16 @@ def roi_manager(create: bool = False):
     return rm
 
 
+def add_to_roi_manager(rois) -> bool:
+    """Adds Rois to the ROI Manager (opening one when there is a display); False when headless."""
+    rm = roi_manager(create=True)
+    if rm is None:
+        return False
+    for r in rois:
+        rm.addRoi(r)
+    return True
+
+
 def collect(source, imp=None) -> list[LabelRoi]:
     """LabelRois from a ROI source.
 
