@@ -195,3 +195,11 @@ def test_normalised_features_blockwise_lazy_and_saved(blobs2d, blobs_labels, tmp
                  block_shape=(25, 40))
     with h5py.File(tmp_path / "o.h5", "r") as f:
         assert np.array_equal(f["exported_data"][()], whole)
+
+
+def test_constant_image_refused_for_training_but_predicted(blobs2d, blobs_labels):
+    with pytest.raises(ValueError, match=r"image 0 is constant \(every pixel is 7.0\)"):
+        pf.train(np.full_like(blobs2d, 7.0), blobs_labels, features="minimal")
+    clf = pf.train(blobs2d, blobs_labels, features="minimal", seed=0, trees=5)
+    p = clf.predict(np.zeros_like(blobs2d))  # an empty tile in a batch is still predicted
+    assert p.shape == blobs2d.shape + (2,) and np.isfinite(p).all()

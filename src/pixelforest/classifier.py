@@ -377,6 +377,9 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
         elif this_ndim != ndim:
             raise ValueError(f"{nm} is {this_ndim}D but the first training image is {ndim}D; 2D and 3D cannot be mixed")
         lab4 = _canonical_labels(lab, ax, image5.shape, nm)
+        if img.size and img.min() == img.max():
+            raise ValueError(f"{nm} is constant (every pixel is {img.flat[0]}): it carries nothing to learn from; "
+                             f"check that the right image or channel was given")
         li = LabelImage.from_dense(lab4, nm, ax)
         label_images.append(li)
         if li.index.size == 0:
