@@ -124,9 +124,6 @@ class LazyImage:
         a = self[(slice(None),) * 5]
         return a.astype(dtype) if dtype is not None else a
 
-    def __getstate__(self):
-        return self.__dict__
-
     def __repr__(self):
         return f"LazyImage({self.spec!r}, axes={self.file_axes!r}, shape={self.file_shape}, dtype={self.dtype})"
 
