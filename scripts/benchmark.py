@@ -243,7 +243,7 @@ def section_big(big_gb: float, limit_gb: float, workdir: Path):
 
     workdir.mkdir(parents=True, exist_ok=True)
     Y = X = 2048
-    Z = int(np.ceil(big_gb * 1e9 / (Y * X * 2)))
+    Z = int(np.ceil(big_gb * 2**30 / (Y * X * 2)))  # GiB, like the limit
     vol = workdir / "big.h5"
     rng = np.random.default_rng(0)
     if not vol.exists() or h5py.File(vol, "r")["data"].shape != (Z, Y, X):
@@ -271,9 +271,9 @@ def section_big(big_gb: float, limit_gb: float, workdir: Path):
     nbytes = Z * Y * X * 2
     voxels = Z * Y * X
     out.unlink(missing_ok=True)
-    return [(f"out-of-core {X}x{Y}x{Z} uint16 ({nbytes / 1e9:.1f} GB) under RLIMIT_DATA {limit_gb:g} GB",
+    return [(f"out-of-core {X}x{Y}x{Z} uint16 ({nbytes / 2**30:.1f} GiB) under RLIMIT_DATA {limit_gb:g} GiB",
              f"{voxels / res['seconds'] / 1e6:.2f} Mvox/s", f"volume {nbytes / limit:.1f}x the limit", None),
-            ("  peak RSS / volume size", f"{res['peak_rss'] / 2**30:.2f} GB", f"{nbytes / 2**30:.2f} GB",
+            ("  peak RSS / volume size", f"{res['peak_rss'] / 2**30:.2f} GiB", f"{nbytes / 2**30:.2f} GiB",
              res["peak_rss"] / nbytes)]
 
 
@@ -286,8 +286,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="small inputs (CI)")
     ap.add_argument("--section", action="append", choices=list(SECTIONS), help="run only these sections")
     ap.add_argument("--big", action="store_true", help="only the out-of-core benchmark (a generated volume on disk)")
-    ap.add_argument("--big-gb", type=float, default=8.0, help="size of the generated uint16 volume (default 8 GB)")
-    ap.add_argument("--limit-gb", type=float, default=2.0, help="memory limit (RLIMIT_DATA) of the predicting process (default 2 GB)")
+    ap.add_argument("--big-gb", type=float, default=8.0, help="size of the generated uint16 volume in GiB (default 8)")
+    ap.add_argument("--limit-gb", type=float, default=2.0, help="memory limit (RLIMIT_DATA) of the predicting process in GiB (default 2)")
     ap.add_argument("--big-dir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "pixelforest-big",
                     help="where the volume is generated (kept for reruns)")
     args = ap.parse_args(argv)
