@@ -316,7 +316,7 @@ def cmd_info(args) -> int:
     print(f"input: {clf.n_channels} channel(s), {clf.ndim}D")
     cells = clf.spec.cells()
     print(f"features: {clf.n_features} channels from {len(cells)} (feature, scale) cells; scales {list(clf.spec.scales)}; "
-          f"structure tensor rule {clf.spec.structure_tensor}")
+          f"structure tensor rule {clf.spec.structure_tensor}; intensity normalisation {clf.spec.normalize}")
     if args.verbose:
         for i, n in enumerate(clf.feature_names):
             print(f"  [{i}] {n}")
