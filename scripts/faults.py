@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -172,10 +173,19 @@ def scenario_worker_killed(d: Path) -> dict:
     nd = appose.NDArray("float32", list(arr.shape))
     nd.ndarray()[...] = arr
     pid = svc.task(script, {"request": "ping", "params": {}, "image": None}).wait_for().outputs["pid"]
-    task = svc.task(script, {"request": "predict", "params": {"classifier": str(d / "m.pfc"), "block": [200, 200]},
+    task = svc.task(script, {"request": "predict", "params": {"classifier": str(d / "m.pfc"), "block": [100, 100]},
                              "image": nd})
+    # Kill on the first per-block progress report (block 1 of 225 done): the task is then
+    # certainly mid-way, however fast the machine.
+    first_block = threading.Event()
+
+    def on_event(ev):
+        if ev.current and ev.maximum and 0 < ev.current < ev.maximum:
+            first_block.set()
+
+    task.listen(on_event)
     task.start()
-    time.sleep(1.0)
+    mid_way = first_block.wait(120)
     os.kill(int(pid), signal.SIGKILL)
     crashed = False
     try:
@@ -186,8 +196,8 @@ def scenario_worker_killed(d: Path) -> dict:
     svc2 = Service(".", None, sys.executable, "-c", worker)  # the plugin starts a new worker on the next call
     ok2 = svc2.task(script, {"request": "ping", "params": {}, "image": None}).wait_for().outputs.get("pid") != pid
     svc2.close()
-    return {"name": "worker killed mid-task", "ok": crashed and ok2, "lost": 0, "clear": int(crashed), "errors": 1,
-            "detail": f"task status {task.status}; a new worker answered: {ok2}"}
+    return {"name": "worker killed mid-task", "ok": mid_way and crashed and ok2, "lost": 0, "clear": int(crashed), "errors": 1,
+            "detail": f"killed mid-way: {mid_way}; task status {task.status}; a new worker answered: {ok2}"}
 
 
 def main() -> int:
