@@ -209,3 +209,93 @@ def test_gui_smoke(fiji, scribbles, tmp_path):
     img = io.imread(shot)
     assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 200
     assert img[..., :3].std() > 10  # not blank: windows were drawn
+
+
+def _become_subreaper() -> bool:
+    """Make this process adopt orphaned descendants (Linux), so a test can reap and see them end
+    whatever the machine's init does with orphans."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def _gone(pid: int, within: float) -> bool:
+    """True when process ``pid`` has ended within ``within`` seconds (reaped here if it was adopted)."""
+    import time
+
+    t0 = time.time()
+    while time.time() - t0 < within:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if fields[0] == "Z":  # ended; its parent has yet to collect it
+            if int(fields[1]) == os.getpid():
+                os.waitpid(pid, 0)
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_two_commands_at_once_and_no_worker_left(fiji, scribbles, tmp_path):
+    """Two threads run Apply Classifier... together: both results are right (the service runs one
+    request at a time, the other waits); when ImageJ quits, its Python worker ends too."""
+    blobs = tifffile.imread(scribbles / "blobs.tif")
+    lab = tifffile.imread(scribbles / "annotations.tif")
+    model = tmp_path / "m.pfc"
+    clf = pf.train(blobs, lab, features="minimal", seed=0, trees=20)
+    clf.save(model)
+    rc, log = fiji["run"](["groovy.ui.GroovyMain", str(ROOT / "tests" / "fiji" / "TwoCommands.groovy"),
+                           str(scribbles / "blobs.tif"), str(model)], cp=[RUNTIME / "groovy-4.0.28.jar"])
+    assert "ERROR" not in log and "MISSING" not in log, log
+    assert f"RESULT first_Probabilities {blobs.shape[1]}x{blobs.shape[0]}x2" in log, log
+    assert f"RESULT second_Uncertainty {blobs.shape[1]}x{blobs.shape[0]}x1" in log, log
+    prob = tifffile.imread(tmp_path / "first_Probabilities.tif")
+    unc = tifffile.imread(tmp_path / "second_Uncertainty.tif")
+    assert np.abs(prob - np.moveaxis(clf.predict(blobs), -1, 0)).max() <= 1e-6
+    assert np.abs(unc - clf.predict(blobs, "uncertainty")).max() <= 1e-6
+    pid = int(next(line.split()[1] for line in log.splitlines() if line.startswith("WORKER ")))
+    assert _gone(pid, 10), f"the Python worker {pid} outlived ImageJ"
+
+
+def test_worker_ends_when_imagej_is_killed_mid_task(fiji, scribbles, tmp_path):
+    """ImageJ killed (kill -9) while the worker computes: the worker notices and exits, no orphan left."""
+    import signal
+    import time
+
+    blobs = tifffile.imread(scribbles / "blobs.tif")
+    lab = tifffile.imread(scribbles / "annotations.tif")
+    model = tmp_path / "m.pfc"
+    pf.train(blobs, lab, features="ilastik-default", seed=0, trees=100).save(model)
+    m = fiji["base"] / "killed.ijm"
+    m.write_text(f"""setBatchMode(true);
+print("PID " + call("org.pixelforest.fiji.PythonService.workerPid"));
+newImage("big", "32-bit ramp", 4000, 4000, 1);
+run("Apply Classifier...", "classifier=[{model}] output=Probabilities apply=[Current image]");
+print("FINISHED");
+""", encoding="utf-8")
+    home = tmp_path / "home"
+    home.mkdir()
+    if not _become_subreaper():
+        pytest.skip("needs Linux's PR_SET_CHILD_SUBREAPER to see the orphaned worker end")
+    cmd = ["xvfb-run", "-a", "java", f"-Dplugins.dir={fiji['base']}", f"-Duser.home={home}",
+           f"-Dpixelforest.python={sys.executable}", "-cp", str(RUNTIME / "ij-1.54p.jar"), "ij.ImageJ", "-batch", str(m)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=fiji["base"])
+    try:
+        pid = None
+        for line in proc.stdout:
+            if line.startswith("PID "):
+                pid = int(line.split()[1])
+                break
+        assert pid, "the macro printed no worker pid"
+        java = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])  # the worker's parent
+        time.sleep(3)  # the image is sent and the prediction under way
+        busy = Path(f"/proc/{pid}/stat").exists()
+        os.kill(java, signal.SIGKILL)
+        assert busy and _gone(pid, 10), f"the Python worker {pid} outlived the killed ImageJ"
+    finally:
+        proc.kill()
+        proc.wait(30)

@@ -55,6 +55,32 @@ class _State:
 
 STATE = _State()
 
+#: the process that started this worker (ImageJ/Fiji): its requests are the only ones this worker
+#: serves (Appose talks over this process's stdin/stdout pipes, nothing else listens)
+PARENT_PID = os.getppid()
+_watch_started = False
+
+
+def _watch_parent(interval: float = 1.0) -> None:
+    """Exit when the parent has gone (ImageJ killed or crashed mid-task), leaving no orphan behind.
+
+    Without a parent, stdin closes and Appose ends its loop, but a task that is running would
+    go on to its end; this daemon thread stops the process within ``interval`` seconds instead."""
+    global _watch_started
+    if _watch_started:
+        return
+    _watch_started = True
+    import threading
+
+    def run():
+        while True:
+            time.sleep(interval)
+            if os.getppid() != PARENT_PID:
+                _release_pending()
+                os._exit(0)
+
+    threading.Thread(target=run, name="pixelforest-parent-watch", daemon=True).start()
+
 
 def _release_pending():
     for nd in STATE.pending:
@@ -274,6 +300,7 @@ HANDLERS = {
 
 def handle(task, request: str, params: dict | None = None, image=None) -> None:
     """Entry point of every plugin request; fills ``task.outputs``."""
+    _watch_parent()
     _release_pending()
     params = dict(params or {})
     fn = HANDLERS.get(request)

@@ -24,8 +24,17 @@ public final class PythonService {
 	static final String WORKER = "import appose.python_worker; appose.python_worker.main()";
 	static final String SCRIPT = "import pixelforest.worker as _pfw\n_pfw.handle(task, request, params, image)\n";
 
-	private static Service service;
+	private static volatile Service service;
 	private static String serviceExe;
+
+	static {
+		// Quitting ImageJ (or System.exit from a script) ends the worker too, even while a command
+		// runs: no lock is taken here, since the running command holds it.
+		Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+			Service s = service;
+			if (s != null && s.isAlive()) s.kill();
+		}, "pixelforest-worker-shutdown"));
+	}
 
 	private PythonService() {}
 
