@@ -28,6 +28,8 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage
 
+from ._filters import correlate1d, eig2, eig3, scatter_columns
+
 from . import axes as _axes
 
 FEATURE_IDS = (
@@ -49,6 +51,9 @@ FEATURE_NAMES = {
 EIGEN_FEATURES = ("StructureTensorEigenvalues", "HessianOfGaussianEigenvalues")
 DEFAULT_SCALES = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
 MIN_SCALE = {fid: (0.3 if fid == "GaussianSmoothing" else 0.7) for fid in FEATURE_IDS}
+
+#: features held plane by plane before they are interleaved into the (pixels, features) output
+PLANAR_BUDGET_BYTES = 256 * 2**20
 
 #: per-image intensity normalisation before the features: "none" (ilastik) or "percentile"
 #: (each channel scaled so that its 1st and 99.8th percentiles become 0 and 1)
@@ -362,7 +367,8 @@ def kernel(sigma: float, order: int = 0, window: float = FILTER_WINDOW) -> np.nd
 
 
 def _conv(data: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
-    return ndimage.convolve1d(data, k, axis=axis, mode="mirror", output=np.float32)
+    """Convolution with mirror borders, float32 (compiled; see :mod:`pixelforest._filters`)."""
+    return correlate1d(data, k[::-1], axis)
 
 
 def _separable(data: np.ndarray, kernels: dict[int, np.ndarray]) -> np.ndarray:
@@ -399,23 +405,13 @@ def check_scales(spec: FeatureSpec, shape_tzyx: tuple[int, ...]) -> None:
 
 def _eig2(a, b, c):
     """Eigenvalues (descending) of symmetric 2x2 [[a, b], [b, c]]."""
-    mean = (a + c) * 0.5
-    d = np.sqrt(((a - c) * 0.5) ** 2 + b * b)
-    return mean + d, mean - d
+    return eig2(np.ascontiguousarray(a, np.float32), np.ascontiguousarray(b, np.float32),
+                np.ascontiguousarray(c, np.float32))
 
 
 def _eig3(m00, m01, m02, m11, m12, m22):
     """Eigenvalues (descending) of symmetric 3x3 matrices given by components."""
-    shape = m00.shape
-    mats = np.empty(shape + (3, 3), dtype=np.float64)
-    mats[..., 0, 0] = m00
-    mats[..., 0, 1] = mats[..., 1, 0] = m01
-    mats[..., 0, 2] = mats[..., 2, 0] = m02
-    mats[..., 1, 1] = m11
-    mats[..., 1, 2] = mats[..., 2, 1] = m12
-    mats[..., 2, 2] = m22
-    ev = np.linalg.eigvalsh(mats)  # ascending
-    return ev[..., 2], ev[..., 1], ev[..., 0]
+    return eig3(m00, m01, m02, m11, m12, m22)
 
 
 class _ScaleBank:
@@ -431,11 +427,16 @@ class _ScaleBank:
         self._cache: dict = {}
 
     def _deriv(self, orders: tuple[int, ...], sigma: float) -> np.ndarray:
-        key = (orders, sigma)
-        if key not in self._cache:
-            ks = {ax: kernel(sigma, o, FILTER_WINDOW) for ax, o in zip(self.axes, orders)}
-            self._cache[key] = _separable(self.data, ks)
-        return self._cache[key]
+        """Separable derivative filter, axis by axis; passes shared by several derivatives
+        (e.g. the first pass of d/dx and d2/dx dy) are computed once."""
+        out = self.data
+        key: tuple = (sigma,)
+        for ax, o in zip(self.axes, orders):
+            key = key + (o,)
+            if key not in self._cache:
+                self._cache[key] = _conv(out, kernel(sigma, o, FILTER_WINDOW), ax)
+            out = self._cache[key]
+        return out
 
     def smoothing(self):
         return [self._deriv((0,) * len(self.axes), self.sf)]
@@ -557,20 +558,36 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
     by_scale: dict[int, list[str]] = {}
     for fid, si in cells:
         by_scale.setdefault(si, []).append(fid)
-    results: dict[tuple[str, int, int], list[np.ndarray]] = {}
+    # first output column of each (feature, scale, channel): ilastik's order is feature > scale > channel > eigen
+    first_col: dict[tuple[str, int, int], int] = {}
+    k = 0
+    for fid, si in cells:
+        for c in range(C):
+            first_col[(fid, si, c)] = k
+            k += (2 if flags[si] else 3) if fid in EIGEN_FEATURES else 1
+    per_bank = {si: sum((2 if flags[si] else 3) if fid in EIGEN_FEATURES else 1 for fid in fids)
+                for si, fids in by_scale.items()}
+    max_per_bank = max(per_bank.values(), default=1)
+    out2d = out.reshape(-1, n_out)
+    # Features are computed plane by plane and written into the pixel-major output in as few
+    # passes as a memory budget allows (each pass sweeps the whole output through the caches).
+    n_px = out2d.shape[0]
+    rows = int(min(n_out, max(max_per_bank, PLANAR_BUDGET_BYTES // max(1, 4 * n_px))))
+    planar = np.empty((rows, n_px), np.float32)
+    cols: list[int] = []
     for si, fids in by_scale.items():
         spatial = (2, 3) if flags[si] else (1, 2, 3)
         for c, ch in enumerate(chans):
             bank = _ScaleBank(ch, spec.scales[si], spatial, spec.structure_tensor)
+            if len(cols) + per_bank[si] > rows:
+                scatter_columns(planar[:len(cols)], np.asarray(cols), out2d)
+                cols = []
             for fid in fids:
-                results[(fid, si, c)] = bank.compute(fid)
+                for e, arr in enumerate(bank.compute(fid)):
+                    planar[len(cols)] = arr.reshape(-1)
+                    cols.append(first_col[(fid, si, c)] + e)
             del bank
-    k = 0
-    for fid, si in cells:
-        for c in range(C):
-            for arr in results.pop((fid, si, c)):
-                out[..., k] = arr
-                k += 1
+    scatter_columns(planar[:len(cols)], np.asarray(cols), out2d)
     assert k == n_out
     return out
 

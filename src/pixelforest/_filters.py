@@ -1,0 +1,280 @@
+"""Compiled separable filters for the feature bank (numba, parallel, GIL released).
+
+One 1-D correlation along one axis with ``mode="mirror"`` borders (``d c b | a b c d | c b a``,
+scipy.ndimage's ``mirror``): float32 in and out, float64 taps and sums (as scipy.ndimage), so
+results agree with scipy's to float32 rounding. Every output pixel is summed in the same order
+(kernel centre first, then pairs of taps from the inside out) whatever its position, so a block
+of an image gives bit for bit the pixels of the whole image's result (block-wise prediction
+relies on it). Symmetric and antisymmetric kernels (all Gaussian derivative kernels) use one
+multiply per pair of taps.
+
+Without numba, scipy.ndimage does the same correlation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:
+    import numba
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover
+    HAVE_NUMBA = False
+
+
+def kernel_parity(k: np.ndarray) -> int:
+    """+1 for a symmetric kernel, -1 for an antisymmetric one, 0 otherwise."""
+    k = np.asarray(k, np.float64)
+    scale = max(np.abs(k).max(), 1e-300)
+    if np.abs(k - k[::-1]).max() <= 1e-12 * scale:
+        return 1
+    if np.abs(k + k[::-1]).max() <= 1e-12 * scale:
+        return -1
+    return 0
+
+
+def _halves(k: np.ndarray, parity: int) -> np.ndarray:
+    """Taps as used by the compiled loops: ``[centre, pair 1, pair 2, ...]`` for (anti)symmetric
+    kernels (pair t weights ``x[i + t]`` and, with the parity's sign, ``x[i - t]``), else as given."""
+    k = np.asarray(k, np.float64)
+    if parity == 0:
+        return k.astype(np.float64)
+    r = k.size // 2
+    right = k[r:]  # centre, then x[i+1], x[i+2], ... (correlation: out[i] = sum k[j] x[i + j - r])
+    left = k[:r + 1][::-1]
+    taps = 0.5 * (right + parity * left)
+    taps[0] = k[r] if parity == 1 else 0.0
+    return taps.astype(np.float64)
+
+
+def correlate1d(data: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
+    """``scipy.ndimage.correlate1d(data, k, axis, mode="mirror")`` in float32 (odd-length ``k``)."""
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    if k.size % 2 != 1:
+        raise ValueError("kernel length must be odd")
+    axis = axis % data.ndim
+    if not HAVE_NUMBA:  # pragma: no cover
+        from scipy import ndimage
+
+        return ndimage.correlate1d(data, k, axis=axis, mode="mirror", output=np.float32)
+    parity = kernel_parity(k)
+    taps = _halves(k, parity)
+    shape = data.shape
+    L = shape[axis]
+    A = int(np.prod(shape[:axis], dtype=np.int64))
+    B = int(np.prod(shape[axis + 1:], dtype=np.int64))
+    out = np.empty(shape, np.float32)
+    src3 = data.reshape(A, L, B)
+    out3 = out.reshape(A, L, B)
+    if B == 1:
+        _corr_last(src3.reshape(A, L), taps, parity, out3.reshape(A, L))
+    else:
+        _corr_mid(src3, taps, parity, out3)
+    return out
+
+
+if HAVE_NUMBA:
+
+    @numba.njit(cache=True, inline="always")
+    def _mirror(i, n):  # pragma: no cover - compiled
+        if n == 1:
+            return 0
+        p = 2 * (n - 1)
+        i = abs(i) % p
+        return p - i if i >= n else i
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def _corr_last(src, taps, parity, out):  # pragma: no cover - compiled
+        """Along the contiguous last axis of (A, L): each row padded once, then vectorised taps."""
+        A, L = src.shape
+        r = taps.size - 1 if parity != 0 else taps.size // 2
+        for a in numba.prange(A):
+            buf = np.empty(L + 2 * r, np.float32)
+            row = src[a]
+            for i in range(r):
+                buf[i] = row[_mirror(i - r, L)]
+                buf[L + r + i] = row[_mirror(L + i, L)]
+            buf[r:r + L] = row
+            acc = np.empty(L, np.float64)  # a fresh local: LLVM vectorises the tap loops over it
+            if parity == 0:
+                k0 = taps[0]
+                for x in range(L):
+                    acc[x] = k0 * buf[x]
+                for t in range(1, taps.size):
+                    kt = taps[t]
+                    sh = buf[t:t + L]
+                    for x in range(L):
+                        acc[x] += kt * sh[x]
+            else:
+                if parity == 1:
+                    k0 = taps[0]
+                    mid = buf[r:r + L]
+                    for x in range(L):
+                        acc[x] = k0 * mid[x]
+                else:
+                    acc[:] = 0.0
+                for t in range(1, r + 1):
+                    kt = taps[t]
+                    hi = buf[r + t:r + t + L]
+                    lo = buf[r - t:r - t + L]
+                    if parity == 1:
+                        for x in range(L):
+                            acc[x] += kt * (hi[x] + lo[x])
+                    else:
+                        for x in range(L):
+                            acc[x] += kt * (hi[x] - lo[x])
+            out[a, :] = acc
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def _corr_mid(src, taps, parity, out):  # pragma: no cover - compiled
+        """Along the middle axis of (A, L, B), B contiguous: whole rows of B per tap, vectorised."""
+        A, L, B = src.shape
+        r = taps.size - 1 if parity != 0 else taps.size // 2
+        for job in numba.prange(A * L):
+            a = job // L
+            i = job % L
+            s = src[a]
+            acc = np.empty(B, np.float64)
+            if parity == 0:
+                row = s[_mirror(i - r, L)]
+                k0 = taps[0]
+                for b in range(B):
+                    acc[b] = k0 * row[b]
+                for t in range(1, taps.size):
+                    row = s[_mirror(i + t - r, L)]
+                    kt = taps[t]
+                    for b in range(B):
+                        acc[b] += kt * row[b]
+            else:
+                if parity == 1:
+                    row = s[i]
+                    k0 = taps[0]
+                    for b in range(B):
+                        acc[b] = k0 * row[b]
+                else:
+                    acc[:] = 0.0
+                for t in range(1, r + 1):
+                    up = s[_mirror(i + t, L)]
+                    dn = s[_mirror(i - t, L)]
+                    kt = taps[t]
+                    if parity == 1:
+                        for b in range(B):
+                            acc[b] += kt * (up[b] + dn[b])
+                    else:
+                        for b in range(B):
+                            acc[b] += kt * (up[b] - dn[b])
+            out[a, i, :] = acc
+
+
+def scatter_columns(planar: np.ndarray, cols: np.ndarray, out2d: np.ndarray) -> None:
+    """``out2d[:, cols[j]] = planar[j]`` for a (f, N) stack and an (N, F) output, tile by tile
+    (each tile's rows stay in cache while the columns are written)."""
+    if HAVE_NUMBA:
+        _scatter(planar, np.asarray(cols, np.int64), out2d)
+    else:  # pragma: no cover
+        for j, c in enumerate(cols):
+            out2d[:, c] = planar[j]
+
+
+def eig2(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (descending) of the symmetric 2x2 matrices [[a, b], [b, c]], float32."""
+    if not HAVE_NUMBA:  # pragma: no cover
+        mean = (a + c) * 0.5
+        d = np.sqrt(((a - c) * 0.5) ** 2 + b * b)
+        return (mean + d).astype(np.float32), (mean - d).astype(np.float32)
+    e1 = np.empty(a.shape, np.float32)
+    e2 = np.empty(a.shape, np.float32)
+    _eig2(a.reshape(-1), b.reshape(-1), c.reshape(-1), e1.reshape(-1), e2.reshape(-1))
+    return e1, e2
+
+
+if HAVE_NUMBA:
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def _scatter(planar, cols, out):  # pragma: no cover - compiled
+        f, N = planar.shape
+        T = 256
+        for tb in numba.prange((N + T - 1) // T):
+            p0 = tb * T
+            p1 = min(N, p0 + T)
+            for j in range(f):
+                c = cols[j]
+                src = planar[j]
+                for p in range(p0, p1):
+                    out[p, c] = src[p]
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def _eig2(a, b, c, e1, e2):  # pragma: no cover - compiled
+        for i in numba.prange(a.size):
+            mean = (a[i] + c[i]) * np.float32(0.5)
+            h = (a[i] - c[i]) * np.float32(0.5)
+            d = np.sqrt(h * h + b[i] * b[i])
+            e1[i] = mean + d
+            e2[i] = mean - d
+
+
+def eig3(m00, m01, m02, m11, m12, m22) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eigenvalues (descending) of symmetric 3x3 matrices given by their components, float32.
+
+    The closed form (trigonometric, O. K. Smith 1961) in float64, as ``numpy.linalg.eigvalsh``
+    to float32 precision but an order of magnitude faster."""
+    comps = [np.ascontiguousarray(m, np.float32).reshape(-1) for m in (m00, m01, m02, m11, m12, m22)]
+    shape = np.shape(m00)
+    if not HAVE_NUMBA:  # pragma: no cover
+        mats = np.empty((comps[0].size, 3, 3))
+        for (i, j), c in zip([(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)], comps):
+            mats[:, i, j] = mats[:, j, i] = c
+        ev = np.linalg.eigvalsh(mats)
+        return tuple(ev[:, k].astype(np.float32).reshape(shape) for k in (2, 1, 0))
+    e = [np.empty(comps[0].size, np.float32) for _ in range(3)]
+    _eig3(*comps, *e)
+    return tuple(x.reshape(shape) for x in e)
+
+
+if HAVE_NUMBA:
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def _eig3(a00, a01, a02, a11, a12, a22, e1, e2, e3):  # pragma: no cover - compiled
+        third = 1.0 / 3.0
+        for i in numba.prange(a00.size):
+            x00 = np.float64(a00[i])
+            x11 = np.float64(a11[i])
+            x22 = np.float64(a22[i])
+            x01 = np.float64(a01[i])
+            x02 = np.float64(a02[i])
+            x12 = np.float64(a12[i])
+            q = (x00 + x11 + x22) * third
+            p1 = x01 * x01 + x02 * x02 + x12 * x12
+            d0 = x00 - q
+            d1 = x11 - q
+            d2 = x22 - q
+            p2 = d0 * d0 + d1 * d1 + d2 * d2 + 2.0 * p1
+            if p2 <= 0.0:
+                e1[i] = q
+                e2[i] = q
+                e3[i] = q
+                continue
+            p = np.sqrt(p2 / 6.0)
+            inv = 1.0 / p
+            b00 = d0 * inv
+            b11 = d1 * inv
+            b22 = d2 * inv
+            b01 = x01 * inv
+            b02 = x02 * inv
+            b12 = x12 * inv
+            det = (b00 * (b11 * b22 - b12 * b12) - b01 * (b01 * b22 - b12 * b02)
+                   + b02 * (b01 * b12 - b11 * b02))
+            r = 0.5 * det
+            if r <= -1.0:
+                phi = np.pi / 3.0
+            elif r >= 1.0:
+                phi = 0.0
+            else:
+                phi = np.arccos(r) / 3.0
+            l1 = q + 2.0 * p * np.cos(phi)
+            l3 = q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)
+            l2 = 3.0 * q - l1 - l3
+            e1[i] = l1
+            e2[i] = l2
+            e3[i] = l3
