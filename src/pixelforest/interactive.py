@@ -32,6 +32,7 @@ class Session:
         self.labels = np.zeros((T, Z, Y, X), np.uint8)
         self.trees, self.seed, self.classes, self.colors = trees, seed, classes, colors
         self._cells: dict = {}  # (feature id, scale, in 2D) -> (T, Z, Y, X, k) float32
+        self._assembled = None  # (cell keys, their features side by side) of the last request
         self.classifier: Classifier | None = None
 
     # -- features -------------------------------------------------------------------
@@ -60,7 +61,21 @@ class Session:
                 n = (dd if fid in EIGEN_FEATURES else 1) * C
                 self._cells[self._cell_key(fid, si, spec)] = out[..., k:k + n]
                 k += n
-        return np.concatenate([self._cells[self._cell_key(fid, si, spec)] for fid, si in spec.cells()], axis=-1)
+        keys = [self._cell_key(fid, si, spec) for fid, si in spec.cells()]
+        if self._assembled is not None and self._assembled[0] == keys:
+            return self._assembled[1]
+        full = np.concatenate([self._cells[k] for k in keys], axis=-1)
+        if spec != self.spec:  # another selection (e.g. suggested features): a copy, not kept
+            return full
+        # the session's own cells become views of the assembled array: no second copy is kept,
+        # and asking again (retrain, predict) costs nothing
+        k0 = 0
+        for key in keys:
+            n = self._cells[key].shape[-1]
+            self._cells[key] = full[..., k0:k0 + n]
+            k0 += n
+        self._assembled = (keys, full)
+        return full
 
     # -- labels and training ----------------------------------------------------------
 
