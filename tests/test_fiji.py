@@ -299,3 +299,21 @@ print("FINISHED");
     finally:
         proc.kill()
         proc.wait(30)
+
+
+def test_auto_context_from_a_macro(fiji, scribbles, tmp_path):
+    """Train Classifier... with stages=2 saves a two-stage classifier; Apply Classifier... applies both stages."""
+    macro = "setBatchMode(true);\n" + ROIS_FROM_SCRIBBLES.format(labels=scribbles / "annotations.tif") + f"""
+open("{scribbles / 'blobs.tif'}");
+run("Train Classifier...", "labels=[ROI Manager] features=minimal classes=[] trees=20 seed=2 stages=2 save=[{tmp_path}/ac.pfc]");
+run("Apply Classifier...", "classifier=[{tmp_path}/ac.pfc] output=Probabilities apply=[Current image]");
+saveAs("Tiff", "{tmp_path}/ac_prob.tif");
+print("DONE " + getTitle());
+"""
+    rc, log = fiji["macro"](macro)
+    assert "DONE ac_prob.tif" in log, log
+    clf = pf.load(tmp_path / "ac.pfc")
+    assert clf.stages == 2 and clf.class_names == ["background", "blob"]
+    prob = tifffile.imread(tmp_path / "ac_prob.tif")
+    blobs = tifffile.imread(scribbles / "blobs.tif")
+    assert np.abs(prob - np.moveaxis(clf.predict(blobs), -1, 0)).max() <= 1e-6

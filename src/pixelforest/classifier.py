@@ -37,6 +37,9 @@ DEFAULT_COLORS = [
 
 Progress = Callable[[int, int], None]
 
+#: auto-context stages a classifier may have (ilastik's Autocontext has 2)
+MAX_STAGES = 4
+
 
 def default_color(i: int) -> tuple[int, int, int]:
     if i < len(DEFAULT_COLORS):
@@ -112,16 +115,46 @@ def _labelled_box(lab4: np.ndarray):
     return tuple(slice(int(a.min()), int(a.max()) + 1) for a in nz)
 
 
-def extract_samples(image5: np.ndarray, lab4: np.ndarray, spec: FeatureSpec):
-    """Features and labels of the labelled pixels, computing features only around them."""
+def extract_samples(image5: np.ndarray, lab4: np.ndarray, spec: FeatureSpec, context: "Classifier | None" = None):
+    """Features and labels of the labelled pixels, computing features only around them.
+
+    With ``context`` (auto-context), the features are ``spec`` on the image's channels plus the
+    context classifier's probabilities."""
     T, Z, Y, X, C = image5.shape
     box = _labelled_box(lab4)
-    outer, inner = blockwise.grow(box, spec.halo(), (T, Z, Y, X))
-    feats = compute_canonical(image5[outer], spec, check=False, z_size=Z, stats=image_stats(image5, spec))
-    feats = feats[inner]
+    stats = _stage_stats(image5, spec, context)
+    outer, inner = blockwise.grow(box, spec.halo() + (context.total_halo() if context else 0), (T, Z, Y, X))
+    feats = _stage_features(spec, context, np.asarray(image5[outer]), inner, stats, Z)
     lab = lab4[box]
     mask = lab > 0
     return feats[mask], lab[mask]
+
+
+def _stage_stats(image5, spec: FeatureSpec, context: "Classifier | None") -> list:
+    """Normalisation statistics of every stage, first stage first: each stage's image channels
+    as its spec says; the probabilities a stage adds as channels are used as they are (0..1)."""
+    own = image_stats(image5, spec)
+    if context is None:
+        return [own]
+    if own is not None:
+        own = np.concatenate([own, np.tile([[0.0, 1.0]], (context.n_classes, 1))])
+    return context._stats_chain(image5) + [own]
+
+
+def _stage_features(spec: FeatureSpec, context: "Classifier | None", data: np.ndarray, region, stats: list,
+                    z_size: int) -> np.ndarray:
+    """A stage's features over ``region`` (slices of the in-memory ``data``, a (T, Z, Y, X, C) piece
+    of the image holding enough margin around ``region`` for every stage's filters).
+
+    With a context stage, its probabilities over ``region`` grown by this stage's halo become extra
+    channels. Growing is clipped to ``data``, which happens exactly where ``data`` meets the image
+    border, so pieces give the whole image's values."""
+    outer, inner = blockwise.grow(region, spec.halo(), data.shape[:4])
+    src = data[outer]
+    if context is not None:
+        p = context._stage_proba(data, outer, stats[:-1], z_size)
+        src = np.concatenate([np.asarray(src, np.float32), p], axis=-1)
+    return compute_canonical(src, spec, check=False, z_size=z_size, stats=stats[-1])[inner]
 
 
 @dataclass
@@ -137,6 +170,8 @@ class Classifier:
     training: dict = field(default_factory=dict)
     labels: list[LabelImage] = field(default_factory=list)
     source: str = "pixelforest"
+    #: auto-context: the previous stage, whose probabilities are extra input channels of this one
+    context: "Classifier | None" = None
 
     # -- public properties ---------------------------------------------------
 
@@ -149,12 +184,39 @@ class Classifier:
         return len(self.class_names)
 
     @property
+    def stages(self) -> int:
+        """1 for a plain pixel classifier; 2 or more with auto-context."""
+        return 1 + (self.context.stages if self.context is not None else 0)
+
+    @property
+    def n_inputs(self) -> int:
+        """Channels the feature bank sees: the image's, plus the previous stage's probabilities."""
+        return self.n_channels + (self.context.n_classes if self.context is not None else 0)
+
+    @property
     def n_features(self) -> int:
-        return self.spec.n_features(self.n_channels, self.ndim)
+        return self.spec.n_features(self.n_inputs, self.ndim)
 
     @property
     def feature_names(self) -> list[str]:
-        return self.spec.names(self.n_channels, self.ndim)
+        return self.spec.names(self.n_inputs, self.ndim)
+
+    def total_halo(self) -> int:
+        """Margin a block needs around it: every stage's filters."""
+        return self.spec.halo() + (self.context.total_halo() if self.context is not None else 0)
+
+    def _stats_chain(self, image5) -> list:
+        return _stage_stats(image5, self.spec, self.context)
+
+    def piece_features(self, data: np.ndarray, region, stats: list, z_size: int) -> np.ndarray:
+        """Features (of the last stage) over ``region`` of ``data``, an in-memory (T, Z, Y, X, C) piece
+        of an image with ``total_halo()`` of margin around ``region`` (less only at the image border);
+        ``stats`` from ``_stats_chain`` of the whole image."""
+        return _stage_features(self.spec, self.context, data, region, stats, z_size)
+
+    def _stage_proba(self, data, region, stats: list, z_size: int) -> np.ndarray:
+        f = self.piece_features(data, region, stats, z_size)
+        return self.predict_proba_features(f.reshape(-1, f.shape[-1])).reshape(f.shape[:-1] + (self.n_classes,))
 
     @property
     def oob_error(self):
@@ -162,7 +224,8 @@ class Classifier:
 
     def __repr__(self) -> str:
         return (f"Classifier(classes={self.class_names}, features={self.n_features}, "
-                f"channels={self.n_channels}, ndim={self.ndim}, trees={self.forest.n_trees if self.forest else 0})")
+                f"channels={self.n_channels}, ndim={self.ndim}, trees={self.forest.n_trees if self.forest else 0}"
+                + (f", stages={self.stages})" if self.stages > 1 else ")"))
 
     # -- prediction ----------------------------------------------------------
 
@@ -232,29 +295,32 @@ class Classifier:
             check_image_values(image5)
         self.check_image(image5)
         T, Z, Y, X, C = image5.shape
-        check_scales(self.spec, (T, Z, Y, X))
+        stage = self
+        while stage is not None:
+            check_scales(stage.spec, (T, Z, Y, X))
+            stage = stage.context
         shape, dtype = self.result_shape(image5.shape, src)
         if out is None:
             check_memory(int(np.prod(shape)) * np.dtype(dtype).itemsize, f"the {src} result {shape}")
             out = np.empty(shape, dtype=dtype)
-        halo = self.spec.halo()
+        halo = self.total_halo()
         block = self._block(block_shape, (T, Z, Y, X), halo, memory_bytes)
-        stats = image_stats(image5, self.spec)
+        stats = self._stats_chain(image5)
         total = blockwise.n_blocks((T, Z, Y, X), block)
         for i, sl in enumerate(blockwise.iter_blocks((T, Z, Y, X), block)):
             outer, inner = blockwise.grow(sl, halo, (T, Z, Y, X))
             data = np.asarray(image5[outer])
             if not in_memory:  # a lazily read image: check each block as it arrives
                 check_image_values(data, getattr(image5, "spec", "image"))
-            feats = compute_canonical(data, self.spec, check=False, z_size=Z, stats=stats)[inner]
-            out[sl] = self._from_features(feats, src)
+            out[sl] = self._from_features(self.piece_features(data, inner, stats, Z), src)
             if progress is not None:
                 progress(i + 1, total)
         return out
 
     def _block(self, block_shape, shape, halo, budget_bytes=None):
         if block_shape is None:
-            return blockwise.block_shape_for(shape, self.n_features, self.n_channels,
+            n_feat = sum(st.n_features for st in self._stage_list())
+            return blockwise.block_shape_for(shape, n_feat, self.n_inputs,
                                              budget_bytes=budget_bytes or blockwise.DEFAULT_BLOCK_BYTES, halo=halo)
         bs = tuple(int(b) for b in block_shape)
         if any(b < 1 for b in bs) or len(bs) not in (2, 3):
@@ -262,6 +328,9 @@ class Classifier:
         if len(bs) == 2:
             bs = (1,) + bs
         return (1,) + bs
+
+    def _stage_list(self) -> list["Classifier"]:
+        return (self.context._stage_list() if self.context is not None else []) + [self]
 
     def _from_features(self, feats: np.ndarray, src: str) -> np.ndarray:
         if src == "features":
@@ -324,7 +393,7 @@ def uncertainty_from_probabilities(p: np.ndarray) -> np.ndarray:
 
 def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=None, channel_axis=None,
           axes=None, classes: Sequence[str] | None = None, colors=None, n_jobs: int = -1,
-          image_names: Sequence[str] | None = None) -> Classifier:
+          image_names: Sequence[str] | None = None, stages: int = 1) -> Classifier:
     """Train a pixel classifier from sparse label images.
 
     Parameters
@@ -343,6 +412,11 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
     classes : list of str, optional
         Class names; default ``Label 1``, ``Label 2``... up to the largest label.
     colors : list of (r, g, b), optional
+    stages : int
+        1 (default): one forest on the image's features. 2 or more: auto-context, as ilastik's
+        Autocontext workflow: each further stage is a forest on the same features of the image
+        plus the previous stage's probability maps (filtered by the same feature bank), trained
+        on the same labels. Saved in the classifier and applied by every predict path.
 
     Returns
     -------
@@ -356,12 +430,14 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
         raise ValueError("no training images given")
     if not isinstance(trees, (int, np.integer)) or trees < 1:
         raise ValueError(f"trees must be a positive integer, got {trees!r}")
+    if not isinstance(stages, (int, np.integer)) or not 1 <= stages <= MAX_STAGES:
+        raise ValueError(f"stages must be an integer from 1 to {MAX_STAGES} (2 = auto-context), got {stages!r}")
     spec = resolve_spec(features)
     names = list(image_names) if image_names is not None else [f"image {i}" for i in range(len(imgs))]
     axes_list = list(axes) if isinstance(axes, (list, tuple)) else [axes] * len(imgs)
     if len(axes_list) != len(imgs):
         raise ValueError(f"got {len(axes_list)} axes strings for {len(imgs)} images")
-    Xs, ys, label_images = [], [], []
+    Xs, ys, label_images, labelled = [], [], [], []
     n_channels = ndim = None
     for img, lab, nm, img_axes in zip(imgs, labs, names, axes_list):
         img = np.asarray(img)
@@ -388,16 +464,27 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
         Xi, yi = extract_samples(image5, lab4, spec)
         Xs.append(Xi)
         ys.append(yi)
+        labelled.append((image5, lab4))
     if not Xs:
         raise ValueError("the label images contain no labelled pixels (every value is 0); label some pixels of each class")
-    return train_from_samples(np.concatenate(Xs), np.concatenate(ys), spec, int(n_channels), int(ndim),
-                              classes=classes, colors=colors, trees=trees, seed=seed, n_jobs=n_jobs,
-                              labels=label_images, n_images=len(imgs))
+    clf = None
+    for stage in range(1, stages + 1):
+        if stage > 1:  # auto-context: the previous stage's probabilities join the image's channels
+            samples = [extract_samples(image5, lab4, spec, context=clf) for image5, lab4 in labelled]
+            Xs, ys = [a for a, _ in samples], [b for _, b in samples]
+        prev = clf
+        clf = train_from_samples(np.concatenate(Xs), np.concatenate(ys), spec, int(n_channels), int(ndim),
+                                 classes=classes, colors=colors, trees=trees, seed=seed, n_jobs=n_jobs,
+                                 labels=label_images if stage == stages else [], n_images=len(imgs),
+                                 context=prev)
+        clf.training["stages"] = stage
+    return clf
 
 
 def train_from_samples(X: np.ndarray, y: np.ndarray, spec: FeatureSpec, n_channels: int, ndim: int, *,
                        classes: Sequence[str] | None = None, colors=None, trees: int = 100, seed=None,
-                       n_jobs: int = -1, labels: Sequence[LabelImage] = (), n_images: int = 1) -> Classifier:
+                       n_jobs: int = -1, labels: Sequence[LabelImage] = (), n_images: int = 1,
+                       context: Classifier | None = None) -> Classifier:
     """A Classifier from labelled feature vectors ``X`` (n, F) and their classes ``y`` (1..K)."""
     present = np.unique(y)
     n_classes = int(max(present.max(), len(classes) if classes else 0))
@@ -429,7 +516,8 @@ def train_from_samples(X: np.ndarray, y: np.ndarray, spec: FeatureSpec, n_channe
         "seed": seed,
         "n_images": int(n_images),
     }
-    return Classifier(spec, forest, classes, cols[:n_classes], n_channels, ndim, training, list(labels))
+    return Classifier(spec, forest, classes, cols[:n_classes], n_channels, ndim, training, list(labels),
+                      context=context)
 
 
 def fit_forest(X: np.ndarray, y: np.ndarray, n_classes: int, *, trees: int = 100, seed=None,

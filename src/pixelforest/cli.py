@@ -100,12 +100,13 @@ def cmd_train(args) -> int:
     if not args.quiet:
         print(f"training on {len(imgs)} image(s) with {spec.n_features(1, 2)} feature(s) per channel...", file=sys.stderr)
     clf = train(imgs, labs, features=spec, trees=args.trees, seed=args.seed, axes=axes, classes=classes,
-                colors=colors, image_names=names)
+                colors=colors, image_names=names, stages=args.stages)
     clf.save(args.output)
     dt = time.time() - t0
     t = clf.training
     oob = "n/a" if t.get("oob_error") is None else f"{t['oob_error']:.4f}"
     print(f"saved {args.output}: {clf.n_classes} classes {clf.class_names}, {clf.n_features} features, "
+          + (f"{clf.stages} auto-context stages, " if clf.stages > 1 else "") +
           f"{t['n_samples']} labelled pixels {t['samples_per_class']}, {t['trees']} trees, OOB error {oob} "
           f"({dt:.1f} s)")
     return 0
@@ -322,6 +323,9 @@ def cmd_info(args) -> int:
             print(f"  [{i}] {n}")
     if clf.forest is not None:
         print(f"forest: {clf.forest.n_trees} trees, {clf.forest.feature.shape[0]} nodes")
+    if clf.context is not None:
+        print(f"auto-context: {clf.stages} stages; each stage after the first also filters the previous stage's "
+              f"{clf.n_classes} probability maps ({clf.n_inputs} input channels)")
     if "n_samples" in t:
         print(f"training: {t['n_samples']} labelled pixels {t.get('samples_per_class')} on {t.get('n_images')} image(s), "
               f"mtry {t.get('mtry')}, seed {t.get('seed')}")
@@ -392,6 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--classes", help="class names, comma separated (class k = label k)")
     t.add_argument("--trees", type=int, default=100, help="number of trees (default 100, as ilastik)")
     t.add_argument("--seed", type=int, default=None, help="random seed for a reproducible forest")
+    t.add_argument("--stages", type=int, default=1, choices=range(1, 5), metavar="N",
+                   help="auto-context stages (default 1; 2 = ilastik's Autocontext: a second forest on the features "
+                        "of the image plus the first forest's probabilities)")
     t.add_argument("--axes", "--input_axes", dest="axes", help="axes of the images, e.g. yxc or tzyx (default: from the file)")
     t.add_argument("-o", "--output", required=True, metavar="MODEL", help="classifier file to write (.pfc)")
     t.add_argument("-q", "--quiet", action="store_true")

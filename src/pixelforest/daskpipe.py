@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 
 from .classifier import Classifier, normalize_source
-from .features import compute_canonical, image_stats
 
 
 def _require_dask():
@@ -38,18 +37,18 @@ def predict_graph(clf: Classifier, image, source: str = "probabilities", block_s
     src = normalize_source(source)
     T, Z, Y, X, C = image.shape
     clf.check_image(_Shape(image.shape))
-    halo = clf.spec.halo()
+    halo = clf.total_halo()
     _, bz, by, bx = clf._block(block_shape, (T, Z, Y, X), halo, memory_bytes)
     x = da.from_array(image, chunks=(1, bz, by, bx, C), meta=np.empty((0,) * 5, image.dtype), asarray=False)
     depth = {0: 0, 1: min(halo, Z - 1) if Z > 1 else 0, 2: min(halo, Y - 1), 3: min(halo, X - 1), 4: 0}
     g = da.overlap.overlap(x, depth=depth, boundary="none")
     shape, dtype = clf.result_shape(image.shape, src)
     K = shape[-1]
-    spec = clf.spec
-    stats = image_stats(image, spec)  # whole-image normalisation, once, on the client
+    stats = clf._stats_chain(image)  # whole-image normalisation, once, on the client
 
     def predict_block(block):
-        feats = compute_canonical(np.asarray(block), spec, check=False, z_size=Z, stats=stats)
+        block = np.asarray(block)
+        feats = clf.piece_features(block, tuple(slice(0, n) for n in block.shape[:4]), stats, Z)
         return clf._from_features(feats, src)
 
     r = g.map_blocks(predict_block, dtype=dtype, chunks=g.chunks[:4] + ((K,),))

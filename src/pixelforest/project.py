@@ -28,12 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .classifier import Classifier, LabelImage
+from .classifier import MAX_STAGES, Classifier, LabelImage
 from .features import FeatureError, FeatureSpec
 from .forest import Forest
 
 FORMAT = "pixelforest-classifier"
-FORMAT_VERSION = 1
+#: 2 adds auto-context stages; files without them are still written as version 1
+FORMAT_VERSION = 2
 SUFFIX = ".pfc"
 
 #: refuse members bigger than this (an absurd size is damage or an attack)
@@ -93,7 +94,26 @@ def classifier_to_members(clf: Classifier) -> tuple[dict, dict[str, np.ndarray]]
         "labels": labels_meta,
         "arrays": {},
     }
+    if clf.context is not None:  # auto-context: the earlier stages, nested, arrays prefixed "context_"
+        manifest["format_version"] = FORMAT_VERSION
+        manifest["stages"] = clf.stages
+        manifest["context"] = _context_members(clf.context, "context_", arrays)
+    else:
+        manifest["format_version"] = 1  # readable by every pixelforest
     return manifest, arrays
+
+
+def _context_members(clf: Classifier, prefix: str, arrays: dict) -> dict:
+    if clf.forest is not None:
+        for k, v in clf.forest.arrays().items():
+            arrays[f"{prefix}forest_{k}"] = v
+    return {
+        "features": clf.spec.to_dict(),
+        "n_features": clf.n_features,
+        "training": clf.training,
+        "forest": None if clf.forest is None else {"n_trees": clf.forest.n_trees, "n_features": clf.forest.n_features},
+        "context": None if clf.context is None else _context_members(clf.context, prefix + "context_", arrays),
+    }
 
 
 def save_classifier(clf: Classifier, path) -> Path:
@@ -221,18 +241,49 @@ def _read_array(path, z: zipfile.ZipFile, name: str, meta) -> np.ndarray:
     return a
 
 
-def _classifier_from(path, m: dict, arrays: dict) -> Classifier:
+def _spec_and_forest(path, m: dict, arrays: dict, prefix: str):
     try:
         spec = FeatureSpec.from_dict(m["features"])
     except (FeatureError, TypeError, KeyError) as e:
-        raise _fail(path, f"invalid feature spec ({e})") from None
+        raise _fail(path, f"invalid feature spec{' of ' + prefix.rstrip('_') if prefix else ''} ({e})") from None
     forest = None
     if m.get("forest") is not None:
+        key = prefix + "forest_"
         try:
-            forest = Forest.from_arrays({k[len("forest_"):]: v for k, v in arrays.items() if k.startswith("forest_")},
+            forest = Forest.from_arrays({k[len(key):]: v for k, v in arrays.items() if k.startswith(key)},
                                         n_features=int(m["forest"]["n_features"]))
         except (KeyError, ValueError, TypeError) as e:
-            raise _fail(path, f"invalid forest ({e})") from None
+            raise _fail(path, f"invalid {prefix}forest ({e})") from None
+    return spec, forest
+
+
+def _context_from(path, m, arrays: dict, top: dict, prefix: str, depth: int = 1) -> Classifier | None:
+    if m is None:
+        return None
+    if not isinstance(m, dict) or depth >= MAX_STAGES:
+        raise _fail(path, f"invalid auto-context entry {prefix.rstrip('_')!r}")
+    spec, forest = _spec_and_forest(path, m, arrays, prefix)
+    if forest is None:
+        raise _fail(path, f"auto-context stage {prefix.rstrip('_')!r} has no forest")
+    clf = Classifier(spec=spec, forest=forest, class_names=[c["name"] for c in top["classes"]],
+                     class_colors=[tuple(int(v) for v in c["color"]) for c in top["classes"]],
+                     n_channels=int(top["n_channels"]), ndim=int(top["ndim"]), training=m.get("training") or {},
+                     context=_context_from(path, m.get("context"), arrays, top, prefix + "context_", depth + 1))
+    _check_forest(path, clf, prefix)
+    return clf
+
+
+def _check_forest(path, clf: Classifier, prefix: str = "") -> None:
+    forest = clf.forest
+    if forest is not None:
+        if forest.n_features != clf.n_features:
+            raise _fail(path, f"{prefix}forest expects {forest.n_features} features but the feature spec gives {clf.n_features}")
+        if forest.n_classes != clf.n_classes:
+            raise _fail(path, f"{prefix}forest has {forest.n_classes} classes but {clf.n_classes} class names are listed")
+
+
+def _classifier_from(path, m: dict, arrays: dict) -> Classifier:
+    spec, forest = _spec_and_forest(path, m, arrays, "")
     labels = []
     for i, lm in enumerate(m["labels"]):
         try:
@@ -254,10 +305,7 @@ def _classifier_from(path, m: dict, arrays: dict) -> Classifier:
         training=m.get("training") or {},
         labels=labels,
         source=str(m.get("source", "pixelforest")),
+        context=_context_from(path, m.get("context"), arrays, m, "context_"),
     )
-    if forest is not None:
-        if forest.n_features != clf.n_features:
-            raise _fail(path, f"forest expects {forest.n_features} features but the feature spec gives {clf.n_features}")
-        if forest.n_classes != clf.n_classes:
-            raise _fail(path, f"forest has {forest.n_classes} classes but {clf.n_classes} class names are listed")
+    _check_forest(path, clf)
     return clf

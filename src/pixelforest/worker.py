@@ -200,10 +200,12 @@ def req_train(task, params, image):
     spec = resolve_spec(params.get("features") or DEFAULT_FEATURES)
     trees, seed = int(params.get("trees", 100)), params.get("seed")
     seed = None if seed in (None, "", -1) else int(seed)
-    feats = _features(img5, spec, task)
-    task.update("training the forest", 0, 1)
-    if feats is None:  # too big to cache: features only around the labels
-        clf = train(img5, labels, features=spec, trees=trees, seed=seed, axes="tzyxc", classes=names, colors=colors)
+    stages = int(params.get("stages", 1))
+    feats = _features(img5, spec, task) if stages == 1 else None
+    task.update("training the forest" if stages == 1 else f"training {stages} auto-context stages", 0, 1)
+    if feats is None:  # too big to cache (or auto-context): features only around the labels
+        clf = train(img5, labels, features=spec, trees=trees, seed=seed, axes="tzyxc", classes=names, colors=colors,
+                    image_names=[str(params.get("title", ""))], stages=stages)
     else:
         mask = labels > 0
         clf = train_from_samples(feats[mask], labels[mask], spec, C, 3 if Z > 1 else 2, classes=names,
@@ -231,7 +233,8 @@ def req_predict(task, params, image):
     src = normalize_source(params.get("source", "probabilities"))
     img5 = _image(image)
     clf.check_image(img5, str(params.get("title", "image")))
-    feats = _features(img5, clf.spec, task)
+    # cached features serve a one-stage classifier; auto-context stages compute their own
+    feats = _features(img5, clf.spec, task) if clf.context is None else None
     if feats is None:
         res5 = clf.predict_canonical(img5, src, block_shape=params.get("block"), progress=_progress(task, "predicting"))
     else:

@@ -38,7 +38,7 @@ def _as_list(x):
 
 
 def train(imps, rois="manager", *, features="ilastik-default", classes=None, trees: int = 100, seed=None,
-          colors=None) -> Classifier:
+          colors=None, stages: int = 1) -> Classifier:
     """Train a classifier from ImagePlus images and their ROIs.
 
     Parameters
@@ -47,7 +47,7 @@ def train(imps, rois="manager", *, features="ilastik-default", classes=None, tre
     rois : ROI source per image (or one for all): ``"manager"``, ``"overlay"``,
         a RoiManager, an Overlay, a list of Rois, or a ``.roi`` / ``RoiSet.zip`` path.
         Class of each ROI: its group, then a ``class:NAME`` name prefix, then its stroke colour.
-    features, trees, seed : as :func:`pixelforest.train`
+    features, trees, seed, stages : as :func:`pixelforest.train` (``stages=2``: auto-context)
     classes : class names in label order (default: from the ROIs)
     """
     imps = _as_list(imps)
@@ -67,7 +67,7 @@ def train(imps, rois="manager", *, features="ilastik-default", classes=None, tre
     if colors is None:
         colors = [c if c is not None else default_color(i) for i, c in enumerate(colors_all)]
     return _train(arrays, labels, features=features, trees=trees, seed=seed, axes=axes_list, classes=names_all,
-                  colors=colors, image_names=[str(i.getTitle()) for i in imps])
+                  colors=colors, image_names=[str(i.getTitle()) for i in imps], stages=stages)
 
 
 def _ij_progress(title: str):

@@ -334,6 +334,11 @@ def write_ilp(clf, path, raw_data=None) -> Path:
 
     import h5py
 
+    if getattr(clf, "context", None) is not None:
+        raise ValueError(f"this classifier has {clf.stages} auto-context stages; a Pixel Classification project holds "
+                         f"one (ilastik's Autocontext workflow is a different project type): export a classifier "
+                         f"trained with --stages 1")
+
     from .images import atomic_output, parse_source
     from ..features import FEATURE_IDS
 

@@ -23,12 +23,15 @@ public class TrainClassifier extends PixelForestCommand {
 		p.message("class names in label order (optional; default: ROI groups, class:NAME names, colours)");
 		p.number("Trees", 100);
 		p.number("Seed", -1);
+		p.number("Stages", 1);
+		p.message("stages: 1 = one forest; 2 = auto-context (a second forest also sees the first one's probabilities)");
 		p.file("Save classifier to", defaultPath(imp));
 		if (!p.show()) return;
 		String labels = p.nextChoice(), features = p.nextString(), classes = p.nextString();
-		int trees = (int) p.nextNumber(), seed = (int) p.nextNumber();
+		int trees = (int) p.nextNumber(), seed = (int) p.nextNumber(), stages = (int) p.nextNumber();
 		String save = p.nextString().trim();
 		if (trees < 1) throw new IllegalArgumentException("Trees must be at least 1");
+		if (stages < 1 || stages > 4) throw new IllegalArgumentException("Stages must be 1 to 4 (2 = auto-context)");
 		Roi[] rois = RoiIndex.rois(imp, labels);
 		RoiIndex index = RoiIndex.build(imp, rois);
 		NDArray img = ImageBridge.toNDArray(imp);
@@ -37,6 +40,7 @@ public class TrainClassifier extends PixelForestCommand {
 			params.put("classes", classes);
 			params.put("features", features);
 			params.put("trees", trees);
+			params.put("stages", stages);
 			if (seed >= 0) params.put("seed", seed);
 			if (!save.isEmpty()) params.put("output", save);
 			params.put("title", imp.getTitle());
