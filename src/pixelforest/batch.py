@@ -62,15 +62,22 @@ def export_dtype(res: np.ndarray, dtype=None, export_drange=None, in_drange=None
         return res, in_drange
     dt = np.dtype(dtype) if dtype is not None else res.dtype
     a, b = in_drange
-    if export_drange is None:
-        export_drange = (np.iinfo(dt).min, np.iinfo(dt).max) if dt.kind in "iu" else (a, b)
-    c, d = (float(v) for v in export_drange)
+    c, d = export_range(dt, export_drange, in_drange)
     scale = (d - c) / (b - a) if b != a else 0.0
     out = (res.astype(np.float64) - a) * scale + c
     if dt.kind in "iu":
         info = np.iinfo(dt)
         out = np.clip(np.rint(out), info.min, info.max)
     return out.astype(dt), (c, d)
+
+
+def export_range(dt, export_drange, in_drange) -> tuple[float, float]:
+    """The exported value range: ``export_drange``, else an integer dtype's full range, else ``in_drange``."""
+    dt = np.dtype(dt)
+    if export_drange is None:
+        export_drange = (np.iinfo(dt).min, np.iinfo(dt).max) if dt.kind in "iu" else in_drange
+    c, d = export_drange
+    return float(c), float(d)
 
 
 KNOWN_DRANGE = {"probabilities": (0.0, 1.0), "uncertainty": (0.0, 1.0)}
@@ -129,7 +136,7 @@ def _predict_file_lazy(clf, spec, src, fmt, path, dataset, axes, block_shape, pr
     out_dtype = np.dtype(dtype) if dtype is not None else rdtype
     drange = rng
     if dtype is not None or export_drange is not None:
-        _, drange = export_dtype(np.zeros(1, rdtype), dtype, export_drange, rng)
+        drange = export_range(out_dtype, export_drange, rng)
     memory_bytes = memory_bytes or min(available_memory() // 4, 1 << 30)
     writer = BlockOutput(path, img.file_axes, shape5, out_dtype, fmt="zarr" if fmt == "zarr" else "hdf5",
                          dataset=dataset, drange=drange, compression=1 if fmt == "compressed-hdf5" else 0)
