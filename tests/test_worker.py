@@ -57,6 +57,13 @@ def test_train_predict_through_the_service(service, blobs2d, tmp_path):
     engine = pf.load(tmp_path / "m.pfc").predict(blobs2d)
     assert np.abs(np.moveaxis(prob[0, 0], 0, -1) - engine).max() <= 1e-6
     assert res["labels"].split("\n") == ["blob", "#0000ff"] and res["colors"].split(";")[1] == "0,0,255"
+    # Apply after Train on the same image: every feature from the worker's cache
+    assert out["computed_cells"] == len(pf.FeatureSpec.preset("minimal").cells()) and res["computed_cells"] == 0
+    # another selection computes only the cells the first did not have
+    spec = {"scales": [1.0, 2.0], "features": {"GaussianSmoothing": [1.0, 2.0], "LaplacianOfGaussian": [1.0]}}
+    out = call(service, "train", {"roi_index": _nd(index), "rois": rois, "features": json.dumps(spec), "trees": 5}, img)
+    assert "error" not in out, out
+    assert out["computed_cells"] == 1  # Gaussian Smoothing at 2.0; the others are minimal's
 
 
 def test_readable_errors(service, blobs2d, tmp_path):

@@ -40,10 +40,23 @@ class Session:
     def _cell_key(self, fid, si, spec):
         return fid, spec.scales[si], spec.in_2d_flags(self.image5.shape[1])[si], spec.normalize
 
+    def missing(self, spec: FeatureSpec | None = None) -> list:
+        """The (feature, scale index) cells of ``spec`` not computed yet."""
+        spec = spec or self.spec
+        return [(fid, si) for fid, si in spec.cells() if self._cell_key(fid, si, spec) not in self._cells]
+
+    def cached_bytes(self) -> int:
+        """Memory held by cached features (each underlying array once)."""
+        bases = {}
+        for a in self._cells.values():
+            b = a.base if a.base is not None else a
+            bases[id(b)] = b.nbytes
+        return sum(bases.values())
+
     def features(self, spec: FeatureSpec | None = None) -> np.ndarray:
         """The image's features for ``spec`` (default: the session's), computing only missing cells."""
         spec = spec or self.spec
-        missing = [(fid, si) for fid, si in spec.cells() if self._cell_key(fid, si, spec) not in self._cells]
+        missing = self.missing(spec)
         by_scale: dict = {}
         for fid, si in missing:
             by_scale.setdefault(si, []).append(fid)

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import __version__
 from .classifier import Classifier, normalize_source
-from .features import DEFAULT_FEATURES, FeatureSpec, compute_canonical, resolve_spec
+from .features import DEFAULT_FEATURES, FeatureSpec, resolve_spec
 
 #: budget for cached features (bytes): the plugin's Options > Memory
 FEATURE_CACHE_BYTES = int(os.environ.get("PIXELFOREST_WORKER_MEMORY_MB", "2048")) * 2**20
@@ -43,14 +43,23 @@ class _State:
     def __init__(self):
         self.classifiers: dict[str, Classifier] = {}
         self.current: str | None = None
-        self.features: OrderedDict = OrderedDict()  # (image key, spec json) -> features (T, Z, Y, X, F)
+        # image key -> interactive Session: the image's features cached per (feature, scale) cell,
+        # so Apply after Train, or a changed feature selection, computes only what is missing
+        self.sessions: OrderedDict = OrderedDict()
         self.pending: list = []  # NDArrays handed to the plugin, freed on the next request
 
-    def cache_features(self, key, feats):
-        self.features[key] = feats
-        self.features.move_to_end(key)
-        while sum(f.nbytes for f in self.features.values()) > FEATURE_CACHE_BYTES and len(self.features) > 1:
-            self.features.popitem(last=False)
+    def session(self, key, img5, spec):
+        from .interactive import Session
+
+        if key not in self.sessions:
+            self.sessions[key] = Session(img5, spec, axes="tzyxc")
+        self.sessions.move_to_end(key)
+        return self.sessions[key]
+
+    def evict(self):
+        """Drop the least recently used images' features beyond the memory budget (keeping the newest)."""
+        while len(self.sessions) > 1 and sum(s.cached_bytes() for s in self.sessions.values()) > FEATURE_CACHE_BYTES:
+            self.sessions.popitem(last=False)
 
 
 STATE = _State()
@@ -128,18 +137,21 @@ def _progress(task, what: str):
     return cb
 
 
-def _features(img5: np.ndarray, spec: FeatureSpec, task=None) -> np.ndarray:
-    key = (_image_key(img5), spec.to_json())
-    if key in STATE.features:
-        STATE.features.move_to_end(key)
-        return STATE.features[key]
+def _features(img5: np.ndarray, spec: FeatureSpec, task=None) -> np.ndarray | None:
+    """The image's features from the worker's cache (computing the missing cells), or None when they
+    would not fit the cache budget (the caller then works block by block)."""
     n = spec.n_features(img5.shape[-1], 3 if img5.shape[1] > 1 else 2)
     if img5[..., 0].size * n * 4 > FEATURE_CACHE_BYTES:
-        return None  # too big to cache: the caller predicts block-wise
+        return None
+    sess = STATE.session(_image_key(img5), img5, spec)
+    missing = sess.missing(spec)
     if task is not None:
-        task.update("computing features", 0, 1)
-    feats = compute_canonical(img5, spec)
-    STATE.cache_features(key, feats)
+        task.outputs["computed_cells"] = len(missing)  # 0: every feature came from the cache
+        if missing:
+            task.update("computing features", 0, 1)
+    sess.spec = spec  # the selection in use: its cells are kept side by side
+    feats = sess.features(spec)
+    STATE.evict()
     return feats
 
 
