@@ -173,15 +173,19 @@ def test_float_labels_with_integer_values_accepted(blobs2d, blobs_labels):
     assert clf.n_classes == 2
 
 
-def test_normalised_features_blockwise_lazy_and_saved(blobs2d, blobs_labels, tmp_path):
-    """pixelforest-default normalises each image to its own percentiles: invariant to brightness,
-    block-wise == whole, lazily read == in memory, kept in the classifier file."""
+@pytest.mark.parametrize("normalize", ["otsu", "percentile"])
+def test_normalised_features_blockwise_lazy_and_saved(blobs2d, blobs_labels, tmp_path, normalize):
+    """Normalised features (pixelforest-default: each image scaled by its own Otsu class means):
+    invariant to brightness, block-wise == whole, lazily read == in memory, kept in the classifier file."""
+    from dataclasses import replace
+
     import h5py
 
     from pixelforest.batch import predict_file
 
-    clf = pf.train(blobs2d, blobs_labels, features="pixelforest-default", seed=0, trees=10)
-    assert clf.spec.normalize == "percentile"
+    spec = replace(pf.FeatureSpec.preset("pixelforest-default"), normalize=normalize)
+    clf = pf.train(blobs2d, blobs_labels, features=spec, seed=0, trees=10)
+    assert clf.spec.normalize == normalize
     whole = clf.predict(blobs2d)
     assert np.array_equal(clf.predict(blobs2d, block_shape=(20, 30)), whole)
     # a brighter, offset copy of the image gives almost the same prediction: float32 rounding of the
@@ -190,7 +194,7 @@ def test_normalised_features_blockwise_lazy_and_saved(blobs2d, blobs_labels, tmp
     assert diff.max() <= 0.2 and (diff > 0).mean() < 0.005
     clf.save(tmp_path / "m.pfc")
     back = pf.load(tmp_path / "m.pfc")
-    assert back.spec.normalize == "percentile" and np.array_equal(back.predict(blobs2d), whole)
+    assert back.spec.normalize == normalize and np.array_equal(back.predict(blobs2d), whole)
     with h5py.File(tmp_path / "img.h5", "w") as f:
         f["data"] = blobs2d
     predict_file(back, f"{tmp_path / 'img.h5'}/data", "probabilities", "hdf5", target=tmp_path / "o.h5",

@@ -42,7 +42,7 @@ def test_file_is_data_only(saved):
     with zipfile.ZipFile(saved) as z:
         names = z.namelist()
         m = json.loads(z.read("manifest.json"))
-        assert m["format"] == "pixelforest-classifier" and m["format_version"] == FORMAT_VERSION
+        assert m["format"] == "pixelforest-classifier" and m["format_version"] == 1  # one stage: version 1
         for n in names:
             assert n == "manifest.json" or (n.startswith("arrays/") and n.endswith(".npy"))
             if n.endswith(".npy"):

@@ -55,9 +55,10 @@ MIN_SCALE = {fid: (0.3 if fid == "GaussianSmoothing" else 0.7) for fid in FEATUR
 #: features held plane by plane before they are interleaved into the (pixels, features) output
 PLANAR_BUDGET_BYTES = 256 * 2**20
 
-#: per-image intensity normalisation before the features: "none" (ilastik) or "percentile"
-#: (each channel scaled so that its 1st and 99.8th percentiles become 0 and 1)
-NORMALIZE = ("none", "percentile")
+#: per-image intensity normalisation before the features: "none" (ilastik), "percentile" (each
+#: channel scaled so that its 1st and 99.8th percentiles become 0 and 1) or "otsu" (each channel
+#: scaled so that the means of its two Otsu classes, background and foreground, become 0 and 1)
+NORMALIZE = ("none", "percentile", "otsu")
 NORMALIZE_PERCENTILES = (1.0, 99.8)
 
 #: structure-tensor rule of ilastik >= 1.3 (fastfilters): gradient at 0.5*sigma,
@@ -178,11 +179,12 @@ class FeatureSpec:
     @classmethod
     def preset(cls, name: str, scales: Sequence[float] = DEFAULT_SCALES) -> "FeatureSpec":
         """Named presets: ``ilastik-default`` (every cell ilastik allows, exactly as ilastik),
-        ``pixelforest-default`` (the same cells on each image normalised to its percentiles) and
+        ``pixelforest-default`` (the same cells on each image normalised to its two intensity
+        classes, ``normalize="otsu"``) and
         ``minimal``."""
         if name in ("ilastik-default", "pixelforest-default"):
             rows = tuple(tuple(s >= MIN_SCALE[fid] for s in scales) for fid in FEATURE_IDS)
-            return cls(tuple(scales), rows, normalize="percentile" if name == "pixelforest-default" else "none")
+            return cls(tuple(scales), rows, normalize="otsu" if name == "pixelforest-default" else "none")
         if name == "minimal":
             return cls.from_cells(
                 {
@@ -519,8 +521,26 @@ def image_stats(image5, spec: FeatureSpec):
     T, Z, Y, X, C = image5.shape
     step = max(1, int(np.sqrt(T * Z * Y * X / 2e6)))
     sample = np.asarray(image5[:, :, ::step, ::step, :], dtype=np.float64).reshape(-1, C)
-    lo, hi = np.percentile(sample, NORMALIZE_PERCENTILES, axis=0)
+    if spec.normalize == "percentile":
+        lo, hi = np.percentile(sample, NORMALIZE_PERCENTILES, axis=0)
+    else:  # "otsu": the means of the two classes Otsu's threshold splits the channel into
+        lo, hi = np.empty(C), np.empty(C)
+        for c in range(C):
+            lo[c], hi[c] = otsu_class_means(sample[:, c])
     return np.stack([lo, np.where(hi > lo, hi, lo + 1.0)], axis=1)
+
+
+def otsu_class_means(values: np.ndarray) -> tuple[float, float]:
+    """Means of the darker and the brighter class of Otsu's threshold (256-bin histogram)."""
+    v = np.asarray(values, np.float64)
+    vmin, vmax = float(v.min()), float(v.max())
+    if vmax <= vmin:
+        return vmin, vmin + 1.0
+    from skimage.filters import threshold_otsu
+
+    t = threshold_otsu(v)
+    below = v <= t
+    return float(v[below].mean()), float(v[~below].mean()) if (~below).any() else vmax
 
 
 def normalize_block(data: np.ndarray, stats) -> np.ndarray:
