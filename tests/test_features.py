@@ -306,3 +306,42 @@ def test_names_match_ilastik_projects(ilastik_tests, case, n_channels, ndim):
     # ilastik 1.2 names lack the " in 2D/3D" part that newer ilastik versions add
     ours = [n.replace(f" in {ndim}D", "") for n in spec.names(n_channels, ndim)]
     assert ours == theirs
+
+
+def test_threads_at_once_under_numbas_workqueue_layer(tmp_path):
+    """Where numba has neither OpenMP nor TBB it falls back to its workqueue layer, which aborts the
+    process when two threads launch parallel kernels at once (Dask threads, the Fiji worker): the
+    compiled kernels are then launched one at a time, and predictions from four threads are right."""
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "threads.py"
+    script.write_text("""
+import threading
+import numpy as np
+import numba
+import pixelforest as pf
+rng = np.random.default_rng(0)
+img = rng.random((200, 220)).astype(np.float32)
+lab = np.zeros(img.shape, np.uint8)
+lab[:8] = 1
+lab[-8:] = 2
+clf = pf.train(img, lab, features="minimal", trees=10, seed=0)
+ref = clf.predict(img)
+bad = []
+def work():
+    for _ in range(4):
+        if not np.array_equal(clf.predict(img), ref):
+            bad.append(1)
+threads = [threading.Thread(target=work) for _ in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("LAYER", numba.threading_layer(), "BAD", len(bad))
+""")
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue")
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "LAYER workqueue BAD 0" in r.stdout

@@ -13,6 +13,8 @@ Without numba, scipy.ndimage does the same correlation.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 try:
@@ -21,6 +23,24 @@ try:
     HAVE_NUMBA = True
 except ImportError:  # pragma: no cover
     HAVE_NUMBA = False
+
+_LOCK = threading.Lock()
+_threadsafe: bool | None = None  # known after the first parallel launch
+
+
+def parallel_call(kernel, *args):
+    """Run a ``parallel=True`` kernel. numba's fallback ``workqueue`` threading layer (used when
+    neither OpenMP nor TBB is available) aborts the process when two Python threads launch
+    parallel kernels at once (Dask's threads, two requests in the Fiji worker); then launches are
+    taken one at a time. With OpenMP or TBB they run concurrently."""
+    global _threadsafe
+    if _threadsafe:
+        return kernel(*args)
+    with _LOCK:
+        out = kernel(*args)
+        if _threadsafe is None:
+            _threadsafe = numba.threading_layer() in ("omp", "tbb")
+        return out
 
 
 def kernel_parity(k: np.ndarray) -> int:
@@ -68,9 +88,9 @@ def correlate1d(data: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
     src3 = data.reshape(A, L, B)
     out3 = out.reshape(A, L, B)
     if B == 1:
-        _corr_last(src3.reshape(A, L), taps, parity, out3.reshape(A, L))
+        parallel_call(_corr_last, src3.reshape(A, L), taps, parity, out3.reshape(A, L))
     else:
-        _corr_mid(src3, taps, parity, out3)
+        parallel_call(_corr_mid, src3, taps, parity, out3)
     return out
 
 
@@ -171,7 +191,7 @@ def scatter_columns(planar: np.ndarray, cols: np.ndarray, out2d: np.ndarray) -> 
     """``out2d[:, cols[j]] = planar[j]`` for a (f, N) stack and an (N, F) output, tile by tile
     (each tile's rows stay in cache while the columns are written)."""
     if HAVE_NUMBA:
-        _scatter(planar, np.asarray(cols, np.int64), out2d)
+        parallel_call(_scatter, planar, np.asarray(cols, np.int64), out2d)
     else:  # pragma: no cover
         for j, c in enumerate(cols):
             out2d[:, c] = planar[j]
@@ -185,7 +205,7 @@ def eig2(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.nd
         return (mean + d).astype(np.float32), (mean - d).astype(np.float32)
     e1 = np.empty(a.shape, np.float32)
     e2 = np.empty(a.shape, np.float32)
-    _eig2(a.reshape(-1), b.reshape(-1), c.reshape(-1), e1.reshape(-1), e2.reshape(-1))
+    parallel_call(_eig2, a.reshape(-1), b.reshape(-1), c.reshape(-1), e1.reshape(-1), e2.reshape(-1))
     return e1, e2
 
 
@@ -228,7 +248,7 @@ def eig3(m00, m01, m02, m11, m12, m22) -> tuple[np.ndarray, np.ndarray, np.ndarr
         ev = np.linalg.eigvalsh(mats)
         return tuple(ev[:, k].astype(np.float32).reshape(shape) for k in (2, 1, 0))
     e = [np.empty(comps[0].size, np.float32) for _ in range(3)]
-    _eig3(*comps, *e)
+    parallel_call(_eig3, *comps, *e)
     return tuple(x.reshape(shape) for x in e)
 
 

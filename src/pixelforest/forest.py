@@ -21,6 +21,8 @@ try:  # numba is a declared dependency; the numpy fallback keeps imports working
 except ImportError:  # pragma: no cover
     _HAVE_NUMBA = False
 
+from ._filters import parallel_call  # noqa: E402
+
 LEAF = -1
 
 
@@ -115,7 +117,8 @@ class Forest:
         if X.shape[0] == 0:
             return out
         if _HAVE_NUMBA:
-            _predict_numba(X, self.roots, self.feature, self.threshold, self.left, self.value, self.right, out)
+            parallel_call(_predict_numba, X, self.roots, self.feature, self.threshold, self.left, self.value,
+                          self.right, out)
         else:  # pragma: no cover
             _predict_numpy(X, self, out)
         return out
