@@ -225,7 +225,7 @@ def main(argv=None) -> int:
     res = {"dsb2018-nuclei": evaluate("dsb2018-nuclei", load_dsb, args.data, args.quick, seeds, methods, params),
            "isbi2012-em": evaluate("isbi2012-em (membranes)", load_isbi, args.data, args.quick, seeds, methods, params)}
     default = next(iter(methods))
-    print(f"\nmargin of the default over the best baseline (fg IoU):")
+    print("\nmargin of the default over the best baseline (fg IoU):")
     for ds, r in res.items():
         base = max(v for k, v in r.items() if not k.startswith("pixelforest"))
         print(f"  {ds:16s} {r[default] - base:+.3f}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -329,7 +328,7 @@ def test_readme_imagej_example_runs(tmp_path):
 def test_other_roi_types_and_brush_strokes(pfij, tmp_path):
     """ROI types the real files lack (traced, angle, rotated rectangle, ellipse, thick lines),
     made on the JVM, written by ImageJ's RoiEncoder, read back with roifile: same pixels."""
-    from jpype import JArray, JFloat, JInt
+    from jpype import JArray, JInt
 
     Roi = pfij.jimport("ij.gui.Roi")
     PolygonRoi = pfij.jimport("ij.gui.PolygonRoi")

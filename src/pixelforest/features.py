@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-from scipy import ndimage
-
-from ._filters import correlate1d, eig2, eig3, scatter_columns
 
 from . import axes as _axes
+from ._filters import correlate1d, eig2, eig3, scatter_columns
 
 FEATURE_IDS = (
     "GaussianSmoothing",

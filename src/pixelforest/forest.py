@@ -187,7 +187,6 @@ def f32_threshold_lt(t: np.ndarray) -> np.ndarray:
 def from_sklearn(model) -> Forest:
     """Convert a fitted ``RandomForestClassifier`` (single output)."""
     trees = model.estimators_
-    n_classes = int(model.n_classes_)
     parts = []
     offset = 0
     roots = []
