@@ -130,15 +130,19 @@ def extract_samples(image5: np.ndarray, lab4: np.ndarray, spec: FeatureSpec, con
     return feats[mask], lab[mask]
 
 
-def _stage_stats(image5, spec: FeatureSpec, context: "Classifier | None") -> list:
+def _stage_stats(image5, spec: FeatureSpec, context: "Classifier | None", memo: dict | None = None) -> list:
     """Normalisation statistics of every stage, first stage first: each stage's image channels
-    as its spec says; the probabilities a stage adds as channels are used as they are (0..1)."""
-    own = image_stats(image5, spec)
+    as its spec says; the probabilities a stage adds as channels are used as they are (0..1).
+    The image's statistics are computed once per normalisation mode (``memo``), not per stage."""
+    memo = {} if memo is None else memo
+    if spec.normalize not in memo:
+        memo[spec.normalize] = image_stats(image5, spec)
+    own = memo[spec.normalize]
     if context is None:
         return [own]
     if own is not None:
         own = np.concatenate([own, np.tile([[0.0, 1.0]], (context.n_classes, 1))])
-    return context._stats_chain(image5) + [own]
+    return _stage_stats(image5, context.spec, context.context, memo) + [own]
 
 
 def _stage_features(spec: FeatureSpec, context: "Classifier | None", data: np.ndarray, region, stats: list,
@@ -186,7 +190,7 @@ class Classifier:
     @property
     def stages(self) -> int:
         """1 for a plain pixel classifier; 2 or more with auto-context."""
-        return 1 + (self.context.stages if self.context is not None else 0)
+        return len(self._stage_list())
 
     @property
     def n_inputs(self) -> int:
@@ -203,7 +207,7 @@ class Classifier:
 
     def total_halo(self) -> int:
         """Margin a block needs around it: every stage's filters."""
-        return self.spec.halo() + (self.context.total_halo() if self.context is not None else 0)
+        return sum(st.spec.halo() for st in self._stage_list())
 
     def _stats_chain(self, image5) -> list:
         return _stage_stats(image5, self.spec, self.context)
@@ -295,10 +299,8 @@ class Classifier:
             check_image_values(image5)
         self.check_image(image5)
         T, Z, Y, X, C = image5.shape
-        stage = self
-        while stage is not None:
+        for stage in self._stage_list():
             check_scales(stage.spec, (T, Z, Y, X))
-            stage = stage.context
         shape, dtype = self.result_shape(image5.shape, src)
         if out is None:
             check_memory(int(np.prod(shape)) * np.dtype(dtype).itemsize, f"the {src} result {shape}")

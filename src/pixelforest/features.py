@@ -19,6 +19,7 @@ eigenvalue index (eigenvalues in descending order).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, replace
@@ -47,6 +48,11 @@ FEATURE_NAMES = {
     "HessianOfGaussianEigenvalues": "Hessian of Gaussian Eigenvalues",
 }
 EIGEN_FEATURES = ("StructureTensorEigenvalues", "HessianOfGaussianEigenvalues")
+
+
+def values_per_channel(fid: str, in_2d: bool) -> int:
+    """Output channels of one feature cell per input channel: its eigenvalues (2 in 2D, 3 in 3D) or 1."""
+    return (2 if in_2d else 3) if fid in EIGEN_FEATURES else 1
 DEFAULT_SCALES = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
 MIN_SCALE = {fid: (0.3 if fid == "GaussianSmoothing" else 0.7) for fid in FEATURE_IDS}
 
@@ -287,7 +293,7 @@ class FeatureSpec:
         out = []
         for fid, si in self.cells():
             d = 2 if flags[si] else 3
-            per = d if fid in EIGEN_FEATURES else 1
+            per = values_per_channel(fid, flags[si])
             base = f"{FEATURE_NAMES[fid]} (σ={_fmt_scale(self.scales[si])}) in {d}D"
             k = per * n_channels
             out.extend([base] if k == 1 else [f"{base} [{i}]" for i in range(k)])
@@ -341,6 +347,7 @@ def feature_names(features="ilastik-default", n_channels: int = 1, ndim: int = 2
 # ------------------------------------------------------------------------ kernels
 
 
+@functools.lru_cache(maxsize=256)
 def kernel(sigma: float, order: int = 0, window: float = FILTER_WINDOW) -> np.ndarray:
     """vigra-style sampled Gaussian (derivative) kernel, indexed ``-r..r``.
 
@@ -363,6 +370,7 @@ def kernel(sigma: float, order: int = 0, window: float = FILTER_WINDOW) -> np.nd
         k /= np.sum(k * x * x) / 2.0
     else:
         raise ValueError("order must be 0, 1 or 2")
+    k.setflags(write=False)  # cached and shared: read-only
     return k
 
 
@@ -582,9 +590,8 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
     for fid, si in cells:
         for c in range(C):
             first_col[(fid, si, c)] = k
-            k += (2 if flags[si] else 3) if fid in EIGEN_FEATURES else 1
-    per_bank = {si: sum((2 if flags[si] else 3) if fid in EIGEN_FEATURES else 1 for fid in fids)
-                for si, fids in by_scale.items()}
+            k += values_per_channel(fid, flags[si])
+    per_bank = {si: sum(values_per_channel(fid, flags[si]) for fid in fids) for si, fids in by_scale.items()}
     max_per_bank = max(per_bank.values(), default=1)
     out2d = out.reshape(-1, n_out)
     # Features are computed plane by plane and written into the pixel-major output in as few

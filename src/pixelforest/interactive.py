@@ -14,7 +14,7 @@ import numpy as np
 
 from . import axes as _axes
 from .classifier import Classifier, LabelImage, train_from_samples
-from .features import EIGEN_FEATURES, FeatureSpec, check_image_values, check_scales, compute_canonical, resolve_spec
+from .features import FeatureSpec, values_per_channel, check_image_values, check_scales, compute_canonical, resolve_spec
 
 
 class Session:
@@ -61,7 +61,6 @@ class Session:
         for fid, si in missing:
             by_scale.setdefault(si, []).append(fid)
         C = self.image5.shape[-1]
-        d = 2 if self.image5.shape[1] <= 1 else 3
         for si, fids in by_scale.items():
             sub = FeatureSpec.from_cells({f: [spec.scales[si]] for f in fids}, scales=[spec.scales[si]],
                                          compute_in_2d=None if spec.compute_in_2d is None else [spec.compute_in_2d[si]],
@@ -69,9 +68,9 @@ class Session:
             sub = replace(sub, normalize=spec.normalize)
             out = compute_canonical(self.image5, sub, check=False)
             k = 0
+            in_2d = sub.in_2d_flags(self.image5.shape[1])[0]
             for fid, _ in sub.cells():
-                dd = 2 if sub.in_2d_flags(self.image5.shape[1])[0] else d
-                n = (dd if fid in EIGEN_FEATURES else 1) * C
+                n = values_per_channel(fid, in_2d) * C
                 self._cells[self._cell_key(fid, si, spec)] = out[..., k:k + n]
                 k += n
         keys = [self._cell_key(fid, si, spec) for fid, si in spec.cells()]

@@ -68,11 +68,18 @@ def _npy_bytes(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def _forest_members(clf: Classifier, prefix: str, arrays: dict) -> dict | None:
+    """Add a stage's forest arrays (``<prefix>forest_*``); return its manifest entry."""
+    if clf.forest is None:
+        return None
+    for k, v in clf.forest.arrays().items():
+        arrays[f"{prefix}forest_{k}"] = v
+    return {"n_trees": clf.forest.n_trees, "n_features": clf.forest.n_features}
+
+
 def classifier_to_members(clf: Classifier) -> tuple[dict, dict[str, np.ndarray]]:
     arrays: dict[str, np.ndarray] = {}
-    if clf.forest is not None:
-        for k, v in clf.forest.arrays().items():
-            arrays[f"forest_{k}"] = v
+    forest = _forest_members(clf, "", arrays)
     labels_meta = []
     for i, li in enumerate(clf.labels):
         arrays[f"labels_{i}_index"] = li.index.astype(np.int64)
@@ -90,7 +97,7 @@ def classifier_to_members(clf: Classifier) -> tuple[dict, dict[str, np.ndarray]]
         "n_features": clf.n_features,
         "feature_names": clf.feature_names,
         "training": clf.training,
-        "forest": None if clf.forest is None else {"n_trees": clf.forest.n_trees, "n_features": clf.forest.n_features},
+        "forest": forest,
         "labels": labels_meta,
         "arrays": {},
     }
@@ -104,14 +111,11 @@ def classifier_to_members(clf: Classifier) -> tuple[dict, dict[str, np.ndarray]]
 
 
 def _context_members(clf: Classifier, prefix: str, arrays: dict) -> dict:
-    if clf.forest is not None:
-        for k, v in clf.forest.arrays().items():
-            arrays[f"{prefix}forest_{k}"] = v
     return {
         "features": clf.spec.to_dict(),
         "n_features": clf.n_features,
         "training": clf.training,
-        "forest": None if clf.forest is None else {"n_trees": clf.forest.n_trees, "n_features": clf.forest.n_features},
+        "forest": _forest_members(clf, prefix, arrays),
         "context": None if clf.context is None else _context_members(clf.context, prefix + "context_", arrays),
     }
 

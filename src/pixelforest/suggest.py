@@ -19,15 +19,14 @@ from __future__ import annotations
 import numpy as np
 
 from .classifier import mtry
-from .features import EIGEN_FEATURES, FEATURE_IDS, FeatureSpec, compute_canonical
+from .features import FEATURE_IDS, FeatureSpec, compute_canonical, values_per_channel
 
 
 def _cell_columns(spec: FeatureSpec, n_channels: int, z_size: int):
     flags = spec.in_2d_flags(z_size)
     cols, k = [], 0
     for fid, si in spec.cells():
-        d = 2 if flags[si] else 3
-        n = (d if fid in EIGEN_FEATURES else 1) * n_channels
+        n = values_per_channel(fid, flags[si]) * n_channels
         cols.append(((fid, si), list(range(k, k + n))))
         k += n
     return cols
