@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from . import axes as _axes
-from ._filters import correlate1d, eig2, eig3, scatter_columns
+from ._filters import HAVE_NUMBA, correlate1d, eig2, eig3, scatter_columns
 
 FEATURE_IDS = (
     "GaussianSmoothing",
@@ -58,6 +58,8 @@ MIN_SCALE = {fid: (0.3 if fid == "GaussianSmoothing" else 0.7) for fid in FEATUR
 
 #: features held plane by plane before they are interleaved into the (pixels, features) output
 PLANAR_BUDGET_BYTES = 256 * 2**20
+#: all-2D banks computed row by row (pixelforest._bank2d); False: plane by plane, as 3D scales are
+FUSED_2D = True
 
 #: per-image intensity normalisation before the features: "none" (ilastik), "percentile" (each
 #: channel scaled so that its 1st and 99.8th percentiles become 0 and 1) or "otsu" (each channel
@@ -591,13 +593,23 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
         for c in range(C):
             first_col[(fid, si, c)] = k
             k += values_per_channel(fid, flags[si])
+    assert k == n_out
+    if HAVE_NUMBA and FUSED_2D and all(flags[si] for si in by_scale):
+        _fused_2d(chans, spec, by_scale, first_col, out)
+    else:
+        _planar_bank(chans, spec, by_scale, first_col, flags, out)
+    return out
+
+
+def _planar_bank(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, flags, out: np.ndarray) -> None:
+    """Any mix of 2D and 3D scales: each scale's features plane by plane (:class:`_ScaleBank`),
+    interleaved into the pixel-major output in as few passes as a memory budget allows (each
+    pass sweeps the whole output through the caches)."""
+    n_out = out.shape[-1]
     per_bank = {si: sum(values_per_channel(fid, flags[si]) for fid in fids) for si, fids in by_scale.items()}
-    max_per_bank = max(per_bank.values(), default=1)
     out2d = out.reshape(-1, n_out)
-    # Features are computed plane by plane and written into the pixel-major output in as few
-    # passes as a memory budget allows (each pass sweeps the whole output through the caches).
     n_px = out2d.shape[0]
-    rows = int(min(n_out, max(max_per_bank, PLANAR_BUDGET_BYTES // max(1, 4 * n_px))))
+    rows = int(min(n_out, max(max(per_bank.values()), PLANAR_BUDGET_BYTES // max(1, 4 * n_px))))
     planar = np.empty((rows, n_px), np.float32)
     cols: list[int] = []
     for si, fids in by_scale.items():
@@ -613,8 +625,36 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
                     cols.append(first_col[(fid, si, c)] + e)
             del bank
     scatter_columns(planar[:len(cols)], np.asarray(cols), out2d)
-    assert k == n_out
-    return out
+
+
+def _fused_2d(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, out: np.ndarray) -> None:
+    """All scales computed in 2D: the row-fused bank (:mod:`pixelforest._bank2d`), plane by plane."""
+    from . import _bank2d as B
+
+    slots = {"GaussianSmoothing": B.C_SMOOTH, "LaplacianOfGaussian": B.C_LOG, "GaussianGradientMagnitude": B.C_GGM,
+             "DifferenceOfGaussians": B.C_DOG, "StructureTensorEigenvalues": B.C_ST,
+             "HessianOfGaussianEigenvalues": B.C_HESS}
+    kernels = []
+    for si in by_scale:
+        s = spec.scales[si]
+        sf = min(s, 1.0)
+        inner, outer = (0.5 * sf, sf) if spec.structure_tensor == "fastfilters" else (sf, 0.5 * sf)
+        ks = [None] * 8
+        ks[B.K_SF0], ks[B.K_SF1], ks[B.K_SF2] = (kernel(sf, o, FILTER_WINDOW) for o in (0, 1, 2))
+        ks[B.K_DOG] = kernel(DOG_RATIO * sf, 0, FILTER_WINDOW)
+        ks[B.K_OUTER] = kernel(outer, 0, FILTER_WINDOW)
+        ks[B.K_IN0], ks[B.K_IN1] = kernel(inner, 0, FILTER_WINDOW), kernel(inner, 1, FILTER_WINDOW)
+        ks[B.K_PRE] = kernel(presmooth_sigma(s), 0, PRESMOOTH_WINDOW)
+        kernels.append(ks)
+    T, Z = out.shape[:2]
+    for c, ch in enumerate(chans):
+        cols = np.full((len(by_scale), 6), -1, np.int64)
+        for j, (si, fids) in enumerate(by_scale.items()):
+            for fid in fids:
+                cols[j, slots[fid]] = first_col[(fid, si, c)]
+        for t in range(T):
+            for z in range(Z):
+                B.compute_plane(ch[t, z], kernels, cols, out[t, z])
 
 
 def compute_features(image, features="ilastik-default", *, channel_axis=None, axes=None) -> np.ndarray:

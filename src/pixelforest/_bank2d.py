@@ -1,0 +1,451 @@
+"""The 2D feature bank fused row by row (numba, parallel, GIL released).
+
+:class:`pixelforest.features._ScaleBank` computes a scale's features pass by pass, each pass a
+whole plane, and the planes are then interleaved into the ``(pixels, features)`` output: about
+twenty plane-sized arrays per scale go through memory. Here, for one 2D plane, each image row
+is finished while it is in cache: the first-axis (y) passes of every derivative the row needs
+are taken into row buffers, the second-axis (x) passes run on those, and the row's features are
+written straight into their output columns. No plane-sized intermediate is kept: each worker
+pre-smooths, scale by scale, only the band of rows its current block of output rows needs (the
+block plus a few rows of halo), and keeps the structure tensor's gradient products (smoothed
+along y again) in a ring of rows.
+
+The arithmetic is :mod:`pixelforest._filters`' exactly (same taps, same float64 sums in the same
+order, float32 rounding between passes, the same float32 formulas for eigenvalues, Laplacian,
+gradient magnitude and difference of Gaussians), so the output is bit for bit that of the
+plane-by-plane bank, and a block of an image still gives the whole image's pixels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._filters import HAVE_NUMBA, _halves, kernel_parity, parallel_call
+
+#: kernel slots per scale (rows of ``taps``)
+K_SF0, K_SF1, K_SF2, K_DOG, K_OUTER, K_IN0, K_IN1, K_PRE = range(8)
+#: output column slots per scale (-1: not computed); eigenvalue features use two columns
+C_SMOOTH, C_LOG, C_GGM, C_DOG, C_ST, C_HESS = range(6)
+
+#: image rows per block of work (each block also pre-smooths a halo of a few rows above and below)
+ROWS_PER_JOB = 64
+
+
+def pack_kernels(kernels: list[list[np.ndarray | None]]):
+    """Per scale, per slot, the taps of an (anti)symmetric convolution kernel as the compiled loops
+    use them (:func:`pixelforest._filters._halves` of the reversed kernel), padded into one array,
+    with their parities and radii."""
+    S = len(kernels)
+    R = max((k.size // 2 for ks in kernels for k in ks if k is not None), default=1)
+    taps = np.zeros((S, 8, R + 1), np.float64)
+    parity = np.zeros((S, 8), np.int64)
+    radius = np.zeros((S, 8), np.int64)
+    for s, ks in enumerate(kernels):
+        for j, k in enumerate(ks):
+            if k is None:
+                continue
+            c = np.asarray(k, np.float64)[::-1]  # convolution == correlation with the reversed kernel
+            p = kernel_parity(c)
+            if p == 0:
+                raise ValueError("the fused bank needs symmetric or antisymmetric kernels")
+            h = _halves(c, p)
+            taps[s, j, :h.size] = h
+            parity[s, j] = p
+            radius[s, j] = c.size // 2
+    return taps, parity, radius
+
+
+def compute_plane(plane: np.ndarray, kernels, cols: np.ndarray, out: np.ndarray) -> None:
+    """All features of one 2D float32 ``plane`` (Y, X) into ``out`` (Y, X, F).
+
+    ``kernels[s]`` holds scale s's eight kernel slots (see ``K_*``; None where unused) and
+    ``cols[s]`` its six output columns (see ``C_*``; -1 where not computed)."""
+    taps, parity, radius = pack_kernels(kernels)
+    if (parity[:, [K_SF0, K_SF1, K_SF2]] != [1, -1, 1]).any():
+        raise ValueError("kernel slots 0-2 must be a Gaussian and its first and second derivatives")
+    cols = np.ascontiguousarray(cols, np.int64)
+    if not out.flags.c_contiguous or out.shape[:2] != plane.shape:
+        raise ValueError(f"out must be a C-contiguous (Y, X, F) array for a {plane.shape} plane")
+    ring = 2 * int(radius[:, K_OUTER].max()) + 1  # rows of gradient products a worker keeps
+    halo = int(max(radius[:, K_SF0].max(), radius[:, K_DOG].max(), (radius[:, K_OUTER] + radius[:, K_IN0]).max()))
+    workers = min(numba.get_num_threads(), -(-plane.shape[0] // ROWS_PER_JOB))
+    ucols = np.unique(np.concatenate([cols[cols >= 0], cols[:, [C_ST, C_HESS]][cols[:, [C_ST, C_HESS]] >= 0] + 1]))
+    parallel_call(_features, np.ascontiguousarray(plane, np.float32), taps, parity, radius, cols, ucols, ring, halo,
+                  workers, out)
+
+
+if HAVE_NUMBA:
+    import numba
+    from llvmlite import ir
+    from numba.core import cgutils, types
+    from numba.extending import intrinsic
+
+    from ._filters import _mirror
+
+    @numba.njit(cache=True)
+    def _short(c, u1, d1, u2, d2, k, p, r, out, off, X):  # pragma: no cover - compiled
+        """out[off + x] for a kernel of radius 1 or 2 in one pass over the row (no accumulator
+        array): the same float64 sum, in the same order, as the tap-by-tap loops."""
+        if p == 1:
+            if r == 1:
+                for x in range(X):
+                    out[off + x] = k[0] * c[x] + k[1] * (u1[x] + d1[x])
+            else:
+                for x in range(X):
+                    out[off + x] = k[0] * c[x] + k[1] * (u1[x] + d1[x]) + k[2] * (u2[x] + d2[x])
+        else:
+            if r == 1:
+                for x in range(X):
+                    out[off + x] = 0.0 + k[1] * (u1[x] - d1[x])
+            else:
+                for x in range(X):
+                    out[off + x] = 0.0 + k[1] * (u1[x] - d1[x]) + k[2] * (u2[x] - d2[x])
+
+    @numba.njit(cache=True)
+    def _mid(src, lo, Y, i, taps, p, r, buf, R, acc):  # pragma: no cover - compiled
+        """Row i of an image of Y rows convolved along y (mirror borders) into buf[R:R+X], as
+        float32; src holds the image's rows lo, lo+1, ..."""
+        X = src.shape[1]
+        if r <= 2:
+            u1, d1 = src[_mirror(i + 1, Y) - lo], src[_mirror(i - 1, Y) - lo]
+            u2, d2 = src[_mirror(i + 2, Y) - lo], src[_mirror(i - 2, Y) - lo]
+            _short(src[i - lo], u1, d1, u2, d2, taps, p, r, buf, R, X)
+            return
+        if p == 1:
+            row = src[i - lo]
+            k0 = taps[0]
+            for b in range(X):
+                acc[b] = k0 * row[b]
+        else:
+            acc[:X] = 0.0
+        for t in range(1, r + 1):
+            up = src[_mirror(i + t, Y) - lo]
+            dn = src[_mirror(i - t, Y) - lo]
+            kt = taps[t]
+            if p == 1:
+                for b in range(X):
+                    acc[b] += kt * (up[b] + dn[b])
+            else:
+                for b in range(X):
+                    acc[b] += kt * (up[b] - dn[b])
+        for b in range(X):
+            buf[R + b] = acc[b]
+
+    @numba.njit(cache=True)
+    def _mid3(src, lo, Y, i, t0, t1, t2, r, buf0, buf1, buf2, R, a0, a1, a2):  # pragma: no cover
+        """:func:`_mid` of one row with a Gaussian (t0), its first (t1) and second (t2) derivative
+        at once, each summed in the same order as alone."""
+        X = src.shape[1]
+        row = src[i - lo]
+        if r <= 2:
+            u1, d1 = src[_mirror(i + 1, Y) - lo], src[_mirror(i - 1, Y) - lo]
+            u2, d2 = src[_mirror(i + 2, Y) - lo], src[_mirror(i - 2, Y) - lo]
+            _short(row, u1, d1, u2, d2, t0, 1, r, buf0, R, X)
+            _short(row, u1, d1, u2, d2, t1, -1, r, buf1, R, X)
+            _short(row, u1, d1, u2, d2, t2, 1, r, buf2, R, X)
+            return
+        for b in range(X):
+            a0[b] = t0[0] * row[b]
+            a1[b] = 0.0
+            a2[b] = t2[0] * row[b]
+        for t in range(1, r + 1):
+            up = src[_mirror(i + t, Y) - lo]
+            dn = src[_mirror(i - t, Y) - lo]
+            k0, k1, k2 = t0[t], t1[t], t2[t]
+            for b in range(X):
+                sm = up[b] + dn[b]
+                a0[b] += k0 * sm
+                a1[b] += k1 * (up[b] - dn[b])
+                a2[b] += k2 * sm
+        for b in range(X):
+            buf0[R + b] = a0[b]
+            buf1[R + b] = a1[b]
+            buf2[R + b] = a2[b]
+
+    @numba.njit(cache=True)
+    def _pad(buf, X, r, R):  # pragma: no cover - compiled
+        """Mirror borders of the row held in buf[R:R+X], r pixels each side."""
+        for j in range(r):
+            buf[R - r + j] = buf[R + _mirror(j - r, X)]
+            buf[R + X + j] = buf[R + _mirror(X + j, X)]
+
+    @numba.njit(cache=True)
+    def _last(buf, X, taps, p, r, R, res, acc):  # pragma: no cover - compiled
+        """The padded row in buf convolved along x into res (float32)."""
+        if r <= 2:
+            _short(buf[R:R + X], buf[R + 1:R + 1 + X], buf[R - 1:R - 1 + X], buf[R + 2:R + 2 + X],
+                   buf[R - 2:R - 2 + X], taps, p, r, res, 0, X)
+            return
+        if p == 1:
+            k0 = taps[0]
+            mid = buf[R:R + X]
+            for x in range(X):
+                acc[x] = k0 * mid[x]
+        else:
+            acc[:X] = 0.0
+        for t in range(1, r + 1):
+            kt = taps[t]
+            hi = buf[R + t:R + t + X]
+            lo = buf[R - t:R - t + X]
+            if p == 1:
+                for x in range(X):
+                    acc[x] += kt * (hi[x] + lo[x])
+            else:
+                for x in range(X):
+                    acc[x] += kt * (hi[x] - lo[x])
+        for x in range(X):
+            res[x] = acc[x]
+
+    @numba.njit(cache=True)
+    def _last2(buf, X, t0, t1, r, R, res0, res1, a0, a1):  # pragma: no cover - compiled
+        """:func:`_last` with a Gaussian (t0) and its first derivative (t1) at once."""
+        mid = buf[R:R + X]
+        if r <= 2:
+            u1, d1, u2, d2 = buf[R + 1:R + 1 + X], buf[R - 1:R - 1 + X], buf[R + 2:R + 2 + X], buf[R - 2:R - 2 + X]
+            _short(mid, u1, d1, u2, d2, t0, 1, r, res0, 0, X)
+            _short(mid, u1, d1, u2, d2, t1, -1, r, res1, 0, X)
+            return
+        for x in range(X):
+            a0[x] = t0[0] * mid[x]
+            a1[x] = 0.0
+        for t in range(1, r + 1):
+            k0, k1 = t0[t], t1[t]
+            hi = buf[R + t:R + t + X]
+            lo = buf[R - t:R - t + X]
+            for x in range(X):
+                a0[x] += k0 * (hi[x] + lo[x])
+                a1[x] += k1 * (hi[x] - lo[x])
+        for x in range(X):
+            res0[x] = a0[x]
+            res1[x] = a1[x]
+
+    @numba.njit(cache=True)
+    def _last3(buf, X, t0, t1, t2, r, R, res0, res1, res2, a0, a1, a2):  # pragma: no cover - compiled
+        """:func:`_last` with a Gaussian (t0), its first (t1) and second (t2) derivative at once."""
+        mid = buf[R:R + X]
+        if r <= 2:
+            u1, d1, u2, d2 = buf[R + 1:R + 1 + X], buf[R - 1:R - 1 + X], buf[R + 2:R + 2 + X], buf[R - 2:R - 2 + X]
+            _short(mid, u1, d1, u2, d2, t0, 1, r, res0, 0, X)
+            _short(mid, u1, d1, u2, d2, t1, -1, r, res1, 0, X)
+            _short(mid, u1, d1, u2, d2, t2, 1, r, res2, 0, X)
+            return
+        for x in range(X):
+            a0[x] = t0[0] * mid[x]
+            a1[x] = 0.0
+            a2[x] = t2[0] * mid[x]
+        for t in range(1, r + 1):
+            k0, k1, k2 = t0[t], t1[t], t2[t]
+            hi = buf[R + t:R + t + X]
+            lo = buf[R - t:R - t + X]
+            for x in range(X):
+                sm = hi[x] + lo[x]
+                a0[x] += k0 * sm
+                a1[x] += k1 * (hi[x] - lo[x])
+                a2[x] += k2 * sm
+        for x in range(X):
+            res0[x] = a0[x]
+            res1[x] = a1[x]
+            res2[x] = a2[x]
+
+    @numba.njit(cache=True)
+    def _product_row(band, lo, Y, j, taps, parity, radius, s, R, b0, b1, gy, gx, acc, ring):  # pragma: no cover
+        """The structure tensor's gradient products g_y*g_y, g_y*g_x, g_x*g_x at the inner scale for
+        row j (mirrored into the image), into ring slot j mod W."""
+        X = band.shape[1]
+        W = ring.shape[1]
+        pj = _mirror(j, Y)
+        r0, r1 = radius[s, K_IN0], radius[s, K_IN1]
+        _mid(band, lo, Y, pj, taps[s, K_IN0], parity[s, K_IN0], r0, b0, R, acc)
+        _mid(band, lo, Y, pj, taps[s, K_IN1], parity[s, K_IN1], r1, b1, R, acc)
+        _pad(b0, X, r0, R)
+        _pad(b1, X, r1, R)
+        _last(b1, X, taps[s, K_IN0], parity[s, K_IN0], r0, R, gy, acc)  # d/dy: order 1 along y
+        _last(b0, X, taps[s, K_IN1], parity[s, K_IN1], r1, R, gx, acc)  # d/dx: order 1 along x
+        k = j % W
+        for x in range(X):
+            ring[0, k, x] = gy[x] * gy[x]
+            ring[1, k, x] = gy[x] * gx[x]
+            ring[2, k, x] = gx[x] * gx[x]
+
+    @numba.njit(cache=True)
+    def _mid_ring(ring_c, X, i, taps, p, r, buf, R, acc):  # pragma: no cover - compiled
+        """As :func:`_mid` over the rows i-r..i+r held in a ring (slot = row mod W)."""
+        W = ring_c.shape[0]
+        if r <= 2:
+            _short(ring_c[i % W], ring_c[(i + 1) % W], ring_c[(i - 1) % W], ring_c[(i + 2) % W],
+                   ring_c[(i - 2) % W], taps, p, r, buf, R, X)
+            return
+        if p == 1:
+            row = ring_c[i % W]
+            k0 = taps[0]
+            for b in range(X):
+                acc[b] = k0 * row[b]
+        else:
+            acc[:X] = 0.0
+        for t in range(1, r + 1):
+            up = ring_c[(i + t) % W]
+            dn = ring_c[(i - t) % W]
+            kt = taps[t]
+            if p == 1:
+                for b in range(X):
+                    acc[b] += kt * (up[b] + dn[b])
+            else:
+                for b in range(X):
+                    acc[b] += kt * (up[b] - dn[b])
+        for b in range(X):
+            buf[R + b] = acc[b]
+
+    @numba.njit(cache=True)
+    def _put_eig(a, b, c, e1, e2, X):  # pragma: no cover - compiled
+        """Eigenvalues (descending) of [[a, b], [b, c]] (as :func:`pixelforest._filters.eig2`)."""
+        half = np.float32(0.5)
+        for x in range(X):
+            mean = (a[x] + c[x]) * half
+            h = (a[x] - c[x]) * half
+            d = np.sqrt(h * h + b[x] * b[x])
+            e1[x] = mean + d
+            e2[x] = mean - d
+
+    @intrinsic
+    def _stream(typingctx, arr, idx, val):  # pragma: no cover - compiled
+        """arr[idx] = val as a non-temporal store (a hint: written around the caches, so the
+        output is not read in first; needs a fence before other threads read it)."""
+        sig = types.void(arr, idx, val)
+
+        def codegen(context, builder, signature, args):
+            a, i, v = args
+            aryty = signature.args[0]
+            ary = context.make_array(aryty)(context, builder, a)
+            ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [i], wraparound=False)
+            st = builder.store(context.cast(builder, v, signature.args[2], aryty.dtype), ptr)
+            st.set_metadata("nontemporal", builder.module.add_metadata([ir.Constant(ir.IntType(32), 1)]))
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    @intrinsic
+    def _fence(typingctx):  # pragma: no cover - compiled
+        def codegen(context, builder, signature, args):
+            builder.fence("seq_cst")
+            return context.get_dummy_value()
+
+        return types.void(), codegen
+
+    @numba.njit(cache=True)
+    def _interleave(frow, ucols, orow, X, whole):  # pragma: no cover - compiled
+        """orow[x, f] = frow[f, x] for the columns ucols, in the output row's order, 32 pixels
+        at a time (the rows of frow they read stay in L1). When ucols are all the row's columns
+        (one input channel) the row is streamed to memory with non-temporal stores."""
+        if whole:
+            F = orow.shape[1]
+            flat = orow.reshape(-1)
+            for x0 in range(0, X, 32):
+                for x in range(x0, min(X, x0 + 32)):
+                    for f in range(F):
+                        _stream(flat, x * F + f, frow[f, x])
+            _fence()
+            return
+        for x0 in range(0, X, 32):
+            for x in range(x0, min(X, x0 + 32)):
+                for f in ucols:
+                    orow[x, f] = frow[f, x]
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def _features(plane, taps, parity, radius, cols, ucols, W, H, workers, out):  # pragma: no cover - compiled
+        Y, X = plane.shape
+        S = cols.shape[0]
+        R = taps.shape[2]
+        CH = ROWS_PER_JOB
+        jobs = (Y + CH - 1) // CH
+        whole = ucols.size == out.shape[2]
+        for w in numba.prange(workers):
+            nb = min(Y, CH + 2 * H)
+            band = np.empty((S, nb, X), np.float32)
+            frow = np.empty((out.shape[2], X), np.float32)  # the row's features, column by column  # pre-smoothed rows lo..hi-1 of each scale
+            ring = np.empty((S, 3, W, X), np.float32)
+            m0 = np.empty(X + 2 * R, np.float32)
+            m1 = np.empty(X + 2 * R, np.float32)
+            m2 = np.empty(X + 2 * R, np.float32)
+            md = np.empty(X + 2 * R, np.float32)
+            sm = np.empty(X, np.float32)
+            gx = np.empty(X, np.float32)
+            gy = np.empty(X, np.float32)
+            hxx = np.empty(X, np.float32)
+            hxy = np.empty(X, np.float32)
+            hyy = np.empty(X, np.float32)
+            dg = np.empty(X, np.float32)
+            a0 = np.empty(X, np.float64)
+            a1 = np.empty(X, np.float64)
+            a2 = np.empty(X, np.float64)
+            for q in range(w, jobs, workers):
+                a = CH * q
+                b = min(Y, a + CH)
+                lo = max(0, a - H)
+                hi = min(Y, b + H)
+                for s in range(S):
+                    for j in range(lo, hi):
+                        _mid(plane, 0, Y, j, taps[s, K_PRE], parity[s, K_PRE], radius[s, K_PRE], m0, R, a0)
+                        _pad(m0, X, radius[s, K_PRE], R)
+                        _last(m0, X, taps[s, K_PRE], parity[s, K_PRE], radius[s, K_PRE], R, band[s, j - lo], a0)
+                    if cols[s, C_ST] >= 0:  # the gradient rows above the block that its tensor smoothing needs
+                        ro = radius[s, K_OUTER]
+                        for j in range(a - ro, a + ro):
+                            _product_row(band[s], lo, Y, j, taps, parity, radius, s, R, m1, m2, gy, gx, a0, ring[s])
+                for i in range(a, b):
+                    for s in range(S):
+                        c = cols[s]
+                        src = band[s]
+                        r = radius[s, K_SF0]
+                        t0, t1, t2 = taps[s, K_SF0], taps[s, K_SF1], taps[s, K_SF2]
+                        need_d = c[C_GGM] >= 0 or c[C_HESS] >= 0
+                        need_dd = c[C_LOG] >= 0 or c[C_HESS] >= 0
+                        if need_d or need_dd:
+                            _mid3(src, lo, Y, i, t0, t1, t2, r, m0, m1, m2, R, a0, a1, a2)
+                            _pad(m1, X, r, R)
+                            _pad(m2, X, r, R)
+                        else:
+                            _mid(src, lo, Y, i, t0, 1, r, m0, R, a0)
+                        _pad(m0, X, r, R)
+                        if need_dd:  # m0 along x: smoothing, d/dx, d2/dx2
+                            _last3(m0, X, t0, t1, t2, r, R, sm, gx, hxx, a0, a1, a2)
+                        elif need_d:
+                            _last2(m0, X, t0, t1, r, R, sm, gx, a0, a1)
+                        else:
+                            _last(m0, X, t0, 1, r, R, sm, a0)
+                        if need_d:  # m1 (d/dy) along x: d/dy, d2/dydx
+                            _last2(m1, X, t0, t1, r, R, gy, hxy, a0, a1)
+                        if need_dd:  # m2 (d2/dy2) along x
+                            _last(m2, X, t0, 1, r, R, hyy, a0)
+                        if c[C_SMOOTH] >= 0:
+                            frow[c[C_SMOOTH], :X] = sm[:X]
+                        if c[C_DOG] >= 0:
+                            rd = radius[s, K_DOG]
+                            _mid(src, lo, Y, i, taps[s, K_DOG], parity[s, K_DOG], rd, md, R, a0)
+                            _pad(md, X, rd, R)
+                            _last(md, X, taps[s, K_DOG], parity[s, K_DOG], rd, R, dg, a0)
+                            col = c[C_DOG]
+                            for x in range(X):
+                                frow[col, x] = sm[x] - dg[x]
+                        if c[C_GGM] >= 0:
+                            col = c[C_GGM]
+                            for x in range(X):
+                                g2 = np.float32(0.0)
+                                g2 += gy[x] * gy[x]
+                                g2 += gx[x] * gx[x]
+                                frow[col, x] = np.sqrt(g2)
+                        if c[C_LOG] >= 0:
+                            col = c[C_LOG]
+                            for x in range(X):
+                                frow[col, x] = hyy[x] + hxx[x]
+                        if c[C_HESS] >= 0:
+                            _put_eig(hyy, hxy, hxx, frow[c[C_HESS]], frow[c[C_HESS] + 1], X)
+                        if c[C_ST] >= 0:
+                            ro = radius[s, K_OUTER]
+                            _product_row(src, lo, Y, i + ro, taps, parity, radius, s, R, m1, m2, gy, gx, a0, ring[s])
+                            to, po = taps[s, K_OUTER], parity[s, K_OUTER]
+                            for comp, res in ((0, hyy), (1, hxy), (2, hxx)):
+                                _mid_ring(ring[s, comp], X, i, to, po, ro, m0, R, a0)
+                                _pad(m0, X, ro, R)
+                                _last(m0, X, to, po, ro, R, res, a0)
+                            _put_eig(hyy, hxy, hxx, frow[c[C_ST]], frow[c[C_ST] + 1], X)
+                    _interleave(frow, ucols, out[i], X, whole)
