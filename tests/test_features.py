@@ -320,6 +320,11 @@ def test_presets():
     m = FeatureSpec.preset("minimal")
     assert 0 < m.n_features(1, 2) < 20
     assert {fid for fid, _ in m.cells()} <= set(FEATURE_IDS)
+    d = FeatureSpec.preset("pixelforest-default")
+    assert d.normalize == "otsu" and d.scales == (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+    assert d.names(1, 2)[0] == "Gaussian Smoothing (σ=0.5) in 2D"
+    assert d.n_features(1, 2) == 6 + 2 * 5 and d.n_features(1, 3) == 6 + 3 * 5  # no Hessian at 0.5
+    assert FeatureSpec.preset("pixelforest-default", scales=(1.0, 3.0)).n_features(1, 2) == 2 + 2 * 2
 
 
 def test_halo_rule():

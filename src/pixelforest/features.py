@@ -54,6 +54,9 @@ def values_per_channel(fid: str, in_2d: bool) -> int:
     """Output channels of one feature cell per input channel: its eigenvalues (2 in 2D, 3 in 3D) or 1."""
     return (2 if in_2d else 3) if fid in EIGEN_FEATURES else 1
 DEFAULT_SCALES = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
+#: the pixelforest-default preset: these features at these scales (scikit-image's), normalised
+PIXELFOREST_SCALES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+PIXELFOREST_FEATURES = ("GaussianSmoothing", "HessianOfGaussianEigenvalues")
 MIN_SCALE = {fid: (0.3 if fid == "GaussianSmoothing" else 0.7) for fid in FEATURE_IDS}
 
 #: features held plane by plane before they are interleaved into the (pixels, features) output
@@ -183,14 +186,21 @@ class FeatureSpec:
         return cls(tuple(all_scales), tuple(rows), **kw)
 
     @classmethod
-    def preset(cls, name: str, scales: Sequence[float] = DEFAULT_SCALES) -> "FeatureSpec":
-        """Named presets: ``ilastik-default`` (every cell ilastik allows, exactly as ilastik),
-        ``pixelforest-default`` (the same cells on each image normalised to its two intensity
-        classes, ``normalize="otsu"``) and
-        ``minimal``."""
-        if name in ("ilastik-default", "pixelforest-default"):
+    def preset(cls, name: str, scales: Sequence[float] | None = None) -> "FeatureSpec":
+        """Named presets: ``ilastik-default`` (every cell ilastik allows at its seven scales, exactly
+        as ilastik), ``pixelforest-default`` (Gaussian smoothing and Hessian eigenvalues at
+        sigma 0.5-16 on each image normalised to its two intensity classes, ``normalize="otsu"``;
+        chosen by ``scripts/evaluate.py``, see the README) and ``minimal``. ``scales`` replaces a
+        preset's scales (each cell at every scale its feature allows)."""
+        if name == "ilastik-default":
+            scales = DEFAULT_SCALES if scales is None else scales
             rows = tuple(tuple(s >= MIN_SCALE[fid] for s in scales) for fid in FEATURE_IDS)
-            return cls(tuple(scales), rows, normalize="otsu" if name == "pixelforest-default" else "none")
+            return cls(tuple(scales), rows)
+        if name == "pixelforest-default":
+            scales = PIXELFOREST_SCALES if scales is None else scales
+            rows = tuple(tuple(fid in PIXELFOREST_FEATURES and s >= MIN_SCALE[fid] for s in scales)
+                         for fid in FEATURE_IDS)
+            return cls(tuple(scales), rows, normalize="otsu")
         if name == "minimal":
             return cls.from_cells(
                 {
@@ -199,7 +209,7 @@ class FeatureSpec:
                     "GaussianGradientMagnitude": [1.0, 3.5],
                     "HessianOfGaussianEigenvalues": [1.0],
                 },
-                scales=DEFAULT_SCALES,
+                scales=DEFAULT_SCALES if scales is None else scales,
             )
         raise FeatureError(f"unknown feature preset {name!r}; expected one of {list(PRESETS)} or a .json file")
 
