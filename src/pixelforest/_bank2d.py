@@ -63,6 +63,8 @@ def compute_plane(plane: np.ndarray, kernels, cols: np.ndarray, out: np.ndarray)
     taps, parity, radius = pack_kernels(kernels)
     if (parity[:, [K_SF0, K_SF1, K_SF2]] != [1, -1, 1]).any():
         raise ValueError("kernel slots 0-2 must be a Gaussian and its first and second derivatives")
+    if radius[:, :K_PRE].max() > 2:  # filters at sigma <= 1 with window 2: radius <= 2
+        raise ValueError("the feature filters (all but the pre-smoothing) must have a radius of at most 2")
     cols = np.ascontiguousarray(cols, np.int64)
     if not out.flags.c_contiguous or out.shape[:2] != plane.shape:
         raise ValueError(f"out must be a C-contiguous (Y, X, F) array for a {plane.shape} plane")
@@ -132,35 +134,16 @@ if HAVE_NUMBA:
             buf[R + b] = acc[b]
 
     @numba.njit(cache=True)
-    def _mid3(src, lo, Y, i, t0, t1, t2, r, buf0, buf1, buf2, R, a0, a1, a2):  # pragma: no cover
+    def _mid3(src, lo, Y, i, t0, t1, t2, r, buf0, buf1, buf2, R):  # pragma: no cover - compiled
         """:func:`_mid` of one row with a Gaussian (t0), its first (t1) and second (t2) derivative
-        at once, each summed in the same order as alone."""
+        (radius r <= 2), each summed as alone."""
         X = src.shape[1]
+        u1, d1 = src[_mirror(i + 1, Y) - lo], src[_mirror(i - 1, Y) - lo]
+        u2, d2 = src[_mirror(i + 2, Y) - lo], src[_mirror(i - 2, Y) - lo]
         row = src[i - lo]
-        if r <= 2:
-            u1, d1 = src[_mirror(i + 1, Y) - lo], src[_mirror(i - 1, Y) - lo]
-            u2, d2 = src[_mirror(i + 2, Y) - lo], src[_mirror(i - 2, Y) - lo]
-            _short(row, u1, d1, u2, d2, t0, 1, r, buf0, R, X)
-            _short(row, u1, d1, u2, d2, t1, -1, r, buf1, R, X)
-            _short(row, u1, d1, u2, d2, t2, 1, r, buf2, R, X)
-            return
-        for b in range(X):
-            a0[b] = t0[0] * row[b]
-            a1[b] = 0.0
-            a2[b] = t2[0] * row[b]
-        for t in range(1, r + 1):
-            up = src[_mirror(i + t, Y) - lo]
-            dn = src[_mirror(i - t, Y) - lo]
-            k0, k1, k2 = t0[t], t1[t], t2[t]
-            for b in range(X):
-                sm = up[b] + dn[b]
-                a0[b] += k0 * sm
-                a1[b] += k1 * (up[b] - dn[b])
-                a2[b] += k2 * sm
-        for b in range(X):
-            buf0[R + b] = a0[b]
-            buf1[R + b] = a1[b]
-            buf2[R + b] = a2[b]
+        _short(row, u1, d1, u2, d2, t0, 1, r, buf0, R, X)
+        _short(row, u1, d1, u2, d2, t1, -1, r, buf1, R, X)
+        _short(row, u1, d1, u2, d2, t2, 1, r, buf2, R, X)
 
     @numba.njit(cache=True)
     def _pad(buf, X, r, R):  # pragma: no cover - compiled
@@ -197,55 +180,18 @@ if HAVE_NUMBA:
             res[x] = acc[x]
 
     @numba.njit(cache=True)
-    def _last2(buf, X, t0, t1, r, R, res0, res1, a0, a1):  # pragma: no cover - compiled
-        """:func:`_last` with a Gaussian (t0) and its first derivative (t1) at once."""
-        mid = buf[R:R + X]
-        if r <= 2:
-            u1, d1, u2, d2 = buf[R + 1:R + 1 + X], buf[R - 1:R - 1 + X], buf[R + 2:R + 2 + X], buf[R - 2:R - 2 + X]
-            _short(mid, u1, d1, u2, d2, t0, 1, r, res0, 0, X)
-            _short(mid, u1, d1, u2, d2, t1, -1, r, res1, 0, X)
-            return
-        for x in range(X):
-            a0[x] = t0[0] * mid[x]
-            a1[x] = 0.0
-        for t in range(1, r + 1):
-            k0, k1 = t0[t], t1[t]
-            hi = buf[R + t:R + t + X]
-            lo = buf[R - t:R - t + X]
-            for x in range(X):
-                a0[x] += k0 * (hi[x] + lo[x])
-                a1[x] += k1 * (hi[x] - lo[x])
-        for x in range(X):
-            res0[x] = a0[x]
-            res1[x] = a1[x]
+    def _last2(buf, X, t0, t1, r, R, res0, res1):  # pragma: no cover - compiled
+        """:func:`_last` with a Gaussian (t0) and its first derivative (t1), radius r <= 2."""
+        u1, d1, u2, d2 = buf[R + 1:R + 1 + X], buf[R - 1:R - 1 + X], buf[R + 2:R + 2 + X], buf[R - 2:R - 2 + X]
+        _short(buf[R:R + X], u1, d1, u2, d2, t0, 1, r, res0, 0, X)
+        _short(buf[R:R + X], u1, d1, u2, d2, t1, -1, r, res1, 0, X)
 
     @numba.njit(cache=True)
-    def _last3(buf, X, t0, t1, t2, r, R, res0, res1, res2, a0, a1, a2):  # pragma: no cover - compiled
-        """:func:`_last` with a Gaussian (t0), its first (t1) and second (t2) derivative at once."""
-        mid = buf[R:R + X]
-        if r <= 2:
-            u1, d1, u2, d2 = buf[R + 1:R + 1 + X], buf[R - 1:R - 1 + X], buf[R + 2:R + 2 + X], buf[R - 2:R - 2 + X]
-            _short(mid, u1, d1, u2, d2, t0, 1, r, res0, 0, X)
-            _short(mid, u1, d1, u2, d2, t1, -1, r, res1, 0, X)
-            _short(mid, u1, d1, u2, d2, t2, 1, r, res2, 0, X)
-            return
-        for x in range(X):
-            a0[x] = t0[0] * mid[x]
-            a1[x] = 0.0
-            a2[x] = t2[0] * mid[x]
-        for t in range(1, r + 1):
-            k0, k1, k2 = t0[t], t1[t], t2[t]
-            hi = buf[R + t:R + t + X]
-            lo = buf[R - t:R - t + X]
-            for x in range(X):
-                sm = hi[x] + lo[x]
-                a0[x] += k0 * sm
-                a1[x] += k1 * (hi[x] - lo[x])
-                a2[x] += k2 * sm
-        for x in range(X):
-            res0[x] = a0[x]
-            res1[x] = a1[x]
-            res2[x] = a2[x]
+    def _last3(buf, X, t0, t1, t2, r, R, res0, res1, res2):  # pragma: no cover - compiled
+        """:func:`_last` with a Gaussian (t0), its first (t1) and second (t2) derivative, r <= 2."""
+        _last2(buf, X, t0, t1, r, R, res0, res1)
+        _short(buf[R:R + X], buf[R + 1:R + 1 + X], buf[R - 1:R - 1 + X], buf[R + 2:R + 2 + X],
+               buf[R - 2:R - 2 + X], t2, 1, r, res2, 0, X)
 
     @numba.njit(cache=True)
     def _product_row(band, lo, Y, j, taps, parity, radius, s, R, b0, b1, gy, gx, acc, ring):  # pragma: no cover
@@ -268,32 +214,11 @@ if HAVE_NUMBA:
             ring[2, k, x] = gx[x] * gx[x]
 
     @numba.njit(cache=True)
-    def _mid_ring(ring_c, X, i, taps, p, r, buf, R, acc):  # pragma: no cover - compiled
-        """As :func:`_mid` over the rows i-r..i+r held in a ring (slot = row mod W)."""
+    def _mid_ring(ring_c, X, i, taps, p, r, buf, R):  # pragma: no cover - compiled
+        """As :func:`_mid` (radius r <= 2) over rows held in a ring (slot = row mod W)."""
         W = ring_c.shape[0]
-        if r <= 2:
-            _short(ring_c[i % W], ring_c[(i + 1) % W], ring_c[(i - 1) % W], ring_c[(i + 2) % W],
-                   ring_c[(i - 2) % W], taps, p, r, buf, R, X)
-            return
-        if p == 1:
-            row = ring_c[i % W]
-            k0 = taps[0]
-            for b in range(X):
-                acc[b] = k0 * row[b]
-        else:
-            acc[:X] = 0.0
-        for t in range(1, r + 1):
-            up = ring_c[(i + t) % W]
-            dn = ring_c[(i - t) % W]
-            kt = taps[t]
-            if p == 1:
-                for b in range(X):
-                    acc[b] += kt * (up[b] + dn[b])
-            else:
-                for b in range(X):
-                    acc[b] += kt * (up[b] - dn[b])
-        for b in range(X):
-            buf[R + b] = acc[b]
+        _short(ring_c[i % W], ring_c[(i + 1) % W], ring_c[(i - 1) % W], ring_c[(i + 2) % W],
+               ring_c[(i - 2) % W], taps, p, r, buf, R, X)
 
     @numba.njit(cache=True)
     def _put_eig(a, b, c, e1, e2, X):  # pragma: no cover - compiled
@@ -374,9 +299,7 @@ if HAVE_NUMBA:
             hxy = np.empty(X, np.float32)
             hyy = np.empty(X, np.float32)
             dg = np.empty(X, np.float32)
-            a0 = np.empty(X, np.float64)
-            a1 = np.empty(X, np.float64)
-            a2 = np.empty(X, np.float64)
+            a0 = np.empty(X, np.float64)  # the pre-smoothing's sums
             for q in range(w, jobs, workers):
                 a = CH * q
                 b = min(Y, a + CH)
@@ -400,20 +323,20 @@ if HAVE_NUMBA:
                         need_d = c[C_GGM] >= 0 or c[C_HESS] >= 0
                         need_dd = c[C_LOG] >= 0 or c[C_HESS] >= 0
                         if need_d or need_dd:
-                            _mid3(src, lo, Y, i, t0, t1, t2, r, m0, m1, m2, R, a0, a1, a2)
+                            _mid3(src, lo, Y, i, t0, t1, t2, r, m0, m1, m2, R)
                             _pad(m1, X, r, R)
                             _pad(m2, X, r, R)
                         else:
                             _mid(src, lo, Y, i, t0, 1, r, m0, R, a0)
                         _pad(m0, X, r, R)
                         if need_dd:  # m0 along x: smoothing, d/dx, d2/dx2
-                            _last3(m0, X, t0, t1, t2, r, R, sm, gx, hxx, a0, a1, a2)
+                            _last3(m0, X, t0, t1, t2, r, R, sm, gx, hxx)
                         elif need_d:
-                            _last2(m0, X, t0, t1, r, R, sm, gx, a0, a1)
+                            _last2(m0, X, t0, t1, r, R, sm, gx)
                         else:
                             _last(m0, X, t0, 1, r, R, sm, a0)
                         if need_d:  # m1 (d/dy) along x: d/dy, d2/dydx
-                            _last2(m1, X, t0, t1, r, R, gy, hxy, a0, a1)
+                            _last2(m1, X, t0, t1, r, R, gy, hxy)
                         if need_dd:  # m2 (d2/dy2) along x
                             _last(m2, X, t0, 1, r, R, hyy, a0)
                         if c[C_SMOOTH] >= 0:
@@ -444,7 +367,7 @@ if HAVE_NUMBA:
                             _product_row(src, lo, Y, i + ro, taps, parity, radius, s, R, m1, m2, gy, gx, a0, ring[s])
                             to, po = taps[s, K_OUTER], parity[s, K_OUTER]
                             for comp, res in ((0, hyy), (1, hxy), (2, hxx)):
-                                _mid_ring(ring[s, comp], X, i, to, po, ro, m0, R, a0)
+                                _mid_ring(ring[s, comp], X, i, to, po, ro, m0, R)
                                 _pad(m0, X, ro, R)
                                 _last(m0, X, to, po, ro, R, res, a0)
                             _put_eig(hyy, hxy, hxx, frow[c[C_ST]], frow[c[C_ST] + 1], X)
