@@ -209,3 +209,28 @@ def test_constant_image_refused_for_training_but_predicted(blobs2d, blobs_labels
     clf = pf.train(blobs2d, blobs_labels, features="minimal", seed=0, trees=5)
     p = clf.predict(np.zeros_like(blobs2d))  # an empty tile in a batch is still predicted
     assert p.shape == blobs2d.shape + (2,) and np.isfinite(p).all()
+
+
+def test_default_features_fit_a_thin_stack(tmp_path):
+    """The default preset chosen by name trains on a stack thinner than its largest scales need in
+    3D (those scales are then computed per slice, and the classifier keeps that); an explicit
+    feature set keeps ilastik's rule and says which scale is too large."""
+    from pixelforest.features import DEFAULT_FEATURES, FeatureSpec, FeatureError
+
+    rng = np.random.default_rng(0)
+    vol = rng.random((20, 70, 64)).astype(np.float32)
+    vol[:, 20:40, 20:40] += 2
+    lab = np.zeros(vol.shape, np.uint8)
+    lab[:, 25:35, 25:35] = 1
+    lab[:, 50:60, 5:15] = 2
+    clf = pf.train(vol, lab, features=DEFAULT_FEATURES, seed=0, trees=5)
+    flags = dict(zip(clf.spec.scales, clf.spec.compute_in_2d))
+    assert flags == {0.5: False, 1.0: False, 2.0: False, 4.0: False, 8.0: True, 16.0: True}  # 29, 57 > 20 slices
+    p = clf.predict(vol)
+    assert p.shape == vol.shape + (2,) and p[:, 30, 30, 0].min() > 0.5
+    clf.save(tmp_path / "m.pfc")
+    assert pf.load(tmp_path / "m.pfc").spec.compute_in_2d == clf.spec.compute_in_2d
+    with pytest.raises(FeatureError, match="scale 8.0 .* needs at least 29 pixels along z but the image has z=20"):
+        pf.train(vol, lab, features=FeatureSpec.preset(DEFAULT_FEATURES), seed=0, trees=5)
+    flat = pf.train(vol[0], lab[0], features=DEFAULT_FEATURES, seed=0, trees=5)  # 2D: nothing to fit
+    assert flat.spec == FeatureSpec.preset(DEFAULT_FEATURES)

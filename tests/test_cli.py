@@ -110,3 +110,24 @@ def test_errors_name_the_problem(files, capsys):
 def test_console_script_runs():
     r = subprocess.run([sys.executable, "-m", "pixelforest.cli", "--version"], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.startswith("pixelforest ")
+
+
+def test_train_a_thin_stack_with_the_default_features(tmp_path):
+    """`pixelforest train` with no --features on a 12-slice stack: the default's scales too large
+    for 12 slices in 3D are computed per slice (the saved classifier says so) instead of failing."""
+    import pixelforest as pf
+
+    rng = np.random.default_rng(1)
+    vol = (rng.random((12, 64, 60)) * 50).astype(np.uint8)
+    vol[:, 20:40, 20:40] += 150
+    lab = np.zeros(vol.shape, np.uint8)
+    lab[:, 25:35, 25:35] = 1
+    lab[:, 45:55, 5:15] = 2
+    tifffile.imwrite(tmp_path / "stack.tif", vol, imagej=True, metadata={"axes": "ZYX"})
+    tifffile.imwrite(tmp_path / "stack_labels.tif", lab, imagej=True, metadata={"axes": "ZYX"})
+    model = tmp_path / "m.pfc"
+    assert main(["train", str(tmp_path / "stack.tif"), "--labels", str(tmp_path / "stack_labels.tif"),
+                 "--trees", "5", "--seed", "0", "-o", str(model), "-q"]) == 0
+    spec = pf.load(model).spec
+    assert dict(zip(spec.scales, spec.compute_in_2d)) == {0.5: False, 1.0: False, 2.0: False, 4.0: True,
+                                                          8.0: True, 16.0: True}  # need 3, 5, 8, 15, 29, 57

@@ -17,7 +17,8 @@ import numpy as np
 
 from . import axes as _axes
 from . import blockwise
-from .features import FeatureSpec, check_image_values, check_scales, compute_canonical, image_stats, resolve_spec
+from .features import (DEFAULT_FEATURES, FeatureSpec, check_image_values, check_scales, compute_canonical,
+                       image_stats, resolve_spec)
 from .forest import Forest, from_sklearn
 
 SOURCES = ("probabilities", "simple-segmentation", "uncertainty", "features")
@@ -434,11 +435,15 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
         raise ValueError(f"trees must be a positive integer, got {trees!r}")
     if not isinstance(stages, (int, np.integer)) or not 1 <= stages <= MAX_STAGES:
         raise ValueError(f"stages must be an integer from 1 to {MAX_STAGES} (2 = auto-context), got {stages!r}")
-    spec = resolve_spec(features)
     names = list(image_names) if image_names is not None else [f"image {i}" for i in range(len(imgs))]
     axes_list = list(axes) if isinstance(axes, (list, tuple)) else [axes] * len(imgs)
     if len(axes_list) != len(imgs):
         raise ValueError(f"got {len(axes_list)} axes strings for {len(imgs)} images")
+    depth = None
+    if isinstance(features, str) and features == DEFAULT_FEATURES:  # fitted to the thinnest stack
+        depth = min(_axes.to_canonical(np.asarray(im), _axes.resolve_axes(np.ndim(im), a, channel_axis)).shape[1]
+                    for im, a in zip(imgs, axes_list))
+    spec = resolve_spec(features, depth)
     Xs, ys, label_images, labelled = [], [], [], []
     n_channels = ndim = None
     for img, lab, nm, img_axes in zip(imgs, labs, names, axes_list):

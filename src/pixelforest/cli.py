@@ -50,6 +50,7 @@ def _progress_bar(desc: str, enabled: bool, unit: str = "block"):
 
 
 def cmd_train(args) -> int:
+    from . import axes as _axes
     from .classifier import train
     from .features import DEFAULT_FEATURES, resolve_spec
     from .io.images import read_image
@@ -87,10 +88,11 @@ def cmd_train(args) -> int:
             raise CLIError("give the training IMAGE(s) (or --labels PROJECT.ilp to use the project's own data)")
         if len(images) != len(labels):
             raise CLIError(f"{len(images)} IMAGE(s) but {len(labels)} --labels; give one label image per image")
-        spec = resolve_spec(args.features or DEFAULT_FEATURES)
         read = [read_image(p, args.axes) for p in images]
         imgs = [r[0] for r in read]
         axes = [r[1] for r in read]
+        depth = min(_axes.to_canonical(im, _axes.resolve_axes(im.ndim, a)).shape[1] for im, a in zip(imgs, axes))
+        spec = resolve_spec(args.features or DEFAULT_FEATURES, depth)
         names = [str(p) for p in images]
         labs = []
         for p in labels:

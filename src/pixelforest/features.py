@@ -325,8 +325,12 @@ def _fmt_scale(s: float) -> str:
     return repr(float(s))
 
 
-def resolve_spec(features) -> FeatureSpec:
-    """A FeatureSpec from a spec, a preset name, a dict, JSON text or a .json path."""
+def resolve_spec(features, z_size: int | None = None) -> FeatureSpec:
+    """A FeatureSpec from a spec, a preset name, a dict, JSON text or a .json path. With ``z_size``
+    (the depth of the stack(s) to train on), the default preset chosen by name computes the scales
+    too large for that depth in 2D (:func:`fit_to_depth`)."""
+    if z_size is not None and isinstance(features, str) and features == DEFAULT_FEATURES:
+        return fit_to_depth(FeatureSpec.preset(features), z_size)
     if isinstance(features, FeatureSpec):
         return features
     if isinstance(features, dict):
@@ -405,13 +409,28 @@ def presmooth_sigma(s: float) -> float:
     return math.sqrt(s * s - 1.0) if s > 1.0 else s
 
 
+def scale_min_size(s: float) -> int:
+    """Pixels a scale needs along each axis it is computed in (ilastik's rule)."""
+    return math.ceil(3.5 * s) + 1
+
+
+def fit_to_depth(spec: FeatureSpec, z_size: int) -> FeatureSpec:
+    """For a 3D stack of ``z_size`` slices: the scales too large for it in 3D computed in 2D (per
+    slice) instead. Used for the ``pixelforest-default`` preset chosen by name, so that a new user's
+    thin stack trains rather than failing; explicit feature sets keep ilastik's rule (an error)."""
+    if z_size <= 1 or spec.compute_in_2d is not None:
+        return spec
+    flags = tuple(scale_min_size(s) > z_size for s in spec.scales)
+    return spec.with_compute_in_2d(flags) if any(flags) else spec
+
+
 def check_scales(spec: FeatureSpec, shape_tzyx: tuple[int, ...]) -> None:
     """Raise a clear error for scales too large for the image (ilastik's rule)."""
     _, z, y, x = shape_tzyx
     flags = spec.in_2d_flags(z)
     for fid, si in spec.cells():
         s = spec.scales[si]
-        need = math.ceil(3.5 * s) + 1
+        need = scale_min_size(s)
         dims = {"y": y, "x": x} if flags[si] else {"z": z, "y": y, "x": x}
         small = {a: n for a, n in dims.items() if need > n}
         if small:

@@ -209,7 +209,7 @@ def req_train(task, params, image):
         raise ValueError(f"ROI index image shape {labels.shape} does not match the image {(T, Z, Y, X)}")
     if not labels.any():
         raise ValueError("the ROIs cover no pixel of the image")
-    spec = resolve_spec(params.get("features") or DEFAULT_FEATURES)
+    spec = resolve_spec(params.get("features") or DEFAULT_FEATURES, Z)
     trees, seed = int(params.get("trees", 100)), params.get("seed")
     seed = None if seed in (None, "", -1) else int(seed)
     stages = int(params.get("stages", 1))
