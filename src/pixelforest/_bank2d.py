@@ -285,8 +285,8 @@ if HAVE_NUMBA:
         whole = ucols.size == out.shape[2]
         for w in numba.prange(workers):
             nb = min(Y, CH + 2 * H)
-            band = np.empty((S, nb, X), np.float32)
-            frow = np.empty((out.shape[2], X), np.float32)  # the row's features, column by column  # pre-smoothed rows lo..hi-1 of each scale
+            band = np.empty((S, nb, X), np.float32)  # pre-smoothed rows lo..hi-1 of each scale
+            frow = np.empty((out.shape[2], X), np.float32)  # the row's features, column by column
             ring = np.empty((S, 3, W, X), np.float32)
             m0 = np.empty(X + 2 * R, np.float32)
             m1 = np.empty(X + 2 * R, np.float32)
