@@ -388,3 +388,18 @@ print("LAYER", numba.threading_layer(), "BAD", len(bad))
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "LAYER workqueue BAD 0" in r.stdout
+
+
+@pytest.mark.parametrize("taps", [[0.1, 0.5, 0.3, 0.2, 0.7], [1.0, 2.0, 1.0], [-1.0, 0.0, 1.0], [0.2] * 9])
+def test_compiled_correlation_is_scipys_mirror_correlation(taps):
+    """The compiled 1-D correlation (asymmetric, symmetric and antisymmetric kernels, every axis)
+    against scipy.ndimage.correlate1d with mode='mirror' in float64."""
+    from scipy import ndimage
+
+    from pixelforest._filters import correlate1d
+
+    d = np.random.default_rng(0).random((3, 17, 23)).astype(np.float32)
+    k = np.asarray(taps)
+    for ax in range(3):
+        ref = ndimage.correlate1d(d.astype(np.float64), k, axis=ax, mode="mirror")
+        assert np.allclose(correlate1d(d, k, ax), ref, rtol=1e-6, atol=1e-6)

@@ -82,7 +82,7 @@ if HAVE_NUMBA:
     from numba.core import cgutils, types
     from numba.extending import intrinsic
 
-    from ._filters import _mirror
+    from ._filters import _mirror, pad_row, xpass_row, ypass_row
 
     @numba.njit(cache=True)
     def _short(c, u1, d1, u2, d2, k, p, r, out, off, X):  # pragma: no cover - compiled
@@ -107,31 +107,13 @@ if HAVE_NUMBA:
     def _mid(src, lo, Y, i, taps, p, r, buf, R, acc):  # pragma: no cover - compiled
         """Row i of an image of Y rows convolved along y (mirror borders) into buf[R:R+X], as
         float32; src holds the image's rows lo, lo+1, ..."""
-        X = src.shape[1]
         if r <= 2:
+            X = src.shape[1]
             u1, d1 = src[_mirror(i + 1, Y) - lo], src[_mirror(i - 1, Y) - lo]
             u2, d2 = src[_mirror(i + 2, Y) - lo], src[_mirror(i - 2, Y) - lo]
             _short(src[i - lo], u1, d1, u2, d2, taps, p, r, buf, R, X)
-            return
-        if p == 1:
-            row = src[i - lo]
-            k0 = taps[0]
-            for b in range(X):
-                acc[b] = k0 * row[b]
         else:
-            acc[:X] = 0.0
-        for t in range(1, r + 1):
-            up = src[_mirror(i + t, Y) - lo]
-            dn = src[_mirror(i - t, Y) - lo]
-            kt = taps[t]
-            if p == 1:
-                for b in range(X):
-                    acc[b] += kt * (up[b] + dn[b])
-            else:
-                for b in range(X):
-                    acc[b] += kt * (up[b] - dn[b])
-        for b in range(X):
-            buf[R + b] = acc[b]
+            ypass_row(src, lo, Y, i, taps[:r + 1], p, buf, R, acc)
 
     @numba.njit(cache=True)
     def _mid3(src, lo, Y, i, t0, t1, t2, r, buf0, buf1, buf2, R):  # pragma: no cover - compiled
@@ -146,38 +128,13 @@ if HAVE_NUMBA:
         _short(row, u1, d1, u2, d2, t2, 1, r, buf2, R, X)
 
     @numba.njit(cache=True)
-    def _pad(buf, X, r, R):  # pragma: no cover - compiled
-        """Mirror borders of the row held in buf[R:R+X], r pixels each side."""
-        for j in range(r):
-            buf[R - r + j] = buf[R + _mirror(j - r, X)]
-            buf[R + X + j] = buf[R + _mirror(X + j, X)]
-
-    @numba.njit(cache=True)
     def _last(buf, X, taps, p, r, R, res, acc):  # pragma: no cover - compiled
         """The padded row in buf convolved along x into res (float32)."""
         if r <= 2:
             _short(buf[R:R + X], buf[R + 1:R + 1 + X], buf[R - 1:R - 1 + X], buf[R + 2:R + 2 + X],
                    buf[R - 2:R - 2 + X], taps, p, r, res, 0, X)
-            return
-        if p == 1:
-            k0 = taps[0]
-            mid = buf[R:R + X]
-            for x in range(X):
-                acc[x] = k0 * mid[x]
         else:
-            acc[:X] = 0.0
-        for t in range(1, r + 1):
-            kt = taps[t]
-            hi = buf[R + t:R + t + X]
-            lo = buf[R - t:R - t + X]
-            if p == 1:
-                for x in range(X):
-                    acc[x] += kt * (hi[x] + lo[x])
-            else:
-                for x in range(X):
-                    acc[x] += kt * (hi[x] - lo[x])
-        for x in range(X):
-            res[x] = acc[x]
+            xpass_row(buf, X, taps[:r + 1], p, R, res, acc)
 
     @numba.njit(cache=True)
     def _last2(buf, X, t0, t1, r, R, res0, res1):  # pragma: no cover - compiled
@@ -203,8 +160,8 @@ if HAVE_NUMBA:
         r0, r1 = radius[s, K_IN0], radius[s, K_IN1]
         _mid(band, lo, Y, pj, taps[s, K_IN0], parity[s, K_IN0], r0, b0, R, acc)
         _mid(band, lo, Y, pj, taps[s, K_IN1], parity[s, K_IN1], r1, b1, R, acc)
-        _pad(b0, X, r0, R)
-        _pad(b1, X, r1, R)
+        pad_row(b0, X, r0, R)
+        pad_row(b1, X, r1, R)
         _last(b1, X, taps[s, K_IN0], parity[s, K_IN0], r0, R, gy, acc)  # d/dy: order 1 along y
         _last(b0, X, taps[s, K_IN1], parity[s, K_IN1], r1, R, gx, acc)  # d/dx: order 1 along x
         k = j % W
@@ -308,7 +265,7 @@ if HAVE_NUMBA:
                 for s in range(S):
                     for j in range(lo, hi):
                         _mid(plane, 0, Y, j, taps[s, K_PRE], parity[s, K_PRE], radius[s, K_PRE], m0, R, a0)
-                        _pad(m0, X, radius[s, K_PRE], R)
+                        pad_row(m0, X, radius[s, K_PRE], R)
                         _last(m0, X, taps[s, K_PRE], parity[s, K_PRE], radius[s, K_PRE], R, band[s, j - lo], a0)
                     if cols[s, C_ST] >= 0:  # the gradient rows above the block that its tensor smoothing needs
                         ro = radius[s, K_OUTER]
@@ -324,11 +281,11 @@ if HAVE_NUMBA:
                         need_dd = c[C_LOG] >= 0 or c[C_HESS] >= 0
                         if need_d or need_dd:
                             _mid3(src, lo, Y, i, t0, t1, t2, r, m0, m1, m2, R)
-                            _pad(m1, X, r, R)
-                            _pad(m2, X, r, R)
+                            pad_row(m1, X, r, R)
+                            pad_row(m2, X, r, R)
                         else:
                             _mid(src, lo, Y, i, t0, 1, r, m0, R, a0)
-                        _pad(m0, X, r, R)
+                        pad_row(m0, X, r, R)
                         if need_dd:  # m0 along x: smoothing, d/dx, d2/dx2
                             _last3(m0, X, t0, t1, t2, r, R, sm, gx, hxx)
                         elif need_d:
@@ -344,7 +301,7 @@ if HAVE_NUMBA:
                         if c[C_DOG] >= 0:
                             rd = radius[s, K_DOG]
                             _mid(src, lo, Y, i, taps[s, K_DOG], parity[s, K_DOG], rd, md, R, a0)
-                            _pad(md, X, rd, R)
+                            pad_row(md, X, rd, R)
                             _last(md, X, taps[s, K_DOG], parity[s, K_DOG], rd, R, dg, a0)
                             col = c[C_DOG]
                             for x in range(X):
@@ -368,7 +325,7 @@ if HAVE_NUMBA:
                             to, po = taps[s, K_OUTER], parity[s, K_OUTER]
                             for comp, res in ((0, hyy), (1, hxy), (2, hxx)):
                                 _mid_ring(ring[s, comp], X, i, to, po, ro, m0, R)
-                                _pad(m0, X, ro, R)
+                                pad_row(m0, X, ro, R)
                                 _last(m0, X, to, po, ro, R, res, a0)
                             _put_eig(hyy, hxy, hxx, frow[c[C_ST]], frow[c[C_ST] + 1], X)
                     _interleave(frow, ucols, out[i], X, whole)

@@ -104,6 +104,85 @@ if HAVE_NUMBA:
         i = abs(i) % p
         return p - i if i >= n else i
 
+    @numba.njit(cache=True)
+    def pad_row(buf, X, r, R):  # pragma: no cover - compiled
+        """Mirror borders of the row held in buf[R:R+X], r pixels each side."""
+        for j in range(r):
+            buf[R - r + j] = buf[R + _mirror(j - r, X)]
+            buf[R + X + j] = buf[R + _mirror(X + j, X)]
+
+    @numba.njit(cache=True)
+    def ypass_row(src, lo, L, i, taps, parity, dst, off, acc):  # pragma: no cover - compiled
+        """Row i of an image of L rows correlated along its rows (mirror borders) into
+        dst[off:off+B] as float32; src holds the image's rows lo, lo+1, ... (B contiguous)."""
+        B = src.shape[1]
+        r = taps.size - 1 if parity != 0 else taps.size // 2
+        if parity == 0:
+            row = src[_mirror(i - r, L) - lo]
+            k0 = taps[0]
+            for b in range(B):
+                acc[b] = k0 * row[b]
+            for t in range(1, taps.size):
+                row = src[_mirror(i + t - r, L) - lo]
+                kt = taps[t]
+                for b in range(B):
+                    acc[b] += kt * row[b]
+        else:
+            if parity == 1:
+                row = src[i - lo]
+                k0 = taps[0]
+                for b in range(B):
+                    acc[b] = k0 * row[b]
+            else:
+                acc[:B] = 0.0
+            for t in range(1, r + 1):
+                up = src[_mirror(i + t, L) - lo]
+                dn = src[_mirror(i - t, L) - lo]
+                kt = taps[t]
+                if parity == 1:
+                    for b in range(B):
+                        acc[b] += kt * (up[b] + dn[b])
+                else:
+                    for b in range(B):
+                        acc[b] += kt * (up[b] - dn[b])
+        for b in range(B):
+            dst[off + b] = acc[b]
+
+    @numba.njit(cache=True)
+    def xpass_row(buf, X, taps, parity, R, res, acc):  # pragma: no cover - compiled
+        """The row in buf[R:R+X], padded by :func:`pad_row`, correlated along itself into res."""
+        if parity == 0:
+            r = taps.size // 2
+            k0 = taps[0]
+            for x in range(X):
+                acc[x] = k0 * buf[R - r + x]
+            for t in range(1, taps.size):
+                kt = taps[t]
+                sh = buf[R - r + t:R - r + t + X]
+                for x in range(X):
+                    acc[x] += kt * sh[x]
+        else:
+            r = taps.size - 1
+            if parity == 1:
+                k0 = taps[0]
+                mid = buf[R:R + X]
+                for x in range(X):
+                    acc[x] = k0 * mid[x]
+            else:
+                acc[:X] = 0.0
+            for t in range(1, r + 1):
+                kt = taps[t]
+                hi = buf[R + t:R + t + X]
+                lo = buf[R - t:R - t + X]
+                if parity == 1:
+                    for x in range(X):
+                        acc[x] += kt * (hi[x] + lo[x])
+                else:
+                    for x in range(X):
+                        acc[x] += kt * (hi[x] - lo[x])
+        for x in range(X):
+            res[x] = acc[x]
+
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _corr_last(src, taps, parity, out):  # pragma: no cover - compiled
         """Along the contiguous last axis of (A, L): each row padded once, then vectorised taps."""
@@ -111,80 +190,18 @@ if HAVE_NUMBA:
         r = taps.size - 1 if parity != 0 else taps.size // 2
         for a in numba.prange(A):
             buf = np.empty(L + 2 * r, np.float32)
-            row = src[a]
-            for i in range(r):
-                buf[i] = row[_mirror(i - r, L)]
-                buf[L + r + i] = row[_mirror(L + i, L)]
-            buf[r:r + L] = row
-            acc = np.empty(L, np.float64)  # a fresh local: LLVM vectorises the tap loops over it
-            if parity == 0:
-                k0 = taps[0]
-                for x in range(L):
-                    acc[x] = k0 * buf[x]
-                for t in range(1, taps.size):
-                    kt = taps[t]
-                    sh = buf[t:t + L]
-                    for x in range(L):
-                        acc[x] += kt * sh[x]
-            else:
-                if parity == 1:
-                    k0 = taps[0]
-                    mid = buf[r:r + L]
-                    for x in range(L):
-                        acc[x] = k0 * mid[x]
-                else:
-                    acc[:] = 0.0
-                for t in range(1, r + 1):
-                    kt = taps[t]
-                    hi = buf[r + t:r + t + L]
-                    lo = buf[r - t:r - t + L]
-                    if parity == 1:
-                        for x in range(L):
-                            acc[x] += kt * (hi[x] + lo[x])
-                    else:
-                        for x in range(L):
-                            acc[x] += kt * (hi[x] - lo[x])
-            out[a, :] = acc
+            buf[r:r + L] = src[a]
+            pad_row(buf, L, r, r)
+            xpass_row(buf, L, taps, parity, r, out[a], np.empty(L, np.float64))
 
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _corr_mid(src, taps, parity, out):  # pragma: no cover - compiled
         """Along the middle axis of (A, L, B), B contiguous: whole rows of B per tap, vectorised."""
         A, L, B = src.shape
-        r = taps.size - 1 if parity != 0 else taps.size // 2
         for job in numba.prange(A * L):
             a = job // L
             i = job % L
-            s = src[a]
-            acc = np.empty(B, np.float64)
-            if parity == 0:
-                row = s[_mirror(i - r, L)]
-                k0 = taps[0]
-                for b in range(B):
-                    acc[b] = k0 * row[b]
-                for t in range(1, taps.size):
-                    row = s[_mirror(i + t - r, L)]
-                    kt = taps[t]
-                    for b in range(B):
-                        acc[b] += kt * row[b]
-            else:
-                if parity == 1:
-                    row = s[i]
-                    k0 = taps[0]
-                    for b in range(B):
-                        acc[b] = k0 * row[b]
-                else:
-                    acc[:] = 0.0
-                for t in range(1, r + 1):
-                    up = s[_mirror(i + t, L)]
-                    dn = s[_mirror(i - t, L)]
-                    kt = taps[t]
-                    if parity == 1:
-                        for b in range(B):
-                            acc[b] += kt * (up[b] + dn[b])
-                    else:
-                        for b in range(B):
-                            acc[b] += kt * (up[b] - dn[b])
-            out[a, i, :] = acc
+            ypass_row(src[a], 0, L, i, taps, parity, out[a, i], 0, np.empty(B, np.float64))
 
 
 def scatter_columns(planar: np.ndarray, cols: np.ndarray, out2d: np.ndarray) -> None:
