@@ -50,9 +50,8 @@ def fiji(tmp_path_factory):
         home.mkdir()
         classpath = os.pathsep.join([str(RUNTIME / "ij-1.54p.jar"), *map(str, cp)])
         cmd = ["xvfb-run", "-a", "java", f"-Dplugins.dir={base}", f"-Duser.home={home}",
-               f"-Dpixelforest.python={python}", "-cp", classpath, *main_args]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=base)
-        return r.returncode, r.stdout + r.stderr
+               f"-Dpixelforest.python={python}", "-Dpixelforest.debug=true", "-cp", classpath, *main_args]
+        return _run_imagej(cmd, base, home, timeout)
 
     def macro(text, arg="", **kw):
         m = base / "m.ijm"
@@ -211,6 +210,50 @@ def test_gui_smoke(fiji, scribbles, tmp_path):
     assert img[..., :3].std() > 10  # not blank: windows were drawn
 
 
+def _run_imagej(cmd, cwd, home, timeout):
+    """Run ImageJ to its end; output goes to a file, so nothing it leaves running can hold the run open.
+    Past ``timeout``, the ImageJ and Python threads are dumped into the failure before it is killed
+    (jstack for Java; SIGUSR1 makes the worker write every Python thread's stack to ImageJ's log)."""
+    import signal
+    import time
+
+    log_path = home / "run.log"
+    with open(log_path, "w+", encoding="utf-8", errors="replace") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            dumps = []
+            for pid in _session_pids(proc.pid):
+                name = Path(f"/proc/{pid}/comm").read_text().strip() if Path(f"/proc/{pid}/comm").exists() else ""
+                if name == "java" and shutil.which("jstack"):
+                    r = subprocess.run(["jstack", str(pid)], capture_output=True, text=True, timeout=60)
+                    dumps.append(f"--- jstack {pid} ---\n{r.stdout}{r.stderr}")
+                elif name.startswith("python"):
+                    os.kill(pid, signal.SIGUSR1)
+            time.sleep(3)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            log.seek(0)
+            pytest.fail(f"ImageJ did not finish within {timeout} s: {' '.join(map(str, cmd))}\n--- output ---\n"
+                        f"{log.read()[-20000:]}\n" + "\n".join(dumps))
+        log.seek(0)
+        return rc, log.read()
+
+
+def _session_pids(sid: int) -> list[int]:
+    """The processes of session ``sid`` (Linux /proc)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[3]) == sid:
+                    out.append(int(d.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
 def _become_subreaper() -> bool:
     """Make this process adopt orphaned descendants (Linux), so a test can reap and see them end
     whatever the machine's init does with orphans."""
@@ -317,3 +360,4 @@ print("DONE " + getTitle());
     prob = tifffile.imread(tmp_path / "ac_prob.tif")
     blobs = tifffile.imread(scribbles / "blobs.tif")
     assert np.abs(prob - np.moveaxis(clf.predict(blobs), -1, 0)).max() <= 1e-6
+

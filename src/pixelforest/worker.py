@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import time
 import traceback
 from collections import OrderedDict
@@ -79,7 +80,12 @@ def _watch_parent(interval: float = 1.0) -> None:
     if _watch_started:
         return
     _watch_started = True
+    import faulthandler
+    import signal
     import threading
+
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 PID`: every thread's stack to stderr (ImageJ's debug log)
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
 
     def run():
         while True:

@@ -65,13 +65,25 @@ public final class PythonService {
 				env.put("OMP_NUM_THREADS", String.valueOf(Options.threads()));
 			}
 			env.put("PIXELFOREST_WORKER_MEMORY_MB", String.valueOf(Options.memoryMB()));
-			service = new Service(new File(System.getProperty("user.home")), env, exe, "-c", WORKER).syntax("python");
+			service = new Service(new File(System.getProperty("user.home")), env, exe, "-c", WORKER).syntax("python")
+				.init("import numpy");  // on the main thread first: Appose advises it (a numpy import in a task can hang on Windows)
+			if (IJ.debugMode || Boolean.getBoolean("pixelforest.debug")) service.debug(PythonService::debugLine);
 			serviceExe = exe;
 		}
 		catch (RuntimeException e) {
 			throw new PixelForestException("Could not start Python (" + exe + "): " + e.getMessage());
 		}
 		return service;
+	}
+
+	/**
+	 * With ImageJ's debug mode (or -Dpixelforest.debug=true): the worker's stderr (warnings; its
+	 * threads' stacks on SIGUSR1), messages it sent that were not understood, and its exit, on stderr.
+	 * The regular protocol messages are left out.
+	 */
+	static void debugLine(String line) {
+		String message = line.replaceFirst("^\\[[^\\]]*\\]\\s?", "");
+		if (!message.startsWith("{")) System.err.println("Pixel Forest worker: " + line);
 	}
 
 	/** Stops the worker (it restarts on the next call). */
