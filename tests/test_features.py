@@ -323,8 +323,13 @@ def test_presets():
     d = FeatureSpec.preset("pixelforest-default")
     assert d.normalize == "otsu" and d.scales == (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
     assert d.names(1, 2)[0] == "Gaussian Smoothing (σ=0.5) in 2D"
-    assert d.n_features(1, 2) == 6 + 2 * 5 and d.n_features(1, 3) == 6 + 3 * 5  # no Hessian at 0.5
-    assert FeatureSpec.preset("pixelforest-default", scales=(1.0, 3.0)).n_features(1, 2) == 2 + 2 * 2
+    # smoothing at 6 scales, Hessian eigenvalues and black + white top-hats at 5 (none at 0.5)
+    assert d.n_features(1, 2) == 6 + 2 * 5 + 2 * 5 and d.n_features(1, 3) == 6 + 3 * 5 + 2 * 5
+    assert d.names(1, 2)[-2:] == ["Top-Hat (σ=16.0) in 2D [0]", "Top-Hat (σ=16.0) in 2D [1]"]
+    assert FeatureSpec.preset("pixelforest-default", scales=(1.0, 3.0)).n_features(1, 2) == 2 + 2 * 2 + 2 * 2
+    assert "TopHat" not in {fid for fid, _ in FeatureSpec.preset("ilastik-default").cells()}
+    # ilastik's 6-row selection matrix is still accepted
+    assert FeatureSpec((1.0,), ((True,),) + ((False,),) * 5).cells() == [("GaussianSmoothing", 0)]
 
 
 def test_halo_rule():
@@ -403,3 +408,66 @@ def test_compiled_correlation_is_scipys_mirror_correlation(taps):
     for ax in range(3):
         ref = ndimage.correlate1d(d.astype(np.float64), k, axis=ax, mode="mirror")
         assert np.allclose(correlate1d(d, k, ax), ref, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("size", [(1, 1, 37, 53), (1, 9, 20, 70), (2, 3, 5, 130), (1, 1, 1, 7), (1, 1, 3, 1)])
+def test_compiled_min_max_filters_are_scipys(size):
+    """The compiled running max/min (van Herk / Gil-Werman) equals scipy's flat filters with mode
+    'mirror', also where the box is wider than the image (the mirror folds several times)."""
+    from scipy import ndimage
+
+    from pixelforest._filters import minmax_filter
+
+    d = np.random.default_rng(1).random(size).astype(np.float32)
+    axes = (1, 2, 3) if size[1] > 3 else (2, 3)
+    for r in (1, 2, 5, 16):
+        box = [2 * r + 1 if ax in axes else 1 for ax in range(4)]
+        assert np.array_equal(minmax_filter(d, r, axes, True), ndimage.maximum_filter(d, size=box, mode="mirror"))
+        assert np.array_equal(minmax_filter(d, r, axes, False), ndimage.minimum_filter(d, size=box, mode="mirror"))
+
+
+def test_tophat_feature():
+    """Top-hat at scale s: closing - image and image - opening with a (2 ceil(s) + 1) box (cube in 3D).
+    A thin dark line stands out in the black top-hat; the inside of a wide dark disk does not."""
+    from scipy import ndimage
+
+    img = np.full((80, 90), 10.0, np.float32)
+    img[:, 30:33] = 2.0  # a dark line 3 px wide
+    yy, xx = np.mgrid[:80, :90]
+    img[(yy - 40) ** 2 + (xx - 65) ** 2 <= 12 ** 2] = 2.0  # a dark disk, radius 12
+    img[10, 10] = 20.0  # a bright speck
+    spec = single("TopHat", 3.5)
+    assert spec.names() == ["Top-Hat (σ=3.5) in 2D [0]", "Top-Hat (σ=3.5) in 2D [1]"]
+    f = pf.compute_features(img, spec)
+    assert f.shape == (80, 90, 2)
+    box = (9, 9)  # half-width ceil(3.5) = 4
+    assert np.array_equal(f[..., 0], ndimage.grey_closing(img, size=box, mode="mirror") - img)
+    assert np.array_equal(f[..., 1], img - ndimage.grey_opening(img, size=box, mode="mirror"))
+    assert f[40, 31, 0] == 8.0 and f[40, 65, 0] == 0.0 and f[40, 10, 0] == 0.0
+    assert f[10, 10, 1] == 10.0 and f[40, 31, 1] == 0.0
+    # 3D: a cube; per slice with the 2D flag
+    vol = np.random.default_rng(2).random((12, 20, 24)).astype(np.float32)
+    f3 = pf.compute_features(vol, single("TopHat", 2.0))
+    assert np.allclose(f3[..., 0], ndimage.grey_closing(vol, size=(5, 5, 5), mode="mirror") - vol)
+    f2 = pf.compute_features(vol, single("TopHat", 2.0, compute_in_2d=(True,)))
+    assert np.allclose(f2[..., 1], vol - ndimage.grey_opening(vol, size=(1, 5, 5), mode="mirror"))
+    # two channels: black, white of channel 0, then of channel 1
+    two = np.stack([img, img[::-1]], -1)
+    f = pf.compute_features(two, spec, channel_axis=-1)
+    assert np.array_equal(f[..., 2], ndimage.grey_closing(img[::-1], size=box, mode="mirror") - img[::-1])
+    with pytest.raises(FeatureError, match="Top-Hat at scale 0.7 is invalid: it needs a scale >= 1.0"):
+        single("TopHat", 0.7)
+
+
+def test_tophat_blockwise_equals_whole_3d():
+    rng = np.random.default_rng(3)
+    vol = rng.normal(size=(20, 36, 40)).astype(np.float32)
+    vol[6:14, 8:28, 8:12] -= 3
+    lab = np.zeros(vol.shape, np.uint8)
+    lab[8:12, 12:20, 9:11] = 1
+    lab[2:4, 2:6, 2:38] = 2
+    spec = FeatureSpec.from_cells({"GaussianSmoothing": [1.0], "TopHat": [1.0, 3.0]})
+    clf = pf.train(vol, lab, features=spec, seed=0, trees=10)
+    whole = clf.predict(vol, "features", block_shape=vol.shape)
+    assert np.array_equal(clf.predict(vol, "features", block_shape=(7, 11, 13)), whole)
+    assert np.array_equal(clf.predict(vol, block_shape=(7, 11, 13)), clf.predict(vol, block_shape=vol.shape))

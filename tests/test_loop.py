@@ -33,6 +33,20 @@ def test_suggested_features_train_nearly_as_well(blobs, method):
     assert clf.n_features < 49
 
 
+def test_suggested_from_the_default_keeps_its_normalisation(blobs):
+    """Candidates from pixelforest-default (normalised image, top-hats among them): the suggested set
+    is scored on, and trains with, the same normalised features."""
+    img, lab = blobs
+    cand = FeatureSpec.preset("pixelforest-default")
+    res = suggest_features(img[None, None, ..., None], lab[None, None], cand, n=4, method="gini")
+    spec = res["spec"]
+    assert spec.normalize == "otsu" and spec.scales == cand.scales and len(spec.cells()) == 4
+    assert set(spec.cells()) <= set(cand.cells())
+    assert res["oob_error"] <= res["oob_error_all"] + 0.02
+    clf = pf.train(img, lab, features=spec, seed=0)
+    assert clf.spec.normalize == "otsu"
+
+
 def test_suggest_automatic_and_cli(blobs, tmp_path, capsys):
     img, lab = blobs
     res = suggest_features(img[None, None, ..., None], lab[None, None], FeatureSpec.preset("ilastik-default"), n=0,

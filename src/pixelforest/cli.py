@@ -284,13 +284,18 @@ def _print_table(rows, cols):
 
 
 def cmd_export_ilp(args) -> int:
-    from .io.ilp import write_ilp
+    import warnings
+
+    from .io.ilp import ilastik_cells, write_ilp
     from .project import load_classifier
 
     clf = load_classifier(args.model)
-    path = write_ilp(clf, args.output, raw_data=args.raw_data)
-    print(f"wrote {path}: {len(clf.labels)} lane(s), classes {clf.class_names}, {len(clf.spec.cells())} feature cells "
-          f"(ilastik retrains on load)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said below
+        path = write_ilp(clf, args.output, raw_data=args.raw_data)
+    kept, dropped = ilastik_cells(clf.spec)
+    print(f"wrote {path}: {len(clf.labels)} lane(s), classes {clf.class_names}, {len(kept)} feature cells "
+          f"(ilastik retrains on load)" + (f"; left out, as ilastik has no such feature: {', '.join(dropped)}" if dropped else ""))
     return 0
 
 
@@ -393,8 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--labels", nargs="+", required=True, metavar="LABELS",
                    help="one label image per IMAGE (0 = unlabelled, k = class k), or one ilastik .ilp project")
     t.add_argument("--features", default=None,
-                   help="pixelforest-default (default: smoothing and Hessian eigenvalues, sigma 0.5-16, on per-image "
-                        "normalised intensities), "
+                   help="pixelforest-default (default: smoothing and Hessian eigenvalues, sigma 0.5-16, and top-hats "
+                        "of half-width 1-16, on per-image normalised intensities), "
                         "ilastik-default (exactly ilastik), minimal, a feature .json file, or from-ilp")
     t.add_argument("--classes", help="class names, comma separated (class k = label k)")
     t.add_argument("--trees", type=int, default=100, help="number of trees (default 100, as ilastik)")

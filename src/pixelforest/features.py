@@ -29,9 +29,10 @@ from typing import Sequence
 import numpy as np
 
 from . import axes as _axes
-from ._filters import HAVE_NUMBA, correlate1d, eig2, eig3, scatter_columns
+from ._filters import HAVE_NUMBA, closing, correlate1d, eig2, eig3, opening, scatter_columns
 
-FEATURE_IDS = (
+#: ilastik's feature ids, in its order (a project's FeatureIds)
+ILASTIK_FEATURE_IDS = (
     "GaussianSmoothing",
     "LaplacianOfGaussian",
     "GaussianGradientMagnitude",
@@ -39,6 +40,11 @@ FEATURE_IDS = (
     "StructureTensorEigenvalues",
     "HessianOfGaussianEigenvalues",
 )
+#: ilastik's, then pixelforest's own: ``TopHat`` at scale s is the black and the white top-hat
+#: (closing - image, image - opening) with a flat square (cube in 3D) of half-width ceil(s),
+#: computed on the (normalised) image itself, not on a smoothed one. It answers "thin dark
+#: (bright) structure" apart from "dark (bright) region": membranes vs dark organelles in EM.
+FEATURE_IDS = ILASTIK_FEATURE_IDS + ("TopHat",)
 FEATURE_NAMES = {
     "GaussianSmoothing": "Gaussian Smoothing",
     "LaplacianOfGaussian": "Laplacian of Gaussian",
@@ -46,18 +52,27 @@ FEATURE_NAMES = {
     "DifferenceOfGaussians": "Difference of Gaussians",
     "StructureTensorEigenvalues": "Structure Tensor Eigenvalues",
     "HessianOfGaussianEigenvalues": "Hessian of Gaussian Eigenvalues",
+    "TopHat": "Top-Hat",
 }
 EIGEN_FEATURES = ("StructureTensorEigenvalues", "HessianOfGaussianEigenvalues")
 
 
 def values_per_channel(fid: str, in_2d: bool) -> int:
-    """Output channels of one feature cell per input channel: its eigenvalues (2 in 2D, 3 in 3D) or 1."""
+    """Output channels of one feature cell per input channel: its eigenvalues (2 in 2D, 3 in 3D),
+    black and white for the top-hat, or 1."""
+    if fid == "TopHat":
+        return 2
     return (2 if in_2d else 3) if fid in EIGEN_FEATURES else 1
+
+
+def tophat_radius(scale: float) -> int:
+    """Half-width of the top-hat's square (cube) at ``scale``."""
+    return int(math.ceil(scale - 1e-9))
 DEFAULT_SCALES = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
 #: the pixelforest-default preset: these features at these scales (scikit-image's), normalised
 PIXELFOREST_SCALES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-PIXELFOREST_FEATURES = ("GaussianSmoothing", "HessianOfGaussianEigenvalues")
-MIN_SCALE = {fid: (0.3 if fid == "GaussianSmoothing" else 0.7) for fid in FEATURE_IDS}
+PIXELFOREST_FEATURES = ("GaussianSmoothing", "HessianOfGaussianEigenvalues", "TopHat")
+MIN_SCALE = {fid: (0.3 if fid == "GaussianSmoothing" else 1.0 if fid == "TopHat" else 0.7) for fid in FEATURE_IDS}
 
 #: features held plane by plane before they are interleaved into the (pixels, features) output
 PLANAR_BUDGET_BYTES = 256 * 2**20
@@ -96,7 +111,8 @@ class FeatureSpec:
     scales : tuple of float
         The scale columns (sigmas).
     selection : tuple of tuple of bool
-        ``len(FEATURE_IDS) x len(scales)`` matrix, ilastik's SelectionMatrix.
+        ``len(FEATURE_IDS) x len(scales)`` matrix (ilastik's SelectionMatrix, whose
+        ``len(ILASTIK_FEATURE_IDS)`` rows are also accepted).
     compute_in_2d : tuple of bool, optional
         Per scale, compute the filter per z-slice (2D) even on 3D data. ``None``
         means ilastik's default: 2D when ``Z == 1``, 3D otherwise.
@@ -114,6 +130,8 @@ class FeatureSpec:
         scales = tuple(float(s) for s in self.scales)
         object.__setattr__(self, "scales", scales)
         sel = tuple(tuple(bool(v) for v in row) for row in self.selection)
+        if len(sel) == len(ILASTIK_FEATURE_IDS):  # ilastik's matrix: none of pixelforest's own features
+            sel = sel + ((False,) * len(scales),) * (len(FEATURE_IDS) - len(sel))
         object.__setattr__(self, "selection", sel)
         if len(sel) != len(FEATURE_IDS) or any(len(r) != len(scales) for r in sel):
             raise FeatureError(
@@ -138,8 +156,8 @@ class FeatureSpec:
             for si, s in enumerate(scales):
                 if sel[fi][si] and s < MIN_SCALE[fid] - 1e-12:
                     raise FeatureError(
-                        f"{FEATURE_NAMES[fid]} at scale {s} is invalid: it needs a scale >= "
-                        f"{MIN_SCALE[fid]} (only Gaussian Smoothing may use scales down to 0.3)"
+                        f"{FEATURE_NAMES[fid]} at scale {s} is invalid: it needs a scale >= {MIN_SCALE[fid]}"
+                        + (" (only Gaussian Smoothing may use scales down to 0.3)" if fid in ILASTIK_FEATURE_IDS else "")
                     )
         if not any(any(r) for r in sel):
             raise FeatureError("no feature selected: select at least one (feature, scale) cell")
@@ -189,12 +207,12 @@ class FeatureSpec:
     def preset(cls, name: str, scales: Sequence[float] | None = None) -> "FeatureSpec":
         """Named presets: ``ilastik-default`` (every cell ilastik allows at its seven scales, exactly
         as ilastik), ``pixelforest-default`` (Gaussian smoothing and Hessian eigenvalues at
-        sigma 0.5-16 on each image normalised to its two intensity classes, ``normalize="otsu"``;
-        chosen by ``scripts/evaluate.py``, see the README) and ``minimal``. ``scales`` replaces a
+        sigma 0.5-16 and top-hats of half-width 1-16 on each image normalised to its two intensity
+        classes, ``normalize="otsu"``; chosen by ``scripts/evaluate.py``, see the README) and ``minimal``. ``scales`` replaces a
         preset's scales (each cell at every scale its feature allows)."""
         if name == "ilastik-default":
             scales = DEFAULT_SCALES if scales is None else scales
-            rows = tuple(tuple(s >= MIN_SCALE[fid] for s in scales) for fid in FEATURE_IDS)
+            rows = tuple(tuple(fid in ILASTIK_FEATURE_IDS and s >= MIN_SCALE[fid] for s in scales) for fid in FEATURE_IDS)
             return cls(tuple(scales), rows)
         if name == "pixelforest-default":
             scales = PIXELFOREST_SCALES if scales is None else scales
@@ -430,7 +448,7 @@ def check_scales(spec: FeatureSpec, shape_tzyx: tuple[int, ...]) -> None:
     flags = spec.in_2d_flags(z)
     for fid, si in spec.cells():
         s = spec.scales[si]
-        need = scale_min_size(s)
+        need = 2 * tophat_radius(s) + 1 if fid == "TopHat" else scale_min_size(s)
         dims = {"y": y, "x": x} if flags[si] else {"z": z, "y": y, "x": x}
         small = {a: n for a, n in dims.items() if need > n}
         if small:
@@ -623,11 +641,28 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
             first_col[(fid, si, c)] = k
             k += values_per_channel(fid, flags[si])
     assert k == n_out
-    if HAVE_NUMBA and FUSED_2D and all(flags[si] for si in by_scale):
+    tophat = [si for si, fids in by_scale.items() if "TopHat" in fids]
+    by_scale = {si: [f for f in fids if f != "TopHat"] for si, fids in by_scale.items()}
+    by_scale = {si: fids for si, fids in by_scale.items() if fids}
+    if by_scale and HAVE_NUMBA and FUSED_2D and all(flags[si] for si in by_scale):
         _fused_2d(chans, spec, by_scale, first_col, out)
-    else:
+    elif by_scale:
         _planar_bank(chans, spec, by_scale, first_col, flags, out)
+    if tophat:
+        _tophat_bank(chans, spec, tophat, first_col, flags, out)
     return out
+
+
+def _tophat_bank(chans, spec: FeatureSpec, scale_indices, first_col: dict, flags, out: np.ndarray) -> None:
+    """Black (closing - image) and white (image - opening) top-hats, flat square/cube footprints,
+    mirror boundaries; each pair of columns written straight into the pixel-major output."""
+    for si in scale_indices:
+        r = tophat_radius(spec.scales[si])
+        axes = (2, 3) if flags[si] else (1, 2, 3)
+        for c, ch in enumerate(chans):
+            col = first_col[("TopHat", si, c)]
+            out[..., col] = closing(ch, r, axes) - ch
+            out[..., col + 1] = ch - opening(ch, r, axes)
 
 
 def _planar_bank(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, flags, out: np.ndarray) -> None:

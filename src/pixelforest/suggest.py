@@ -16,6 +16,8 @@ a 100-tree forest on the chosen cells is reported beside the error on all candid
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .classifier import mtry
@@ -146,7 +148,7 @@ def suggest_features(img5: np.ndarray, labels4: np.ndarray, candidates: FeatureS
         chosen, chosen_scores = _select_wrapper(X, y, cols, n, auto, seed)
     cells = {cols[i][0] for i in chosen}
     rows = tuple(tuple((fid, si) in cells for si in range(len(candidates.scales))) for fid in FEATURE_IDS)
-    spec = FeatureSpec(candidates.scales, rows, candidates.compute_in_2d, candidates.structure_tensor)
+    spec = replace(candidates, selection=rows)  # its scales, 2D flags, structure-tensor rule and normalisation
     keep = [j for i in chosen for j in cols[i][1]]
     if progress:
         progress(2, 3)

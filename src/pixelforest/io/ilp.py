@@ -321,6 +321,16 @@ def _vigra_axistags(axes: str) -> bytes:
     return axistags_json(axes).encode()
 
 
+def ilastik_cells(spec) -> tuple[list, list[str]]:
+    """The spec's (feature, scale) cells ilastik has, and the names of those it has not."""
+    from ..features import FEATURE_NAMES, ILASTIK_FEATURE_IDS
+
+    cells = spec.cells()
+    kept = [c for c in cells if c[0] in ILASTIK_FEATURE_IDS]
+    dropped = sorted({f"{FEATURE_NAMES[fid]} (σ={spec.scales[si]:g})" for fid, si in cells if fid not in ILASTIK_FEATURE_IDS})
+    return kept, dropped
+
+
 def write_ilp(clf, path, raw_data=None) -> Path:
     """Write a Pixel Classification project that ilastik opens and retrains from.
 
@@ -340,7 +350,7 @@ def write_ilp(clf, path, raw_data=None) -> Path:
                          f"trained with --stages 1")
 
     from .images import atomic_output, parse_source
-    from ..features import FEATURE_IDS
+    from ..features import ILASTIK_FEATURE_IDS
 
     path = Path(path)
     if path.suffix.lower() != ".ilp":
@@ -353,6 +363,16 @@ def write_ilp(clf, path, raw_data=None) -> Path:
     if len(raw) != len(lanes):
         raise ValueError(f"{len(raw)} raw data path(s) for {len(lanes)} labelled image(s)")
     spec = clf.spec
+    kept, dropped = ilastik_cells(spec)
+    if not kept:
+        raise ValueError(f"this classifier uses only features ilastik does not have ({', '.join(dropped)}); a Pixel "
+                         f"Classification project holds ilastik's: train with --features ilastik-default (or a "
+                         f"feature JSON of ilastik's features) to export it")
+    if dropped:
+        import warnings
+
+        warnings.warn(f"{path}: ilastik has no {', '.join(dropped)}: the project selects the classifier's other "
+                      f"{len(kept)} feature cells (ilastik retrains from the labels on load)", stacklevel=2)
     n = len(clf.class_names)
 
     def s_array(items):
@@ -388,9 +408,9 @@ def write_ilp(clf, path, raw_data=None) -> Path:
                 r.create_dataset("location", data=b"FileSystem", dtype=vlen)
                 r.create_dataset("nickname", data=source.nickname.encode(), dtype=vlen)
             fs = f.create_group("FeatureSelections")
-            fs.create_dataset("FeatureIds", data=s_array(FEATURE_IDS))
+            fs.create_dataset("FeatureIds", data=s_array(ILASTIK_FEATURE_IDS))
             fs.create_dataset("Scales", data=np.asarray(spec.scales, np.float64))
-            fs.create_dataset("SelectionMatrix", data=np.asarray(spec.selection, bool))
+            fs.create_dataset("SelectionMatrix", data=np.asarray(spec.selection[:len(ILASTIK_FEATURE_IDS)], bool))
             fs.create_dataset("ComputeIn2d", data=np.asarray(spec.compute_in_2d or (False,) * len(spec.scales), bool))
             fs.create_dataset("StorageVersion", data=b"0.1", dtype=vlen)
             pc = f.create_group("PixelClassification")
