@@ -98,6 +98,7 @@ if HAVE_NUMBA:
 
     @numba.njit(cache=True, inline="always")
     def _mirror(i, n):  # pragma: no cover - compiled
+        """scipy's "mirror" extension (d c b | a b c d | c b a), folded as often as needed."""
         if n == 1:
             return 0
         p = 2 * (n - 1)
@@ -353,15 +354,6 @@ def opening(data: np.ndarray, radius: int, axes) -> np.ndarray:
 
 
 if HAVE_NUMBA:
-
-    @numba.njit(cache=True, inline="always")
-    def _mirror(i, L):  # pragma: no cover - compiled
-        """scipy's "mirror" extension (d c b | a b c d | c b a), folded as often as needed."""
-        if L == 1:
-            return 0
-        while i < 0 or i >= L:
-            i = -i if i < 0 else 2 * (L - 1) - i
-        return i
 
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _minmax_lines(src, r, is_max, out):  # pragma: no cover - compiled
