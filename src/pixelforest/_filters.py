@@ -326,31 +326,46 @@ def minmax_filter(data: np.ndarray, radius: int, axes, is_max: bool) -> np.ndarr
     half-width ``radius`` along ``axes`` (size 1 along the others), mode "mirror", float32.
     Compiled: van Herk / Gil-Werman, three comparisons per pixel whatever the radius."""
     data = np.ascontiguousarray(data, dtype=np.float32)
+    return _passes(data, radius, [(ax, is_max) for ax in axes], (np.empty_like(data), np.empty_like(data))).copy()
+
+
+def closing(data: np.ndarray, radius: int, axes, bufs=None) -> np.ndarray:
+    """Flat-box closing (max filter, then min filter); the result may live in one of ``bufs``."""
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    bufs = bufs or (np.empty_like(data), np.empty_like(data))
+    return _passes(data, radius, [(ax, True) for ax in axes] + [(ax, False) for ax in axes], bufs)
+
+
+def opening(data: np.ndarray, radius: int, axes, bufs=None) -> np.ndarray:
+    """Flat-box opening (min filter, then max filter); the result may live in one of ``bufs``."""
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    bufs = bufs or (np.empty_like(data), np.empty_like(data))
+    return _passes(data, radius, [(ax, False) for ax in axes] + [(ax, True) for ax in axes], bufs)
+
+
+def _passes(data: np.ndarray, radius: int, passes, bufs) -> np.ndarray:
+    """1-D max/min passes one after the other, ping-ponging between the two work buffers (fresh
+    memory is slow to touch: reused buffers keep a pass at its compute cost)."""
     if not HAVE_NUMBA:  # pragma: no cover
         from scipy import ndimage
 
-        size = [2 * radius + 1 if ax in axes else 1 for ax in range(data.ndim)]
-        return (ndimage.maximum_filter if is_max else ndimage.minimum_filter)(data, size=size, mode="mirror")
-    out = data
-    for ax in axes:
-        shape = out.shape
+        out = data
+        for ax, is_max in passes:
+            out = (ndimage.maximum_filter1d if is_max else ndimage.minimum_filter1d)(out, 2 * radius + 1, axis=ax,
+                                                                                    mode="mirror")
+        return out
+    src = data
+    for k, (ax, is_max) in enumerate(passes):
+        dst = bufs[k % 2]
+        shape = src.shape
         A, L = int(np.prod(shape[:ax], dtype=np.int64)), shape[ax]
         B = int(np.prod(shape[ax + 1:], dtype=np.int64))
-        res = np.empty_like(out)
         if B == 1:  # along the contiguous axis: row by row
-            parallel_call(_minmax_last, out.reshape(A, L), int(radius), bool(is_max), res.reshape(A, L))
+            parallel_call(_minmax_last, src.reshape(A, L), int(radius), bool(is_max), dst.reshape(A, L))
         else:
-            parallel_call(_minmax_lines, out.reshape(A, L, B), int(radius), bool(is_max), res.reshape(A, L, B))
-        out = res
-    return out
-
-
-def closing(data: np.ndarray, radius: int, axes) -> np.ndarray:
-    return minmax_filter(minmax_filter(data, radius, axes, True), radius, axes, False)
-
-
-def opening(data: np.ndarray, radius: int, axes) -> np.ndarray:
-    return minmax_filter(minmax_filter(data, radius, axes, False), radius, axes, True)
+            parallel_call(_minmax_lines, src.reshape(A, L, B), int(radius), bool(is_max), dst.reshape(A, L, B))
+        src = dst
+    return src
 
 
 if HAVE_NUMBA:
@@ -409,14 +424,16 @@ if HAVE_NUMBA:
         w = 2 * r + 1
         P = L + 2 * r
         for a in numba.prange(A):
-            row = src[a]
+            buf = np.empty(P, np.float32)
+            buf[r:r + L] = src[a]
+            pad_row(buf, L, r, r)
             g = np.empty(P, np.float32)
             h = np.empty(P, np.float32)
             for j in range(P):
-                v = row[_mirror(j - r, L)]
+                v = buf[j]
                 g[j] = v if j % w == 0 else (max(g[j - 1], v) if is_max else min(g[j - 1], v))
             for j in range(P - 1, -1, -1):
-                v = row[_mirror(j - r, L)]
+                v = buf[j]
                 h[j] = v if (j == P - 1 or (j + 1) % w == 0) else (max(h[j + 1], v) if is_max else min(h[j + 1], v))
             dst = out[a]
             if is_max:

@@ -656,13 +656,14 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
 def _tophat_bank(chans, spec: FeatureSpec, scale_indices, first_col: dict, flags, out: np.ndarray) -> None:
     """Black (closing - image) and white (image - opening) top-hats, flat square/cube footprints,
     mirror boundaries; each pair of columns written straight into the pixel-major output."""
+    bufs = (np.empty_like(chans[0]), np.empty_like(chans[0]))
     for si in scale_indices:
         r = tophat_radius(spec.scales[si])
         axes = (2, 3) if flags[si] else (1, 2, 3)
         for c, ch in enumerate(chans):
             col = first_col[("TopHat", si, c)]
-            out[..., col] = closing(ch, r, axes) - ch
-            out[..., col + 1] = ch - opening(ch, r, axes)
+            np.subtract(closing(ch, r, axes, bufs), ch, out=out[..., col])
+            np.subtract(ch, opening(ch, r, axes, bufs), out=out[..., col + 1])
 
 
 def _planar_bank(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, flags, out: np.ndarray) -> None:
