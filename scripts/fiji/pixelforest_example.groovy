@@ -6,13 +6,17 @@ import ij.ImagePlus
 import ij.Prefs
 import ij.WindowManager
 import ij.gui.Roi
+import ij.macro.Interpreter
 import ij.measure.ResultsTable
 import ij.plugin.filter.ThresholdToSelection
 import ij.plugin.frame.RoiManager
 import ij.process.ImageProcessor
 
 def (imagePath, labelPath, out) = args as List
-if (IJ.getInstance() == null) new ImageJ(ImageJ.NO_SHOW)  // outside Fiji: start ImageJ (hidden)
+if (IJ.getInstance() == null) {  // outside Fiji: start ImageJ, hidden and in batch mode, so that
+    new ImageJ(ImageJ.NO_SHOW)    // an error goes to the log and stderr, not to a dialog nobody sees
+    Interpreter.batchMode = true
+}
 
 // 1. the user's scribbles -> ROI Manager, one group per class
 ImagePlus labels = IJ.openImage(labelPath)

@@ -4,14 +4,16 @@ import sys
 
 from ij import IJ, ImageJ, ImagePlus, Prefs, WindowManager
 from ij.gui import Roi
+from ij.macro import Interpreter
 from ij.measure import ResultsTable
 from ij.plugin.filter import ThresholdToSelection
 from ij.plugin.frame import RoiManager
 from ij.process import ImageProcessor
 
 image_path, label_path, out = sys.argv[1:4]
-if IJ.getInstance() is None:
-    ImageJ(ImageJ.NO_SHOW)  # outside Fiji: start ImageJ (hidden)
+if IJ.getInstance() is None:  # outside Fiji: start ImageJ, hidden and in batch mode, so that
+    ImageJ(ImageJ.NO_SHOW)     # an error goes to the log and stderr, not to a dialog nobody sees
+    Interpreter.batchMode = True
 
 # 1. the user's scribbles -> ROI Manager, one group per class
 labels = IJ.openImage(label_path)
