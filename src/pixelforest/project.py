@@ -29,12 +29,13 @@ import numpy as np
 
 from . import __version__
 from .classifier import MAX_STAGES, Classifier, LabelImage
-from .features import FeatureError, FeatureSpec
+from .features import ILASTIK_FEATURE_IDS, FeatureError, FeatureSpec
 from .forest import Forest
 
 FORMAT = "pixelforest-classifier"
-#: 2 adds auto-context stages; files without them are still written as version 1
-FORMAT_VERSION = 2
+#: 2 adds auto-context stages, 3 pixelforest's own features (TopHat); a file is written with the
+#: lowest version that holds it (older pixelforests read it, or name the upgrade they need)
+FORMAT_VERSION = 3
 SUFFIX = ".pfc"
 
 #: refuse members bigger than this (an absurd size is damage or an attack)
@@ -101,12 +102,16 @@ def classifier_to_members(clf: Classifier) -> tuple[dict, dict[str, np.ndarray]]
         "labels": labels_meta,
         "arrays": {},
     }
+    manifest["format_version"] = 1  # readable by every pixelforest
     if clf.context is not None:  # auto-context: the earlier stages, nested, arrays prefixed "context_"
-        manifest["format_version"] = FORMAT_VERSION
+        manifest["format_version"] = 2
         manifest["stages"] = clf.stages
         manifest["context"] = _context_members(clf.context, "context_", arrays)
-    else:
-        manifest["format_version"] = 1  # readable by every pixelforest
+    stage = clf
+    while stage is not None:
+        if any(fid not in ILASTIK_FEATURE_IDS for fid, _ in stage.spec.cells()):
+            manifest["format_version"] = 3
+        stage = stage.context
     return manifest, arrays
 
 
