@@ -343,6 +343,17 @@ def opening(data: np.ndarray, radius: int, axes, bufs=None) -> np.ndarray:
     return _passes(data, radius, [(ax, False) for ax in axes] + [(ax, True) for ax in axes], bufs)
 
 
+def store_tophats(closed: np.ndarray, opened: np.ndarray, data: np.ndarray, out: np.ndarray, col: int) -> None:
+    """``out[..., col] = closed - data`` and ``out[..., col + 1] = data - opened`` in one sweep of
+    the pixel-major output (both columns share its cache lines)."""
+    if not HAVE_NUMBA:  # pragma: no cover
+        np.subtract(closed, data, out=out[..., col])
+        np.subtract(data, opened, out=out[..., col + 1])
+        return
+    parallel_call(_store_pair, closed.reshape(-1), opened.reshape(-1), data.reshape(-1),
+                  out.reshape(-1, out.shape[-1]), int(col))
+
+
 def _passes(data: np.ndarray, radius: int, passes, bufs) -> np.ndarray:
     """1-D max/min passes one after the other, ping-ponging between the two work buffers (fresh
     memory is slow to touch: reused buffers keep a pass at its compute cost)."""
@@ -429,12 +440,20 @@ if HAVE_NUMBA:
             pad_row(buf, L, r, r)
             g = np.empty(P, np.float32)
             h = np.empty(P, np.float32)
-            for j in range(P):
-                v = buf[j]
-                g[j] = v if j % w == 0 else (max(g[j - 1], v) if is_max else min(g[j - 1], v))
-            for j in range(P - 1, -1, -1):
-                v = buf[j]
-                h[j] = v if (j == P - 1 or (j + 1) % w == 0) else (max(h[j + 1], v) if is_max else min(h[j + 1], v))
+            for s0 in range(0, P, w):  # block by block: g runs forward from each block's start, h back from its end
+                s1 = min(s0 + w, P)
+                g[s0] = buf[s0]
+                h[s1 - 1] = buf[s1 - 1]
+                if is_max:
+                    for j in range(s0 + 1, s1):
+                        g[j] = max(g[j - 1], buf[j])
+                    for j in range(s1 - 2, s0 - 1, -1):
+                        h[j] = max(h[j + 1], buf[j])
+                else:
+                    for j in range(s0 + 1, s1):
+                        g[j] = min(g[j - 1], buf[j])
+                    for j in range(s1 - 2, s0 - 1, -1):
+                        h[j] = min(h[j + 1], buf[j])
             dst = out[a]
             if is_max:
                 for k in range(L):
@@ -442,3 +461,13 @@ if HAVE_NUMBA:
             else:
                 for k in range(L):
                     dst[k] = min(h[k], g[k + w - 1])
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def _store_pair(closed, opened, data, out2d, col):  # pragma: no cover - compiled
+        N = data.size
+        chunk = 4096
+        for k in numba.prange((N + chunk - 1) // chunk):
+            for p in range(k * chunk, min(N, (k + 1) * chunk)):
+                v = data[p]
+                out2d[p, col] = closed[p] - v
+                out2d[p, col + 1] = v - opened[p]

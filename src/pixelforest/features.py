@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from . import axes as _axes
-from ._filters import HAVE_NUMBA, closing, correlate1d, eig2, eig3, opening, scatter_columns
+from ._filters import HAVE_NUMBA, closing, correlate1d, eig2, eig3, opening, scatter_columns, store_tophats
 
 #: ilastik's feature ids, in its order (a project's FeatureIds)
 ILASTIK_FEATURE_IDS = (
@@ -656,14 +656,13 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
 def _tophat_bank(chans, spec: FeatureSpec, scale_indices, first_col: dict, flags, out: np.ndarray) -> None:
     """Black (closing - image) and white (image - opening) top-hats, flat square/cube footprints,
     mirror boundaries; each pair of columns written straight into the pixel-major output."""
-    bufs = (np.empty_like(chans[0]), np.empty_like(chans[0]))
+    bufs = [np.empty_like(chans[0]) for _ in range(4)]
     for si in scale_indices:
         r = tophat_radius(spec.scales[si])
         axes = (2, 3) if flags[si] else (1, 2, 3)
         for c, ch in enumerate(chans):
-            col = first_col[("TopHat", si, c)]
-            np.subtract(closing(ch, r, axes, bufs), ch, out=out[..., col])
-            np.subtract(ch, opening(ch, r, axes, bufs), out=out[..., col + 1])
+            store_tophats(closing(ch, r, axes, bufs[:2]), opening(ch, r, axes, bufs[2:]), ch, out,
+                          first_col[("TopHat", si, c)])
 
 
 def _planar_bank(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, flags, out: np.ndarray) -> None:
