@@ -68,6 +68,8 @@ def values_per_channel(fid: str, in_2d: bool) -> int:
 def tophat_radius(scale: float) -> int:
     """Half-width of the top-hat's square (cube) at ``scale``."""
     return int(math.ceil(scale - 1e-9))
+
+
 DEFAULT_SCALES = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
 #: the pixelforest-default preset: these features at these scales (scikit-image's), normalised
 PIXELFOREST_SCALES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
@@ -208,8 +210,8 @@ class FeatureSpec:
         """Named presets: ``ilastik-default`` (every cell ilastik allows at its seven scales, exactly
         as ilastik), ``pixelforest-default`` (Gaussian smoothing and Hessian eigenvalues at
         sigma 0.5-16 and top-hats of half-width 1-16 on each image normalised to its two intensity
-        classes, ``normalize="otsu"``; chosen by ``scripts/evaluate.py``, see the README) and ``minimal``. ``scales`` replaces a
-        preset's scales (each cell at every scale its feature allows)."""
+        classes, ``normalize="otsu"``; chosen by ``scripts/evaluate.py``, see the README) and
+        ``minimal``. ``scales`` replaces a preset's scales (each cell at every scale its feature allows)."""
         if name == "ilastik-default":
             scales = DEFAULT_SCALES if scales is None else scales
             rows = tuple(tuple(fid in ILASTIK_FEATURE_IDS and s >= MIN_SCALE[fid] for s in scales) for fid in FEATURE_IDS)
