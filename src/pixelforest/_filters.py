@@ -346,7 +346,7 @@ def opening(data: np.ndarray, radius: int, axes, bufs=None) -> np.ndarray:
 def store_tophats(closed: np.ndarray, opened: np.ndarray, data: np.ndarray, out: np.ndarray, col: int) -> None:
     """``out[..., col] = closed - data`` and ``out[..., col + 1] = data - opened`` in one sweep of
     the pixel-major output (both columns share its cache lines)."""
-    if not HAVE_NUMBA:  # pragma: no cover
+    if not HAVE_NUMBA or not out.flags.c_contiguous:  # (a strided output cannot be viewed as rows)
         np.subtract(closed, data, out=out[..., col])
         np.subtract(data, opened, out=out[..., col + 1])
         return
