@@ -9,6 +9,8 @@ import java.io.File;
 import java.io.IOException;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The one long-lived Python worker (Appose) behind every Pixel Forest command.
@@ -132,22 +134,34 @@ public final class PythonService {
 			stop();
 			throw new PixelForestException("The Python worker is not reachable (" + e.getMessage() + "); it will restart on the next command.");
 		}
-		task.listen(PythonService::progress);
+		// The end of a task is taken from its terminal event, not from task.status: Appose (0.9.0)
+		// sets the status before it fills task.outputs, and hands the event to listeners after.
+		// Polling the status could read outputs still empty ("For input string: "null"").
+		CountDownLatch done = new CountDownLatch(1);
+		task.listen(e -> {
+			progress(e);
+			if (e.responseType.isTerminal()) done.countDown();
+		});
 		IJ.resetEscape();
 		task.start();
 		boolean cancelSent = false;
-		while (!task.status.isFinished()) {
-			if (!cancelSent && IJ.escapePressed()) {
-				task.cancel();
-				cancelSent = true;
-				IJ.showStatus("Pixel Forest: cancelling " + what + "...");
+		long finishedSeen = 0;
+		try {
+			while (!done.await(20, TimeUnit.MILLISECONDS)) {
+				if (!cancelSent && IJ.escapePressed()) {
+					task.cancel();
+					cancelSent = true;
+					IJ.showStatus("Pixel Forest: cancelling " + what + "...");
+				}
+				// a finished task always sends its event; should one ever not, do not wait forever
+				if (task.status.isFinished() && finishedSeen == 0) finishedSeen = System.currentTimeMillis();
+				if (finishedSeen > 0 && System.currentTimeMillis() - finishedSeen > 5000) break;
 			}
-			try { Thread.sleep(20); }
-			catch (InterruptedException e) {
-				task.cancel();
-				Thread.currentThread().interrupt();
-				throw new CancelledException(what);
-			}
+		}
+		catch (InterruptedException e) {
+			task.cancel();
+			Thread.currentThread().interrupt();
+			throw new CancelledException(what);
 		}
 		IJ.showProgress(1.0);
 		switch (task.status) {
