@@ -112,6 +112,16 @@ if HAVE_NUMBA:
             buf[R - r + j] = buf[R + _mirror(j - r, X)]
             buf[R + X + j] = buf[R + _mirror(X + j, X)]
 
+    @numba.njit(cache=True, inline="always")
+    def _acc_pair(acc, kt, hi, lo, n, parity):  # pragma: no cover - compiled
+        """acc += kt * (hi + lo) for a symmetric kernel's tap pair, kt * (hi - lo) for an antisymmetric one."""
+        if parity == 1:
+            for b in range(n):
+                acc[b] += kt * (hi[b] + lo[b])
+        else:
+            for b in range(n):
+                acc[b] += kt * (hi[b] - lo[b])
+
     @numba.njit(cache=True)
     def ypass_row(src, lo, L, i, taps, parity, dst, off, acc):  # pragma: no cover - compiled
         """Row i of an image of L rows correlated along its rows (mirror borders) into
@@ -139,13 +149,7 @@ if HAVE_NUMBA:
             for t in range(1, r + 1):
                 up = src[_mirror(i + t, L) - lo]
                 dn = src[_mirror(i - t, L) - lo]
-                kt = taps[t]
-                if parity == 1:
-                    for b in range(B):
-                        acc[b] += kt * (up[b] + dn[b])
-                else:
-                    for b in range(B):
-                        acc[b] += kt * (up[b] - dn[b])
+                _acc_pair(acc, taps[t], up, dn, B, parity)
         for b in range(B):
             dst[off + b] = acc[b]
 
@@ -172,15 +176,7 @@ if HAVE_NUMBA:
             else:
                 acc[:X] = 0.0
             for t in range(1, r + 1):
-                kt = taps[t]
-                hi = buf[R + t:R + t + X]
-                lo = buf[R - t:R - t + X]
-                if parity == 1:
-                    for x in range(X):
-                        acc[x] += kt * (hi[x] + lo[x])
-                else:
-                    for x in range(X):
-                        acc[x] += kt * (hi[x] - lo[x])
+                _acc_pair(acc, taps[t], buf[R + t:R + t + X], buf[R - t:R - t + X], X, parity)
         for x in range(X):
             res[x] = acc[x]
 
