@@ -131,7 +131,7 @@ def section_features(quick: bool):
                                         lambda: pf.compute_features(img, bank_for(ndim)), repeat=4)
         rows.append((f"features {ndim}D ({src}{', sigma<=5' if ndim == 3 else ''})", f"{n / tp / 1e6:.2f} Mpx/s ({fp.shape[-1]} ch)",
                      f"{n / tb / 1e6:.2f} Mpx/s ({fb.shape[-1]} ch)", tb / tp))
-        if ndim == 2:  # what a new user gets: the pixelforest-default preset (normalised, top-hats)
+        if ndim == 2:  # what a new user gets: the pixelforest-default preset (normalised, top-hats, hole filling)
             (tb, fb), (tp, fp) = timed_pair(lambda: multiscale_basic_features(img, channel_axis=None),
                                             lambda: pf.compute_features(img, "pixelforest-default"), repeat=4)
             rows.append(("features 2D, pixelforest-default", f"{n / tp / 1e6:.2f} Mpx/s ({fp.shape[-1]} ch)",

@@ -323,11 +323,11 @@ def test_presets():
     d = FeatureSpec.preset("pixelforest-default")
     assert d.normalize == "otsu" and d.scales == (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
     assert d.names(1, 2)[0] == "Gaussian Smoothing (σ=0.5) in 2D"
-    # smoothing at 6 scales, Hessian eigenvalues and black + white top-hats at 5 (none at 0.5)
-    assert d.n_features(1, 2) == 6 + 2 * 5 + 2 * 5 and d.n_features(1, 3) == 6 + 3 * 5 + 2 * 5
-    assert d.names(1, 2)[-2:] == ["Top-Hat (σ=16.0) in 2D [0]", "Top-Hat (σ=16.0) in 2D [1]"]
-    assert FeatureSpec.preset("pixelforest-default", scales=(1.0, 3.0)).n_features(1, 2) == 2 + 2 * 2 + 2 * 2
-    assert "TopHat" not in {fid for fid, _ in FeatureSpec.preset("ilastik-default").cells()}
+    # smoothing at 6 scales, Hessian eigenvalues, dark + bright top-hats and hole filling at 5 (none at 0.5)
+    assert d.n_features(1, 2) == 6 + 2 * 5 + 2 * 5 + 2 * 5 and d.n_features(1, 3) == 6 + 3 * 5 + 2 * 5 + 2 * 5
+    assert d.names(1, 2)[-2:] == ["Hole Filling (σ=16.0) in 2D [0]", "Hole Filling (σ=16.0) in 2D [1]"]
+    assert FeatureSpec.preset("pixelforest-default", scales=(1.0, 3.0)).n_features(1, 2) == 2 + 2 * 2 + 2 * (2 * 2)
+    assert {"TopHat", "HoleFilling"}.isdisjoint(fid for fid, _ in FeatureSpec.preset("ilastik-default").cells())
     # ilastik's 6-row selection matrix is still accepted
     assert FeatureSpec((1.0,), ((True,),) + ((False,),) * 5).cells() == [("GaussianSmoothing", 0)]
 
@@ -336,6 +336,9 @@ def test_halo_rule():
     spec = FeatureSpec.preset("ilastik-default")
     assert spec.halo() == math.ceil(3.5 * 10.0) + 3
     assert FeatureSpec.from_cells({"GaussianSmoothing": [0.3]}).halo() == math.ceil(3.5 * 0.7) + 3
+    # hole filling needs its reach, ceil(4 s), where that is more than the filters' halo
+    assert FeatureSpec.from_cells({"GaussianSmoothing": [1.0], "HoleFilling": [2.0, 16.0]}).halo() == 64
+    assert FeatureSpec.from_cells({"GaussianSmoothing": [16.0], "HoleFilling": [1.0]}).halo() == math.ceil(3.5 * 16) + 3
 
 
 # ---------------------------------------------- ilastik's own channel names
@@ -471,3 +474,139 @@ def test_tophat_blockwise_equals_whole_3d():
     whole = clf.predict(vol, "features", block_shape=vol.shape)
     assert np.array_equal(clf.predict(vol, "features", block_shape=(7, 11, 13)), whole)
     assert np.array_equal(clf.predict(vol, block_shape=(7, 11, 13)), clf.predict(vol, block_shape=vol.shape))
+
+
+def _hole_filling_by_search(a: np.ndarray, reach: int, dark: bool) -> np.ndarray:
+    """The definition, one pixel at a time: the lowest level at which a pixel connects (4- or
+    6-connectivity) through pixels at or below it to a pixel ``reach`` away (Chebyshev) or to the
+    border (z only in 3D), by a best-first search over path maxima; ``dark=False``: the dual."""
+    import heapq
+
+    g = a if dark else -a
+    Z, Y, X = g.shape
+    out = np.empty_like(g)
+    steps = [(0, 0, 1), (0, 0, -1), (0, 1, 0), (0, -1, 0)] + ([(1, 0, 0), (-1, 0, 0)] if Z > 1 else [])
+    for p in np.ndindex(g.shape):
+        best = {p: g[p]}
+        heap = [(g[p], p)]
+        while heap:
+            v, (z, y, x) = heapq.heappop(heap)
+            if v > best[(z, y, x)]:
+                continue
+            on_border = y in (0, Y - 1) or x in (0, X - 1) or (Z > 1 and z in (0, Z - 1))
+            if on_border or max(abs(y - p[1]), abs(x - p[2]), abs(z - p[0])) >= reach:
+                out[p] = v
+                break
+            for dz, dy, dx in steps:
+                q = (z + dz, y + dy, x + dx)
+                if 0 <= q[0] < Z and 0 <= q[1] < Y and 0 <= q[2] < X and max(v, g[q]) < best.get(q, np.inf):
+                    best[q] = max(v, g[q])
+                    heapq.heappush(heap, (best[q], q))
+    return out if dark else -out
+
+
+def test_hole_filling_is_its_definition():
+    """The component-tree computation equals the definition (a search per pixel) in 2D and 3D, on
+    few grey levels (big flat zones) and many, and on images one or two pixels thin."""
+    rng = np.random.default_rng(7)
+    for shape, levels in (((1, 23, 19), 4), ((1, 31, 29), 1000), ((9, 11, 12), 3), ((10, 9, 11), 1000),
+                          ((1, 1, 7), 5), ((1, 30, 2), 1000)):
+        a = rng.integers(0, levels, shape).astype(np.float32) - levels // 2
+        is2d = shape[0] == 1
+        scales = [1.0, 2.0, 3.0] if is2d else [1.0]  # reaches 4, 8, 12
+        f = pf.compute_features(a[0] if is2d else a, FeatureSpec.from_cells({"HoleFilling": scales}))
+        f = f.reshape(a.shape + (-1,))
+        reaches = (4, 8, 12) if is2d else (4,)
+        for j, r in enumerate(reaches):
+            assert np.array_equal(f[..., 2 * j], _hole_filling_by_search(a, r, True)), (shape, levels, r)
+            assert np.array_equal(f[..., 2 * j + 1], _hole_filling_by_search(a, r, False)), (shape, levels, r)
+
+
+def test_hole_filling_feature():
+    """A dark speck, a dark disk narrower than the reach and a bright speck are filled to their
+    surroundings; a dark line that runs on (a membrane) keeps its values. Names, 3D per slice,
+    two channels, and the smallest scale."""
+    img = np.full((80, 90), 10.0, np.float32)
+    img[:, 30:33] = 2.0  # a dark line 3 px wide, across the image
+    yy, xx = np.mgrid[:80, :90]
+    img[(yy - 40) ** 2 + (xx - 65) ** 2 <= 6 ** 2] = 1.0  # a dark disk, radius 6
+    img[20, 50] = 0.0  # a dark speck
+    img[60, 10] = 20.0  # a bright speck
+    spec = FeatureSpec.from_cells({"HoleFilling": [1.0, 2.0]})  # reaches 4 and 8
+    assert spec.names() == ["Hole Filling (σ=1.0) in 2D [0]", "Hole Filling (σ=1.0) in 2D [1]",
+                            "Hole Filling (σ=2.0) in 2D [0]", "Hole Filling (σ=2.0) in 2D [1]"]
+    f = pf.compute_features(img, spec)
+    assert f.shape == (80, 90, 4)
+    assert f[20, 50, 0] == 10.0 and f[60, 10, 1] == 10.0  # specks gone at both reaches
+    assert f[40, 65, 0] == 1.0 and f[40, 65, 2] == 10.0  # the disk (radius 6) is filled at reach 8 only
+    assert np.array_equal(f[:, 30:33, 2], img[:, 30:33])  # the line is kept
+    assert np.array_equal(f[..., 1], np.minimum(img, 10.0))  # nothing bright but the speck
+    # 3D per slice equals each slice's 2D values; two channels: dark, bright of channel 0, then 1
+    vol = np.random.default_rng(2).random((3, 20, 24)).astype(np.float32)
+    f2 = pf.compute_features(vol, single("HoleFilling", 2.0, compute_in_2d=(True,)))
+    assert np.array_equal(f2[1], pf.compute_features(vol[1], single("HoleFilling", 2.0)))
+    two = np.stack([img, img[::-1]], -1)
+    f = pf.compute_features(two, single("HoleFilling", 2.0), channel_axis=-1)
+    assert np.array_equal(f[..., 2], pf.compute_features(img[::-1], single("HoleFilling", 2.0))[..., 0])
+    with pytest.raises(FeatureError, match="Hole Filling at scale 0.5 is invalid: it needs a scale >= 1.0"):
+        single("HoleFilling", 0.5)
+
+
+@pytest.mark.parametrize("shape, block", [((150, 170), (40, 57)), ((14, 60, 64), (5, 23, 29))])
+def test_hole_filling_blockwise_equals_whole(shape, block):
+    """Hole filling depends only on the window of its reach: blocks with the spec's halo give the
+    whole image's features and predictions bit for bit (2D, and 3D in 3D and per slice)."""
+    rng = np.random.default_rng(4)
+    img = rng.normal(size=shape).astype(np.float32)
+    img[..., 20:80, 30:34] -= 3  # a dark line
+    lab = np.zeros(shape, np.uint8)
+    lab[..., 30:40, 31:33] = 1
+    lab[..., 5:8, 5:50] = 2
+    cells = {"GaussianSmoothing": [1.0], "HoleFilling": [1.0, 2.5]}
+    flags = [None] if len(shape) == 2 else [None, (True, False)]
+    for c2 in flags:
+        clf = pf.train(img, lab, features=FeatureSpec.from_cells(cells, compute_in_2d=c2), seed=0, trees=10)
+        whole = clf.predict(img, "features", block_shape=shape)
+        assert np.array_equal(clf.predict(img, "features", block_shape=block), whole)
+        assert np.array_equal(clf.predict(img, block_shape=block), clf.predict(img, block_shape=shape))
+
+
+def test_hole_filling_tiles_equal_one_tile():
+    """The compiled filter works tile by tile (a halo of the largest reach around each): small
+    tiles give what one tile over the whole image gives, in 2D and 3D, smooth or few-levelled."""
+    from pixelforest._holes import hole_filling, tile_cores
+
+    rng = np.random.default_rng(5)
+    from scipy import ndimage
+
+    for shape in ((1, 200, 230), (3, 150, 140)):
+        for img in (ndimage.gaussian_filter(rng.normal(size=shape), (0, 2, 2)).astype(np.float32),
+                    rng.integers(0, 6, shape).astype(np.float32)):
+            reaches = [4, 8, 13]
+            assert len(tile_cores(*shape, 13, tile_pixels=1)) > 1
+            outs = []
+            for tile_pixels in (1, 10**9):
+                out = np.zeros((img.size, 6), np.float32)
+                hole_filling(img, reaches, out, [0, 2, 4], [1, 3, 5], tile_pixels=tile_pixels)
+                outs.append(out)
+            assert np.array_equal(outs[0], outs[1])
+            assert (outs[0][:, 0] >= img.ravel()).all() and (outs[0][:, 1] <= img.ravel()).all()
+
+
+def test_compute_canonical_into_a_given_output():
+    """compute_canonical fills a given C-contiguous float32 ``out`` in place (the compiled banks
+    write pixel-major rows into it) and refuses any other with the shape it needs."""
+    from pixelforest.features import compute_canonical
+
+    img = np.random.default_rng(6).random((1, 6, 40, 50, 1)).astype(np.float32)
+    spec = FeatureSpec.from_cells({"GaussianSmoothing": [1.0], "TopHat": [1.0, 2.0], "HoleFilling": [1.0, 2.0]},
+                                  compute_in_2d=(True, False))
+    n = spec.n_features(1, 3)
+    out = np.full(img.shape[:4] + (n,), np.nan, np.float32)
+    assert compute_canonical(img, spec, out=out) is out
+    assert np.array_equal(out, compute_canonical(img, spec))
+    wide = np.zeros(img.shape[:4] + (n + 3,), np.float32)
+    with pytest.raises(ValueError, match=r"out must be a C-contiguous float32 array of shape \(1, 6, 40, 50, 9\), got float32 \(1, 6, 40, 50, 9\), strided"):
+        compute_canonical(img, spec, out=wide[..., 1:n + 1])
+    with pytest.raises(ValueError, match="out must be"):
+        compute_canonical(img, spec, out=np.zeros(img.shape[:4] + (n,), np.float64))

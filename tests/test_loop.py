@@ -93,6 +93,20 @@ def test_session_retrains_from_cached_features(blobs):
     assert clf.training["n_samples"] < s.classifier.training["n_samples"]
 
 
+def test_session_default_features_equal_the_whole_bank(blobs):
+    """The session computes cells in groups (a scale's filters; all reaches of hole filling from
+    one tree per polarity) and caches them per cell: the same features as the whole bank at once,
+    and a selection with fewer reaches comes from the cache."""
+    img, lab = blobs
+    s = Session(img, "pixelforest-default", seed=0)
+    assert np.array_equal(s.features()[0, 0], pf.compute_features(img, "pixelforest-default"))
+    cached = {k: id(v) for k, v in s._cells.items()}
+    fewer = FeatureSpec.from_cells({"GaussianSmoothing": [1.0], "HoleFilling": [2.0, 8.0]}, normalize="otsu")
+    assert s.missing(fewer) == []
+    assert np.array_equal(s.features(fewer)[0, 0], pf.compute_features(img, fewer))
+    assert {k: id(v) for k, v in s._cells.items()} == cached
+
+
 def test_watershed_splits_touching_objects_and_measures():
     yy, xx = np.mgrid[0:80, 0:120]
     prob = np.zeros((80, 120), np.float32)

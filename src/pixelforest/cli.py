@@ -398,8 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--labels", nargs="+", required=True, metavar="LABELS",
                    help="one label image per IMAGE (0 = unlabelled, k = class k), or one ilastik .ilp project")
     t.add_argument("--features", default=None,
-                   help="pixelforest-default (default: smoothing and Hessian eigenvalues, sigma 0.5-16, and top-hats "
-                        "of half-width 1-16, on per-image normalised intensities), "
+                   help="pixelforest-default (default: smoothing and Hessian eigenvalues, sigma 0.5-16, top-hats "
+                        "of half-width 1-16 and hole filling of reach 4-64, on per-image normalised intensities), "
                         "ilastik-default (exactly ilastik), minimal, a feature .json file, or from-ilp")
     t.add_argument("--classes", help="class names, comma separated (class k = label k)")
     t.add_argument("--trees", type=int, default=100, help="number of trees (default 100, as ilastik)")

@@ -44,7 +44,12 @@ ILASTIK_FEATURE_IDS = (
 #: (closing - image, image - opening) with a flat square (cube in 3D) of half-width ceil(s),
 #: computed on the (normalised) image itself, not on a smoothed one. It answers "thin dark
 #: (bright) structure" apart from "dark (bright) region": membranes vs dark organelles in EM.
-FEATURE_IDS = ILASTIK_FEATURE_IDS + ("TopHat",)
+#: ``HoleFilling`` at scale s is local grey-level hole filling (:mod:`pixelforest._holes`) within
+#: reach ceil(4 s): dark structures that end within the reach (specks, vesicles, organelles) are
+#: filled to their surroundings' level and bright ones cut down; ones that run on (membranes, a
+#: network) keep their values. Also on the (normalised) image itself.
+OWN_FEATURE_IDS = ("TopHat", "HoleFilling")
+FEATURE_IDS = ILASTIK_FEATURE_IDS + OWN_FEATURE_IDS
 FEATURE_NAMES = {
     "GaussianSmoothing": "Gaussian Smoothing",
     "LaplacianOfGaussian": "Laplacian of Gaussian",
@@ -53,14 +58,17 @@ FEATURE_NAMES = {
     "StructureTensorEigenvalues": "Structure Tensor Eigenvalues",
     "HessianOfGaussianEigenvalues": "Hessian of Gaussian Eigenvalues",
     "TopHat": "Top-Hat",
+    "HoleFilling": "Hole Filling",
 }
+#: the lowest classifier format version that holds each of pixelforest's own features
+FEATURE_FORMAT_VERSION = {"TopHat": 3, "HoleFilling": 4}
 EIGEN_FEATURES = ("StructureTensorEigenvalues", "HessianOfGaussianEigenvalues")
 
 
 def values_per_channel(fid: str, in_2d: bool) -> int:
     """Output channels of one feature cell per input channel: its eigenvalues (2 in 2D, 3 in 3D),
-    black and white for the top-hat, or 1."""
-    if fid == "TopHat":
+    black and white for the top-hat and hole filling, or 1."""
+    if fid in OWN_FEATURE_IDS:
         return 2
     return (2 if in_2d else 3) if fid in EIGEN_FEATURES else 1
 
@@ -70,11 +78,17 @@ def tophat_radius(scale: float) -> int:
     return int(math.ceil(scale - 1e-9))
 
 
+def hole_reach(scale: float) -> int:
+    """Reach (Chebyshev distance, pixels) of hole filling at ``scale``."""
+    return int(math.ceil(4.0 * scale - 1e-9))
+
+
 DEFAULT_SCALES = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
 #: the pixelforest-default preset: these features at these scales (scikit-image's), normalised
 PIXELFOREST_SCALES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-PIXELFOREST_FEATURES = ("GaussianSmoothing", "HessianOfGaussianEigenvalues", "TopHat")
-MIN_SCALE = {fid: (0.3 if fid == "GaussianSmoothing" else 1.0 if fid == "TopHat" else 0.7) for fid in FEATURE_IDS}
+PIXELFOREST_FEATURES = ("GaussianSmoothing", "HessianOfGaussianEigenvalues", "TopHat", "HoleFilling")
+MIN_SCALE = {fid: (0.3 if fid == "GaussianSmoothing" else 1.0 if fid in OWN_FEATURE_IDS else 0.7)
+             for fid in FEATURE_IDS}
 
 #: features held plane by plane before they are interleaved into the (pixels, features) output
 PLANAR_BUDGET_BYTES = 256 * 2**20
@@ -209,8 +223,9 @@ class FeatureSpec:
     def preset(cls, name: str, scales: Sequence[float] | None = None) -> "FeatureSpec":
         """Named presets: ``ilastik-default`` (every cell ilastik allows at its seven scales, exactly
         as ilastik), ``pixelforest-default`` (Gaussian smoothing and Hessian eigenvalues at
-        sigma 0.5-16 and top-hats of half-width 1-16 on each image normalised to its two intensity
-        classes, ``normalize="otsu"``; chosen by ``scripts/evaluate.py``, see the README) and
+        sigma 0.5-16, top-hats of half-width 1-16 and hole filling of reach 4-64, on each image
+        normalised to its two intensity classes, ``normalize="otsu"``; chosen by
+        ``scripts/evaluate.py``, see the README) and
         ``minimal``. ``scales`` replaces a preset's scales (each cell at every scale its feature allows)."""
         if name == "ilastik-default":
             scales = DEFAULT_SCALES if scales is None else scales
@@ -314,7 +329,8 @@ class FeatureSpec:
 
     def halo(self) -> int:
         """Pixels of context needed around a block so block-wise equals whole-image."""
-        return int(math.ceil(PRESMOOTH_WINDOW * max(0.7, self.max_scale()))) + 3
+        filters = int(math.ceil(PRESMOOTH_WINDOW * max(0.7, self.max_scale()))) + 3
+        return max([filters] + [hole_reach(self.scales[si]) for fid, si in self.cells() if fid == "HoleFilling"])
 
     def n_features(self, n_channels: int = 1, ndim: int = 2) -> int:
         return len(self.names(n_channels, ndim))
@@ -450,6 +466,8 @@ def check_scales(spec: FeatureSpec, shape_tzyx: tuple[int, ...]) -> None:
     flags = spec.in_2d_flags(z)
     for fid, si in spec.cells():
         s = spec.scales[si]
+        if fid == "HoleFilling":  # defined on any image (its reach is cut at the border)
+            continue
         need = 2 * tophat_radius(s) + 1 if fid == "TopHat" else scale_min_size(s)
         dims = {"y": y, "x": x} if flags[si] else {"z": z, "y": y, "x": x}
         small = {a: n for a, n in dims.items() if need > n}
@@ -629,6 +647,9 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
 
         check_memory(T * Z * Y * X * n_out * 4, f"{n_out} features of a {T}x{Z}x{Y}x{X} image")
         out = np.empty((T, Z, Y, X, n_out), dtype=np.float32)
+    elif out.shape != (T, Z, Y, X, n_out) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float32 array of shape {(T, Z, Y, X, n_out)}, "
+                         f"got {out.dtype} {out.shape}{'' if out.flags.c_contiguous else ', strided'}")
     chans = [np.ascontiguousarray(data[..., c], dtype=np.float32) for c in range(C)]
     # feature -> scale -> channel -> eigen index; compute per (scale, channel) once
     cells = spec.cells()
@@ -644,7 +665,8 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
             k += values_per_channel(fid, flags[si])
     assert k == n_out
     tophat = [si for si, fids in by_scale.items() if "TopHat" in fids]
-    by_scale = {si: [f for f in fids if f != "TopHat"] for si, fids in by_scale.items()}
+    holes = [si for si, fids in by_scale.items() if "HoleFilling" in fids]
+    by_scale = {si: [f for f in fids if f not in OWN_FEATURE_IDS] for si, fids in by_scale.items()}
     by_scale = {si: fids for si, fids in by_scale.items() if fids}
     if by_scale and HAVE_NUMBA and FUSED_2D and all(flags[si] for si in by_scale):
         _fused_2d(chans, spec, by_scale, first_col, out)
@@ -652,6 +674,8 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
         _planar_bank(chans, spec, by_scale, first_col, flags, out)
     if tophat:
         _tophat_bank(chans, spec, tophat, first_col, flags, out)
+    if holes:
+        _holes_bank(chans, spec, holes, first_col, flags, out)
     return out
 
 
@@ -665,6 +689,26 @@ def _tophat_bank(chans, spec: FeatureSpec, scale_indices, first_col: dict, flags
         for c, ch in enumerate(chans):
             store_tophats(closing(ch, r, axes, bufs[:2]), opening(ch, r, axes, bufs[2:]), ch, out,
                           first_col[("TopHat", si, c)])
+
+
+def _holes_bank(chans, spec: FeatureSpec, scale_indices, first_col: dict, flags, out: np.ndarray) -> None:
+    """Hole filling, dark and bright: one component tree per polarity, plane (2D scales) or volume
+    (3D scales) and channel serves all its reaches; values go straight into their columns."""
+    from ._holes import hole_filling
+
+    T, Z, Y, X, F = out.shape
+    for in_2d in (True, False):
+        sis = sorted((si for si in scale_indices if flags[si] == in_2d), key=lambda si: spec.scales[si])
+        if not sis:
+            continue
+        reaches = [hole_reach(spec.scales[si]) for si in sis]
+        for c, ch in enumerate(chans):
+            dark = [first_col[("HoleFilling", si, c)] for si in sis]
+            bright = [k + 1 for k in dark]
+            pieces = [(t, z) for t in range(T) for z in range(Z)] if in_2d else [(t, None) for t in range(T)]
+            for t, z in pieces:  # (out is C-contiguous: a plane's or volume's rows are a view)
+                vol = ch[t, z][None] if in_2d else ch[t]
+                hole_filling(vol, reaches, (out[t, z] if in_2d else out[t]).reshape(-1, F), dark, bright)
 
 
 def _planar_bank(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, flags, out: np.ndarray) -> None:

@@ -57,20 +57,23 @@ class Session:
         """The image's features for ``spec`` (default: the session's), computing only missing cells."""
         spec = spec or self.spec
         missing = self.missing(spec)
-        by_scale: dict = {}
-        for fid, si in missing:
-            by_scale.setdefault(si, []).append(fid)
+        flags = spec.in_2d_flags(self.image5.shape[1])
+        groups: dict = {}  # cells computed together: a scale's filters share their smoothing; all
+        for fid, si in missing:  # reaches of hole filling (2D or 3D) share one component tree
+            groups.setdefault(("holes", flags[si]) if fid == "HoleFilling" else ("scale", si), []).append((fid, si))
         C = self.image5.shape[-1]
-        for si, fids in by_scale.items():
-            sub = FeatureSpec.from_cells({f: [spec.scales[si]] for f in fids}, scales=[spec.scales[si]],
-                                         compute_in_2d=None if spec.compute_in_2d is None else [spec.compute_in_2d[si]],
+        for cells in groups.values():
+            sis = sorted({si for _, si in cells}, key=lambda si: spec.scales[si])
+            sub = FeatureSpec.from_cells({fid: [spec.scales[si] for f, si in cells if f == fid] for fid, _ in cells},
+                                         scales=[spec.scales[si] for si in sis],
+                                         compute_in_2d=None if spec.compute_in_2d is None else [spec.compute_in_2d[si] for si in sis],
                                          structure_tensor=spec.structure_tensor)
             sub = replace(sub, normalize=spec.normalize)
             out = compute_canonical(self.image5, sub, check=False)
             k = 0
-            in_2d = sub.in_2d_flags(self.image5.shape[1])[0]
-            for fid, _ in sub.cells():
-                n = values_per_channel(fid, in_2d) * C
+            for fid, sub_si in sub.cells():
+                si = sis[sub_si]
+                n = values_per_channel(fid, flags[si]) * C
                 self._cells[self._cell_key(fid, si, spec)] = out[..., k:k + n]
                 k += n
         keys = [self._cell_key(fid, si, spec) for fid, si in spec.cells()]

@@ -29,13 +29,14 @@ import numpy as np
 
 from . import __version__
 from .classifier import MAX_STAGES, Classifier, LabelImage
-from .features import ILASTIK_FEATURE_IDS, FeatureError, FeatureSpec
+from .features import FEATURE_FORMAT_VERSION, FeatureError, FeatureSpec
 from .forest import Forest
 
 FORMAT = "pixelforest-classifier"
-#: 2 adds auto-context stages, 3 pixelforest's own features (TopHat); a file is written with the
-#: lowest version that holds it (older pixelforests read it, or name the upgrade they need)
-FORMAT_VERSION = 3
+#: 2 adds auto-context stages, 3 pixelforest's own TopHat feature, 4 its HoleFilling; a file is
+#: written with the lowest version that holds it (older pixelforests read it, or name the upgrade
+#: they need)
+FORMAT_VERSION = 4
 SUFFIX = ".pfc"
 
 #: refuse members bigger than this (an absurd size is damage or an attack)
@@ -109,8 +110,8 @@ def classifier_to_members(clf: Classifier) -> tuple[dict, dict[str, np.ndarray]]
         manifest["context"] = _context_members(clf.context, "context_", arrays)
     stage = clf
     while stage is not None:
-        if any(fid not in ILASTIK_FEATURE_IDS for fid, _ in stage.spec.cells()):
-            manifest["format_version"] = 3
+        for fid, _ in stage.spec.cells():
+            manifest["format_version"] = max(manifest["format_version"], FEATURE_FORMAT_VERSION.get(fid, 1))
         stage = stage.context
     return manifest, arrays
 

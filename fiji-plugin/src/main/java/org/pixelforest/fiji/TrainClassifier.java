@@ -18,7 +18,7 @@ public class TrainClassifier extends PixelForestCommand {
 		Params p = new Params("Pixel Forest: Train Classifier");
 		p.choice("Labels from", new String[] { "ROI Manager", "Overlay" }, "ROI Manager");
 		p.string("Features", "pixelforest-default");
-		p.message("pixelforest-default (smoothing + Hessian, sigma 0.5-16, top-hats, normalised intensities), ilastik-default (exactly ilastik), minimal,\nor a feature .json file (e.g. from Suggest Features)");
+		p.message("pixelforest-default (smoothing + Hessian, sigma 0.5-16, top-hats, hole filling, normalised intensities), ilastik-default (exactly ilastik), minimal,\nor a feature .json file (e.g. from Suggest Features)");
 		p.string("Classes", "");
 		p.message("class names in label order (optional; default: ROI groups, class:NAME names, colours)");
 		p.number("Trees", 100);
