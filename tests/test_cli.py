@@ -131,3 +131,21 @@ def test_train_a_thin_stack_with_the_default_features(tmp_path):
     spec = pf.load(model).spec
     assert dict(zip(spec.scales, spec.compute_in_2d)) == {0.5: False, 1.0: False, 2.0: False, 4.0: True,
                                                           8.0: True, 16.0: True}  # need 3, 5, 8, 15, 29, 57
+
+
+def test_batch_shows_each_files_block_progress(files, capsys):
+    """Without -q, ``batch`` draws a block bar for every file, not only for the first one."""
+    d, img, lab = files
+    model = d / "m.pfc"
+    assert main(["train", str(img), "--labels", str(lab), "--features", "minimal", "--trees", "5", "-o", str(model),
+                 "-q"]) == 0
+    second = d / "second.tif"
+    tifffile.imwrite(second, tifffile.imread(img))
+    capsys.readouterr()
+    assert main(["batch", str(model), str(img), str(second), "-o", str(d / "out"), "--block-shape", "48,60"]) == 0
+    err = capsys.readouterr().err
+    import re
+
+    finished = re.findall(r"blocks:[^|]*\|[^|]*\|\s*4/4", err)  # 96x120 in 48x60 blocks: 4 per file
+    assert len(finished) == 2, err
+    assert len(list((d / "out").glob("*_Probabilities.h5"))) == 2

@@ -36,12 +36,15 @@ def _progress_bar(desc: str, enabled: bool, unit: str = "block"):
         from tqdm import tqdm
 
         bar = state.get("bar")
-        if bar is None:
+        if bar is None or bar.total != total:  # a new run (the next file's blocks) gets a new bar
+            if bar is not None:
+                bar.close()
             bar = state["bar"] = tqdm(total=total, desc=desc, unit=unit, leave=False, file=sys.stderr)
         bar.n = done
         bar.refresh()
         if done >= total:
             bar.close()
+            del state["bar"]
 
     return cb
 
