@@ -419,7 +419,7 @@ def test_compiled_min_max_filters_are_scipys(size):
     'mirror', also where the box is wider than the image (the mirror folds several times)."""
     from scipy import ndimage
 
-    from pixelforest._filters import minmax_filter
+    from pixelforest._filters import closing, minmax_filter, opening
 
     d = np.random.default_rng(1).random(size).astype(np.float32)
     axes = (1, 2, 3) if size[1] > 3 else (2, 3)
@@ -427,6 +427,9 @@ def test_compiled_min_max_filters_are_scipys(size):
         box = [2 * r + 1 if ax in axes else 1 for ax in range(4)]
         assert np.array_equal(minmax_filter(d, r, axes, True), ndimage.maximum_filter(d, size=box, mode="mirror"))
         assert np.array_equal(minmax_filter(d, r, axes, False), ndimage.minimum_filter(d, size=box, mode="mirror"))
+        # closing and opening: the max and min passes along x run as one
+        assert np.array_equal(closing(d, r, axes), ndimage.grey_closing(d, size=box, mode="mirror"))
+        assert np.array_equal(opening(d, r, axes), ndimage.grey_opening(d, size=box, mode="mirror"))
 
 
 def test_tophat_feature():

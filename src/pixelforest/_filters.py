@@ -329,14 +329,21 @@ def closing(data: np.ndarray, radius: int, axes, bufs=None) -> np.ndarray:
     """Flat-box closing (max filter, then min filter); the result may live in one of ``bufs``."""
     data = np.ascontiguousarray(data, dtype=np.float32)
     bufs = bufs or (np.empty_like(data), np.empty_like(data))
-    return _passes(data, radius, [(ax, True) for ax in axes] + [(ax, False) for ax in axes], bufs)
+    return _passes(data, radius, _box_passes(axes, True), bufs)
 
 
 def opening(data: np.ndarray, radius: int, axes, bufs=None) -> np.ndarray:
     """Flat-box opening (min filter, then max filter); the result may live in one of ``bufs``."""
     data = np.ascontiguousarray(data, dtype=np.float32)
     bufs = bufs or (np.empty_like(data), np.empty_like(data))
-    return _passes(data, radius, [(ax, False) for ax in axes] + [(ax, True) for ax in axes], bufs)
+    return _passes(data, radius, _box_passes(axes, False), bufs)
+
+
+def _box_passes(axes, max_first: bool) -> list:
+    """The 1-D passes of a closing (``max_first``) or opening along ``axes``, the second filter's
+    in reverse order: its pass along the last axis comes right after the first filter's, and
+    the two run as one (the passes of one filter commute: each is exact)."""
+    return [(ax, max_first) for ax in axes] + [(ax, not max_first) for ax in reversed(axes)]
 
 
 def store_tophats(closed: np.ndarray, opened: np.ndarray, data: np.ndarray, out: np.ndarray, col: int) -> None:
@@ -362,18 +369,26 @@ def _passes(data: np.ndarray, radius: int, passes, bufs) -> np.ndarray:
                                                                                     mode="mirror")
         return out
     src = data
-    for k, (ax, is_max) in enumerate(passes):
-        dst = bufs[k % 2]
+    k = 0
+    while k < len(passes):
+        ax, is_max = passes[k]
+        dst = bufs[0] if src is not bufs[0] else bufs[1]
         shape = src.shape
         A, L = int(np.prod(shape[:ax], dtype=np.int64)), shape[ax]
         B = int(np.prod(shape[ax + 1:], dtype=np.int64))
-        if B == 1:  # along the contiguous axis: row by row
-            parallel_call(_minmax_last, src.reshape(A, L), int(radius), bool(is_max), dst.reshape(A, L))
+        if B == 1:  # along the contiguous axis, with the next pass if it is along it too
+            ops = [is_max] + [m for a, m in passes[k + 1:k + 2] if a == ax]
+            parallel_call(_minmax_last, src.reshape(A, L), int(radius), np.array(ops), dst.reshape(A, L))
+            k += len(ops)
         else:
             parallel_call(_minmax_lines, src.reshape(A, L, B), int(radius), bool(is_max), dst.reshape(A, L, B))
+            k += 1
         src = dst
     return src
 
+
+#: rows of a strip in the min/max pass along the contiguous axis (one AVX2 vector of float32)
+STRIP = 8
 
 if HAVE_NUMBA:
 
@@ -425,38 +440,61 @@ if HAVE_NUMBA:
                         dst[b0 + b] = min(h[k, b], g[k + w - 1, b])
 
     @numba.njit(parallel=True, cache=True, nogil=True)
-    def _minmax_last(src, r, is_max, out):  # pragma: no cover - compiled
-        """:func:`_minmax_lines` along the contiguous last axis of (A, L), one row at a time."""
+    def _minmax_last(src, r, ops, out):  # pragma: no cover - compiled
+        """:func:`_minmax_lines` along the contiguous last axis of (A, L), once per entry of ``ops``
+        (True: max, False: min; a closing's max then min along x in one go). Rows are taken
+        STRIP at a time and held transposed, (padded position, row), so that each step of the
+        running extremum is one vector operation over the strip's rows."""
         A, L = src.shape
         w = 2 * r + 1
         P = L + 2 * r
-        for a in numba.prange(A):
-            buf = np.empty(P, np.float32)
-            buf[r:r + L] = src[a]
-            pad_row(buf, L, r, r)
-            g = np.empty(P, np.float32)
-            h = np.empty(P, np.float32)
-            for s0 in range(0, P, w):  # block by block: g runs forward from each block's start, h back from its end
-                s1 = min(s0 + w, P)
-                g[s0] = buf[s0]
-                h[s1 - 1] = buf[s1 - 1]
-                if is_max:
-                    for j in range(s0 + 1, s1):
-                        g[j] = max(g[j - 1], buf[j])
-                    for j in range(s1 - 2, s0 - 1, -1):
-                        h[j] = max(h[j + 1], buf[j])
-                else:
-                    for j in range(s0 + 1, s1):
-                        g[j] = min(g[j - 1], buf[j])
-                    for j in range(s1 - 2, s0 - 1, -1):
-                        h[j] = min(h[j + 1], buf[j])
-            dst = out[a]
-            if is_max:
+        ns = (A + STRIP - 1) // STRIP
+        for s in numba.prange(ns):
+            a0 = s * STRIP
+            n = min(A, a0 + STRIP) - a0
+            buf = np.zeros((P, STRIP), np.float32)
+            g = np.empty((P, STRIP), np.float32)
+            h = np.empty((P, STRIP), np.float32)
+            for i in range(n):
+                row = src[a0 + i]
+                for j in range(L):
+                    buf[r + j, i] = row[j]
+            for is_max in ops:
+                for j in range(r):  # mirror borders
+                    for i in range(STRIP):
+                        buf[j, i] = buf[r + _mirror(j - r, L), i]
+                        buf[r + L + j, i] = buf[r + _mirror(L + j, L), i]
+                for j in range(P):
+                    if j % w == 0:
+                        for i in range(STRIP):
+                            g[j, i] = buf[j, i]
+                    elif is_max:
+                        for i in range(STRIP):
+                            g[j, i] = max(g[j - 1, i], buf[j, i])
+                    else:
+                        for i in range(STRIP):
+                            g[j, i] = min(g[j - 1, i], buf[j, i])
+                for j in range(P - 1, -1, -1):
+                    if j == P - 1 or (j + 1) % w == 0:
+                        for i in range(STRIP):
+                            h[j, i] = buf[j, i]
+                    elif is_max:
+                        for i in range(STRIP):
+                            h[j, i] = max(h[j + 1, i], buf[j, i])
+                    else:
+                        for i in range(STRIP):
+                            h[j, i] = min(h[j + 1, i], buf[j, i])
+                for k in range(L):  # the window [k, k + w - 1] of the padded line -> position k
+                    if is_max:
+                        for i in range(STRIP):
+                            buf[r + k, i] = max(h[k, i], g[k + w - 1, i])
+                    else:
+                        for i in range(STRIP):
+                            buf[r + k, i] = min(h[k, i], g[k + w - 1, i])
+            for i in range(n):
+                dst = out[a0 + i]
                 for k in range(L):
-                    dst[k] = max(h[k], g[k + w - 1])
-            else:
-                for k in range(L):
-                    dst[k] = min(h[k], g[k + w - 1])
+                    dst[k] = buf[r + k, i]
 
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _store_pair(closed, opened, data, out2d, col):  # pragma: no cover - compiled
