@@ -576,7 +576,8 @@ def test_hole_filling_blockwise_equals_whole(shape, block):
 
 def test_hole_filling_tiles_equal_one_tile():
     """The compiled filter works tile by tile (a halo of the largest reach around each): small
-    tiles give what one tile over the whole image gives, in 2D and 3D, smooth or few-levelled."""
+    tiles give what one tile over the whole image gives, in 2D and 3D, smooth or few-levelled
+    (with more threads than tiles, one tile's two polarities run as two jobs)."""
     from pixelforest._holes import hole_filling, tile_cores
 
     rng = np.random.default_rng(5)

@@ -77,13 +77,19 @@ def hole_filling(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright
         raise ValueError(f"hole filling works on tiles of under 2**31 pixels; this {Z}-slice volume is too deep")
     box = np.empty(0, np.int16 if max(Z, *sides) < 2**15 else np.int32)
     cols = np.asarray([dark_cols, bright_cols], np.int64)
-    parallel_call(_tiles, data + np.float32(0.0), tiles, halo, reaches, out2d, cols, box)  # (-0.0 -> +0.0)
+    # fewer tiles than threads (an image up to about 600 x 600): the two polarities run side by
+    # side, each sorting the tile itself, instead of one thread doing both
+    split = len(tiles) < numba.get_num_threads() if HAVE_NUMBA else False
+    parallel_call(_tiles, data + np.float32(0.0), tiles, halo, reaches, out2d, cols, box, split)  # (-0.0 -> +0.0)
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _tiles(data, tiles, halo, reaches, out2d, cols, box):  # pragma: no cover - compiled
+def _tiles(data, tiles, halo, reaches, out2d, cols, box, split):  # pragma: no cover - compiled
+    """Both polarities of each tile in one job, or (``split``) each polarity of each tile in its own."""
     Z, Y, X = data.shape
-    for i in prange(tiles.shape[0]):
+    per_tile = 2 if split else 1
+    for job in prange(tiles.shape[0] * per_tile):
+        i = job // per_tile
         y0, y1, x0, x1 = tiles[i, 0], tiles[i, 1], tiles[i, 2], tiles[i, 3]
         wy0, wy1 = max(0, y0 - halo), min(Y, y1 + halo)
         wx0, wx1 = max(0, x0 - halo), min(X, x1 + halo)
@@ -102,6 +108,8 @@ def _tiles(data, tiles, halo, reaches, out2d, cols, box):  # pragma: no cover - 
         rep = np.empty(f.size, np.int32)
         bb = np.empty((f.size, 6), box.dtype)
         for pol in range(2):
+            if per_tile == 2 and pol != job % 2:
+                continue
             _tree(f, order, pol == 1, Z, ty, tx, parent, zpar, rank, rep, bb)
             _walk(f, parent, zpar, bb, Z, ty, tx, y0 - wy0, y1 - wy0, x0 - wx0, x1 - wx0, wy0, wx0, Y, X,
                   reaches, out2d, cols[pol])
