@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -144,8 +145,6 @@ def test_batch_shows_each_files_block_progress(files, capsys):
     capsys.readouterr()
     assert main(["batch", str(model), str(img), str(second), "-o", str(d / "out"), "--block-shape", "48,60"]) == 0
     err = capsys.readouterr().err
-    import re
-
     finished = re.findall(r"blocks:[^|]*\|[^|]*\|\s*4/4", err)  # 96x120 in 48x60 blocks: 4 per file
     assert len(finished) == 2, err
     assert len(list((d / "out").glob("*_Probabilities.h5"))) == 2
