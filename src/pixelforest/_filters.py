@@ -392,11 +392,42 @@ STRIP = 8
 
 if HAVE_NUMBA:
 
+    @numba.njit(cache=True, inline="always")
+    def _block_extrema(lines, mirrored, r, L, c0, n, is_max, g, h):  # pragma: no cover - compiled
+        """van Herk / Gil-Werman over the padded positions j of ``lines``, columns [c0, c0 + n): the
+        positions are cut into blocks of the window's width w = 2r+1; g holds each block's running
+        extremum from its start, h from its end (a window [k, k+w-1] is then max(h[k], g[k+w-1])).
+        Row j of the padded lines is ``lines[j]``, or with ``mirrored`` row ``_mirror(j - r, L)``
+        of the L unpadded ones."""
+        w = 2 * r + 1
+        P = L + 2 * r
+        for j in range(P):
+            row = lines[_mirror(j - r, L)] if mirrored else lines[j]
+            if j % w == 0:
+                for b in range(n):
+                    g[j, b] = row[c0 + b]
+            elif is_max:
+                for b in range(n):
+                    g[j, b] = max(g[j - 1, b], row[c0 + b])
+            else:
+                for b in range(n):
+                    g[j, b] = min(g[j - 1, b], row[c0 + b])
+        for j in range(P - 1, -1, -1):
+            row = lines[_mirror(j - r, L)] if mirrored else lines[j]
+            if j == P - 1 or (j + 1) % w == 0:
+                for b in range(n):
+                    h[j, b] = row[c0 + b]
+            elif is_max:
+                for b in range(n):
+                    h[j, b] = max(h[j + 1, b], row[c0 + b])
+            else:
+                for b in range(n):
+                    h[j, b] = min(h[j + 1, b], row[c0 + b])
+
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _minmax_lines(src, r, is_max, out):  # pragma: no cover - compiled
-        """Running max (min) of width 2r+1 along L of (A, L, B); B contiguous, taken 256 at a time.
-        Padded positions are cut into blocks of the window's width; g holds each block's running
-        extremum from its start, h from its end, and a window [k, k+w-1] is max(h[k], g[k+w-1])."""
+        """Running max (min) of width 2r+1 along L of (A, L, B), mirror borders; B contiguous, taken
+        256 at a time (:func:`_block_extrema`)."""
         A, L, B = src.shape
         w = 2 * r + 1
         P = L + 2 * r
@@ -408,28 +439,7 @@ if HAVE_NUMBA:
             n = min(B, b0 + CB) - b0
             g = np.empty((P, n), np.float32)
             h = np.empty((P, n), np.float32)
-            for j in range(P):
-                row = src[a, _mirror(j - r, L)]
-                if j % w == 0:
-                    for b in range(n):
-                        g[j, b] = row[b0 + b]
-                elif is_max:
-                    for b in range(n):
-                        g[j, b] = max(g[j - 1, b], row[b0 + b])
-                else:
-                    for b in range(n):
-                        g[j, b] = min(g[j - 1, b], row[b0 + b])
-            for j in range(P - 1, -1, -1):
-                row = src[a, _mirror(j - r, L)]
-                if j == P - 1 or (j + 1) % w == 0:
-                    for b in range(n):
-                        h[j, b] = row[b0 + b]
-                elif is_max:
-                    for b in range(n):
-                        h[j, b] = max(h[j + 1, b], row[b0 + b])
-                else:
-                    for b in range(n):
-                        h[j, b] = min(h[j + 1, b], row[b0 + b])
+            _block_extrema(src[a], True, r, L, b0, n, is_max, g, h)
             for k in range(L):
                 dst = out[a, k]
                 if is_max:
@@ -464,26 +474,7 @@ if HAVE_NUMBA:
                     for i in range(STRIP):
                         buf[j, i] = buf[r + _mirror(j - r, L), i]
                         buf[r + L + j, i] = buf[r + _mirror(L + j, L), i]
-                for j in range(P):
-                    if j % w == 0:
-                        for i in range(STRIP):
-                            g[j, i] = buf[j, i]
-                    elif is_max:
-                        for i in range(STRIP):
-                            g[j, i] = max(g[j - 1, i], buf[j, i])
-                    else:
-                        for i in range(STRIP):
-                            g[j, i] = min(g[j - 1, i], buf[j, i])
-                for j in range(P - 1, -1, -1):
-                    if j == P - 1 or (j + 1) % w == 0:
-                        for i in range(STRIP):
-                            h[j, i] = buf[j, i]
-                    elif is_max:
-                        for i in range(STRIP):
-                            h[j, i] = max(h[j + 1, i], buf[j, i])
-                    else:
-                        for i in range(STRIP):
-                            h[j, i] = min(h[j + 1, i], buf[j, i])
+                _block_extrema(buf, False, r, L, 0, STRIP, is_max, g, h)
                 for k in range(L):  # the window [k, k + w - 1] of the padded line -> position k
                     if is_max:
                         for i in range(STRIP):
