@@ -105,3 +105,58 @@ def test_cancel(service, tmp_path):
         assert out.get("cancelled") is True
     finally:
         svc.close()
+
+
+def test_live_session_through_the_service(service, blobs2d, tmp_path):
+    """The Live Training panel's requests: open (features once), rounds of labels -> train -> the
+    view's prediction, the segmentation equal to the engine's from the same labels and seed, a
+    saved classifier that resumes with its labels, and close freeing the session."""
+    img = _nd(blobs2d[None, None, None])
+    common = {"session": "s1", "image": "img1"}
+    out = call(service, "live_open", {**common, "features": "minimal", "trees": 20, "seed": 3, "title": "blobs"}, img)
+    assert "error" not in out, out
+    assert out["n_features"] == 9
+    lab = np.zeros(blobs2d.shape, np.uint8)
+    lab[58:63, 36:45] = 1
+    lab[5:8, 50:70] = 2
+    idx = np.flatnonzero(lab)
+    colors = [[255, 0, 0], [0, 255, 0]]
+    Y, X = blobs2d.shape
+    out = call(service, "live_train", {**common, "index": _nd(idx.astype(np.int64)), "value": _nd(lab.flat[idx]),
+                                       "classes": ["blob", "background"], "colors": colors,
+                                       "t": 0, "z": 0, "region": [0, Y, 0, X], "stride": 1})
+    assert "error" not in out, out
+    assert out["version"] == 1 and out["samples"] == [45, 60]
+    pred = out["prediction"].ndarray().copy()
+    assert pred.shape == (3, Y, X)
+    engine = pf.train(blobs2d, lab, features="minimal", trees=20, seed=3, classes=["blob", "background"])
+    assert np.array_equal(pred[2], engine.predict(blobs2d, "simple-segmentation"))
+    prob = engine.predict(blobs2d)
+    assert np.abs(pred[:2].astype(float) / 255 - np.moveaxis(prob, -1, 0)).max() <= 0.5 / 255 + 1e-6
+    # a zoomed-out view: the centre of each 2 x 2 cell of a region (the last pixel of a cut cell)
+    out = call(service, "live_predict", {**common, "t": 0, "z": 0, "region": [10, 51, 20, 81], "stride": 2})
+    view = out["prediction"].ndarray().copy()
+    rows, cols = np.minimum(np.arange(10, 51, 2) + 1, 50), np.minimum(np.arange(20, 81, 2) + 1, 80)
+    assert view.shape == (3, 21, 31)
+    assert np.array_equal(view[2], engine.predict(blobs2d, "simple-segmentation")[rows[:, None], cols[None, :]])
+    out = call(service, "live_suggest", {**common, "t": 0, "z": 0, "k": 3})
+    assert 1 <= len(out["regions"]) <= 3 and all(len(r) == 5 for r in out["regions"])
+    out = call(service, "live_save", {**common, "path": str(tmp_path / "live.pfc")})
+    assert "error" not in out, out
+    saved = pf.load(tmp_path / "live.pfc")
+    assert np.array_equal(saved.labels[0].dense()[0, 0], lab) and saved.labels[0].name == "blobs"
+    # a new session on the same image resumes the saved labels and classifier (features from the cache)
+    out = call(service, "live_open", {"session": "s2", "image": "img1", "features": "minimal", "title": "blobs"}, img)
+    assert out["computed_cells"] == 0
+    out = call(service, "live_resume", {"session": "s2", "image": "img1", "path": str(tmp_path / "live.pfc")})
+    assert out["classes"] == ["blob", "background"] and out["colors"] == colors
+    assert np.array_equal(out["index"].ndarray(), idx) and np.array_equal(out["value"].ndarray(), lab.flat[idx])
+    out = call(service, "live_predict", {"session": "s2", "image": "img1", "region": [0, Y, 0, X]})
+    assert np.array_equal(out["prediction"].ndarray()[2], pred[2])
+    assert call(service, "live_info")["sessions"] == ["s1", "s2"]
+    call(service, "live_close", {"session": "s1"})
+    call(service, "live_close", {"session": "s2"})
+    info = call(service, "live_info")
+    assert info["sessions"] == [] and info["cached_sessions"] == 0
+    out = call(service, "live_predict", {**common, "region": [0, Y, 0, X]})
+    assert "no live session 's1'" in out["error"]

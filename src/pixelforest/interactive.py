@@ -21,7 +21,7 @@ class Session:
     """Interactive training on one image (any axes, like :func:`pixelforest.train`)."""
 
     def __init__(self, image, features="ilastik-default", *, axes=None, channel_axis=None, trees: int = 100,
-                 seed=None, classes=None, colors=None):
+                 seed=None, classes=None, colors=None, name: str = ""):
         image = np.asarray(image)
         self.axes = _axes.resolve_axes(image.ndim, axes, channel_axis)
         check_image_values(image)
@@ -31,6 +31,7 @@ class Session:
         check_scales(self.spec, (T, Z, Y, X))
         self.labels = np.zeros((T, Z, Y, X), np.uint8)
         self.trees, self.seed, self.classes, self.colors = trees, seed, classes, colors
+        self.name = name  # the image's title or file, kept with its labels in a saved classifier
         self._cells: dict = {}  # (feature id, scale, in 2D) -> (T, Z, Y, X, k) float32
         self._assembled = None  # (cell keys, their features side by side) of the last request
         self.classifier: Classifier | None = None
@@ -103,22 +104,60 @@ class Session:
             raise ValueError(f"labels of shape {lab.shape} do not match the image's non-channel shape")
         self.labels[lab5 > 0] = lab5[lab5 > 0]
 
-    def erase(self, mask) -> None:
-        m = _axes.to_canonical(np.asarray(mask, bool)[..., None], self.axes.replace("c", "") + "c")[..., 0]
-        self.labels[m] = 0
+    def set_labels(self, index, value) -> None:
+        """Replace every label by sparse ones: flat indices into the (T, Z, Y, X) label image and
+        their class values (1..255), as the Fiji panel sends them after each change."""
+        index = np.asarray(index, np.int64).reshape(-1)
+        value = np.asarray(value).reshape(-1)
+        if index.shape != value.shape:
+            raise ValueError(f"{index.size} label indices but {value.size} label values")
+        if index.size and (index.min() < 0 or index.max() >= self.labels.size):
+            raise ValueError(f"label index outside the image's {self.labels.size} pixels")
+        if value.size and (value.min() < 1 or value.max() > 255):
+            raise ValueError("label values must be classes 1..255")
+        self.labels[...] = 0
+        self.labels.reshape(-1)[index] = value
+
+    def samples(self, spec: FeatureSpec | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Features and classes of the labelled pixels."""
+        flat = self.labels.reshape(-1)
+        idx = np.flatnonzero(flat)
+        feats = self.features(spec or self.spec)
+        return feats.reshape(-1, feats.shape[-1])[idx], flat[idx]
 
     def train(self, spec: FeatureSpec | None = None) -> Classifier:
         """Train on all labels so far from the cached features."""
-        spec = spec or self.spec
-        feats = self.features(spec)
-        mask = self.labels > 0
-        if not mask.any():
-            raise ValueError("no labelled pixels yet: add labels first")
-        T, Z, Y, X, C = self.image5.shape
-        self.classifier = train_from_samples(
-            feats[mask], self.labels[mask], spec, C, 3 if Z > 1 else 2, classes=self.classes, colors=self.colors,
-            trees=self.trees, seed=self.seed, labels=[LabelImage.from_dense(self.labels, axes=self.axes)])
+        self.classifier = train_sessions([self], spec, classes=self.classes, colors=self.colors, trees=self.trees,
+                                         seed=self.seed)
         return self.classifier
+
+    def predict_plane(self, t: int = 0, z: int = 0, rows=None, cols=None, stride: int = 1,
+                      classifier: Classifier | None = None) -> np.ndarray:
+        """Probabilities ``(h, w, K)`` of a region of one (t, z) plane from the cache: ``rows`` and
+        ``cols`` are ``(start, stop)`` (default: all), cut into cells of ``stride`` x ``stride``
+        pixels from the region's corner, each predicted at its centre (or its last pixel, for a
+        cell cut by the region's edge), as a canvas shows a zoomed-out image."""
+        clf = classifier or self.classifier
+        if clf is None:
+            raise ValueError("train first")
+        T, Z, Y, X, _ = self.image5.shape
+        if not (0 <= t < T and 0 <= z < Z):
+            raise ValueError(f"plane (t={t}, z={z}) is outside the image (T={T}, Z={Z})")
+        stride = int(stride)
+        if stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}")
+        (y0, y1), (x0, x1) = rows or (0, Y), cols or (0, X)
+        if not (0 <= y0 < y1 <= Y and 0 <= x0 < x1 <= X):
+            raise ValueError(f"region rows {y0}..{y1}, columns {x0}..{x1} is outside the {Y} x {X} image")
+        feats = self.features(clf.spec)[t, z]
+        if stride == 1:
+            f = feats[y0:y1, x0:x1]
+        else:
+            ys = np.minimum(np.arange(y0, y1, stride) + stride // 2, y1 - 1)
+            xs = np.minimum(np.arange(x0, x1, stride) + stride // 2, x1 - 1)
+            f = feats[ys[:, None], xs[None, :]]
+        p = clf.predict_proba_features(np.ascontiguousarray(f).reshape(-1, f.shape[-1]))
+        return p.reshape(f.shape[:2] + (clf.n_classes,))
 
     def predict(self, source: str = "probabilities", view=None) -> np.ndarray:
         """Predict the image (or ``view``: slices over the image's non-channel axes) from the cache."""
@@ -133,3 +172,28 @@ class Session:
         src = normalize_source(source)
         res = self.classifier._from_features(feats, src)
         return _axes.from_canonical(res, self.axes, channels=src in ("probabilities", "features"))
+
+
+def train_sessions(sessions, spec: FeatureSpec | None = None, *, classes=None, colors=None, trees: int = 100,
+                   seed=None) -> Classifier:
+    """One classifier from the labels of several sessions (one per image, same channels and
+    dimensionality), each from its own feature cache; the labels of every image are kept with it."""
+    spec = spec or sessions[0].spec
+    Xs, ys = [], []
+    for s in sessions:
+        if s.image5.shape[-1] != sessions[0].image5.shape[-1]:
+            raise ValueError(f"images with {s.image5.shape[-1]} and {sessions[0].image5.shape[-1]} channels "
+                             f"cannot train one classifier")
+        if (s.image5.shape[1] > 1) != (sessions[0].image5.shape[1] > 1):
+            raise ValueError("2D images and 3D stacks cannot train one classifier")
+        if s.labels.any():
+            X, y = s.samples(spec)
+            Xs.append(X)
+            ys.append(y)
+    if not Xs:
+        raise ValueError("no labelled pixels yet: add labels first")
+    T, Z, Y, X, C = sessions[0].image5.shape
+    return train_from_samples(
+        np.concatenate(Xs), np.concatenate(ys), spec, C, 3 if Z > 1 else 2, classes=classes, colors=colors,
+        trees=trees, seed=seed, n_images=len(sessions),
+        labels=[LabelImage.from_dense(s.labels, s.name, s.axes) for s in sessions])

@@ -31,13 +31,10 @@ import numpy as np
 from . import __version__
 from .classifier import Classifier, normalize_source
 from .features import DEFAULT_FEATURES, FeatureSpec, resolve_spec
+from .live import Cancelled  # one cancellation for the commands and the live rounds
 
 #: budget for cached features (bytes): the plugin's Options > Memory
 FEATURE_CACHE_BYTES = int(os.environ.get("PIXELFOREST_WORKER_MEMORY_MB", "2048")) * 2**20
-
-
-class Cancelled(Exception):
-    pass
 
 
 class _State:
@@ -48,6 +45,7 @@ class _State:
         # so Apply after Train, or a changed feature selection, computes only what is missing
         self.sessions: OrderedDict = OrderedDict()
         self.pending: list = []  # NDArrays handed to the plugin, freed on the next request
+        self.live: dict = {}  # Live Training panels: session id -> pixelforest.live.LiveSession
 
     def session(self, key, img5, spec):
         from .interactive import Session
@@ -307,6 +305,195 @@ def req_batch(task, params, image):
     return {"summary": json.dumps(summary), "failed": sum(1 for s in summary if s["status"] == "failed")}
 
 
+# ------------------------------------------------------- Live Training (one panel = one session)
+
+
+def _live(params):
+    sid = str(params["session"])
+    if sid not in STATE.live:
+        raise ValueError(f"no live session {sid!r}: it was closed (or the worker restarted); open the panel again")
+    return STATE.live[sid]
+
+
+def _cancelled(task):
+    return lambda: bool(getattr(task, "cancel_requested", False))
+
+
+def _region(params):
+    t, z = int(params.get("t", 0)), int(params.get("z", 0))
+    region = params.get("region")  # [y0, y1, x0, x1]
+    rows, cols = ((int(region[0]), int(region[1])), (int(region[2]), int(region[3]))) if region else (None, None)
+    return t, z, rows, cols, int(params.get("stride", 1))
+
+
+def _live_prediction(task, live, params) -> dict:
+    t, z, rows, cols, stride = _region(params)
+    out = live.predict(str(params["image"]), t, z, rows, cols, stride, cancelled=_cancelled(task))
+    return {"prediction": _to_ndarray(out), "version": live.version}
+
+
+def req_live_open(task, params, image):
+    """Start a live session (or add an image to one): the image's features are computed now and
+    kept, so every later round only trains and predicts."""
+    from .interactive import Session
+    from .live import LiveSession
+
+    sid = str(params["session"])
+    img5 = _image(image)
+    live = STATE.live.get(sid)
+    if live is None:
+        live = LiveSession(params.get("features") or DEFAULT_FEATURES, trees=int(params.get("trees", 100)),
+                           seed=int(params.get("seed", 0)))
+    key = _image_key(img5)
+    sess = STATE.sessions.get(key)  # features already computed for this image (Apply, Train) are reused
+    spec = live.spec_for(img5) if not live.images else next(iter(live.images.values())).spec
+    if sess is None:
+        sess = Session(img5, spec, axes="tzyxc", trees=live.trees, seed=live.seed)
+    sess.name = str(params.get("title", ""))
+    sess.spec = spec
+    live.add_image(str(params["image"]), sess)
+    STATE.live[sid] = live
+    missing = sess.missing(spec)
+    task.update(f"computing {len(missing)} feature cells" if missing else "features cached", 0, 1)
+    feats = sess.features(spec)
+    STATE.sessions[key] = sess
+    STATE.evict()
+    return {"n_features": int(feats.shape[-1]), "computed_cells": len(missing), "spec": spec.to_dict()}
+
+
+def _set_live_labels(live, params):
+    live.set_classes(list(params["classes"]), [list(c) for c in params["colors"]])
+    sess = live.image(str(params["image"]))
+    sess.set_labels(params["index"].ndarray(), params["value"].ndarray())
+    return sess
+
+
+def req_live_labels(task, params, image):
+    """An image's labels (sparse) replace its previous ones; no training (the next round trains)."""
+    _set_live_labels(_live(params), params)
+    return {}
+
+
+def req_live_train(task, params, image):
+    """A round: the image's labels (sparse) replace its previous ones, the forest is retrained on
+    every image's labels, and the region the canvas shows is predicted."""
+    live = _live(params)
+    sess = _set_live_labels(live, params)
+    if _cancelled(task)():
+        raise Cancelled("training")
+    n = int(np.count_nonzero(sess.labels))
+    task.update(f"training on {n:,} labelled pixels", 0, 2)
+    clf = live.train()
+    t = clf.training
+    out = {"version": live.version, "samples": [int(t["samples_per_class"][c]) for c in clf.class_names],
+           "oob_error": -1.0 if t.get("oob_error") is None else float(t["oob_error"])}
+    if params.get("region") is not None:
+        task.update("predicting the view", 1, 2)
+        out.update(_live_prediction(task, live, params))
+    return out
+
+
+def req_live_predict(task, params, image):
+    """A region of a plane from the last round's classifier (slice changes, panning, zooming)."""
+    return _live_prediction(task, _live(params), params)
+
+
+def req_live_suggest(task, params, image):
+    """Where to label next on a plane: [[y0, y1, x0, x1, uncertainty], ...], most uncertain first."""
+    live = _live(params)
+    t, z, _, _, _ = _region(params)
+    regions = live.suggest(str(params["image"]), t, z, int(params.get("k", 5)))
+    return {"regions": [[*r["box"][0], *r["box"][1], round(r["uncertainty"], 4)] for r in regions]}
+
+
+def req_live_features(task, params, image):
+    """Change the session's features (only cells not cached yet are computed)."""
+    live = _live(params)
+    spec = live.set_features(params["features"], _progress(task, "computing features"))
+    return {"spec": spec.to_dict(), "n_features": int(next(iter(live.images.values())).features(spec).shape[-1])}
+
+
+def req_live_suggest_features(task, params, image):
+    """Suggest features from the session's labels and cached candidates (Suggest Features)."""
+    from .suggest import suggest_features
+
+    live = _live(params)
+    sess = live.image(str(params["image"]))
+    if not sess.labels.any():
+        raise ValueError("label some pixels of at least two classes first")
+    res = suggest_features(sess.image5, sess.labels, resolve_spec(params.get("candidates") or "ilastik-default"),
+                           n=int(params.get("n", 7)), method=str(params.get("method", "filter")),
+                           progress=_progress(task, "suggesting features"))
+    return {"features": res["spec"].to_dict(), "oob_error": float(res["oob_error"]),
+            "oob_error_all": float(res["oob_error_all"])}
+
+
+def req_feature_presets(task, params, image):
+    """The feature ids, their names and minimum scales, and each preset, for the Features dialog."""
+    from .features import FEATURE_IDS, FEATURE_NAMES, MIN_SCALE, PRESETS
+
+    return {"ids": list(FEATURE_IDS), "names": [FEATURE_NAMES[f] for f in FEATURE_IDS],
+            "min_scale": [MIN_SCALE[f] for f in FEATURE_IDS],
+            "presets": {name: FeatureSpec.preset(name).to_dict() for name in PRESETS}}
+
+
+def req_live_save(task, params, image):
+    """Save the last round's classifier, with every image's labels, as a .pfc."""
+    live = _live(params)
+    if live.classifier is None:
+        raise ValueError("nothing to save yet: label two classes and train first")
+    path = str(params["path"])
+    if params.get("classes"):  # renamed or recoloured since the last round
+        live.set_classes(list(params["classes"]), [list(c) for c in params["colors"]])
+        if len(live.classes) == live.classifier.n_classes:
+            live.classifier.class_names, live.classifier.class_colors = list(live.classes), list(live.colors)
+    live.classifier.save(path)
+    STATE.classifiers[path] = live.classifier
+    STATE.current = path
+    return {"path": path}
+
+
+def req_live_resume(task, params, image):
+    """Resume a saved classifier on an image of the session: its classes, features and labels."""
+    from .project import load_classifier
+
+    live = _live(params)
+    path = str(params["path"])
+    if not Path(path).is_file():
+        raise ValueError(f"classifier file {path} does not exist")
+    clf = load_classifier(path)
+    index, value = live.resume(str(params["image"]), clf)
+    return {"index": _to_ndarray(index), "value": _to_ndarray(value), "classes": list(clf.class_names),
+            "colors": [list(c) for c in clf.class_colors], "spec": clf.spec.to_dict(), "version": live.version}
+
+
+def req_live_close(task, params, image):
+    """End a live session: its images' features are freed (unless Apply still uses them)."""
+    live = STATE.live.pop(str(params["session"]), None)
+    if live is not None:
+        for sess in live.images.values():
+            for key in [k for k, v in STATE.sessions.items() if v is sess]:
+                del STATE.sessions[key]
+    return {"sessions": len(STATE.live)}
+
+
+def req_live_info(task, params, image):
+    """The worker's live sessions and memory (tests, benchmark)."""
+    return {"sessions": sorted(STATE.live), "cached_sessions": len(STATE.sessions), "rss_kb": _rss_kb()}
+
+
+def _rss_kb() -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 HANDLERS = {
     "ping": req_ping,
     "train": req_train,
@@ -316,6 +503,18 @@ HANDLERS = {
     "export_hdf5": req_export_hdf5,
     "import_hdf5": req_import_hdf5,
     "batch": req_batch,
+    "live_open": req_live_open,
+    "live_labels": req_live_labels,
+    "live_train": req_live_train,
+    "live_predict": req_live_predict,
+    "live_suggest": req_live_suggest,
+    "live_features": req_live_features,
+    "feature_presets": req_feature_presets,
+    "live_suggest_features": req_live_suggest_features,
+    "live_save": req_live_save,
+    "live_resume": req_live_resume,
+    "live_close": req_live_close,
+    "live_info": req_live_info,
 }
 
 
