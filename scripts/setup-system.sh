@@ -7,6 +7,7 @@ set -uo pipefail
 missing=()
 command -v java >/dev/null 2>&1 || [ -x "${JAVA_HOME:-/nonexistent}/bin/java" ] || missing+=(openjdk-17-jre-headless)
 command -v xvfb-run >/dev/null 2>&1 || missing+=(xvfb xauth)
+command -v twm >/dev/null 2>&1 || missing+=(twm)  # a window manager: focus and placement for the GUI tests
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "setup: installing ${missing[*]} (apt)" >&2

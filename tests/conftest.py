@@ -4,12 +4,23 @@ them skip (saying why) in a clone without it."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+RUNTIME = ROOT / "fiji-plugin" / "target" / "runtime"
+#: what the tests of the Fiji plugin need: Maven to build it, a display for ImageJ's menus, Java
+NEEDS_FIJI = [
+    pytest.mark.skipif(shutil.which("mvn") is None, reason="Maven (mvn) is not installed: the plugin cannot be built"),
+    pytest.mark.skipif(shutil.which("xvfb-run") is None,
+                       reason="xvfb-run is not installed (scripts/setup-system.sh installs it): ImageJ 1.x menus need a display"),
+    pytest.mark.skipif(shutil.which("java") is None and not os.environ.get("JAVA_HOME"), reason="no Java runtime"),
+]
 SHARED_DATA = Path(os.environ.get("PIXELFOREST_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
@@ -50,3 +61,94 @@ def blobs_labels(blobs2d) -> np.ndarray:
     lab[5:8, 50:70] = 2  # background
     lab[88:91, 5:40] = 2
     return lab
+
+
+@pytest.fixture(scope="session")
+def fiji(tmp_path_factory):
+    """A plugins folder with the freshly built jar, and a runner for ImageJ under Xvfb."""
+    r = subprocess.run([str(ROOT / "scripts" / "build-plugin.sh")], capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        pytest.fail(f"Maven build of the plugin failed:\n{r.stdout}\n{r.stderr}")
+    jar = next(p for p in (ROOT / "fiji-plugin" / "target").glob("Pixel_Forest-*.jar") if not p.name.startswith("original"))
+    base = tmp_path_factory.mktemp("fiji")
+    (base / "plugins").mkdir()
+    shutil.copy(jar, base / "plugins" / jar.name)
+    runs = iter(range(10**6))
+
+    def run(main_args, cp=(), timeout=300, python=sys.executable):
+        home = base / f"home{next(runs)}"  # a fresh user.home (ImageJ preferences) for every run
+        home.mkdir()
+        classpath = os.pathsep.join([str(RUNTIME / "ij-1.54p.jar"), *map(str, cp)])
+        cmd = ["xvfb-run", "-a", "java", f"-Dplugins.dir={base}", f"-Duser.home={home}",
+               f"-Dpixelforest.python={python}", "-Dpixelforest.debug=true", "-cp", classpath, *main_args]
+        return _run_imagej(cmd, base, home, timeout)
+
+    def macro(text, arg="", **kw):
+        m = base / "m.ijm"
+        m.write_text(text, encoding="utf-8")
+        return run(["ij.ImageJ", "-batch", str(m), arg], **kw)
+
+    def gui(script: str, out: Path, timeout=300):
+        """Runs tests/fiji/LiveGui.java (ImageJ's real GUI driven by java.awt.Robot) on a virtual screen with a
+        window manager; returns (exit status, output, {key: [values of each RESULT line]})."""
+        home = base / f"home{next(runs)}"
+        home.mkdir()
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "script.txt").write_text(script, encoding="utf-8")
+        classpath = os.pathsep.join([str(RUNTIME / "ij-1.54p.jar"), str(jar)])
+        cmd = [str(ROOT / "tests" / "fiji" / "run-gui.sh"), f"-Dplugins.dir={base}", f"-Duser.home={home}",
+               f"-Dpixelforest.python={sys.executable}", "-Dpixelforest.debug=true", "-cp", classpath,
+               str(ROOT / "tests" / "fiji" / "LiveGui.java"), str(out / "script.txt"), str(out)]
+        rc, log = _run_imagej(cmd, base, home, timeout)
+        results: dict = {}
+        for line in log.splitlines():
+            if line.startswith("RESULT "):
+                key, _, rest = line[7:].partition(" ")
+                results.setdefault(key, []).append(rest)
+        return rc, log, results
+
+    return {"run": run, "macro": macro, "gui": gui, "base": base, "jar": jar}
+
+
+def _run_imagej(cmd, cwd, home, timeout):
+    """Run ImageJ to its end; output goes to a file, so nothing it leaves running can hold the run open.
+    Past ``timeout``, the ImageJ and Python threads are dumped into the failure before it is killed
+    (jstack for Java; SIGUSR1 makes the worker write every Python thread's stack to ImageJ's log)."""
+    import signal
+    import time
+
+    log_path = home / "run.log"
+    with open(log_path, "w+", encoding="utf-8", errors="replace") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            dumps = []
+            for pid in _session_pids(proc.pid):
+                name = Path(f"/proc/{pid}/comm").read_text().strip() if Path(f"/proc/{pid}/comm").exists() else ""
+                if name == "java" and shutil.which("jstack"):
+                    r = subprocess.run(["jstack", str(pid)], capture_output=True, text=True, timeout=60)
+                    dumps.append(f"--- jstack {pid} ---\n{r.stdout}{r.stderr}")
+                elif name.startswith("python"):
+                    os.kill(pid, signal.SIGUSR1)
+            time.sleep(3)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            log.seek(0)
+            pytest.fail(f"ImageJ did not finish within {timeout} s: {' '.join(map(str, cmd))}\n--- output ---\n"
+                        f"{log.read()[-20000:]}\n" + "\n".join(dumps))
+        log.seek(0)
+        return rc, log.read()
+
+
+def _session_pids(sid: int) -> list[int]:
+    """The processes of session ``sid`` (Linux /proc)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[3]) == sid:
+                    out.append(int(d.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out

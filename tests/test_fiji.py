@@ -22,43 +22,9 @@ import tifffile
 
 import pixelforest as pf
 
-ROOT = Path(__file__).resolve().parents[1]
-RUNTIME = ROOT / "fiji-plugin" / "target" / "runtime"
+from conftest import NEEDS_FIJI, ROOT, RUNTIME
 
-pytestmark = [
-    pytest.mark.skipif(shutil.which("mvn") is None, reason="Maven (mvn) is not installed: the plugin cannot be built"),
-    pytest.mark.skipif(shutil.which("xvfb-run") is None,
-                       reason="xvfb-run is not installed (scripts/setup-system.sh installs it): ImageJ 1.x menus need a display"),
-    pytest.mark.skipif(shutil.which("java") is None and not os.environ.get("JAVA_HOME"), reason="no Java runtime"),
-]
-
-
-@pytest.fixture(scope="module")
-def fiji(tmp_path_factory):
-    """A plugins folder with the freshly built jar, and a runner for ImageJ under Xvfb."""
-    r = subprocess.run([str(ROOT / "scripts" / "build-plugin.sh")], capture_output=True, text=True, timeout=900)
-    if r.returncode != 0:
-        pytest.fail(f"Maven build of the plugin failed:\n{r.stdout}\n{r.stderr}")
-    jar = next(p for p in (ROOT / "fiji-plugin" / "target").glob("Pixel_Forest-*.jar") if not p.name.startswith("original"))
-    base = tmp_path_factory.mktemp("fiji")
-    (base / "plugins").mkdir()
-    shutil.copy(jar, base / "plugins" / jar.name)
-    runs = iter(range(10**6))
-
-    def run(main_args, cp=(), timeout=300, python=sys.executable):
-        home = base / f"home{next(runs)}"  # a fresh user.home (ImageJ preferences) for every run
-        home.mkdir()
-        classpath = os.pathsep.join([str(RUNTIME / "ij-1.54p.jar"), *map(str, cp)])
-        cmd = ["xvfb-run", "-a", "java", f"-Dplugins.dir={base}", f"-Duser.home={home}",
-               f"-Dpixelforest.python={python}", "-Dpixelforest.debug=true", "-cp", classpath, *main_args]
-        return _run_imagej(cmd, base, home, timeout)
-
-    def macro(text, arg="", **kw):
-        m = base / "m.ijm"
-        m.write_text(text, encoding="utf-8")
-        return run(["ij.ImageJ", "-batch", str(m), arg], **kw)
-
-    return {"run": run, "macro": macro, "base": base, "jar": jar}
+pytestmark = NEEDS_FIJI
 
 
 @pytest.fixture
@@ -199,7 +165,7 @@ def test_gui_smoke(fiji, scribbles, tmp_path):
     rc, log = fiji["run"]([str(ROOT / "tests" / "fiji" / "GuiSmoke.java"), str(scribbles / "blobs.tif"), str(model),
                            str(shot)], cp=[fiji["jar"]], timeout=300)
     assert rc == 0, log
-    assert "MENU Plugins>Pixel Forest: Train Classifier...|Apply Classifier...|Suggest Features...|Export HDF5...|" \
+    assert "MENU Plugins>Pixel Forest: Live Training...|Train Classifier...|Apply Classifier...|Suggest Features...|Export HDF5...|" \
            "Import HDF5...|Batch...|Pixel Forest Options...|" in log
     assert "DIALOG Pixel Forest: Apply Classifier" in log
     assert "RESULT blobs_Probabilities channels=2 visible=true" in log
@@ -208,50 +174,6 @@ def test_gui_smoke(fiji, scribbles, tmp_path):
     img = io.imread(shot)
     assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 200
     assert img[..., :3].std() > 10  # not blank: windows were drawn
-
-
-def _run_imagej(cmd, cwd, home, timeout):
-    """Run ImageJ to its end; output goes to a file, so nothing it leaves running can hold the run open.
-    Past ``timeout``, the ImageJ and Python threads are dumped into the failure before it is killed
-    (jstack for Java; SIGUSR1 makes the worker write every Python thread's stack to ImageJ's log)."""
-    import signal
-    import time
-
-    log_path = home / "run.log"
-    with open(log_path, "w+", encoding="utf-8", errors="replace") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
-        try:
-            rc = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            dumps = []
-            for pid in _session_pids(proc.pid):
-                name = Path(f"/proc/{pid}/comm").read_text().strip() if Path(f"/proc/{pid}/comm").exists() else ""
-                if name == "java" and shutil.which("jstack"):
-                    r = subprocess.run(["jstack", str(pid)], capture_output=True, text=True, timeout=60)
-                    dumps.append(f"--- jstack {pid} ---\n{r.stdout}{r.stderr}")
-                elif name.startswith("python"):
-                    os.kill(pid, signal.SIGUSR1)
-            time.sleep(3)
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            log.seek(0)
-            pytest.fail(f"ImageJ did not finish within {timeout} s: {' '.join(map(str, cmd))}\n--- output ---\n"
-                        f"{log.read()[-20000:]}\n" + "\n".join(dumps))
-        log.seek(0)
-        return rc, log.read()
-
-
-def _session_pids(sid: int) -> list[int]:
-    """The processes of session ``sid`` (Linux /proc)."""
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[3]) == sid:
-                    out.append(int(d.name))
-            except (OSError, ValueError, IndexError):
-                pass
-    return out
 
 
 def _become_subreaper() -> bool:

@@ -7,6 +7,9 @@ public final class Options {
 
 	static final String PYTHON = "pixelforest.python", THREADS = "pixelforest.threads", MEMORY = "pixelforest.memory";
 
+	/** The features a new user gets (the engine's default preset). */
+	static final String DEFAULT_FEATURES = "pixelforest-default";
+
 	private Options() {}
 
 	/** The Python executable: the one chosen in Options, then -Dpixelforest.python, then $PIXELFOREST_PYTHON, then python3. */

@@ -11,6 +11,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * The one long-lived Python worker (Appose) behind every Pixel Forest command.
@@ -118,8 +119,18 @@ public final class PythonService {
 	}
 
 	/** Runs a request in the worker and returns its outputs (one at a time: a second command waits). */
-	public static synchronized Map<String, Object> call(String request, Map<String, Object> params, NDArray image, String what)
+	public static Map<String, Object> call(String request, Map<String, Object> params, NDArray image, String what)
 		throws PixelForestException
+	{
+		return call(request, params, image, what, () -> false);
+	}
+
+	/**
+	 * As {@link #call(String, Map, NDArray, String)}, also cancelled (as by Esc) as soon as
+	 * {@code cancel} says so: the live panel's rounds that newer labels made stale.
+	 */
+	public static synchronized Map<String, Object> call(String request, Map<String, Object> params, NDArray image, String what,
+		BooleanSupplier cancel) throws PixelForestException
 	{
 		Service svc = service();
 		Map<String, Object> inputs = new HashMap<>();
@@ -148,7 +159,7 @@ public final class PythonService {
 		long finishedSeen = 0;
 		try {
 			while (!done.await(20, TimeUnit.MILLISECONDS)) {
-				if (!cancelSent && IJ.escapePressed()) {
+				if (!cancelSent && (IJ.escapePressed() || cancel.getAsBoolean())) {
 					task.cancel();
 					cancelSent = true;
 					IJ.showStatus("Pixel Forest: cancelling " + what + "...");

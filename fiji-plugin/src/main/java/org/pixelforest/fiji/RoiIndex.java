@@ -1,6 +1,7 @@
 package org.pixelforest.fiji;
 
 import ij.ImagePlus;
+import ij.gui.ImageRoi;
 import ij.gui.Overlay;
 import ij.gui.Roi;
 import ij.plugin.frame.RoiManager;
@@ -46,7 +47,10 @@ public final class RoiIndex {
 		if (source.toLowerCase().startsWith("overlay")) {
 			Overlay ov = imp.getOverlay();
 			if (ov == null || ov.size() == 0) throw new PythonService.PixelForestException("The image \"" + imp.getTitle() + "\" has no Overlay ROIs.\nDraw ROIs and add them with Image > Overlay > Add Selection.");
-			return ov.toArray();
+			List<Roi> labels = new ArrayList<>();
+			for (Roi roi : ov.toArray()) if (isLabel(roi)) labels.add(roi);
+			if (labels.isEmpty()) throw new PythonService.PixelForestException("The Overlay of \"" + imp.getTitle() + "\" holds no label ROIs (only images or marks).");
+			return labels.toArray(new Roi[0]);
 		}
 		RoiManager rm = RoiManager.getInstance();
 		if (rm == null || rm.getCount() == 0) throw new PythonService.PixelForestException("The ROI Manager is empty.\nDraw ROIs for at least two classes and add them (t); put each class in its own group\n(Edit > Selection > Properties... > Group) or name them class:NAME.");
@@ -61,10 +65,10 @@ public final class RoiIndex {
 		StringBuilder js = new StringBuilder("[");
 		for (int i = 0; i < rois.length; i++) {
 			Roi roi = rois[i];
-			boolean[] mask = mask(roi, w, h);
+			int value = i + 1;
 			for (int[] tz : planes(roi, c, z, t)) {
 				int base = (tz[0] * z + tz[1]) * w * h;
-				for (int p = 0; p < mask.length; p++) if (mask[p]) buf.put(base + p, i + 1);
+				paint(roi, w, h, p -> buf.put(base + p, value));
 			}
 			if (i > 0) js.append(',');
 			Color col = roi.getStrokeColor();
@@ -79,27 +83,37 @@ public final class RoiIndex {
 		return new RoiIndex(nd, js.toString(), rois.length);
 	}
 
-	/** ImageJ's pixels of a ROI on a w x h canvas: masks for areas, lines as strokes of their width. */
-	static boolean[] mask(Roi roi, int w, int h) {
-		boolean[] m = new boolean[w * h];
+	/** Receives the pixels (y * width + x) a ROI covers. */
+	public interface PixelSink { void set(int pixel); }
+
+	/**
+	 * ImageJ's pixels of a ROI on a w x h canvas, handed to {@code sink}: masks for areas, lines as
+	 * strokes of their width, points as points. Only the ROI's bounds clipped to the canvas are
+	 * visited, so the cost follows the ROI, not the image.
+	 */
+	static void paint(Roi roi, int w, int h, PixelSink sink) {
 		if (roi.getType() == Roi.POINT) {
 			for (Point p : roi.getContainedPoints())
-				if (p.x >= 0 && p.x < w && p.y >= 0 && p.y < h) m[p.y * w + p.x] = true;
-			return m;
+				if (p.x >= 0 && p.x < w && p.y >= 0 && p.y < h) sink.set(p.y * w + p.x);
+			return;
 		}
 		Roi area = roi.isLine() ? Roi.convertLineToArea(roi) : roi;
+		if (area == null) return;
 		Rectangle b = area.getBounds();
+		int x0 = Math.max(0, b.x), x1 = Math.min(w, b.x + b.width), y0 = Math.max(0, b.y), y1 = Math.min(h, b.y + b.height);
+		if (x0 >= x1 || y0 >= y1) return;
 		ImageProcessor mk = area.getMask();
-		for (int y = 0; y < b.height; y++) {
-			int yy = b.y + y;
-			if (yy < 0 || yy >= h) continue;
-			for (int x = 0; x < b.width; x++) {
-				int xx = b.x + x;
-				if (xx < 0 || xx >= w) continue;
-				if (mk == null || mk.get(x, y) != 0) m[yy * w + xx] = true;
-			}
-		}
-		return m;
+		for (int yy = y0; yy < y1; yy++)
+			for (int xx = x0; xx < x1; xx++)
+				if (mk == null || mk.get(xx - b.x, yy - b.y) != 0) sink.set(yy * w + xx);
+	}
+
+	/** Property set on overlay elements that are not labels (a prediction image, a "label here" mark). */
+	public static final String NOT_A_LABEL = "pixelforest.mark";
+
+	/** Whether an overlay element is a label: not an image and not one of our marks. */
+	static boolean isLabel(Roi roi) {
+		return !(roi instanceof ImageRoi) && roi.getProperty(NOT_A_LABEL) == null;
 	}
 
 	/** (t, z) planes a ROI labels: its hyperstack position, its stack slice, or all. */

@@ -1,0 +1,440 @@
+import ij.IJ;
+import ij.ImageJ;
+import ij.ImagePlus;
+import ij.WindowManager;
+import ij.gui.ImageCanvas;
+import ij.gui.Line;
+import ij.gui.Roi;
+import ij.io.FileSaver;
+import ij.plugin.frame.RoiManager;
+import ij.process.ByteProcessor;
+import org.pixelforest.fiji.LiveSession;
+
+import javax.imageio.ImageIO;
+import javax.swing.SwingUtilities;
+import java.awt.Color;
+import java.awt.Point;
+import java.awt.Rectangle;
+import java.awt.Robot;
+import java.awt.Toolkit;
+import java.awt.Window;
+import java.awt.event.InputEvent;
+import java.awt.event.KeyEvent;
+import java.io.File;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * Drives ImageJ's real GUI under Xvfb as a user would (java.awt.Robot: mouse and keys) through a
+ * script of one command per line, and prints what it sees ("RESULT key value") for the tests and
+ * the benchmark. Arguments: SCRIPT [OUTPUT_DIR]. Commands:
+ *
+ * open PATH | zoom PERCENT | live | tool NAME | width PX | key CHAR | stroke X Y X Y ... | drag X Y X Y
+ * | click X Y | wait | shot FILE | seg FILE | labels FILE | save FILE | resume FILE | rename K NAME
+ * | recolor K R G B | mode NAME | opacity V | slice Z | eraser on|off | liveupdate on|off | suggest K
+ * | jump I | result OUTPUT | addimage PATH | closeimage | closepanel | workerinfo | monitor start|stop
+ * | timed-strokes N | sleep MS | info | roirois FILE | quit
+ *
+ * Coordinates are image pixels. "wait" waits until the session is idle (no round running or
+ * pending, overlay painted). "monitor" measures how late a 10 ms timer on the event thread runs.
+ */
+public class LiveGui {
+
+	static Robot robot;
+	static ImagePlus imp;
+	static File out;
+	static List<Long> lateness = Collections.synchronizedList(new ArrayList<>());
+	static javax.swing.Timer monitor;
+	static long monitorNext;
+
+	public static void main(String[] args) throws Exception {
+		out = new File(args.length > 1 ? args[1] : ".");
+		robot = new Robot();
+		robot.setAutoDelay(0);
+		glasbey();
+		new ImageJ();
+		List<String> lines = Files.readAllLines(new File(args[0]).toPath());
+		try {
+			for (String line : lines) {
+				line = line.trim();
+				if (line.isEmpty() || line.startsWith("#")) continue;
+				System.out.println("DO " + line);
+				if (!run(line.split("\\s+"))) break;
+			}
+		}
+		catch (Throwable e) {
+			e.printStackTrace(System.out);
+			System.out.println("RESULT failed " + e);
+			System.exit(1);
+		}
+		System.out.println("RESULT done true");
+		System.exit(0);
+	}
+
+	/**
+	 * ImageJ colours ROI groups from luts/glasbey.lut, which Fiji ships and plain ImageJ from Maven
+	 * does not (it then logs "LUT not found" for every ROI given a group): write one, as in Fiji.
+	 */
+	static void glasbey() throws Exception {
+		File dir = new File(System.getProperty("plugins.dir", "."), "luts");
+		File lut = new File(dir, "glasbey.lut");
+		if (lut.exists()) return;
+		dir.mkdirs();
+		byte[] b = new byte[768];
+		java.util.Random r = new java.util.Random(1);
+		for (int i = 0; i < 768; i++) b[i] = (byte) (i < 3 ? 0 : r.nextInt(256));
+		Files.write(lut.toPath(), b);
+	}
+
+	static LiveSession session() {
+		LiveSession s = imp == null ? null : LiveSession.forImage(imp);
+		if (s == null && !LiveSession.sessions().isEmpty()) s = LiveSession.sessions().get(0);
+		return s;
+	}
+
+	static Point screen(double x, double y) {
+		ImageCanvas c = imp.getCanvas();
+		Point p = c.getLocationOnScreen();
+		return new Point(p.x + c.screenXD(x), p.y + c.screenYD(y));
+	}
+
+	static void waitFor(String what, long ms, java.util.function.BooleanSupplier cond) throws Exception {
+		long end = System.currentTimeMillis() + ms;
+		while (!cond.getAsBoolean()) {
+			if (System.currentTimeMillis() > end) throw new IllegalStateException("timed out waiting for " + what
+				+ (session() != null ? " (status: " + session().status() + ")" : ""));
+			Thread.sleep(10);
+		}
+	}
+
+	static void idle() throws Exception {
+		Thread.sleep(150);
+		waitFor("the live session to be idle", 120_000, () -> session() == null || session().idle());
+		robot.waitForIdle();
+	}
+
+	/** A drag through the given image points, a few pixels per step, as a hand would draw. */
+	static long drag(String[] a, int from) throws Exception {
+		List<Point> pts = new ArrayList<>();
+		for (int i = from; i + 1 < a.length; i += 2) pts.add(screen(Double.parseDouble(a[i]), Double.parseDouble(a[i + 1])));
+		robot.mouseMove(pts.get(0).x, pts.get(0).y);
+		Thread.sleep(30);
+		robot.mousePress(InputEvent.BUTTON1_DOWN_MASK);
+		Point last = pts.get(0);
+		for (Point p : pts.subList(1, pts.size())) {
+			int n = Math.max(1, (int) (last.distance(p) / 4));
+			for (int k = 1; k <= n; k++) {
+				robot.mouseMove(last.x + (p.x - last.x) * k / n, last.y + (p.y - last.y) * k / n);
+				Thread.sleep(4);
+			}
+			last = p;
+		}
+		Thread.sleep(20);
+		robot.mouseRelease(InputEvent.BUTTON1_DOWN_MASK);
+		return System.currentTimeMillis();
+	}
+
+	static void key(char c) throws Exception {
+		Point p = screen(imp.getWidth() / 2.0, imp.getHeight() / 2.0);
+		robot.mouseMove(p.x, p.y);  // the window under the pointer has the keyboard (twm)
+		Thread.sleep(50);
+		int code = KeyEvent.getExtendedKeyCodeForChar(c);
+		robot.keyPress(code);
+		robot.keyRelease(code);
+		robot.waitForIdle();
+	}
+
+	static void shot(String name) throws Exception {
+		robot.waitForIdle();
+		Thread.sleep(300);
+		Rectangle screen = new Rectangle(Toolkit.getDefaultToolkit().getScreenSize());
+		ImageIO.write(robot.createScreenCapture(screen), "png", new File(out, name));
+		System.out.println("RESULT shot " + new File(out, name));
+	}
+
+	static boolean run(String[] a) throws Exception {
+		switch (a[0]) {
+			case "open":
+				imp = IJ.openImage(a[1]);
+				imp.show();
+				waitFor("the image window", 10_000, () -> imp.getWindow() != null && imp.getWindow().isVisible());
+				SwingUtilities.invokeAndWait(() -> imp.getWindow().setLocation(10, 130));
+				Thread.sleep(300);
+				return true;
+			case "zoom": {
+				double mag = Double.parseDouble(a[1]) / 100;
+				SwingUtilities.invokeAndWait(() -> {
+					ImageCanvas c = imp.getCanvas();
+					c.setMagnification(mag);
+					c.setSize((int) (imp.getWidth() * mag), (int) (imp.getHeight() * mag));
+					c.setSourceRect(new Rectangle(0, 0, imp.getWidth(), imp.getHeight()));
+					imp.getWindow().pack();
+				});
+				Thread.sleep(300);
+				System.out.println("RESULT magnification " + imp.getCanvas().getMagnification());
+				return true;
+			}
+			case "live": {
+				long t0 = System.currentTimeMillis();
+				IJ.doCommand("Live Training...");
+				waitFor("the panel", 60_000, () -> session() != null && session().status().startsWith("Ready"));
+				System.out.println("RESULT panel_ready_ms " + (System.currentTimeMillis() - t0));
+				WindowManager.setCurrentWindow(imp.getWindow());
+				return true;
+			}
+			case "tool":
+				IJ.setTool(a[1]);
+				return true;
+			case "width":
+				Line.setWidth(Integer.parseInt(a[1]));
+				return true;
+			case "key":
+				key(a[1].charAt(0));
+				return true;
+			case "stroke": case "drag":
+				drag(a, 1);
+				return true;
+			case "click": {
+				Point p = screen(Double.parseDouble(a[1]), Double.parseDouble(a[2]));
+				robot.mouseMove(p.x, p.y);
+				robot.mousePress(InputEvent.BUTTON1_DOWN_MASK);
+				robot.mouseRelease(InputEvent.BUTTON1_DOWN_MASK);
+				return true;
+			}
+			case "doubleclick": {
+				Point p = screen(Double.parseDouble(a[1]), Double.parseDouble(a[2]));
+				robot.mouseMove(p.x, p.y);
+				for (int i = 0; i < 2; i++) { robot.mousePress(InputEvent.BUTTON1_DOWN_MASK); robot.mouseRelease(InputEvent.BUTTON1_DOWN_MASK); Thread.sleep(40); }
+				return true;
+			}
+			case "wait":
+				idle();
+				LiveSession s = session();
+				System.out.println("RESULT rounds " + (s == null ? 0 : s.roundsDone()) + " started " + (s == null ? 0 : s.roundsStarted())
+					+ " cancelled " + (s == null ? 0 : s.roundsCancelled()) + " version " + (s == null ? 0 : s.classifierVersion()));
+				return true;
+			case "shot":
+				shot(a[1]);
+				return true;
+			case "seg": {  // what the overlay shows, as classes
+				byte[] seg = session().shownSegmentation(imp);
+				ImagePlus s2 = new ImagePlus("seg", new ByteProcessor(imp.getWidth(), imp.getHeight(), seg));
+				new FileSaver(s2).saveAsTiff(new File(out, a[1]).getPath());
+				System.out.println("RESULT seg " + new File(out, a[1]));
+				return true;
+			}
+			case "overlaypng": {  // the overlay image itself, as drawn
+				ImageIO.write(session().shownOverlay(imp), "png", new File(out, a[1]));
+				return true;
+			}
+			case "labels": {  // the label ROIs as a RoiSet.zip (through the ROI Manager, as a user saves them)
+				List<Roi> rois = session().labels(imp);
+				RoiManager rm = RoiManager.getRoiManager();
+				rm.reset();
+				for (Roi r : rois) rm.addRoi(r);
+				rm.runCommand("Save", new File(out, a[1]).getPath());
+				System.out.println("RESULT labels " + rois.size() + " groups " + groups(rois));
+				rm.reset();
+				rm.close();
+				return true;
+			}
+			case "save":
+				session().saveTo(new File(out, a[1]).getPath());
+				return true;
+			case "resume":
+				session().resumeFrom(new File(out, a[1]).getPath());
+				idle();
+				return true;
+			case "rename":
+				session().rename(Integer.parseInt(a[1]), String.join(" ", Arrays.copyOfRange(a, 2, a.length)));
+				Thread.sleep(200);
+				return true;
+			case "recolor":
+				session().recolor(Integer.parseInt(a[1]), new Color(Integer.parseInt(a[2]), Integer.parseInt(a[3]), Integer.parseInt(a[4])));
+				Thread.sleep(300);
+				return true;
+			case "mode":
+				session().showMode(a[1]);
+				Thread.sleep(300);
+				return true;
+			case "opacity":
+				session().showOpacity(Double.parseDouble(a[1]));
+				Thread.sleep(100);
+				return true;
+			case "slice": {
+				int z = Integer.parseInt(a[1]);
+				long t0 = System.currentTimeMillis();
+				SwingUtilities.invokeAndWait(() -> imp.setSlice(z));
+				if (session().classifierVersion() == 0) return true;  // nothing to show yet
+				waitFor("the slice's overlay", 60_000, () -> session().overlayPaintedTime(imp) > t0);
+				System.out.println("RESULT slice_ms " + (session().overlayPaintedTime(imp) - t0));
+				return true;
+			}
+			case "eraser":
+				session().useEraser(a[1].equals("on"));
+				Thread.sleep(100);
+				return true;
+			case "liveupdate":
+				session().setLiveUpdate(a[1].equals("on"));
+				Thread.sleep(100);
+				return true;
+			case "suggest":
+				System.out.println("RESULT suggestions " + session().suggestPlaces(Integer.parseInt(a[1])));
+				idle();
+				return true;
+			case "jump":
+				session().goTo(Integer.parseInt(a[1]));
+				Thread.sleep(300);
+				idle();
+				Rectangle r = imp.getCanvas().getSrcRect();
+				System.out.println("RESULT view " + r.x + " " + r.y + " " + r.width + " " + r.height + " slice " + imp.getCurrentSlice());
+				return true;
+			case "result": {
+				ImagePlus res = session().result(String.join(" ", Arrays.copyOfRange(a, 1, a.length)));
+				new FileSaver(res).saveAsTiff(new File(out, res.getTitle() + ".tif").getPath());
+				System.out.println("RESULT result " + res.getTitle() + " channels " + res.getNChannels());
+				return true;
+			}
+			case "closeimage":
+				SwingUtilities.invokeAndWait(() -> imp.close());
+				return true;
+			case "closepanel":
+				session().closePanel();
+				Thread.sleep(300);
+				return true;
+			case "workerinfo": {
+				ClassLoader cl = Thread.currentThread().getContextClassLoader();
+				Thread.currentThread().setContextClassLoader(LiveSession.class.getClassLoader());
+				try {
+					java.util.Map<String, Object> info = org.pixelforest.fiji.PythonService.call("live_info", null, null, "asking");
+					System.out.println("RESULT workerinfo sessions " + info.get("sessions") + " cached " + info.get("cached_sessions") + " rss_kb " + info.get("rss_kb"));
+				}
+				finally {
+					Thread.currentThread().setContextClassLoader(cl);
+				}
+				return true;
+			}
+			case "monitor":
+				if (a[1].equals("start")) {
+					lateness.clear();
+					monitorNext = System.nanoTime() + 10_000_000L;
+					SwingUtilities.invokeAndWait(() -> {
+						monitor = new javax.swing.Timer(10, e -> {
+							long now = System.nanoTime();
+							lateness.add(Math.max(0, now - monitorNext) / 1_000_000L);
+							monitorNext = now + 10_000_000L;
+						});
+						monitor.setCoalesce(false);
+						monitor.start();
+					});
+				}
+				else {
+					SwingUtilities.invokeAndWait(() -> monitor.stop());
+					List<Long> l = new ArrayList<>(lateness);
+					Collections.sort(l);
+					System.out.println("RESULT edt_late_max_ms " + (l.isEmpty() ? 0 : l.get(l.size() - 1)) + " p99 "
+						+ (l.isEmpty() ? 0 : l.get((int) (l.size() * 0.99))) + " samples " + l.size());
+				}
+				return true;
+			case "timed-strokes":  // N strokes across the image, alternating classes, each timed release -> overlay painted
+				timedStrokes(Integer.parseInt(a[1]), a.length > 2 ? Long.parseLong(a[2]) : 600);
+				return true;
+			case "sleep":
+				Thread.sleep(Long.parseLong(a[1]));
+				return true;
+			case "info": {
+				LiveSession s2 = session();
+				System.out.println("RESULT info classes " + String.join(",", s2.classNames()) + " status " + s2.status());
+				return true;
+			}
+			case "train-command": {  // Train Classifier... on the overlay's ROIs, as a user would run it
+				IJ.run(imp, "Train Classifier...", "labels=Overlay features=pixelforest-default classes=[] trees=100 seed=0 stages=1 save=["
+					+ new File(out, a[1]).getPath() + "]");
+				System.out.println("RESULT train-command " + new File(out, a[1]).exists());
+				return true;
+			}
+			case "strokes-during-round": {  // waits for a round to start, then draws strokes (separated by |) at once
+				LiveSession s3 = session();
+				int started = s3.roundsStarted();
+				waitFor("a round to start", 60_000, () -> s3.roundsStarted() > started);
+				boolean during = true;
+				List<String> pts = new ArrayList<>();
+				for (int i = 1; i <= a.length; i++) {
+					if (i == a.length || a[i].equals("|")) {
+						pts.add(0, "");
+						drag(pts.toArray(new String[0]), 1);
+						during &= s3.roundsDone() == s3.roundsStarted() - 1 && s3.roundsStarted() == started + 1;
+						pts.clear();
+					}
+					else pts.add(a[i]);
+				}
+				System.out.println("RESULT during_round " + during + " started_before " + started);
+				return true;
+			}
+			case "await-round-start": {
+				LiveSession s3 = session();
+				int started = s3.roundsStarted();
+				waitFor("a round to start", 60_000, () -> s3.roundsStarted() > started);
+				return true;
+			}
+			case "dialogs": {  // the titles of visible dialogs (an error would show one)
+				StringBuilder sb = new StringBuilder();
+				for (Window w : Window.getWindows())
+					if (w.isVisible() && w instanceof java.awt.Dialog) sb.append(((java.awt.Dialog) w).getTitle()).append('|');
+				System.out.println("RESULT dialogs " + sb);
+				return true;
+			}
+			case "log": {
+				String log = IJ.getLog();
+				System.out.println("RESULT log " + (log == null ? "" : log.replace('\n', '|')));
+				return true;
+			}
+			case "quit":
+				return false;
+			default:
+				throw new IllegalArgumentException("unknown command " + a[0]);
+		}
+	}
+
+	static String groups(List<Roi> rois) {
+		StringBuilder sb = new StringBuilder();
+		for (Roi r : rois) sb.append(r.getGroup()).append(',');
+		return sb.toString();
+	}
+
+	/**
+	 * The benchmark's loop: strokes drawn at places spread over the image (class by key), each
+	 * timed from the mouse release to the first paint of the overlay trained with it.
+	 */
+	static void timedStrokes(int n, long pause) throws Exception {
+		List<Long> ms = new ArrayList<>();
+		java.util.Random rnd = new java.util.Random(7);
+		int w = imp.getWidth(), h = imp.getHeight();
+		for (int i = 0; i < n; i++) {
+			key((char) ('1' + (i % 2)));
+			int v0 = session().classifierVersion();
+			boolean trains = i > 0 || v0 > 0;  // the first stroke of all has no second class to train with
+			double x0 = w * (0.1 + 0.8 * rnd.nextDouble()), y0 = h * (0.1 + 0.8 * rnd.nextDouble());
+			double len = Math.min(w, h) * (0.05 + 0.05 * rnd.nextDouble()), ang = rnd.nextDouble() * Math.PI;
+			long released = drag(new String[] { "", String.valueOf(x0), String.valueOf(y0),
+				String.valueOf(Math.max(0, Math.min(w - 1, x0 + len * Math.cos(ang)))),
+				String.valueOf(Math.max(0, Math.min(h - 1, y0 + len * Math.sin(ang)))) }, 1);
+			if (!trains) {
+				idle();
+				continue;
+			}
+			waitFor("the overlay of stroke " + (i + 1), 120_000, () -> session().classifierVersion() > v0
+				&& session().overlayPaintedTime(imp) >= released);
+			long painted = session().overlayPaintedTime(imp);
+			ms.add(painted - released);
+			System.out.println("RESULT stroke " + (i + 1) + " ms " + (painted - released) + " version " + session().classifierVersion());
+			Thread.sleep(pause);
+		}
+		List<Long> sorted = new ArrayList<>(ms);
+		Collections.sort(sorted);
+		System.out.println("RESULT strokes_ms " + ms);
+	}
+}

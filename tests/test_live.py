@@ -1,0 +1,300 @@
+"""Live Training for real: ImageJ's GUI under Xvfb with a window manager, strokes drawn with
+java.awt.Robot through ImageJ's own tools (tests/fiji/LiveGui.java), the Maven-built plugin, the
+project's Python as the worker. What the overlay shows is compared with the engine's own prediction
+from the same labels and seed, pixel for pixel.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import roifile
+import tifffile
+from scipy import ndimage
+from skimage import data, filters
+
+import pixelforest as pf
+from conftest import NEEDS_FIJI
+
+pytestmark = NEEDS_FIJI
+
+
+def _blobs(shape, seed):
+    """Bright blobs on a noisy background (uint8) and where they are."""
+    fg = data.binary_blobs(length=max(shape), blob_size_fraction=0.12, n_dim=len(shape), rng=seed)
+    fg = fg[tuple(slice(0, s) for s in shape)]
+    rng = np.random.default_rng(seed)
+    img = filters.gaussian(fg.astype(float), 1.5) * 120 + 60 + rng.normal(0, 12, fg.shape)
+    return np.clip(img, 0, 255).astype(np.uint8), fg
+
+
+def _stroke_places(fg, n, length=24, seed=0):
+    """``n`` horizontal strokes lying inside ``fg``, well away from its border, as "x0 y0 x1 y1"."""
+    inside = ndimage.binary_erosion(fg, np.ones((7, length + 6), bool))
+    ys, xs = np.nonzero(inside)
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in rng.choice(len(ys), size=n, replace=False):
+        y, x = int(ys[i]), int(xs[i])
+        out.append(f"{x - length // 2} {y} {x + length // 2} {y}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def blobs_image(tmp_path_factory):
+    d = tmp_path_factory.mktemp("live")
+    img, fg = _blobs((192, 224), seed=3)
+    tifffile.imwrite(d / "blobs.tif", img, imagej=True)
+    return d / "blobs.tif", img, fg
+
+
+def _engine_segmentation(img, pfc):
+    """The engine's segmentation from the labels a saved live classifier holds, trained anew (same seed)."""
+    clf = pf.load(pfc)
+    labels = clf.labels[0].dense()
+    lab = labels[0, 0] if img.ndim == 2 else labels[0]
+    fresh = pf.train(img, lab, features="pixelforest-default", trees=100, seed=0, classes=clf.classes)
+    return fresh.predict(img, "simple-segmentation"), lab, clf
+
+
+def test_strokes_train_and_the_overlay_follows(fiji, blobs_image, tmp_path):
+    """Strokes of two classes drawn with the freehand line tool: the overlay appears, its segmentation
+    is the engine's from the same labels and seed pixel for pixel, Train Classifier... on the same
+    ROIs trains the same classifier; a renamed and recoloured class is followed by the ROIs, the
+    overlay and the saved classifier."""
+    path, img, fg = blobs_image
+    bg = _stroke_places(~fg, 2, seed=1)
+    fgs = _stroke_places(fg, 2, seed=2)
+    script = f"""
+open {path}
+zoom 300
+live
+tool freeline
+width 5
+key 1
+stroke {bg[0]}
+shot one_class.png
+key 2
+stroke {fgs[0]}
+wait
+shot probabilities.png
+key 1
+stroke {bg[1]}
+key 2
+stroke {fgs[1]}
+wait
+mode segmentation
+opacity 1
+wait
+seg seg.tif
+overlaypng overlay.png
+save live.pfc
+train-command command.pfc
+rename 1 blob
+recolor 1 0 128 255
+wait
+overlaypng recoloured.png
+save renamed.pfc
+labels labels.zip
+shot renamed.png
+dialogs
+"""
+    rc, log, res = fiji["gui"](script, tmp_path)
+    assert rc == 0 and res.get("done") == ["true"], log
+    seg = tifffile.imread(tmp_path / "seg.tif")
+    assert seg.shape == img.shape and seg.min() >= 1  # the whole (visible) image is predicted
+    engine, lab, live = _engine_segmentation(img, tmp_path / "live.pfc")
+    assert np.array_equal(seg, engine), f"{(seg != engine).sum()} pixels differ from the engine's prediction"
+    assert set(np.unique(lab)) == {0, 1, 2} and (lab == 1).sum() > 100 and (lab == 2).sum() > 100
+    assert live.predict(img, "simple-segmentation").tolist() == engine.tolist()
+    # the Train Classifier... command from the same overlay ROIs: the same labels, the same classifier
+    command = pf.load(tmp_path / "command.pfc")
+    assert np.array_equal(command.labels[0].dense(), live.labels[0].dense())
+    assert np.array_equal(command.predict(img), live.predict(img))
+    # the overlay shows the class colours where the segmentation says so
+    shown = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(tmp_path / "overlay.png").convert("RGB"))
+    assert (shown[seg == 1] == [255, 0, 0]).all() and (shown[seg == 2] == [0, 255, 0]).all()
+    recoloured = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(tmp_path / "recoloured.png").convert("RGB"))
+    assert (recoloured[seg == 2] == [0, 128, 255]).all() and (recoloured[seg == 1] == [255, 0, 0]).all()
+    renamed = pf.load(tmp_path / "renamed.pfc")
+    assert renamed.class_names == ["Label 1", "blob"] and renamed.class_colors[1] == (0, 128, 255)
+    rois = roifile.roiread(tmp_path / "labels.zip")
+    blob_rois = [r for r in rois if r.group == 2]
+    assert len(rois) == 4 and len(blob_rois) == 2
+    assert all(r.name == "class:blob" and tuple(r.stroke_color[1:]) == (0, 128, 255) for r in blob_rois)
+    assert res["dialogs"] == [""]  # no error dialog
+
+
+def test_save_close_reopen_and_resume(fiji, blobs_image, tmp_path):
+    """Save, close the image (the worker frees the session), reopen it, Open the classifier: the same
+    labels come back as ROIs, and the overlay shows the same predictions."""
+    path, img, fg = blobs_image
+    bg, fgs = _stroke_places(~fg, 1, seed=4), _stroke_places(fg, 1, seed=5)
+    x0, y, x1, _ = map(int, fgs[0].split())
+    box = f"{x0} {y - 3} {x1} {y + 3}"  # a rectangle inside a blob
+    script = f"""
+open {path}
+zoom 300
+live
+tool freeline
+width 7
+key 1
+stroke {bg[0]}
+tool rectangle
+key 2
+drag {box}
+wait
+mode segmentation
+wait
+seg before.tif
+save saved.pfc
+closeimage
+sleep 1500
+workerinfo
+open {path}
+zoom 300
+live
+resume saved.pfc
+wait
+mode segmentation
+wait
+seg after.tif
+save again.pfc
+workerinfo
+"""
+    rc, log, res = fiji["gui"](script, tmp_path)
+    assert rc == 0 and res.get("done") == ["true"], log
+    assert res["workerinfo"][0].startswith("sessions [] cached 0"), res["workerinfo"]
+    assert res["workerinfo"][1].startswith("sessions [live"), res["workerinfo"]
+    before, after = tifffile.imread(tmp_path / "before.tif"), tifffile.imread(tmp_path / "after.tif")
+    assert before.min() >= 1 and np.array_equal(before, after)
+    saved, again = pf.load(tmp_path / "saved.pfc"), pf.load(tmp_path / "again.pfc")
+    assert np.array_equal(saved.labels[0].dense(), again.labels[0].dense())
+    assert np.array_equal(saved.predict(img), again.predict(img))
+
+
+def test_stack_slices(fiji, tmp_path):
+    """A z-stack: strokes on two slices; changing slice shows that slice's prediction, equal to the
+    engine's prediction of the stack from the same labels."""
+    img, fg = _blobs((6, 96, 112), seed=7)
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, img, imagej=True, metadata={"axes": "ZYX"})
+    bg1, fg1 = _stroke_places(~fg[1], 1, 16, seed=1), _stroke_places(fg[1], 1, 16, seed=2)
+    bg3, fg3 = _stroke_places(~fg[3], 1, 16, seed=3), _stroke_places(fg[3], 1, 16, seed=4)
+    script = f"""
+open {path}
+zoom 400
+live
+tool freeline
+width 3
+slice 2
+key 1
+stroke {bg1[0]}
+key 2
+stroke {fg1[0]}
+wait
+slice 4
+key 1
+stroke {bg3[0]}
+key 2
+stroke {fg3[0]}
+wait
+mode segmentation
+wait
+seg slice4.tif
+slice 6
+wait
+seg slice6.tif
+shot stack.png
+save stack.pfc
+"""
+    rc, log, res = fiji["gui"](script, tmp_path)
+    assert rc == 0 and res.get("done") == ["true"], log
+    clf = pf.load(tmp_path / "stack.pfc")
+    lab = clf.labels[0].dense()[0]
+    assert {int(z) for z in np.nonzero(lab)[0]} == {1, 3}  # strokes keep their slice
+    fresh = pf.train(img, lab, features="pixelforest-default", trees=100, seed=0)
+    engine = fresh.predict(img, "simple-segmentation")
+    assert np.array_equal(tifffile.imread(tmp_path / "slice4.tif"), engine[3])
+    assert np.array_equal(tifffile.imread(tmp_path / "slice6.tif"), engine[5])
+
+
+def test_strokes_during_a_round_start_exactly_one_more(fiji, tmp_path):
+    """Three strokes drawn while a round runs: exactly one more round follows, and the final overlay
+    matches the final labels."""
+    img, fg = _blobs((1024, 1344), seed=9)
+    path = tmp_path / "big.tif"
+    tifffile.imwrite(path, img, imagej=True)
+    places = _stroke_places(~fg, 3, seed=1) + _stroke_places(fg, 3, seed=2)
+    quick = " | ".join(p for p in places[1:3] + places[4:5])
+    script = f"""
+open {path}
+zoom 100
+live
+tool freeline
+width 5
+key 1
+stroke {places[0]}
+key 2
+stroke {places[3]}
+strokes-during-round {quick}
+wait
+mode segmentation
+wait
+seg final.tif
+save final.pfc
+"""
+    for attempt in range(3):  # the quick strokes must land while the round runs
+        rc, log, res = fiji["gui"](script, tmp_path / f"try{attempt}")
+        assert rc == 0 and res.get("done") == ["true"], log
+        if res["during_round"][0].startswith("true"):
+            break
+    else:
+        pytest.fail(f"the strokes never landed during a round: {res['during_round']}")
+    out = tmp_path / f"try{attempt}"
+    rounds = res["rounds"][-1].split()
+    started_before = int(res["during_round"][0].split()[-1])
+    assert int(rounds[2]) == started_before + 2, f"rounds: {res['rounds']}, during: {res['during_round']}"
+    seg = tifffile.imread(out / "final.tif")
+    clf = pf.load(out / "final.pfc")
+    assert (clf.labels[0].dense() > 0).sum() > 4 * 100  # all six strokes are in the final labels
+    engine = clf.predict(img, "simple-segmentation")
+    shown = seg > 0
+    assert shown.mean() > 0.9 and np.array_equal(seg[shown], engine[shown])
+
+
+def test_closing_the_image_mid_round(fiji, tmp_path):
+    """Closing the image while a round runs: no error dialog or error in the Log, and the worker holds
+    no session for it afterwards."""
+    img, fg = _blobs((1024, 1344), seed=11)
+    path = tmp_path / "big.tif"
+    tifffile.imwrite(path, img, imagej=True)
+    bg, fgs = _stroke_places(~fg, 1, seed=1), _stroke_places(fg, 1, seed=2)
+    script = f"""
+open {path}
+zoom 50
+live
+tool freeline
+key 1
+stroke {bg[0]}
+key 2
+stroke {fgs[0]}
+await-round-start
+closeimage
+sleep 3000
+dialogs
+log
+workerinfo
+"""
+    rc, log, res = fiji["gui"](script, tmp_path)
+    assert rc == 0 and res.get("done") == ["true"], log
+    assert res["dialogs"] == [""], res["dialogs"]
+    assert "error" not in res["log"][0].lower(), res["log"]
+    assert res["workerinfo"][0].startswith("sessions [] cached 0"), res["workerinfo"]
+
+
+def test_batch_mode_says_it_needs_windows(fiji):
+    macro = 'setBatchMode(true);\nnewImage("x", "8-bit ramp", 64, 64, 1);\nrun("Live Training...");\nprint("AFTER " + nImages);\n'
+    rc, log = fiji["macro"](macro)
+    assert "Live Training opens a panel for painting and needs ImageJ's windows" in log
+    assert "AFTER 1" in log  # nothing else happened (no result, no error abort)
