@@ -14,6 +14,12 @@ Sections (all by default):
   from the interactive session's feature cache, against doing it from scratch.
 * ``imagej``: numpy <-> ImagePlus of a 2048 x 2048 x 100 float32 stack, against a
   plain NumPy copy of the same bytes (needs Java).
+* ``live`` (only when asked for: ``--section live``; needs Maven, Java, Xvfb): the Live Training
+  panel in ImageJ's real GUI (tests/fiji/LiveGui.java draws strokes with java.awt.Robot), on the
+  1024 x 1344 image with the default features and 100 trees: stroke released -> overlay of the
+  visible view painted over 20 strokes (timestamps in Java), panel opened -> first overlay,
+  the event thread's lateness, the worker's memory after 5 and 50 rounds, slice changes on a
+  30 x 512 x 512 stack; beside the same rounds done with the Train + Apply commands.
 
 ``--quick`` shrinks every input (CI runs it); ``--section`` picks sections.
 ``--big`` runs the out-of-core benchmark instead: a generated uint16 HDF5 volume
@@ -249,6 +255,124 @@ def section_imagej(quick: bool):
             (f"ImagePlus -> numpy {label} float32", f"{t_from:.2f} s", f"{t_copy:.2f} s (np.copy)", t_copy / t_from)]
 
 
+def _strokes(img: np.ndarray, n: int, seed: int) -> list[str]:
+    """Strokes a careful user draws: alternately inside the background and inside the objects
+    (Otsu), 20-120 px long in a random direction, stopping where the region ends; "CLASS X Y X Y"."""
+    from scipy import ndimage
+    from skimage.filters import threshold_otsu
+
+    fg = img > threshold_otsu(img)
+    regions = {"1": ndimage.binary_erosion(~fg, iterations=3), "2": ndimage.binary_erosion(fg, iterations=3)}
+    rng = np.random.default_rng(seed)
+    H, W = img.shape
+    out = []
+    while len(out) < n:
+        cls = "1" if len(out) % 2 == 0 else "2"
+        ys, xs = np.nonzero(regions[cls][20:-20, 20:-20])
+        k = rng.integers(len(ys))
+        y0, x0 = ys[k] + 20, xs[k] + 20
+        a = rng.uniform(0, 2 * np.pi)
+        length = 0
+        while length < 120:
+            y, x = int(round(y0 + (length + 4) * np.sin(a))), int(round(x0 + (length + 4) * np.cos(a)))
+            if not (0 <= y < H and 0 <= x < W and regions[cls][y, x]):
+                break
+            length += 4
+        if length >= 20:
+            out.append(f"{cls} {x0} {y0} {int(round(x0 + length * np.cos(a)))} {int(round(y0 + length * np.sin(a)))}")
+    return out
+
+
+def section_live(quick: bool):
+    """The Live Training panel, measured in ImageJ's real GUI (see the module docstring)."""
+    import re
+    import shutil
+    import subprocess
+    import tempfile
+
+    import tifffile
+
+    for tool in ("mvn", "xvfb-run", "java"):
+        if shutil.which(tool) is None:
+            return [("live training", f"skipped: {tool} not found", "", None)]
+    r = subprocess.run([str(ROOT / "scripts" / "build-plugin.sh")], capture_output=True, text=True)
+    if r.returncode != 0:
+        return [("live training", "skipped: the plugin did not build", r.stderr[-200:], None)]
+    jar = next(p for p in (ROOT / "fiji-plugin" / "target").glob("Pixel_Forest-*.jar") if not p.name.startswith("original"))
+    work = Path(tempfile.mkdtemp(prefix="pixelforest-live-"))
+    (work / "plugins").mkdir()
+    shutil.copy(jar, work / "plugins")
+    img, src = image_2d(quick)
+    img = np.squeeze(img)
+    tifffile.imwrite(work / "image.tif", img, imagej=True)
+    strokes = _strokes(img, 52, seed=1)
+    (work / "to5.txt").write_text("\n".join(strokes[2:6]))
+    (work / "to21.txt").write_text("\n".join(strokes[6:22]))
+    (work / "to50.txt").write_text("\n".join(strokes[22:51]))
+    first = " ".join(strokes[0].split()[1:] + strokes[1].split()[1:])
+    stack, stack_src = stack_3d(quick)
+    if stack.shape[0] < 30 and not quick:
+        stack = np.concatenate([stack] * int(np.ceil(30 / stack.shape[0])))[:30]
+    tifffile.imwrite(work / "stack.tif", stack.astype(np.uint8) if stack.dtype != np.uint8 else stack, imagej=True,
+                     metadata={"axes": "ZYX"})
+    sx = _strokes(stack[0], 2, seed=2)
+    slices = [5, 10, 15, 20, 25] if stack.shape[0] >= 26 else [2, stack.shape[0]]
+    script = "\n".join([
+        f"open {work / 'image.tif'}", "workerinfo", "tool freeline", "width 5", f"first-overlay {first}", "wait",
+        "monitor start", f"timed-strokes {work / 'to5.txt'}", "workerinfo", f"timed-strokes {work / 'to21.txt'}",
+        "monitor stop", f"timed-strokes {work / 'to50.txt'} 100", "workerinfo", "commands-round 3", "save live.pfc",
+        "closepanel", "closeimage", f"open {work / 'stack.tif'}", "live", "key 1", "stroke " + sx[0][2:], "key 2",
+        "stroke " + sx[1][2:], "wait", *[f"slice {z}" for z in slices]])
+    (work / "script.txt").write_text(script)
+    home = work / "home"
+    home.mkdir()
+    cmd = [str(ROOT / "tests" / "fiji" / "run-gui.sh"), f"-Dplugins.dir={work}", f"-Duser.home={home}",
+           f"-Dpixelforest.python={sys.executable}", "-cp",
+           os.pathsep.join([str(ROOT / "fiji-plugin" / "target" / "runtime" / "ij-1.54p.jar"), str(jar)]),
+           str(ROOT / "tests" / "fiji" / "LiveGui.java"), str(work / "script.txt"), str(work)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    if os.environ.get("PIXELFOREST_BENCH_LOG"):  # the GUI driver's whole output, for a closer look
+        Path(os.environ["PIXELFOREST_BENCH_LOG"]).write_text(r.stdout + r.stderr)
+    res: dict = {}
+    for line in r.stdout.splitlines():
+        if line.startswith("RESULT "):
+            key, _, rest = line[7:].partition(" ")
+            res.setdefault(key, []).append(rest)
+    if "done" not in res:
+        return [("live training", "failed", (r.stdout + r.stderr)[-300:].replace("\n", " "), None)]
+    ints = lambda text: [int(v) for v in re.findall(r"-?\d+", text)]  # noqa: E731
+    per_stroke = [ints(v)[1] for v in res["stroke"]][:20]
+    round_ms = [ints(v)[2] for v in res["stroke"]][:20]
+    full_ms = [ints(v)[3] for v in res["stroke"]][:20]
+    med, p95 = float(np.median(per_stroke)), float(np.percentile(per_stroke, 95))
+    commands = ints(res["commands_ms"][0])
+    cmd_med = float(np.median(commands))
+    rss = [ints(v)[-1] for v in res["workerinfo"]]  # before the panel, after 5 rounds, after 50
+    first_ms, drawing_ms = ints(res["first_overlay_ms"][0])
+    late = ints(res["edt_late_max_ms"][0])
+    slice_ms = [ints(v)[0] for v in res.get("slice_ms", [])]
+    clf = __import__("pixelforest").load(work / "live.pfc")
+    nodes = clf.forest.feature.size / clf.forest.n_trees
+    shutil.rmtree(work, ignore_errors=True)
+    h, w = img.shape
+    return [
+        (f"live: stroke -> overlay of the view, {h}x{w}, median of {len(per_stroke)}", f"{med:.0f} ms",
+         f"{cmd_med:.0f} ms (Train + Apply commands)", cmd_med / med),
+        ("live: stroke -> overlay, 95th percentile", f"{p95:.0f} ms", f"{max(commands):.0f} ms (slowest command round)",
+         max(commands) / p95),
+        ("live:   of it, the round (labels, training, prediction)", f"{np.median(round_ms):.0f} ms", "median", None),
+        ("live: stroke -> view at the canvas's full resolution", f"{np.median(full_ms):.0f} ms",
+         f"95th percentile {np.percentile(full_ms, 95):.0f} ms", cmd_med / np.median(full_ms)),
+        ("live: panel opened -> first overlay (2 strokes)", f"{first_ms} ms", f"{drawing_ms} ms of it drawing", None),
+        ("live: event thread's longest delay (20 rounds)", f"{late[0]} ms", f"p99 {late[1]} ms, {late[2]} ticks", None),
+        ("live: worker memory after 50 rounds / after 5", f"{rss[2] / 1024:.0f} MB", f"{rss[1] / 1024:.0f} MB",
+         rss[2] / rss[1]),
+        (f"live: forest after {len(strokes) - 1} strokes", f"{nodes:.0f} nodes/tree", f"{int(sum(clf.training['samples_per_class'].values())):,} labelled px", None),
+        (f"live: slice change -> overlay, {'x'.join(map(str, stack.shape[::-1]))} ({stack_src})",
+         f"{max(slice_ms) if slice_ms else -1} ms", f"median {np.median(slice_ms) if slice_ms else -1:.0f} ms", None),
+    ]
+
+
 BIG_CHILD = r"""
 import json, resource, sys, time
 limit = int(sys.argv[1])
@@ -313,12 +437,15 @@ def section_big(big_gb: float, limit_gb: float, workdir: Path):
 
 SECTIONS = {"features": section_features, "predict": section_predict, "train": section_train,
             "retrain": section_retrain, "imagej": section_imagej}
+#: sections run only when named with --section (they take minutes and need more than Python)
+OPTIONAL_SECTIONS = {"live": section_live}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small inputs (CI)")
-    ap.add_argument("--section", action="append", choices=list(SECTIONS), help="run only these sections")
+    ap.add_argument("--section", action="append", choices=[*SECTIONS, *OPTIONAL_SECTIONS],
+                    help="run only these sections (live: only when named)")
     ap.add_argument("--big", action="store_true", help="only the out-of-core benchmark (a generated volume on disk)")
     ap.add_argument("--big-gb", type=float, default=8.0, help="size of the generated uint16 volume in GiB (default 8)")
     ap.add_argument("--limit-gb", type=float, default=2.0, help="memory limit (RLIMIT_DATA) of the predicting process in GiB (default 2)")
@@ -334,7 +461,7 @@ def main(argv=None) -> int:
     print(f"pixelforest benchmark{' (quick)' if args.quick else ''}: {os.cpu_count()} cores, python {sys.version.split()[0]}")
     print(f"{'measurement':60s} {'pixelforest':>24s} {'baseline':>34s} {'ratio':>7s}")
     for name in args.section or list(SECTIONS):
-        for label, ours, base, ratio in SECTIONS[name](args.quick):
+        for label, ours, base, ratio in {**SECTIONS, **OPTIONAL_SECTIONS}[name](args.quick):
             r = "" if ratio is None else f"{ratio:6.2f}x"
             print(f"{label:60s} {ours:>24s} {base:>34s} {r:>7s}", flush=True)
     print(f"peak RSS {peak_rss_mb():.0f} MB")

@@ -96,11 +96,15 @@ def _watch_parent(interval: float = 1.0) -> None:
 
 
 def _release_pending():
+    """Frees the shared memory of results the plugin has read: unmapped here (Appose's dispose()
+    only unlinks the name, and the mapping would stay in this process: a round's result each
+    time), then unlinked."""
     for nd in STATE.pending:
-        try:
-            nd.shm.dispose() if hasattr(nd.shm, "dispose") else nd.shm.unlink()
-        except Exception:  # already gone
-            pass
+        for free in (nd.shm.close, nd.shm.unlink):
+            try:
+                free()
+            except Exception:  # already gone, or a view still open (then it goes with the view)
+                pass
     STATE.pending.clear()
 
 

@@ -339,8 +339,8 @@ public class LiveGui {
 						+ (l.isEmpty() ? 0 : l.get((int) (l.size() * 0.99))) + " samples " + l.size());
 				}
 				return true;
-			case "timed-strokes":  // N strokes across the image, alternating classes, each timed release -> overlay painted
-				timedStrokes(Integer.parseInt(a[1]), a.length > 2 ? Long.parseLong(a[2]) : 600);
+			case "timed-strokes":  // the strokes of a file, each timed release -> overlay painted
+				timedStrokes(new File(a[1]), a.length > 2 ? Long.parseLong(a[2]) : 500);
 				return true;
 			case "sleep":
 				Thread.sleep(Long.parseLong(a[1]));
@@ -392,6 +392,38 @@ public class LiveGui {
 				System.out.println("RESULT log " + (log == null ? "" : log.replace('\n', '|')));
 				return true;
 			}
+			case "commands-round": {  // what the same rounds cost with the Train + Apply commands, as before Live Training
+				List<Long> ms = new ArrayList<>();
+				File model = new File(out, "commands.pfc");
+				for (int i = 0; i < Integer.parseInt(a[1]); i++) {
+					long t0 = System.currentTimeMillis();
+					IJ.run(imp, "Train Classifier...", "labels=Overlay features=pixelforest-default classes=[] trees=100 seed=0 stages=1 save=["
+						+ model.getPath() + "]");
+					IJ.run(imp, "Apply Classifier...", "classifier=[" + model.getPath() + "] output=Probabilities apply=[Current image]");
+					ms.add(System.currentTimeMillis() - t0);
+					ImagePlus res = WindowManager.getCurrentImage();
+					if (res != null && res != imp) { res.changes = false; res.close(); }
+					WindowManager.setCurrentWindow(imp.getWindow());
+				}
+				System.out.println("RESULT commands_ms " + ms);
+				return true;
+			}
+			case "first-overlay": {  // panel opened -> overlay after the first two strokes (drawn at once)
+				long t0 = System.currentTimeMillis();
+				IJ.doCommand("Live Training...");
+				waitFor("the panel", 60_000, () -> session() != null && session().panel() != null);
+				Thread.sleep(200);
+				key('1');
+				long d0 = System.currentTimeMillis();
+				drag(new String[] { "", a[1], a[2], a[3], a[4] }, 1);
+				key('2');
+				drag(new String[] { "", a[5], a[6], a[7], a[8] }, 1);
+				long drawn = System.currentTimeMillis() - d0;
+				waitFor("the first overlay", 120_000, () -> session().classifierVersion() > 0 && session().overlayPaintedTime(imp) > 0);
+				long total = session().overlayPaintedTime(imp) - t0;
+				System.out.println("RESULT first_overlay_ms " + total + " drawing_ms " + drawn);
+				return true;
+			}
 			case "quit":
 				return false;
 			default:
@@ -406,35 +438,35 @@ public class LiveGui {
 	}
 
 	/**
-	 * The benchmark's loop: strokes drawn at places spread over the image (class by key), each
-	 * timed from the mouse release to the first paint of the overlay trained with it.
+	 * The benchmark's loop: the strokes of a file (lines "CLASS X0 Y0 X1 Y1 ..."), the class chosen
+	 * by its key, each timed from the mouse release to the first paint of the overlay trained with it.
+	 * With PAUSE ms between strokes, as a user looks before painting again.
 	 */
-	static void timedStrokes(int n, long pause) throws Exception {
+	static void timedStrokes(File file, long pause) throws Exception {
 		List<Long> ms = new ArrayList<>();
-		java.util.Random rnd = new java.util.Random(7);
-		int w = imp.getWidth(), h = imp.getHeight();
-		for (int i = 0; i < n; i++) {
-			key((char) ('1' + (i % 2)));
+		int i = 0;
+		for (String line : Files.readAllLines(file.toPath())) {
+			String[] f = line.trim().split("\\s+");
+			if (f.length < 5) continue;
+			i++;
+			key(f[0].charAt(0));
 			int v0 = session().classifierVersion();
-			boolean trains = i > 0 || v0 > 0;  // the first stroke of all has no second class to train with
-			double x0 = w * (0.1 + 0.8 * rnd.nextDouble()), y0 = h * (0.1 + 0.8 * rnd.nextDouble());
-			double len = Math.min(w, h) * (0.05 + 0.05 * rnd.nextDouble()), ang = rnd.nextDouble() * Math.PI;
-			long released = drag(new String[] { "", String.valueOf(x0), String.valueOf(y0),
-				String.valueOf(Math.max(0, Math.min(w - 1, x0 + len * Math.cos(ang)))),
-				String.valueOf(Math.max(0, Math.min(h - 1, y0 + len * Math.sin(ang)))) }, 1);
-			if (!trains) {
-				idle();
-				continue;
-			}
-			waitFor("the overlay of stroke " + (i + 1), 120_000, () -> session().classifierVersion() > v0
+			String[] pts = new String[f.length];
+			System.arraycopy(f, 1, pts, 1, f.length - 1);
+			pts[0] = "";
+			long released = drag(pts, 1);
+			Thread.sleep(50);
+			if (session().roundsStarted() == 0 && session().idle()) continue;  // one class so far: nothing to train
+			waitFor("the overlay of stroke " + i, 120_000, () -> session().classifierVersion() > v0
 				&& session().overlayPaintedTime(imp) >= released);
 			long painted = session().overlayPaintedTime(imp);
+			waitFor("the full view of stroke " + i, 120_000, () -> session().viewComplete(imp) || session().classifierVersion() > v0 + 1);
+			long full = session().overlayPaintedTime(imp);
 			ms.add(painted - released);
-			System.out.println("RESULT stroke " + (i + 1) + " ms " + (painted - released) + " version " + session().classifierVersion());
+			System.out.println("RESULT stroke " + i + " ms " + (painted - released) + " round_ms " + session().lastRoundMs()
+				+ " full_ms " + (full - released));
 			Thread.sleep(pause);
 		}
-		List<Long> sorted = new ArrayList<>(ms);
-		Collections.sort(sorted);
 		System.out.println("RESULT strokes_ms " + ms);
 	}
 }

@@ -50,6 +50,13 @@ final class LiveImage {
 
 		boolean samePlane(View o) { return o != null && o.t == t && o.z == z; }
 
+		/** The same view sampled more coarsely (stride doubled) until it has at most {@code pixels} samples. */
+		View coarse(int pixels) {
+			int s = stride;
+			while (s < PredictionCache.TILE && (long) ((rect.width + s - 1) / s) * ((rect.height + s - 1) / s) > pixels) s *= 2;
+			return s == stride ? this : new View(t, z, rect, s);
+		}
+
 		@Override
 		public boolean equals(Object o) {
 			return o instanceof View && samePlane((View) o) && ((View) o).stride == stride && ((View) o).rect.equals(rect);

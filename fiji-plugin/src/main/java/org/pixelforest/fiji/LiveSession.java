@@ -48,6 +48,12 @@ import java.util.function.BooleanSupplier;
 public final class LiveSession {
 
 	private static final List<LiveSession> SESSIONS = new CopyOnWriteArrayList<>();
+	/**
+	 * A round first predicts the view every few pixels, at most this many, and shows it; the view at
+	 * the canvas's resolution follows (a new round cancels it). Feedback within a round's training
+	 * plus about 0.1 s, whatever the zoom.
+	 */
+	static final int COARSE_PIXELS = 1 << 17;
 	private static final AtomicInteger COUNTER = new AtomicInteger();
 
 	final String id = "live" + COUNTER.incrementAndGet() + "-" + Long.toHexString(System.nanoTime());
@@ -248,7 +254,8 @@ public final class LiveSession {
 			return;
 		}
 		roundsStarted.incrementAndGet();
-		LiveImage.View view = li.view();
+		LiveImage.View full = li.view();
+		LiveImage.View view = full.coarse(COARSE_PIXELS);
 		long t0 = System.currentTimeMillis();
 		setBusy(String.format("Training on %,d labelled pixels...", mine.count()));
 		Map<String, Object> out = sendLabels(li, mine, "live_train", view, staleRound(v));
@@ -259,6 +266,7 @@ public final class LiveSession {
 		show(li, view, out);
 		lastRoundMs = System.currentTimeMillis() - t0;
 		roundsDone.incrementAndGet();
+		if (view.stride > full.stride) viewChanged();  // then the view at the canvas's resolution
 		double oob = ((Number) out.get("oob_error")).doubleValue();
 		setStatus(String.format("Round %d: %,d labelled pixels, %d ms%s.", roundsDone.get(), mine.count(), lastRoundMs,
 			oob >= 0 ? String.format(", out-of-bag error %.3f", oob) : ""));
@@ -812,6 +820,12 @@ public final class LiveSession {
 
 	public int roundsStarted() { return roundsStarted.get(); }
 
+	/** How long the last round took in the worker and here (ms), without the paint. */
+	public long lastRoundMs() { return lastRoundMs; }
+
+	/** The panel window (null until it is shown). */
+	public javax.swing.JFrame panel() { return panel; }
+
 	public int roundsDone() { return roundsDone.get(); }
 
 	public int roundsCancelled() { return roundsCancelled.get(); }
@@ -838,6 +852,15 @@ public final class LiveSession {
 		int[] pos = li.position();
 		PredictionCache.Plane p = li.cache.get(pos[0], pos[1]);
 		return p == null || p.roi.paintedTime < p.roi.dataTime ? 0 : p.roi.paintedTime;
+	}
+
+	/** True when the view of an image is predicted at the canvas's resolution by the newest classifier and painted. */
+	public boolean viewComplete(ImagePlus imp) {
+		LiveImage li = image(imp);
+		LiveImage.View v = li.view();
+		if (trainedVersion == 0 || li.cache.missing(v.t, v.z, v.rect, v.stride, trainedVersion) != null) return false;
+		PredictionCache.Plane p = li.cache.get(v.t, v.z);
+		return p != null && p.roi.paintedTime >= p.roi.dataTime;
 	}
 
 	/** The classes (1..K, 0 = nothing shown) of the current plane as the overlay shows them in Segmentation mode. */

@@ -68,6 +68,11 @@ public final class PythonService {
 				env.put("OMP_NUM_THREADS", String.valueOf(Options.threads()));
 			}
 			env.put("PIXELFOREST_WORKER_MEMORY_MB", String.valueOf(Options.memoryMB()));
+			// glibc raises its mmap threshold after each large array is freed, so that later ones come
+			// from the heap and are never given back: a long-lived worker whose rounds allocate arrays
+			// of a few MB grew by about 2 MB a round. A fixed threshold keeps large arrays mapped and
+			// returned (worker memory flat over 60 rounds). Other C libraries ignore the variable.
+			env.put("MALLOC_MMAP_THRESHOLD_", "131072");
 			service = new Service(new File(System.getProperty("user.home")), env, exe, "-c", WORKER).syntax("python")
 				.init("import numpy");  // on the main thread first: Appose advises it (a numpy import in a task can hang on Windows)
 			if (IJ.debugMode || Boolean.getBoolean("pixelforest.debug")) service.debug(PythonService::debugLine);
