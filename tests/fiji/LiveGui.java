@@ -424,11 +424,54 @@ public class LiveGui {
 				System.out.println("RESULT first_overlay_ms " + total + " drawing_ms " + drawn);
 				return true;
 			}
+			case "addclass":
+				SwingUtilities.invokeAndWait(() -> {
+					for (java.awt.Component c : all(session().panel())) if (c instanceof javax.swing.AbstractButton && "Add".equals(((javax.swing.AbstractButton) c).getText())) ((javax.swing.AbstractButton) c).doClick();
+				});
+				return true;
+			case "click-button": {  // a real click (Robot) on a button of any window, by its text
+				String label = String.join(" ", Arrays.copyOfRange(a, 1, a.length));
+				java.awt.Component found = null;
+				for (Window w : Window.getWindows())
+					if (w.isVisible()) for (java.awt.Component c : all(w))
+						if (c instanceof javax.swing.AbstractButton && label.equals(((javax.swing.AbstractButton) c).getText()) && c.isShowing()) found = c;
+				if (found == null) throw new IllegalStateException("no button " + label);
+				Point p = found.getLocationOnScreen();
+				robot.mouseMove(p.x + found.getWidth() / 2, p.y + found.getHeight() / 2);
+				Thread.sleep(100);
+				robot.mousePress(InputEvent.BUTTON1_DOWN_MASK);
+				robot.mouseRelease(InputEvent.BUTTON1_DOWN_MASK);
+				Thread.sleep(300);
+				return true;
+			}
+			case "await-dialog": {
+				String title = String.join(" ", Arrays.copyOfRange(a, 1, a.length));
+				waitFor("the dialog " + title, 30_000, () -> {
+					for (Window w : Window.getWindows())
+						if (w.isVisible() && w instanceof java.awt.Dialog && ((java.awt.Dialog) w).getTitle().equals(title)) return true;
+					return false;
+				});
+				Thread.sleep(500);
+				return true;
+			}
+			case "close-dialogs":
+				SwingUtilities.invokeAndWait(() -> {
+					for (Window w : Window.getWindows()) if (w.isVisible() && w instanceof java.awt.Dialog) w.dispose();
+				});
+				return true;
 			case "quit":
 				return false;
 			default:
 				throw new IllegalArgumentException("unknown command " + a[0]);
 		}
+	}
+
+	static List<java.awt.Component> all(java.awt.Component root) {
+		List<java.awt.Component> out = new ArrayList<>();
+		out.add(root);
+		if (root instanceof java.awt.Container)
+			for (java.awt.Component c : ((java.awt.Container) root).getComponents()) out.addAll(all(c));
+		return out;
 	}
 
 	static String groups(List<Roi> rois) {

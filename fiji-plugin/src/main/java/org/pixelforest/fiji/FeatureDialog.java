@@ -17,7 +17,10 @@ import javax.swing.SpinnerNumberModel;
 import javax.swing.SwingUtilities;
 import java.awt.BorderLayout;
 import java.awt.FlowLayout;
+import java.awt.GridBagConstraints;
+import java.awt.GridBagLayout;
 import java.awt.GridLayout;
+import java.awt.Insets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -140,21 +143,28 @@ final class FeatureDialog extends JDialog {
 		for (double s : sc) t.append(t.length() > 0 ? ", " : "").append(fmt(s));
 		scalesField.setText(t.toString());
 		grid.removeAll();
-		grid.setLayout(new GridLayout(ids.size() + 1, sc.size() + 1, 2, 0));
-		grid.add(new JLabel(""));
-		for (double s : sc) grid.add(new JLabel(fmt(s), JLabel.CENTER));
+		grid.setLayout(new GridBagLayout());
+		GridBagConstraints g = new GridBagConstraints();
+		g.gridy = 0;
+		g.insets = new Insets(1, 6, 1, 6);
+		g.anchor = GridBagConstraints.WEST;
+		grid.add(new JLabel("feature \\ scale (sigma)"), g);
+		g.anchor = GridBagConstraints.CENTER;
+		for (double s : sc) grid.add(new JLabel(fmt(s)), g);
 		boxes = new JCheckBox[ids.size()][sc.size()];
 		for (int f = 0; f < ids.size(); f++) {
-			grid.add(new JLabel(names.get(f)));
+			g.gridy = f + 1;
+			g.anchor = GridBagConstraints.WEST;
+			grid.add(new JLabel(names.get(f)), g);
+			g.anchor = GridBagConstraints.CENTER;
 			List<Double> sel = on.get(ids.get(f));
 			for (int i = 0; i < sc.size(); i++) {
 				JCheckBox b = new JCheckBox();
-				b.setHorizontalAlignment(JCheckBox.CENTER);
 				b.setEnabled(sc.get(i) >= minScale.get(f) - 1e-12);
 				b.setSelected(b.isEnabled() && sel != null && sel.contains(sc.get(i)));
 				b.addActionListener(e -> preset.setSelectedItem("custom"));
 				boxes[f][i] = b;
-				grid.add(b);
+				grid.add(b, g);
 			}
 		}
 		grid.revalidate();

@@ -72,6 +72,7 @@ final class LivePanel extends JFrame {
 	private final DefaultListModel<String> suggestionModel = new DefaultListModel<>();
 	final JList<String> suggestionList = new JList<>(suggestionModel);
 	private boolean updating;
+	private JSpinner width;
 
 	LivePanel(LiveSession session) {
 		super("Pixel Forest: Live Training - " + session.images.get(0).imp.getTitle());
@@ -196,7 +197,7 @@ final class LivePanel extends JFrame {
 		JPanel p = section("Painting");
 		JPanel row = new JPanel(new FlowLayout(FlowLayout.LEFT, 4, 0));
 		row.add(new JLabel("Brush width"));
-		JSpinner width = new JSpinner(new SpinnerNumberModel(Math.max(1, Line.getWidth()), 1, 200, 1));
+		width = new JSpinner(new SpinnerNumberModel(Math.max(1, Line.getWidth()), 1, 200, 1));
 		width.setToolTipText("the width of line selections (ImageJ's line width): a line with a width is a brush stroke");
 		width.addChangeListener(e -> Line.setWidth((Integer) width.getValue()));
 		row.add(width);
@@ -326,6 +327,11 @@ final class LivePanel extends JFrame {
 		}
 		SaveDialog sd = new SaveDialog("Save the classifier", dir, name, ".pfc");
 		return sd.getFileName() == null ? null : sd.getDirectory() + sd.getFileName();
+	}
+
+	/** The brush width follows ImageJ's line width when it is changed elsewhere (Edit > Options > Line Width...). */
+	void syncWidth() {
+		if (width != null && (Integer) width.getValue() != Line.getWidth()) width.setValue(Math.max(1, Line.getWidth()));
 	}
 
 	/** The classes changed (names, colours, counts, the chosen one). Any thread. */

@@ -86,6 +86,7 @@ public final class LiveSession {
 	final AtomicInteger roundsStarted = new AtomicInteger(), roundsDone = new AtomicInteger(), roundsCancelled = new AtomicInteger();
 	volatile long lastRoundMs, lastChangeToOverlayMs;
 	volatile String status = "";
+	private volatile String roundStatus = "";  // what the last round said, shown again after a view is predicted
 	volatile String savedPath;
 	private volatile int savedAt = -1;  // labels version of the last save
 	volatile List<double[]> suggestions = new ArrayList<>();  // {t, z, x, y, w, h, uncertainty}
@@ -268,8 +269,9 @@ public final class LiveSession {
 		roundsDone.incrementAndGet();
 		if (view.stride > full.stride) viewChanged();  // then the view at the canvas's resolution
 		double oob = ((Number) out.get("oob_error")).doubleValue();
-		setStatus(String.format("Round %d: %,d labelled pixels, %d ms%s.", roundsDone.get(), mine.count(), lastRoundMs,
-			oob >= 0 ? String.format(", out-of-bag error %.3f", oob) : ""));
+		roundStatus = String.format("Round %d: %,d labelled pixels, %d ms%s.", roundsDone.get(), mine.count(), lastRoundMs,
+			oob >= 0 ? String.format(", out-of-bag error %.3f", oob) : "");
+		setStatus(roundStatus);
 		if (since > 0) waitPainted(li, since);
 	}
 
@@ -327,7 +329,7 @@ public final class LiveSession {
 		BooleanSupplier gone = () -> closed || isStale() || !li.view().samePlane(need);
 		Map<String, Object> out = PythonService.call("live_predict", p, null, "predicting", gone);
 		show(li, need, out);
-		setStatus("Round " + roundsDone.get() + ".");
+		setStatus(roundStatus);
 	}
 
 	/** Stores a prediction in the cache, renders it and swaps it into the overlay. */
@@ -524,7 +526,10 @@ public final class LiveSession {
 			return false;
 		};
 		KeyboardFocusManager.getCurrentKeyboardFocusManager().addKeyEventDispatcher(keys);
-		viewTimer = new Timer(100, e -> { for (LiveImage li : images) checkView(li); });
+		viewTimer = new Timer(100, e -> {
+			for (LiveImage li : images) checkView(li);
+			if (panel != null) panel.syncWidth();
+		});
 		viewTimer.start();
 	}
 
@@ -622,7 +627,8 @@ public final class LiveSession {
 		savedPath = path;
 		savedAt = labelsVersion.get();
 		viewChanged();
-		setStatus("Opened " + new File(path).getName() + ": " + idx.length + " labelled pixels.");
+		roundStatus = "Opened " + new File(path).getName() + ": " + idx.length + " labelled pixels.";
+		setStatus(roundStatus);
 	}
 
 	/** Where to label next on the active image's plane: rectangles in the overlay, listed in the panel. */
