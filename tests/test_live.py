@@ -298,3 +298,98 @@ def test_batch_mode_says_it_needs_windows(fiji):
     rc, log = fiji["macro"](macro)
     assert "Live Training opens a panel for painting and needs ImageJ's windows" in log
     assert "AFTER 1" in log  # nothing else happened (no result, no error abort)
+
+
+def test_two_images_one_classifier_and_labels_kept_in_the_overlay(fiji, blobs_image, tmp_path):
+    """Add image: strokes on two images train one classifier (each image keeps its labels); the
+    panel closed, the labels stay in the overlay, and a panel opened again takes them back."""
+    path_a, img_a, fg_a = blobs_image
+    img_b, fg_b = _blobs((160, 200), seed=21)
+    path_b = tmp_path / "second.tif"
+    tifffile.imwrite(path_b, img_b, imagej=True)
+    a1, a2 = _stroke_places(~fg_a, 1, seed=1)[0], _stroke_places(fg_a, 1, seed=2)[0]
+    b1, b2 = _stroke_places(~fg_b, 1, seed=3)[0], _stroke_places(fg_b, 1, seed=4)[0]
+    script = f"""
+open {path_a}
+zoom 200
+live
+tool freeline
+width 5
+key 1
+stroke {a1}
+key 2
+stroke {a2}
+wait
+open {path_b}
+zoom 200
+addimage
+key 1
+stroke {b1}
+key 2
+stroke {b2}
+wait
+mode segmentation
+wait
+seg both_b.tif
+save both.pfc
+closepanel
+sleep 500
+live
+wait
+mode segmentation
+wait
+seg again_b.tif
+info
+"""
+    rc, log, res = fiji["gui"](script, tmp_path)
+    assert rc == 0 and res.get("done") == ["true"], log
+    clf = pf.load(tmp_path / "both.pfc")
+    assert len(clf.labels) == 2 and clf.training["n_images"] == 2
+    lab_a, lab_b = (li.dense()[0, 0] for li in clf.labels)
+    assert lab_a.shape == img_a.shape and lab_b.shape == img_b.shape and lab_a.any() and lab_b.any()
+    both = pf.train([img_a, img_b], [lab_a, lab_b], features="pixelforest-default", trees=100, seed=0)
+    assert np.array_equal(tifffile.imread(tmp_path / "both_b.tif"), both.predict(img_b, "simple-segmentation"))
+    # the panel opened again on the second image took its labels (and classes) back from the overlay
+    alone = pf.train(img_b, lab_b, features="pixelforest-default", trees=100, seed=0)
+    assert np.array_equal(tifffile.imread(tmp_path / "again_b.tif"), alone.predict(img_b, "simple-segmentation"))
+    assert res["info"][-1].startswith("classes Label 1,Label 2")
+
+
+def test_multichannel_time_series(fiji, tmp_path):
+    """A two-channel time series: strokes on frame 2 keep their time point and label both channels;
+    frame 3 shows its own prediction, equal to the engine's."""
+    img, fg = _blobs((3, 120, 140), seed=31)
+    two = np.stack([img, 255 - img // 2], axis=1)  # (T, C, Y, X)
+    path = tmp_path / "series.tif"
+    tifffile.imwrite(path, two[:, None], imagej=True, metadata={"axes": "TZCYX"})
+    s1, s2 = _stroke_places(~fg[1], 1, 16, seed=1)[0], _stroke_places(fg[1], 1, 16, seed=2)[0]
+    script = f"""
+open {path}
+zoom 300
+live
+tool freeline
+width 3
+frame 2
+key 1
+stroke {s1}
+key 2
+stroke {s2}
+wait
+mode segmentation
+wait
+seg frame2.tif
+frame 3
+wait
+seg frame3.tif
+save series.pfc
+"""
+    rc, log, res = fiji["gui"](script, tmp_path)
+    assert rc == 0 and res.get("done") == ["true"], log
+    clf = pf.load(tmp_path / "series.pfc")
+    assert clf.n_channels == 2 and clf.ndim == 2
+    lab = clf.labels[0].dense()[:, 0]  # (T, Y, X)
+    assert {int(t) for t in np.nonzero(lab)[0]} == {1}
+    engine = pf.train(two, lab, features="pixelforest-default", trees=100, seed=0, axes="tcyx")
+    seg = engine.predict(two, "simple-segmentation", axes="tcyx")
+    assert np.array_equal(tifffile.imread(tmp_path / "frame2.tif"), seg[1])
+    assert np.array_equal(tifffile.imread(tmp_path / "frame3.tif"), seg[2])

@@ -180,7 +180,7 @@ public class LiveGui {
 			case "live": {
 				long t0 = System.currentTimeMillis();
 				IJ.doCommand("Live Training...");
-				waitFor("the panel", 60_000, () -> session() != null && session().status().startsWith("Ready"));
+				waitFor("the panel", 60_000, () -> session() != null && session().isReady());
 				System.out.println("RESULT panel_ready_ms " + (System.currentTimeMillis() - t0));
 				WindowManager.setCurrentWindow(imp.getWindow());
 				return true;
@@ -273,6 +273,18 @@ public class LiveGui {
 				System.out.println("RESULT slice_ms " + (session().overlayPaintedTime(imp) - t0));
 				return true;
 			}
+			case "frame": {
+				int t = Integer.parseInt(a[1]);
+				long t0 = System.currentTimeMillis();
+				SwingUtilities.invokeAndWait(() -> imp.setPosition(imp.getC(), imp.getZ(), t));
+				if (session().classifierVersion() == 0) return true;
+				waitFor("the frame's overlay", 60_000, () -> session().overlayPaintedTime(imp) > t0);
+				return true;
+			}
+			case "addimage":
+				session().addOpenImage(imp);
+				idle();
+				return true;
 			case "eraser":
 				session().useEraser(a[1].equals("on"));
 				Thread.sleep(100);

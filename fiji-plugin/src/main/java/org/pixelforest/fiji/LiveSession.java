@@ -213,7 +213,9 @@ public final class LiveSession {
 			p.put("seed", seed);
 			Map<String, Object> out = PythonService.call("live_open", p, img, "computing features of " + li.imp.getTitle(), () -> closed);
 			if (out.get("spec") instanceof Map) features = out.get("spec");
-			setStatus(images.size() > 1 ? "Added " + li.imp.getTitle() + "." : "Ready: paint strokes of at least two classes.");
+			int adopted = li.labelCount();
+			setStatus(images.size() > 1 ? "Added " + li.imp.getTitle() + "."
+				: adopted > 0 ? "Ready: " + adopted + " label(s) taken from the overlay." : "Ready: paint strokes of at least two classes.");
 		}
 		finally {
 			img.close();
@@ -825,6 +827,9 @@ public final class LiveSession {
 	}
 
 	public int roundsStarted() { return roundsStarted.get(); }
+
+	/** True once the first image's features are computed (the panel takes strokes before, and trains after). */
+	public boolean isReady() { synchronized (lock) { return ready; } }
 
 	/** How long the last round took in the worker and here (ms), without the paint. */
 	public long lastRoundMs() { return lastRoundMs; }
