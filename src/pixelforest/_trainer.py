@@ -55,7 +55,7 @@ def train_forest(X: np.ndarray, y: np.ndarray, n_classes: int, *, trees: int, mt
     Returns the forest (one value column per class; classes without samples stay 0) and its
     out-of-bag error, ``None`` when no sample was ever out of bag. ``seed``: a non-negative
     int, or ``None`` for a random forest. ``n_jobs``: threads, negative counts from all
-    numba's threads as in joblib (-1: all).
+    numba's threads as in joblib (-1 or ``None``: all).
     """
     X = np.ascontiguousarray(X, dtype=np.float32)
     y = np.ascontiguousarray(y, dtype=np.int32)
@@ -70,6 +70,7 @@ def train_forest(X: np.ndarray, y: np.ndarray, n_classes: int, *, trees: int, mt
         raise ValueError(f"mtry must lie in 1..{n_feat}, got {mtry}")
     states = tree_states(seed, trees)
     most = numba.config.NUMBA_NUM_THREADS
+    n_jobs = -1 if n_jobs is None else n_jobs
     threads = min(most, n_jobs if n_jobs > 0 else max(1, most + 1 + n_jobs))
     before = numba.get_num_threads()
     numba.set_num_threads(threads)
