@@ -3,7 +3,7 @@
 Labels follow ilastik: 0 = unlabelled, class k = label value k (k = 1..K).
 The forest follows ilastik's defaults (vigra): 100 trees, mtry =
 floor(sqrt(n_features) + 0.5), Gini, fully grown, bootstrap with replacement at
-proportion 1.0; here grown by scikit-learn (or pixelforest's compiled trainer) and kept as
+proportion 1.0; here grown by pixelforest's compiled trainer (or scikit-learn) and kept as
 plain arrays.
 """
 
@@ -529,12 +529,12 @@ def train_from_samples(X: np.ndarray, y: np.ndarray, spec: FeatureSpec, n_channe
 
 
 def fit_forest(X: np.ndarray, y: np.ndarray, n_classes: int, *, trees: int = 100, seed=None,
-               n_jobs: int = -1, method: str = "sklearn") -> tuple[Forest, float | None]:
+               n_jobs: int = -1, method: str = "pixelforest") -> tuple[Forest, float | None]:
     """Fit ilastik-default random forest; returns the forest (columns = classes 1..n_classes) and OOB error.
 
-    ``method``: ``"sklearn"`` (the default) grows it with scikit-learn's ``RandomForestClassifier``
-    (exact sorted splits); ``"pixelforest"`` with our compiled trainer, same model
-    (:mod:`pixelforest._trainer`: histogram splits on features binned once into <= 256 bins).
+    ``method``: ``"pixelforest"`` (the default) grows it with our compiled trainer
+    (:mod:`pixelforest._trainer`: histogram splits on features binned once into <= 256 bins);
+    ``"sklearn"`` with scikit-learn's ``RandomForestClassifier`` (exact sorted splits), same model.
     """
     if method == "pixelforest":
         from ._trainer import train_forest
