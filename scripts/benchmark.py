@@ -9,7 +9,9 @@ Sections (all by default):
   3D (``isbi2012-em`` stack); synthetic images of the same size without ../shared/data.
 * ``predict``: our compiled forest traversal against scikit-learn's
   ``predict_proba(n_jobs=-1)`` on the same 100-tree forest and features.
-* ``train``: end-to-end train + predict on the 2D image with the full bank.
+* ``train``: the forest fit alone on a live loop's training set (20 brush strokes on the 2D
+  image, pixelforest-default features), our trainer against scikit-learn's, with nodes per tree
+  and out-of-bag errors; then end-to-end train + predict on the 2D image with the full bank.
 * ``retrain``: after adding 1,000 labelled pixels, retrain + predict a 1024 x 1024 view
   from the interactive session's feature cache, against doing it from scratch.
 * ``imagej``: numpy <-> ImagePlus of a 2048 x 2048 x 100 float32 stack, against a
@@ -167,13 +169,52 @@ def section_predict(quick: bool):
              f"{X.shape[0] / tb / 1e6:.2f} Mpx/s (sklearn n_jobs=-1)", tb / tp), ("  max |p - p_sklearn|", f"{diff:.1e}", "", None)]
 
 
+def stroke_labels(img: np.ndarray, n_strokes: int = 20, seed: int = 0) -> np.ndarray:
+    """Labels a user draws in the live loop: brush strokes 60-160 px long and 5 px wide, started
+    alternately in the foreground and the background (Otsu) at least 60 px from the border, each
+    labelled whole with the class where it starts (so some run across the boundary)."""
+    from skimage.draw import line
+    from skimage.filters import threshold_otsu
+
+    rng = np.random.default_rng(seed)
+    fg = img > threshold_otsu(img)
+    lab = np.zeros(img.shape, np.uint8)
+    H, W = img.shape
+    for r in range(n_strokes):
+        cls = 1 + r % 2
+        ys, xs = np.nonzero((fg if cls == 1 else ~fg)[60:-60, 60:-60])
+        k = rng.integers(len(ys))
+        y0, x0 = ys[k] + 60, xs[k] + 60
+        ang, length = rng.uniform(0, np.pi), rng.integers(60, 160)
+        y1 = int(np.clip(y0 + length * np.sin(ang), 0, H - 1))
+        x1 = int(np.clip(x0 + length * np.cos(ang), 0, W - 1))
+        rr, cc = line(y0, x0, y1, x1)
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                lab[np.clip(rr + dy, 0, H - 1), np.clip(cc + dx, 0, W - 1)] = cls
+    return lab
+
+
 def section_train(quick: bool):
     from skimage.feature import multiscale_basic_features
     from sklearn.ensemble import RandomForestClassifier
 
     import pixelforest as pf
+    from pixelforest.classifier import fit_forest
 
     img, src = image_2d(quick)
+    strokes = stroke_labels(img, 6 if quick else 20)
+    X = pf.compute_features(img, "pixelforest-default")[strokes > 0]
+    y = strokes[strokes > 0]
+    # the forest fit alone, as the live loop retrains after each stroke: our trainer against
+    # scikit-learn's (n_jobs=-1), both ilastik's 100-tree model
+    (tb, (fb, oob_b)), (tp, (fp, oob_p)) = timed_pair(
+        lambda: fit_forest(X, y, 2, seed=0, method="sklearn"), lambda: fit_forest(X, y, 2, seed=0, method="pixelforest"),
+        repeat=2)
+    rows = [(f"forest fit ({src}, {y.size} px in {6 if quick else 20} strokes, {X.shape[1]} features)",
+             f"{tp:.3f} s", f"{tb:.3f} s (sklearn n_jobs=-1)", tb / tp),
+            ("  nodes per tree", f"{fp.feature.size / fp.n_trees:.0f}", f"{fb.feature.size / fb.n_trees:.0f}", None),
+            ("  out-of-bag error", f"{oob_p:.4f}", f"{oob_b:.4f}", None)]
     lab = sparse_labels(img)
 
     def ours():
@@ -189,7 +230,8 @@ def section_train(quick: bool):
 
     tp, _ = timed(ours)
     tb, _ = timed(baseline)
-    return [(f"train + predict ({src}, {int((lab > 0).sum())} labels)", f"{tp:.2f} s", f"{tb:.2f} s (skimage + sklearn)", tb / tp)]
+    return rows + [(f"train + predict ({src}, {int((lab > 0).sum())} labels)", f"{tp:.2f} s",
+                    f"{tb:.2f} s (skimage + sklearn)", tb / tp)]
 
 
 def section_retrain(quick: bool):

@@ -3,7 +3,8 @@
 Labels follow ilastik: 0 = unlabelled, class k = label value k (k = 1..K).
 The forest follows ilastik's defaults (vigra): 100 trees, mtry =
 floor(sqrt(n_features) + 0.5), Gini, fully grown, bootstrap with replacement at
-proportion 1.0; here trained with scikit-learn and kept as plain arrays.
+proportion 1.0; here grown by pixelforest's compiled trainer (or scikit-learn) and kept as
+plain arrays.
 """
 
 from __future__ import annotations
@@ -528,8 +529,20 @@ def train_from_samples(X: np.ndarray, y: np.ndarray, spec: FeatureSpec, n_channe
 
 
 def fit_forest(X: np.ndarray, y: np.ndarray, n_classes: int, *, trees: int = 100, seed=None,
-               n_jobs: int = -1) -> tuple[Forest, float | None]:
-    """Fit ilastik-default random forest; returns the forest (columns = classes 1..n_classes) and OOB error."""
+               n_jobs: int = -1, method: str = "pixelforest") -> tuple[Forest, float | None]:
+    """Fit ilastik-default random forest; returns the forest (columns = classes 1..n_classes) and OOB error.
+
+    ``method``: ``"pixelforest"`` (the default) grows it with our compiled trainer
+    (:mod:`pixelforest._trainer`: histogram splits on features binned once into <= 256 bins);
+    ``"sklearn"`` with scikit-learn's ``RandomForestClassifier`` (exact sorted splits), same model.
+    """
+    if method == "pixelforest":
+        from ._trainer import train_forest
+
+        return train_forest(X, np.asarray(y) - 1, n_classes, trees=trees, mtry=mtry(X.shape[1]), seed=seed,
+                            n_jobs=n_jobs)
+    if method != "sklearn":
+        raise ValueError(f"unknown forest method {method!r}; expected 'pixelforest' or 'sklearn'")
     from sklearn.ensemble import RandomForestClassifier
 
     rf = RandomForestClassifier(
