@@ -76,7 +76,9 @@ def test_stored_forest_is_exact(ilastik_tests, case):
 
 @pytest.mark.parametrize("case", ["2d", "5t2d1c"])
 def test_retrained_from_project_labels(ilastik_tests, case):
-    r = _conformance().retrained(ilastik_tests, case, seed=0)
+    """Forests retrained from the project's labels agree with ilastik's output as well as two random
+    forests do: the mean over five seeds (single forests of 154 labels vary by about 0.02)."""
+    r, _ = _conformance().retrained_mean(ilastik_tests, case)
     assert r["n_labels"] == N_LABELS[case]
     assert r["iou"] >= 0.97, r
     assert r["mean_dp"] <= 0.03, r
