@@ -14,7 +14,8 @@ import numpy as np
 
 from . import axes as _axes
 from .classifier import Classifier, LabelImage, train_from_samples
-from .features import FeatureSpec, values_per_channel, check_image_values, check_scales, compute_canonical, resolve_spec
+from .features import (FeatureSpec, check_image_values, check_scales, compute_canonical, image_stats, resolve_spec,
+                       values_per_channel)
 
 
 class Session:
@@ -34,6 +35,7 @@ class Session:
         self.name = name  # the image's title or file, kept with its labels in a saved classifier
         self._cells: dict = {}  # (feature id, scale, in 2D) -> (T, Z, Y, X, k) float32
         self._assembled = None  # (cell keys, their features side by side) of the last request
+        self._image_stats: dict = {}  # normalisation mode -> the whole image's statistics
         self.classifier: Classifier | None = None
 
     # -- features -------------------------------------------------------------------
@@ -54,10 +56,30 @@ class Session:
             bases[id(b)] = b.nbytes
         return sum(bases.values())
 
+    def _stats(self, spec: FeatureSpec):
+        """The whole image's normalisation statistics for ``spec``'s mode, computed once."""
+        if spec.normalize not in self._image_stats:
+            self._image_stats[spec.normalize] = image_stats(self.image5, spec)
+        return self._image_stats[spec.normalize]
+
+    def _keep(self, spec: FeatureSpec, keys: list, full: np.ndarray) -> np.ndarray:
+        """The session's cells become views of ``full`` (its features side by side): no second
+        copy is kept, and asking again (retrain, predict) costs nothing."""
+        k0 = 0
+        for key, (fid, si) in zip(keys, spec.cells()):
+            n = values_per_channel(fid, spec.in_2d_flags(self.image5.shape[1])[si]) * self.image5.shape[-1]
+            self._cells[key] = full[..., k0:k0 + n]
+            k0 += n
+        self._assembled = (keys, full)
+        return full
+
     def features(self, spec: FeatureSpec | None = None) -> np.ndarray:
         """The image's features for ``spec`` (default: the session's), computing only missing cells."""
         spec = spec or self.spec
         missing = self.missing(spec)
+        keys = [self._cell_key(fid, si, spec) for fid, si in spec.cells()]
+        if spec == self.spec and len(missing) == len(keys):  # nothing cached: the whole bank in one pass
+            return self._keep(spec, keys, compute_canonical(self.image5, spec, check=False, stats=self._stats(spec)))
         flags = spec.in_2d_flags(self.image5.shape[1])
         groups: dict = {}  # cells computed together: a scale's filters share their smoothing; all
         for fid, si in missing:  # reaches of hole filling (2D or 3D) share one component tree
@@ -70,28 +92,19 @@ class Session:
                                          compute_in_2d=None if spec.compute_in_2d is None else [spec.compute_in_2d[si] for si in sis],
                                          structure_tensor=spec.structure_tensor)
             sub = replace(sub, normalize=spec.normalize)
-            out = compute_canonical(self.image5, sub, check=False)
+            out = compute_canonical(self.image5, sub, check=False, stats=self._stats(spec))
             k = 0
             for fid, sub_si in sub.cells():
                 si = sis[sub_si]
                 n = values_per_channel(fid, flags[si]) * C
                 self._cells[self._cell_key(fid, si, spec)] = out[..., k:k + n]
                 k += n
-        keys = [self._cell_key(fid, si, spec) for fid, si in spec.cells()]
         if self._assembled is not None and self._assembled[0] == keys:
             return self._assembled[1]
         full = np.concatenate([self._cells[k] for k in keys], axis=-1)
         if spec != self.spec:  # another selection (e.g. suggested features): a copy, not kept
             return full
-        # the session's own cells become views of the assembled array: no second copy is kept,
-        # and asking again (retrain, predict) costs nothing
-        k0 = 0
-        for key in keys:
-            n = self._cells[key].shape[-1]
-            self._cells[key] = full[..., k0:k0 + n]
-            k0 += n
-        self._assembled = (keys, full)
-        return full
+        return self._keep(spec, keys, full)
 
     # -- labels and training ----------------------------------------------------------
 

@@ -93,6 +93,24 @@ def _watch_parent(interval: float = 1.0) -> None:
                 os._exit(0)
 
     threading.Thread(target=run, name="pixelforest-parent-watch", daemon=True).start()
+    threading.Thread(target=_warm_up, name="pixelforest-warm-up", daemon=True).start()
+
+
+def _warm_up() -> None:
+    """Loads the compiled kernels the first commands need (the default features in 2D, training,
+    prediction) on a tiny image while the user is still choosing: a request that comes meanwhile
+    waits for a kernel being loaded instead of loading it again, and later ones find them ready."""
+    try:
+        from .classifier import train
+
+        rng = np.random.default_rng(0)
+        img = rng.random((64, 64), dtype=np.float32)
+        lab = np.zeros(img.shape, np.uint8)
+        lab[10:14, 10:30], lab[40:44, 10:30] = 1, 2
+        clf = train(img, lab, features=DEFAULT_FEATURES, trees=4, seed=0)
+        clf.predict(img)
+    except Exception:  # a warm-up only: any real problem is reported by the request that meets it
+        pass
 
 
 def _release_pending():
