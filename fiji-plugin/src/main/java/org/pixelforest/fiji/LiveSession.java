@@ -74,7 +74,6 @@ public final class LiveSession {
 	private boolean roundPending, viewPending, ready, closed, running;
 	private final AtomicInteger labelsVersion = new AtomicInteger();
 	private volatile int trainedVersion;  // the worker's classifier version (0: none yet)
-	private volatile long changeTime;  // when the labels last changed (ms)
 	private Thread thread;
 	private final ExecutorService actions = Executors.newSingleThreadExecutor(r -> {
 		Thread t = new Thread(r, "pixelforest-live-actions");
@@ -84,7 +83,7 @@ public final class LiveSession {
 
 	// what tests and the benchmark read
 	final AtomicInteger roundsStarted = new AtomicInteger(), roundsDone = new AtomicInteger(), roundsCancelled = new AtomicInteger();
-	volatile long lastRoundMs, lastChangeToOverlayMs;
+	volatile long lastRoundMs;
 	volatile String status = "";
 	private volatile String roundStatus = "";  // what the last round said, shown again after a view is predicted
 	volatile String savedPath;
@@ -236,7 +235,6 @@ public final class LiveSession {
 		LiveImage li = activeImage();
 		if (li == null) return;
 		int v = labelsVersion.get();
-		long since = changeTime;
 		int nClasses = classes.size();
 		boolean[] present = new boolean[nClasses];
 		LiveImage.Labels mine = null;
@@ -274,7 +272,6 @@ public final class LiveSession {
 		roundStatus = String.format("Round %d: %,d labelled pixels, %d ms%s.", roundsDone.get(), mine.count(), lastRoundMs,
 			oob >= 0 ? String.format(", out-of-bag error %.3f", oob) : "");
 		setStatus(roundStatus);
-		if (since > 0) waitPainted(li, since);
 	}
 
 	private Map<String, Object> sendLabels(LiveImage li, LiveImage.Labels labels, String request, LiveImage.View view,
@@ -344,6 +341,7 @@ public final class LiveSession {
 			ByteBuffer buf = ImageBridge.buffer(nd);
 			buf.get(data);
 			int version = ((Number) out.get("version")).intValue();
+			if (version > trainedVersion) trainedVersion = version;  // a round cancelled after training still trained
 			PredictionCache.Plane plane = li.cache.put(view.t, view.z, view.rect, view.stride, data, s[0] - 1, s[1], s[2], version);
 			li.cache.render(plane, view.rect, mode, LiveImage.rgb(classes));
 		}
@@ -353,23 +351,10 @@ public final class LiveSession {
 		SwingUtilities.invokeLater(() -> refresh(li));
 	}
 
-	/** Waits (briefly) until the new overlay has been painted, to time change -> overlay on screen. */
-	private void waitPainted(LiveImage li, long since) {
-		int[] pos = li.position();
-		PredictionCache.Plane p = li.cache.get(pos[0], pos[1]);
-		if (p == null) return;
-		long end = System.currentTimeMillis() + 2000;
-		while (System.currentTimeMillis() < end && p.roi.paintedTime < p.roi.dataTime) {
-			try { Thread.sleep(2); } catch (InterruptedException e) { return; }
-		}
-		if (p.roi.paintedTime >= p.roi.dataTime) lastChangeToOverlayMs = p.roi.paintedTime - since;
-	}
-
 	// -- events (event thread) ----------------------------------------------------------------------
 
 	/** Labels changed: one more round (coalesced with any others before it starts). */
 	void labelsChanged() {
-		changeTime = System.currentTimeMillis();
 		labelsVersion.incrementAndGet();
 		synchronized (lock) { roundPending = true; lock.notifyAll(); }
 		if (panel != null) panel.classesChanged();
