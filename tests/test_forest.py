@@ -52,8 +52,8 @@ def forests_and_data(seed: int = 0):
         Xt[:300] = X[:300]
         Xt[300:600, 3] = np.round(Xt[300:600, 3])
         yield f"{n_classes} classes, depth {depth}, {trees} trees", from_sklearn(rf), Xt
-    v = from_vigra_trees([_vigra_tree()] * 3)
-    yield "vigra + sklearn", concat([v, from_sklearn(RandomForestClassifier(5, random_state=0).fit(X[:, :2], X[:, 0] > 0))]), \
+    small = RandomForestClassifier(5, random_state=0).fit(X[:, :2], X[:, 0] > 0)
+    yield "vigra + sklearn", concat([from_vigra_trees([_vigra_tree()] * 3), from_sklearn(small)]), \
         rng.normal(size=(999, 2)).astype(np.float32)
 
 
