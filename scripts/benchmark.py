@@ -86,7 +86,7 @@ def image_2d(quick: bool) -> tuple[np.ndarray, str]:
         rng = np.random.default_rng(0)
         from scipy import ndimage
 
-        img = (ndimage.gaussian_filter(rng.random((1024, 1344)), 4) * 255 * 8).clip(0, 255).astype(np.uint8)
+        img = ((ndimage.gaussian_filter(rng.random((1024, 1344)), 4) - 0.5) * 255 * 8 + 128).clip(0, 255).astype(np.uint8)
         src = "synthetic 1024x1344"
     if quick:
         img = img[:256, :320]
