@@ -8,7 +8,11 @@ Sections (all by default):
   pixel throughput (Mpx/s), 2D (``ilastik-tests/inputdata/2d.h5``, 1024 x 1344) and
   3D (``isbi2012-em`` stack); synthetic images of the same size without ../shared/data.
 * ``predict``: our compiled forest traversal against scikit-learn's
-  ``predict_proba(n_jobs=-1)`` on the same 100-tree forest and features.
+  ``predict_proba(n_jobs=-1)`` on the same 100-tree forest and features: a shallow forest
+  (scattered bright/dark labels, ilastik-default features) on the whole 2D image, and a deep one
+  as users' strokes give (pixelforest-default features) on a 512 x 672 view, where Treelite's
+  compiled C (``tl2cgen``, built once and kept in the temporary directory) and YDF join where
+  they are installed (``pip install treelite tl2cgen ydf``; optional, never dependencies).
 * ``train``: the forest fit alone on a live loop's training set (20 brush strokes on the 2D
   image, pixelforest-default features), our trainer against scikit-learn's, with nodes per tree
   and out-of-bag errors; then end-to-end train + predict on the 2D image with the full bank.
@@ -33,9 +37,11 @@ and the ratio of peak RSS to the volume size.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import resource
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,20 +61,22 @@ def timed(fn, repeat: int = 2):
     return best, out
 
 
-def timed_pair(baseline, ours, repeat: int = 4):
-    """Best times of two functions run in turns after one untimed run of each; (time, output) each."""
-    best = {0: float("inf"), 1: float("inf")}
-    outs = {}
-    fns = (baseline, ours)
-    for k in (0, 1):
-        outs[k] = fns[k]()
+def timed_turns(fns, repeat: int = 4):
+    """Best times of functions run in turns after one untimed run of each; (time, output) each."""
+    best = [float("inf")] * len(fns)
+    outs = [fn() for fn in fns]
     for _ in range(repeat):
-        for k in (0, 1):
+        for k, fn in enumerate(fns):
             outs[k] = None
             t = time.perf_counter()
-            outs[k] = fns[k]()
+            outs[k] = fn()
             best[k] = min(best[k], time.perf_counter() - t)
-    return (best[0], outs[0]), (best[1], outs[1])
+    return list(zip(best, outs))
+
+
+def timed_pair(baseline, ours, repeat: int = 4):
+    """:func:`timed_turns` of two functions."""
+    return timed_turns([baseline, ours], repeat)
 
 
 def peak_rss_mb() -> float:
@@ -86,7 +94,7 @@ def image_2d(quick: bool) -> tuple[np.ndarray, str]:
         rng = np.random.default_rng(0)
         from scipy import ndimage
 
-        img = (ndimage.gaussian_filter(rng.random((1024, 1344)), 4) * 255 * 8).clip(0, 255).astype(np.uint8)
+        img = ((ndimage.gaussian_filter(rng.random((1024, 1344)), 4) - 0.5) * 255 * 8 + 128).clip(0, 255).astype(np.uint8)
         src = "synthetic 1024x1344"
     if quick:
         img = img[:256, :320]
@@ -125,6 +133,32 @@ def sparse_labels(img: np.ndarray, n_per_class: int = 500, seed: int = 0) -> np.
     return lab
 
 
+def stroke_labels(img: np.ndarray, n_strokes: int = 20, seed: int = 0) -> np.ndarray:
+    """Labels as a user draws them: straight strokes 60-160 px long and 5 px wide, classes in turn,
+    each starting on its class (Otsu: bright 1, dark 2) and labelled as a whole wherever it runs
+    (so both classes overlap in feature space, and the trees grow deep, as with real strokes)."""
+    from skimage.draw import line
+    from skimage.filters import threshold_otsu
+
+    rng = np.random.default_rng(seed)
+    bright = img > threshold_otsu(img)
+    lab = np.zeros(img.shape, np.uint8)
+    H, W = img.shape
+    m = min(60, H // 4, W // 4)  # strokes start away from the border
+    for k in range(n_strokes):
+        cls = 1 + k % 2
+        ys, xs = np.nonzero((bright if cls == 1 else ~bright)[m:H - m, m:W - m])
+        i = rng.integers(ys.size)
+        y0, x0 = ys[i] + m, xs[i] + m
+        angle, length = rng.uniform(0, np.pi), rng.integers(60, 161)
+        rr, cc = line(y0, x0, int(np.clip(y0 + length * np.sin(angle), 0, H - 1)),
+                      int(np.clip(x0 + length * np.cos(angle), 0, W - 1)))
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                lab[np.clip(rr + dy, 0, H - 1), np.clip(cc + dx, 0, W - 1)] = cls
+    return lab
+
+
 def section_features(quick: bool):
     from skimage.feature import multiscale_basic_features
 
@@ -155,18 +189,82 @@ def section_predict(quick: bool):
     from pixelforest.forest import from_sklearn
 
     img, src = image_2d(quick)
-    feats = pf.compute_features(img, "ilastik-default")
-    X = feats.reshape(-1, feats.shape[-1])
-    lab = sparse_labels(img).ravel()
-    rf = RandomForestClassifier(100, max_features=mtry(X.shape[1]), n_jobs=-1, random_state=0)
-    rf.fit(X[lab > 0], lab[lab > 0])
-    forest = from_sklearn(rf)
-    forest.predict_proba(X[:10])  # compile outside the timing
-    tb, pb = timed(lambda: rf.predict_proba(X))
-    tp, pp = timed(lambda: forest.predict_proba(X))
-    diff = float(np.abs(pp - pb).max())
-    return [(f"predict 100 trees ({X.shape[0]} px, {X.shape[1]} features)", f"{X.shape[0] / tp / 1e6:.2f} Mpx/s",
-             f"{X.shape[0] / tb / 1e6:.2f} Mpx/s (sklearn n_jobs=-1)", tb / tp), ("  max |p - p_sklearn|", f"{diff:.1e}", "", None)]
+    rows = []
+    for name, features, lab, view in (("shallow", "ilastik-default", sparse_labels(img), np.s_[:, :]),
+                                      ("deep", "pixelforest-default", stroke_labels(img), np.s_[:512, :672])):
+        feats = pf.compute_features(img, features)
+        X = np.ascontiguousarray(feats[view].reshape(-1, feats.shape[-1]))
+        y = lab.ravel()
+        rf = RandomForestClassifier(100, max_features=mtry(X.shape[1]), n_jobs=-1, random_state=0)
+        rf.fit(feats.reshape(-1, feats.shape[-1])[y > 0], y[y > 0])
+        forest = from_sklearn(rf)
+        depths = leaf_depths(forest)
+        h, w = feats[view].shape[:2]
+        rows.append((f"predict {name} forest: 100 trees, {int((y > 0).sum())} labels, {forest.feature.shape[0] // 100} "
+                     f"nodes/tree, leaf depth mean {depths.mean():.1f} max {depths.max()}", "", "", None))
+        contenders, skipped = [("sklearn n_jobs=-1", rf.predict_proba)], []
+        if name == "deep":
+            more, skipped = compiled_contenders(rf)
+            contenders += more
+        timings = timed_turns([lambda: forest.predict_proba(X)] + [lambda fn=fn: fn(X) for _, fn in contenders],
+                              repeat=4 if name == "shallow" else 3)
+        tp, pp = timings[0]
+        label = f"  {h}x{w} px x {X.shape[1]} features"
+        for (who, _), (tb, pb) in zip(contenders, timings[1:]):
+            rows.append((f"{label}, vs {who}", f"{X.shape[0] / tp / 1e6:.2f} Mpx/s",
+                         f"{X.shape[0] / tb / 1e6:.2f} Mpx/s (max |dp| {np.abs(pb - pp).max():.0e})", tb / tp))
+        rows += [(f"{label}, vs {who}", "", f"skipped: {why}", None) for who, why in skipped]
+        if name == "deep":
+            rows.append((f"  {h}x{w} view, time to predict", f"{tp:.3f} s", f"{timings[1][0]:.3f} s (sklearn)",
+                         timings[1][0] / tp))
+    return rows
+
+
+def leaf_depths(forest) -> np.ndarray:
+    """Depth of every leaf of a :class:`pixelforest.forest.Forest` (children follow their parents)."""
+    from pixelforest.forest import LEAF
+
+    depth = np.zeros(forest.feature.shape[0], np.int64)
+    for i in np.flatnonzero(forest.left != LEAF):
+        depth[forest.left[i]] = depth[forest.right[i]] = depth[i] + 1
+    return depth[forest.left == LEAF]
+
+
+def compiled_contenders(rf) -> tuple[list, list]:
+    """Other compiled runtimes on the same forest: ``(name, predict_proba)`` of those installed,
+    ``(name, why)`` of the others."""
+    out, skipped = [], []
+    try:
+        import tl2cgen
+        import treelite
+    except ImportError as e:
+        skipped.append(("treelite/tl2cgen", str(e)))
+    else:
+        model = treelite.sklearn.import_model(rf)
+        key = hashlib.sha256(model.serialize_bytes()).hexdigest()[:16]
+        lib = Path(tempfile.gettempdir()) / "pixelforest-bench" / f"tl2cgen-{tl2cgen.__version__}-{key}.so"
+        if not lib.exists():  # gcc -O3 on the generated C takes minutes for deep forests: built once
+            lib.parent.mkdir(parents=True, exist_ok=True)
+            t = time.perf_counter()
+            tl2cgen.export_lib(model, toolchain="gcc", libpath=lib, params={"parallel_comp": 4 * os.cpu_count()},
+                               nthread=os.cpu_count())
+            print(f"  (built {lib.name} in {time.perf_counter() - t:.0f} s)", flush=True)
+        predictor = tl2cgen.Predictor(lib, nthread=os.cpu_count())
+        out.append(("treelite/tl2cgen (compiled C)",
+                    lambda X: predictor.predict(tl2cgen.DMatrix(X)).reshape(X.shape[0], -1)))
+    try:
+        import ydf
+    except ImportError as e:
+        skipped.append(("ydf", str(e)))
+    else:
+        model_ydf = ydf.from_sklearn(rf)
+
+        def ydf_proba(X):
+            p = model_ydf.predict({"features": X}, num_threads=os.cpu_count())
+            return np.stack([1 - p, p], axis=1) if p.ndim == 1 else p
+
+        out.append(("ydf", ydf_proba))
+    return out, skipped
 
 
 def stroke_labels(img: np.ndarray, n_strokes: int = 20, seed: int = 0) -> np.ndarray:

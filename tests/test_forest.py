@@ -2,11 +2,112 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numba
 import numpy as np
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 
-from pixelforest.forest import Forest, concat, f32_threshold_le, f32_threshold_lt, from_sklearn, from_vigra_trees
+from pixelforest.forest import LEAF, Forest, concat, f32_threshold_le, f32_threshold_lt, from_sklearn, from_vigra_trees
+
+
+@numba.njit
+def walk_each_sample(X, roots, feature, threshold, left, right, value):
+    """The traversal before blocks (one sample through all trees at a time): the reference for
+    bit-identical probabilities."""
+    out = np.zeros((X.shape[0], value.shape[1]), np.float32)
+    inv = 1.0 / roots.shape[0]
+    for i in range(X.shape[0]):
+        acc = np.zeros(value.shape[1])
+        for t in range(roots.shape[0]):
+            node = roots[t]
+            while left[node] != -1:
+                node = left[node] if X[i, feature[node]] <= threshold[node] else right[node]
+            for c in range(value.shape[1]):
+                acc[c] += value[node, c]
+        for c in range(value.shape[1]):
+            out[i, c] = acc[c] * inv
+    return out
+
+
+def reference(f: Forest, X: np.ndarray) -> np.ndarray:
+    return walk_each_sample(np.ascontiguousarray(X, np.float32), f.roots, f.feature, f.threshold, f.left, f.right,
+                            f.value)
+
+
+def forests_and_data(seed: int = 0):
+    """Shallow and deep sklearn forests, 2-12 classes, and vigra's breadth-first trees with their
+    concatenation, each with data to predict (ties on thresholds, blocks of correlated rows)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(3000, 10)).astype(np.float32)
+    X[:, 3] = np.round(X[:, 3])
+    for n_classes, depth, trees in ((2, 3, 10), (2, None, 40), (3, 6, 7), (5, None, 25), (12, None, 30)):
+        y = np.floor((X[:, 0] + 0.5 * X[:, 1] * X[:, 2] + rng.normal(size=X.shape[0])) * 2) % n_classes
+        rf = RandomForestClassifier(trees, max_depth=depth, max_features=3, random_state=seed).fit(X, y)
+        Xt = np.cumsum(rng.normal(size=(20000, 10)), axis=0).astype(np.float32) / 40  # neighbours alike, as pixels
+        Xt[:300] = X[:300]
+        Xt[300:600, 3] = np.round(Xt[300:600, 3])
+        yield f"{n_classes} classes, depth {depth}, {trees} trees", from_sklearn(rf), Xt
+    small = RandomForestClassifier(5, random_state=0).fit(X[:, :2], X[:, 0] > 0)
+    yield "vigra + sklearn", concat([from_vigra_trees([_vigra_tree()] * 3), from_sklearn(small)]), \
+        rng.normal(size=(999, 2)).astype(np.float32)
+
+
+def test_block_traversal_same_bits_as_walking_each_sample():
+    for name, f, X in forests_and_data():
+        ref = reference(f, X)
+        assert np.array_equal(f.predict_proba(X), ref), name
+        for n in (0, 1, 7, 300):  # a few samples: one block, one worker
+            assert np.array_equal(f.predict_proba(X[:n]), ref[:n]), (name, n)
+        assert np.array_equal(f.predict_proba(X[::-3]), ref[::-3]), name  # a strided view
+
+
+def test_traversal_without_avx512_same_bits(tmp_path):
+    """The portable split (what runs where compiled code cannot use AVX-512), in a process that
+    compiles for a generic x86-64 / the host without extra features."""
+    script = (
+        "import numpy as np, sys\n"
+        "sys.path.insert(0, %r)\n"
+        "import pixelforest.forest as pf_forest\n"
+        "from test_forest import forests_and_data, reference\n"
+        "assert not pf_forest.AVX512\n"
+        "for name, f, X in forests_and_data(1):\n"
+        "    ref = reference(f, X)\n"
+        "    assert np.array_equal(f.predict_proba(X), ref), name\n"
+        "    assert np.array_equal(f.predict_proba(X[:7]), ref[:7]), name\n"
+        "print('ok')\n" % str(Path(__file__).parent))
+    env = dict(os.environ, NUMBA_CPU_NAME="generic", NUMBA_CPU_FEATURES="", NUMBA_CACHE_DIR=str(tmp_path))
+    r = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-3000:]
+
+
+def test_deep_chain_and_nan():
+    """A tree that is one long chain (the deepest a tree of its size can be) and NaN features
+    (never ``<=``: to the right, as before)."""
+    n = 3000  # splits x[0] <= 0, x[0] <= 1, ...: node 2i splits, 2i + 1 is its left leaf
+    feature = np.zeros(2 * n + 1, np.int32)
+    threshold = np.zeros(2 * n + 1, np.float32)
+    threshold[0:2 * n:2] = np.arange(n)
+    left = np.full(2 * n + 1, LEAF, np.int32)
+    right = np.full(2 * n + 1, LEAF, np.int32)
+    left[0:2 * n:2] = np.arange(1, 2 * n, 2)
+    right[0:2 * n:2] = np.arange(2, 2 * n + 1, 2)
+    value = np.zeros((2 * n + 1, 2), np.float32)
+    value[1::2, 0] = np.linspace(0, 1, n)
+    value[1::2, 1] = 1 - value[1::2, 0]
+    value[-1] = [0.25, 0.75]
+    chain = {"roots": np.array([0]), "feature": feature, "threshold": threshold, "left": left, "right": right,
+             "value": value}
+    f = concat([Forest.from_arrays(chain, 1), Forest.from_arrays(chain, 1)])
+    X = np.linspace(-5, n + 5, 20001, dtype=np.float32)[:, None]
+    X[::97] = np.nan
+    ref = reference(f, X)
+    assert np.array_equal(f.predict_proba(X), ref)
+    assert np.array_equal(ref[::97], np.tile([[0.25, 0.75]], (ref[::97].shape[0], 1)).astype(np.float32))
 
 
 def test_threshold_conversion_is_exact():
@@ -84,6 +185,12 @@ def test_invalid_forest_arrays_refused():
     bad["feature"][0] = 99
     with pytest.raises(ValueError, match="split feature out of range"):
         Forest.from_arrays(bad, f.n_features)
+    bad = dict(arr, right=arr["right"].copy())
+    bad["right"][0] = arr["left"][0]  # both children the same node
+    with pytest.raises(ValueError, match="two parents"):
+        Forest.from_arrays(bad, f.n_features)
+    with pytest.raises(ValueError, match="two parents"):  # two trees sharing one root
+        Forest.from_arrays(dict(arr, roots=np.array([0, 0])), f.n_features)
     with pytest.raises(ValueError, match="expected features of shape"):
         f.predict_proba(np.zeros((3, 5), np.float32))
 
