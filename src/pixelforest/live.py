@@ -20,7 +20,7 @@ from .interactive import Session, train_sessions
 from .postprocess import suggest_regions
 
 #: pixels predicted between two checks for cancellation
-CHUNK_PIXELS = 1 << 17
+CHUNK_PIXELS = 1 << 15
 
 
 class Cancelled(Exception):

@@ -48,7 +48,8 @@ public class LiveGui {
 	static File out;
 	static List<Long> lateness = Collections.synchronizedList(new ArrayList<>());
 	static javax.swing.Timer monitor;
-	static long monitorNext;
+	static volatile long monitorNext;
+	static java.util.Map<String, Integer> stalls = new java.util.concurrent.ConcurrentHashMap<>();
 
 	public static void main(String[] args) throws Exception {
 		out = new File(args.length > 1 ? args[1] : ".");
@@ -144,7 +145,7 @@ public class LiveGui {
 		int code = KeyEvent.getExtendedKeyCodeForChar(c);
 		robot.keyPress(code);
 		robot.keyRelease(code);
-		robot.waitForIdle();
+		Thread.sleep(60);  // not Robot.waitForIdle: it holds the event thread on the X server (it would count as a stall)
 	}
 
 	static void shot(String name) throws Exception {
@@ -342,13 +343,32 @@ public class LiveGui {
 						monitor.setCoalesce(false);
 						monitor.start();
 					});
+					stalls.clear();
+					Thread watch = new Thread(() -> {  // what the event thread does when it is late: where the time goes
+						while (monitor != null && monitor.isRunning()) {
+							try { Thread.sleep(5); } catch (InterruptedException e) { return; }
+							if (System.nanoTime() - monitorNext > 60_000_000L) {
+								for (java.util.Map.Entry<Thread, StackTraceElement[]> e : Thread.getAllStackTraces().entrySet())
+									if (e.getKey().getName().startsWith("AWT-EventQueue")) {
+										StringBuilder sb = new StringBuilder();
+										for (int k = 0; k < Math.min(14, e.getValue().length); k++) sb.append(e.getValue()[k]).append(" < ");
+										stalls.merge(sb.toString(), 1, Integer::sum);
+									}
+								try { Thread.sleep(40); } catch (InterruptedException e) { return; }
+							}
+						}
+					}, "edt-watch");
+					watch.setDaemon(true);
+					watch.start();
 				}
 				else {
 					SwingUtilities.invokeAndWait(() -> monitor.stop());
 					List<Long> l = new ArrayList<>(lateness);
 					Collections.sort(l);
-					System.out.println("RESULT edt_late_max_ms " + (l.isEmpty() ? 0 : l.get(l.size() - 1)) + " p99 "
-						+ (l.isEmpty() ? 0 : l.get((int) (l.size() * 0.99))) + " samples " + l.size());
+					stalls.entrySet().stream().sorted((x, y) -> y.getValue() - x.getValue()).limit(4)
+						.forEach(e -> System.out.println("STALL " + e.getValue() + "x " + e.getKey()));
+					System.out.println("RESULT edt_late_ms " + (l.isEmpty() ? 0 : l.get(l.size() - 1)) + " "
+						+ (l.isEmpty() ? 0 : l.get((int) (l.size() * 0.99))) + " " + l.size() + " (max, 99th percentile, ticks)");
 				}
 				return true;
 			case "timed-strokes":  // the strokes of a file, each timed release -> overlay painted
@@ -433,7 +453,10 @@ public class LiveGui {
 				long drawn = System.currentTimeMillis() - d0;
 				waitFor("the first overlay", 120_000, () -> session().classifierVersion() > 0 && session().overlayPaintedTime(imp) > 0);
 				long total = session().overlayPaintedTime(imp) - t0;
-				System.out.println("RESULT first_overlay_ms " + total + " drawing_ms " + drawn);
+				long[] t = session().lastTimes();
+				System.out.println("RESULT canvas magnification " + imp.getCanvas().getMagnification() + " view " + imp.getCanvas().getSrcRect());
+				System.out.println("RESULT first_overlay_ms " + total + " " + drawn + " (total, drawing; ready " + (session().readyTime() - t0)
+					+ " change " + (t[0] - t0) + " start " + (t[1] - t0) + " reply " + (t[2] - t0) + ")");
 				return true;
 			}
 			case "addclass":
@@ -515,11 +538,14 @@ public class LiveGui {
 			waitFor("the overlay of stroke " + i, 120_000, () -> session().classifierVersion() > v0
 				&& session().overlayPaintedTime(imp) >= released);
 			long painted = session().overlayPaintedTime(imp);
-			waitFor("the full view of stroke " + i, 120_000, () -> session().viewComplete(imp) || session().classifierVersion() > v0 + 1);
-			long full = session().overlayPaintedTime(imp);
+			long[] t = session().lastTimes();
+			long[] fullAt = new long[1];
+			waitFor("the full view of stroke " + i, 120_000, () -> (fullAt[0] = session().viewPaintedTime(imp)) > 0);
+			long full = fullAt[0];
 			ms.add(painted - released);
 			System.out.println("RESULT stroke " + i + " ms " + (painted - released) + " round_ms " + session().lastRoundMs()
-				+ " full_ms " + (full - released));
+				+ " full_ms " + (full - released) + " (change " + (t[0] - released) + " start " + (t[1] - released)
+				+ " reply " + (t[2] - released) + " shown " + (t[3] - released) + ")");
 			Thread.sleep(pause);
 		}
 		System.out.println("RESULT strokes_ms " + ms);

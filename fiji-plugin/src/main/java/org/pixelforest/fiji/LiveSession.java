@@ -54,6 +54,7 @@ public final class LiveSession {
 	 * plus about 0.1 s, whatever the zoom.
 	 */
 	static final int COARSE_PIXELS = 1 << 17;
+	static final boolean DEBUG = Boolean.getBoolean("pixelforest.debug");
 	private static final AtomicInteger COUNTER = new AtomicInteger();
 
 	final String id = "live" + COUNTER.incrementAndGet() + "-" + Long.toHexString(System.nanoTime());
@@ -84,8 +85,11 @@ public final class LiveSession {
 	// what tests and the benchmark read
 	final AtomicInteger roundsStarted = new AtomicInteger(), roundsDone = new AtomicInteger(), roundsCancelled = new AtomicInteger();
 	volatile long lastRoundMs;
+	/** When (ms) the labels last changed, the last round started, its worker call returned, its overlay was handed to the event thread. */
+	final long[] lastTimes = new long[4];
 	volatile String status = "";
-	private volatile String roundStatus = "";  // what the last round said, shown again after a view is predicted
+	private volatile String roundStatus = "";
+	private volatile long readyTime;  // what the last round said, shown again after a view is predicted
 	volatile String savedPath;
 	private volatile int savedAt = -1;  // labels version of the last save
 	volatile List<double[]> suggestions = new ArrayList<>();  // {t, z, x, y, w, h, uncertainty}
@@ -93,6 +97,7 @@ public final class LiveSession {
 	private final Map<LiveImage, Object[]> listeners = new HashMap<>();
 	private Timer viewTimer;
 	private final Map<LiveImage, LiveImage.View> lastView = new HashMap<>();
+	private final Map<LiveImage, Double> lastMag = new HashMap<>();
 	private KeyEventDispatcher keys;
 	private RoiListener roiListener;
 	private ImageListener imageListener;
@@ -153,6 +158,7 @@ public final class LiveSession {
 		Thread.currentThread().setContextClassLoader(LiveSession.class.getClassLoader());
 		try {
 			openInWorker(first);
+			readyTime = System.currentTimeMillis();
 			synchronized (lock) { ready = true; lock.notifyAll(); }
 		}
 		catch (Exception e) {
@@ -257,9 +263,12 @@ public final class LiveSession {
 		roundsStarted.incrementAndGet();
 		LiveImage.View full = li.view();
 		LiveImage.View view = full.coarse(COARSE_PIXELS);
+		if (DEBUG) System.err.println("Pixel Forest live: round " + (roundsStarted.get()) + ", view " + full.rect + " at stride " + full.stride + ", first at " + view.stride);
 		long t0 = System.currentTimeMillis();
+		lastTimes[1] = t0;
 		setBusy(String.format("Training on %,d labelled pixels...", mine.count()));
 		Map<String, Object> out = sendLabels(li, mine, "live_train", view, staleRound(v));
+		lastTimes[2] = System.currentTimeMillis();
 		li.sentVersion = li.version;
 		trainedVersion = ((Number) out.get("version")).intValue();
 		li.cache.keepOnly(view.t, view.z);
@@ -321,6 +330,7 @@ public final class LiveSession {
 			return;
 		}
 		LiveImage.View need = new LiveImage.View(view.t, view.z, missing, view.stride);
+		if (DEBUG) System.err.println("Pixel Forest live: predicting " + need.rect + " at stride " + need.stride);
 		Map<String, Object> p = map("session", id);
 		p.put("image", li.id);
 		putView(p, need);
@@ -344,10 +354,12 @@ public final class LiveSession {
 			if (version > trainedVersion) trainedVersion = version;  // a round cancelled after training still trained
 			PredictionCache.Plane plane = li.cache.put(view.t, view.z, view.rect, view.stride, data, s[0] - 1, s[1], s[2], version);
 			li.cache.render(plane, view.rect, mode, LiveImage.rgb(classes));
+			rescale(li, plane);
 		}
 		finally {
 			nd.close();
 		}
+		lastTimes[3] = System.currentTimeMillis();
 		SwingUtilities.invokeLater(() -> refresh(li));
 	}
 
@@ -355,6 +367,7 @@ public final class LiveSession {
 
 	/** Labels changed: one more round (coalesced with any others before it starts). */
 	void labelsChanged() {
+		lastTimes[0] = System.currentTimeMillis();
 		labelsVersion.incrementAndGet();
 		synchronized (lock) { roundPending = true; lock.notifyAll(); }
 		if (panel != null) panel.classesChanged();
@@ -385,7 +398,10 @@ public final class LiveSession {
 			for (LiveImage li : images) {
 				int[] pos = li.position();
 				PredictionCache.Plane p = li.cache.get(pos[0], pos[1]);
-				if (p != null) li.cache.render(p, null, mode, LiveImage.rgb(classes));
+				if (p != null) {
+					li.cache.render(p, null, mode, LiveImage.rgb(classes));
+					rescale(li, p);
+				}
 			}
 			SwingUtilities.invokeLater(this::refreshAll);
 		});
@@ -529,11 +545,24 @@ public final class LiveSession {
 		return false;
 	}
 
+	/** The plane's overlay scaled to the canvas (zoomed out), so that repaints only copy it. */
+	private static void rescale(LiveImage li, PredictionCache.Plane p) {
+		ImageCanvas canvas = li.imp.getCanvas();
+		if (canvas != null) p.roi.rescale(canvas);
+	}
+
 	/** A plane, pan or zoom change: show what the cache holds, and predict what is missing. */
 	private void checkView(LiveImage li) {
 		if (closed) return;
 		LiveImage.View v = li.view();
-		if (v.equals(lastView.get(li))) return;
+		ImageCanvas canvas = li.imp.getCanvas();
+		double mag = canvas == null ? 1 : canvas.getMagnification();
+		if (v.equals(lastView.get(li)) && mag == lastMag.getOrDefault(li, mag)) return;
+		if (mag != lastMag.getOrDefault(li, mag)) {  // zoomed: the plane's screen-sized copy is made again
+			PredictionCache.Plane p = li.cache.get(v.t, v.z);
+			if (p != null) actions.submit(() -> { rescale(li, p); SwingUtilities.invokeLater(() -> refresh(li)); });
+		}
+		lastMag.put(li, mag);
 		boolean plane = !v.samePlane(lastView.get(li));
 		lastView.put(li, v);
 		if (plane) refresh(li);
@@ -816,6 +845,9 @@ public final class LiveSession {
 	/** True once the first image's features are computed (the panel takes strokes before, and trains after). */
 	public boolean isReady() { synchronized (lock) { return ready; } }
 
+	/** When (ms) the first image's features were ready. */
+	public long readyTime() { return readyTime; }
+
 	/** How long the last round took in the worker and here (ms), without the paint. */
 	public long lastRoundMs() { return lastRoundMs; }
 
@@ -850,14 +882,21 @@ public final class LiveSession {
 		return p == null || p.roi.paintedTime < p.roi.dataTime ? 0 : p.roi.paintedTime;
 	}
 
-	/** True when the view of an image is predicted at the canvas's resolution by the newest classifier and painted. */
-	public boolean viewComplete(ImagePlus imp) {
+	/**
+	 * When (ms) the view of an image, predicted at the canvas's resolution by the newest
+	 * classifier, was painted; 0 while it is not.
+	 */
+	public long viewPaintedTime(ImagePlus imp) {
 		LiveImage li = image(imp);
 		LiveImage.View v = li.view();
-		if (trainedVersion == 0 || li.cache.missing(v.t, v.z, v.rect, v.stride, trainedVersion) != null) return false;
+		if (trainedVersion == 0 || li.cache.missing(v.t, v.z, v.rect, v.stride, trainedVersion) != null) return 0;
 		PredictionCache.Plane p = li.cache.get(v.t, v.z);
-		return p != null && p.roi.paintedTime >= p.roi.dataTime;
+		long painted = p == null ? 0 : p.roi.paintedTime;
+		return p != null && painted >= p.roi.dataTime ? painted : 0;
 	}
+
+	/** Times (ms) of the last label change, round start, worker reply and overlay handed over (see lastTimes). */
+	public long[] lastTimes() { return lastTimes.clone(); }
 
 	/** The classes (1..K, 0 = nothing shown) of the current plane as the overlay shows them in Segmentation mode. */
 	public byte[] shownSegmentation(ImagePlus imp) {

@@ -1,21 +1,25 @@
 package org.pixelforest.fiji;
 
+import ij.gui.ImageCanvas;
 import ij.gui.ImageRoi;
 
+import java.awt.AlphaComposite;
+import java.awt.Composite;
 import java.awt.Graphics;
+import java.awt.Graphics2D;
 import java.awt.Rectangle;
 import java.awt.image.BufferedImage;
 import java.awt.image.DataBufferInt;
-import java.util.HashMap;
-import java.util.Iterator;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The live panel's predictions of one image: per (t, z) plane, 8-bit class probabilities and the
  * segmentation at full resolution, filled tile by tile at the stride they were predicted at
  * (a zoomed-out canvas shows every few pixels, so only those are predicted first), and their
  * rendering as an ARGB overlay image. Planes hold the classifier version they were predicted with;
- * a new version makes them stale. Thread-safe: rounds write, the event thread reads.
+ * a new version makes them stale. Rounds write a plane under its own lock; the event thread only
+ * looks up planes and reads their tile table, so it never waits for a plane being written.
  */
 final class PredictionCache {
 
@@ -35,22 +39,60 @@ final class PredictionCache {
 
 	final int width, height;
 	private final int tilesX, tilesY;
-	private final Map<Long, Plane> planes = new HashMap<>();
+	private final Map<Long, Plane> planes = new ConcurrentHashMap<>();
 
-	/** The overlay element of a plane; remembers when it was first painted after new data. */
+	/**
+	 * The overlay element of a plane; remembers when it was first painted after new data. On a
+	 * zoomed-out canvas it draws a copy already scaled to the screen (made off the event thread by
+	 * {@link #rescale}), so a repaint is a copy, not a scaling of the whole plane: drawing a
+	 * 1344 x 1024 overlay scaled took up to 100 ms of the event thread under Xvfb.
+	 */
 	static final class PredictionRoi extends ImageRoi {
 		volatile long dataTime, paintedTime;
 		volatile int dataVersion, paintedVersion;
+		private final BufferedImage source;
+		private volatile BufferedImage screen;
+		private volatile double screenMag;
+		private volatile long screenTime;
 
 		PredictionRoi(BufferedImage bi) {
 			super(0, 0, bi);
+			source = bi;
 			setProperty(RoiIndex.NOT_A_LABEL, "prediction");
 			setName("Pixel Forest prediction");
 		}
 
+		/** Makes the screen-sized copy for a canvas at magnification {@code mag} < 1 (any thread but the event thread). */
+		void rescale(ImageCanvas canvas) {
+			double mag = canvas.getMagnification();
+			if (mag >= 1) return;
+			long time = dataTime;
+			Rectangle b = getBounds();
+			int w = canvas.screenX(b.x + b.width) - canvas.screenX(b.x), h = canvas.screenY(b.y + b.height) - canvas.screenY(b.y);
+			if (w < 1 || h < 1) return;
+			BufferedImage s = new BufferedImage(w, h, BufferedImage.TYPE_INT_ARGB_PRE);
+			Graphics2D g = s.createGraphics();
+			g.drawImage(source, 0, 0, w, h, null);
+			g.dispose();
+			screenMag = mag;
+			screenTime = time;
+			screen = s;
+		}
+
 		@Override
 		public void draw(Graphics g) {
-			super.draw(g);
+			BufferedImage s = screen;
+			Rectangle b = getBounds();
+			int x0 = screenX(b.x), y0 = screenY(b.y);
+			if (s != null && screenMag == getMagnification() && screenTime >= dataTime
+				&& s.getWidth() == screenX(b.x + b.width) - x0 && s.getHeight() == screenY(b.y + b.height) - y0) {
+				Graphics2D g2 = (Graphics2D) g;
+				Composite saved = g2.getComposite();
+				if (getOpacity() < 1) g2.setComposite(AlphaComposite.getInstance(AlphaComposite.SRC_OVER, (float) getOpacity()));
+				g2.drawImage(s, x0, y0, null);
+				g2.setComposite(saved);
+			}
+			else super.draw(g);
 			if (paintedVersion != dataVersion || paintedTime < dataTime) {
 				paintedTime = System.currentTimeMillis();
 				paintedVersion = dataVersion;
@@ -73,7 +115,9 @@ final class PredictionCache {
 			this.t = t;
 			this.z = z;
 			known = new byte[tiles];
-			image = new BufferedImage(w, h, BufferedImage.TYPE_INT_ARGB);
+			// premultiplied: the canvas draws it scaled and blended on every repaint, and Java2D's
+			// software loops (Xvfb, remote desktops) blend premultiplied pixels without converting them
+			image = new BufferedImage(w, h, BufferedImage.TYPE_INT_ARGB_PRE);
 			argb = ((DataBufferInt) image.getRaster().getDataBuffer()).getData();
 			roi = new PredictionRoi(image);
 		}
@@ -89,13 +133,13 @@ final class PredictionCache {
 	private static long key(int t, int z) { return ((long) t << 32) | (z & 0xffffffffL); }
 
 	/** The plane's cached overlay (null: nothing predicted there yet). */
-	synchronized Plane get(int t, int z) { return planes.get(key(t, z)); }
+	Plane get(int t, int z) { return planes.get(key(t, z)); }
 
 	/**
 	 * The tile-aligned rectangle covering the tiles of {@code view} that are not known for
 	 * {@code version} at {@code stride} or finer; null when every one is.
 	 */
-	synchronized Rectangle missing(int t, int z, Rectangle view, int stride, int version) {
+	Rectangle missing(int t, int z, Rectangle view, int stride, int version) {
 		Rectangle v = view.intersection(new Rectangle(0, 0, width, height));
 		if (v.isEmpty()) return null;
 		Plane p = planes.get(key(t, z));
@@ -116,12 +160,13 @@ final class PredictionCache {
 	 * centre of each cell: {@code data} holds K probability planes then the segmentation, each
 	 * {@code h x w}; each sample fills its stride x stride cell. Returns the plane.
 	 */
-	synchronized Plane put(int t, int z, Rectangle rect, int stride, byte[] data, int nClasses, int h, int w, int version) {
-		Plane p = planes.get(key(t, z));
-		if (p == null) {
-			p = new Plane(t, z, width, height, tilesX * tilesY);
-			planes.put(key(t, z), p);
-		}
+	Plane put(int t, int z, Rectangle rect, int stride, byte[] data, int nClasses, int h, int w, int version) {
+		Plane p = planes.computeIfAbsent(key(t, z), k -> new Plane(t, z, width, height, tilesX * tilesY));
+		synchronized (p) { fill(p, rect, stride, data, nClasses, h, w, version); }
+		return p;
+	}
+
+	private void fill(Plane p, Rectangle rect, int stride, byte[] data, int nClasses, int h, int w, int version) {
 		if (p.version != version || p.nClasses != nClasses) {
 			java.util.Arrays.fill(p.known, (byte) 0);
 			p.version = version;
@@ -149,19 +194,19 @@ final class PredictionCache {
 				int i = ty * tilesX + tx;
 				if (p.known[i] == 0 || p.known[i] > stride) p.known[i] = (byte) stride;
 			}
-		return p;
 	}
 
 	/** Drops every plane but (t, z): after a retrain they are stale, and they are predicted again when shown. */
-	synchronized void keepOnly(int t, int z) {
-		for (Iterator<Map.Entry<Long, Plane>> it = planes.entrySet().iterator(); it.hasNext(); )
-			if (it.next().getKey() != key(t, z)) it.remove();
-	}
+	void keepOnly(int t, int z) { planes.keySet().removeIf(k -> k != key(t, z)); }
 
-	synchronized void clear() { planes.clear(); }
+	void clear() { planes.clear(); }
 
 	/** Renders the known pixels of {@code rect} (null: the whole plane) in the given mode and class colours. */
-	synchronized void render(Plane p, Rectangle rect, Mode mode, int[] colors) {
+	void render(Plane p, Rectangle rect, Mode mode, int[] colors) {
+		synchronized (p) { paint(p, rect, mode, colors); }
+	}
+
+	private void paint(Plane p, Rectangle rect, Mode mode, int[] colors) {
 		if (p.probs == null) return;
 		Rectangle r = rect == null ? new Rectangle(0, 0, width, height) : rect.intersection(new Rectangle(0, 0, width, height));
 		int K = p.nClasses;
@@ -181,7 +226,9 @@ final class PredictionCache {
 							int v = p.probs[k][i] & 0xff;
 							if (v > a) { b = a; a = v; } else if (v > b) b = v;
 						}
-						p.argb[i] = ((255 - (a - b)) << 24) | UNCERTAINTY_RGB;
+						int u = 255 - (a - b);  // alpha = uncertainty, colour premultiplied by it
+						p.argb[i] = (u << 24) | ((((UNCERTAINTY_RGB >> 16) & 0xff) * u / 255) << 16)
+							| ((((UNCERTAINTY_RGB >> 8) & 0xff) * u / 255) << 8) | ((UNCERTAINTY_RGB & 0xff) * u / 255);
 						break;
 					}
 					default: {
@@ -200,19 +247,16 @@ final class PredictionCache {
 	}
 
 	/** The class (1..K) at a pixel of a plane, 0 when not predicted; for tests and the status line. */
-	synchronized int classAt(int t, int z, int x, int y) {
-		Plane p = planes.get(key(t, z));
-		if (p == null || p.seg == null || p.known[(y / TILE) * tilesX + x / TILE] == 0) return 0;
-		return p.seg[y * width + x] & 0xff;
-	}
-
 	/** A copy of a plane's segmentation (0 where not predicted), for tests and Create result's check. */
-	synchronized byte[] segmentation(int t, int z) {
+	byte[] segmentation(int t, int z) {
 		Plane p = planes.get(key(t, z));
 		byte[] out = new byte[width * height];
-		if (p == null || p.seg == null) return out;
-		for (int y = 0; y < height; y++) for (int x = 0; x < width; x++)
-			if (p.known[(y / TILE) * tilesX + x / TILE] != 0) out[y * width + x] = p.seg[y * width + x];
+		if (p == null) return out;
+		synchronized (p) {
+			if (p.seg == null) return out;
+			for (int y = 0; y < height; y++) for (int x = 0; x < width; x++)
+				if (p.known[(y / TILE) * tilesX + x / TILE] != 0) out[y * width + x] = p.seg[y * width + x];
+		}
 		return out;
 	}
 }
