@@ -72,6 +72,8 @@ final class LiveImage {
 	private final List<Roi> labels = new ArrayList<>();
 	private final List<Roi> marks = new ArrayList<>();
 	private final List<Roi> foreign = new ArrayList<>();  // the image's own overlay elements, kept as they were
+	/** Each label ROI's pixels (by identity: ROIs that are equal by ImageJ's rule may differ), rounds only. */
+	private java.util.Map<Roi, int[]> rasters = new java.util.IdentityHashMap<>();
 	/** Labels version last sent to the worker (-1: never). */
 	volatile int sentVersion = -1;
 	volatile int version;
@@ -234,16 +236,20 @@ final class LiveImage {
 		List<Roi> rois = labelRois();
 		int w = imp.getWidth(), h = imp.getHeight(), c = imp.getNChannels(), z = imp.getNSlices(), t = imp.getNFrames();
 		byte[][] planes = new byte[t * z][];
+		java.util.Map<Roi, int[]> known = rasters, now = new java.util.IdentityHashMap<>();
 		for (Roi roi : rois) {
+			int[] pixels = pixels(known, roi, w, h);
+			now.put(roi, pixels);
 			int g = roi.getGroup();
 			if (g < 1 || g > nClasses) continue;
 			for (int[] tz : RoiIndex.planes(roi, c, z, t)) {
 				int pi = tz[0] * z + tz[1];
 				if (planes[pi] == null) planes[pi] = new byte[w * h];
 				byte[] pl = planes[pi];
-				RoiIndex.paint(roi, w, h, p -> pl[p] = (byte) g);
+				for (int px : pixels) pl[px] = (byte) g;
 			}
 		}
+		rasters = now;  // the ROIs gone (erased, deleted) leave the cache
 		int n = 0;
 		for (byte[] pl : planes) if (pl != null) for (byte b : pl) if (b != 0) n++;
 		long[] index = new long[n];
@@ -262,6 +268,21 @@ final class LiveImage {
 			}
 		}
 		return new Labels(index, value, present);
+	}
+
+	/**
+	 * A ROI's pixels as ImageJ rasterises it, computed once per ROI: labels never change in place
+	 * (an eraser replaces them), and rasterising every stroke again made each round cost about
+	 * 4 ms more per stroke.
+	 */
+	private static int[] pixels(java.util.Map<Roi, int[]> known, Roi roi, int w, int h) {
+		int[] px = known.get(roi);
+		if (px == null) {
+			java.util.ArrayList<Integer> list = new java.util.ArrayList<>();
+			RoiIndex.paint(roi, w, h, list::add);
+			px = list.stream().mapToInt(Integer::intValue).toArray();
+		}
+		return px;
 	}
 
 	// -- what is shown ----------------------------------------------------------------------------

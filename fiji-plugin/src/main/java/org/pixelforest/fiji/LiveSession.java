@@ -263,7 +263,7 @@ public final class LiveSession {
 		roundsStarted.incrementAndGet();
 		LiveImage.View full = li.view();
 		LiveImage.View view = full.coarse(COARSE_PIXELS);
-		if (DEBUG) System.err.println("Pixel Forest live: round " + (roundsStarted.get()) + ", view " + full.rect + " at stride " + full.stride + ", first at " + view.stride);
+		if (DEBUG) System.err.println(System.currentTimeMillis() % 100000 + " Pixel Forest live: round " + (roundsStarted.get()) + ", view " + full.rect + " at stride " + full.stride + ", first at " + view.stride);
 		long t0 = System.currentTimeMillis();
 		lastTimes[1] = t0;
 		setBusy(String.format("Training on %,d labelled pixels...", mine.count()));
@@ -330,7 +330,7 @@ public final class LiveSession {
 			return;
 		}
 		LiveImage.View need = new LiveImage.View(view.t, view.z, missing, view.stride);
-		if (DEBUG) System.err.println("Pixel Forest live: predicting " + need.rect + " at stride " + need.stride);
+		if (DEBUG) System.err.println(System.currentTimeMillis() % 100000 + " Pixel Forest live: predicting " + need.rect + " at stride " + need.stride);
 		Map<String, Object> p = map("session", id);
 		p.put("image", li.id);
 		putView(p, need);
@@ -338,6 +338,7 @@ public final class LiveSession {
 		BooleanSupplier gone = () -> closed || isStale() || !li.view().samePlane(need);
 		Map<String, Object> out = PythonService.call("live_predict", p, null, "predicting", gone);
 		show(li, need, out);
+		if (DEBUG) System.err.println(System.currentTimeMillis() % 100000 + " Pixel Forest live: shown " + need.rect + " at stride " + need.stride);
 		setStatus(roundStatus);
 	}
 

@@ -167,6 +167,7 @@ final class PredictionCache {
 	}
 
 	private void fill(Plane p, Rectangle rect, int stride, byte[] data, int nClasses, int h, int w, int version) {
+		p.roi.dataTime = Long.MAX_VALUE;  // changing: no paint counts until render() has drawn the new data
 		if (p.version != version || p.nClasses != nClasses) {
 			java.util.Arrays.fill(p.known, (byte) 0);
 			p.version = version;
