@@ -139,13 +139,22 @@ public class LiveGui {
 	}
 
 	static void key(char c) throws Exception {
-		Point p = screen(imp.getWidth() / 2.0, imp.getHeight() / 2.0);
-		robot.mouseMove(p.x, p.y);  // the window under the pointer has the keyboard (twm)
-		Thread.sleep(50);
-		int code = KeyEvent.getExtendedKeyCodeForChar(c);
-		robot.keyPress(code);
-		robot.keyRelease(code);
-		Thread.sleep(60);  // not Robot.waitForIdle: it holds the event thread on the X server (it would count as a stall)
+		LiveSession s = session();
+		boolean chooses = s != null && c >= '1' && c <= '9' && c - '1' < s.classNames().length;
+		for (int attempt = 0; attempt < 5; attempt++) {
+			Point p = screen(imp.getWidth() / 2.0, imp.getHeight() / 2.0);
+			robot.mouseMove(p.x, p.y);  // the window under the pointer has the keyboard (twm)
+			Thread.sleep(50 + 100 * attempt);
+			int code = KeyEvent.getExtendedKeyCodeForChar(c);
+			robot.keyPress(code);
+			robot.keyRelease(code);
+			Thread.sleep(60);  // not Robot.waitForIdle: it holds the event thread on the X server (it would count as a stall)
+			if (!chooses) return;
+			for (int i = 0; i < 20 && s.activeClass() != c - '1'; i++) Thread.sleep(10);
+			if (s.activeClass() == c - '1') return;
+			System.out.println("key " + c + " was not taken (the window had no focus yet); again");
+		}
+		throw new IllegalStateException("key " + c + " never reached the image window");
 	}
 
 	static void shot(String name) throws Exception {

@@ -867,6 +867,9 @@ public final class LiveSession {
 
 	public String status() { return status; }
 
+	/** The class new labels go to (0-based). */
+	public int activeClass() { return active; }
+
 	public String[] classNames() {
 		String[] out = new String[classes.size()];
 		for (int i = 0; i < out.length; i++) out[i] = classes.get(i).name;
