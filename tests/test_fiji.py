@@ -65,8 +65,8 @@ for (i = 0; i < outputs.length; i++) {{
 selectImage(img);
 run("Suggest Features...", "labels=[ROI Manager] candidates=ilastik-default number=5 save=[{out}/suggested.json]");
 selectImage(img);
-run("Export HDF5...", "exportpath=[{out}/blobs.h5] datasetname=data compressionlevel=0 input=[" + img + "]");
-run("Import HDF5...", "select=[{ilastik_tests / 'inputdata' / '2d_Probabilities.h5'}] datasetname=[] axisorder=[]");
+run("Export HDF5", "exportpath=[{out}/blobs.h5] datasetname=data compressionlevel=0 input=[" + img + "]");
+run("Import HDF5", "select=[{ilastik_tests / 'inputdata' / '2d_Probabilities.h5'}] datasetname=[] axisorder=[]");
 getDimensions(w, h, c, z, t);
 print("IMPORT " + getTitle() + " " + w + "x" + h + " c=" + c + " bits=" + bitDepth());
 run("Batch...", "classifier=[{out}/m.pfc] input=[{batch_in}] output=[{out}/batch_out] type=Probabilities format=hdf5");
@@ -165,8 +165,8 @@ def test_gui_smoke(fiji, scribbles, tmp_path):
     rc, log = fiji["run"]([str(ROOT / "tests" / "fiji" / "GuiSmoke.java"), str(scribbles / "blobs.tif"), str(model),
                            str(shot)], cp=[fiji["jar"]], timeout=300)
     assert rc == 0, log
-    assert "MENU Plugins>Pixel Forest: Live Training...|Train Classifier...|Apply Classifier...|Suggest Features...|Export HDF5...|" \
-           "Import HDF5...|Batch...|Pixel Forest Options...|" in log
+    assert "MENU Plugins>Pixel Forest: Live Training...|Train Classifier...|Apply Classifier...|Suggest Features...|" \
+           "Run Pixel Classification Prediction|Export HDF5|Import HDF5|Batch...|Pixel Forest Options...|" in log
     assert "DIALOG Pixel Forest: Apply Classifier" in log
     assert "RESULT blobs_Probabilities channels=2 visible=true" in log
     from skimage import io
@@ -283,3 +283,72 @@ print("DONE " + getTitle());
     blobs = tifffile.imread(scribbles / "blobs.tif")
     assert np.abs(prob - np.moveaxis(clf.predict(blobs), -1, 0)).max() <= 1e-6
 
+
+
+def test_ilastik4ij_macros_run_unchanged(fiji, ilastik_tests, tmp_path):
+    """Macros written as ilastik4ij's four examples are (export, import, TIFF -> HDF5 conversion,
+    pixel classification with an ilastik project), with their command names and option keys: they
+    run, and the prediction from ilastik's own project is ilastik's own result."""
+    from pixelforest.io.hdf5 import read_hdf5
+
+    raw = read_hdf5(ilastik_tests / "inputdata" / "2d.h5", "data")[0]
+    tifs, h5s, out = tmp_path / "tifs", tmp_path / "h5", tmp_path / "out"
+    for d in (tifs, h5s, out):
+        d.mkdir()
+    tifffile.imwrite(tifs / "cells.tif", np.squeeze(raw), imagej=True)
+    tifffile.imwrite(tifs / "cells_flipped.tif", np.squeeze(raw)[::-1].copy(), imagej=True)
+    from pixelforest.io.hdf5 import write_ilastik4ij
+
+    write_ilastik4ij(np.squeeze(raw)[None, None, :, :, None], h5s / "2d.h5")  # ilastik4ij's own 5D layout
+    project = ilastik_tests / "PixelClassification2d.ilp"
+    macro = f"""setBatchMode(true);
+// export.ijm's pattern: an image file straight to HDF5
+input = "{tifs / 'cells.tif'}";
+exportPath = "{out / 'exported.h5'}";
+datasetName = "/data";
+compressionLevel = 0;
+run("Export HDF5", "input=[" + input + "] datasetname=[" + datasetName + "] compressionlevel=[" + compressionLevel + "] exportpath=[" + exportPath + "]");
+// convert_tiff_to_ilastik_h5.ijm's pattern: every TIFF of a folder
+list = getFileList("{tifs}");
+for (i = 0; i < list.length; i++) {{
+  open("{tifs}" + File.separator + list[i]);
+  outputFilePath = "{out}" + File.separator + replace(list[i], ".tif", ".h5");
+  run("Export HDF5", "select=[{out}.h5] exportpath=[" + outputFilePath + "] datasetname=data compressionlevel=0 input=[" + list[i] + "]");
+  close();
+}}
+// import.ijm's pattern
+fileList = getFileList("{out}/");
+for (i = 0; i < fileList.length; i++) {{
+  run("Import HDF5", "select=[" + "{out}/" + fileList[i] + "] datasetname=[/data] axisorder=[tzyxc]");
+  print("IMPORTED " + getTitle() + " " + getWidth() + "x" + getHeight());
+}}
+// pixel_classification.ijm's pattern (keys without brackets, saveonly, Export with select=)
+fileList = getFileList("{h5s}/");
+for (i = 0; i < fileList.length; i++) {{
+  fileName = "{h5s}/" + fileList[i];
+  run("Import HDF5", "select=" + fileName + " datasetname=data axisorder=tzyxc");
+  inputImage = fileName + "/data";
+  run("Run Pixel Classification Prediction", "projectfilename={project} saveonly=false inputimage=" + inputImage + " pixelclassificationtype=Probabilities");
+  print("PREDICTED " + getTitle() + " bits=" + bitDepth() + " channels=" + nSlices);
+  run("Export HDF5", "select={out}/output" + i + ".h5 datasetname=exported_data compressionlevel=0");
+}}
+print("DONE");
+"""
+    rc, log = fiji["macro"](macro)
+    assert "DONE" in log, log
+    assert "Unrecognized command" not in log
+    for name in ("exported.h5", "cells.h5", "cells_flipped.h5"):
+        with h5py.File(out / name, "r") as f:
+            key = "data"
+            assert f[key].shape == (1, 1, 1024, 1344, 1) and f[key].dtype == np.uint8, name
+    with h5py.File(out / "cells_flipped.h5", "r") as f:
+        assert np.array_equal(f["data"][0, 0, :, :, 0], np.squeeze(raw)[::-1])
+    assert f"IMPORTED {out}/cells.h5/data 1344x1024" in log
+    assert f"PREDICTED {h5s}/2d_Probabilities bits=32 channels=2" in log, log  # the input's title, extension off
+    with h5py.File(out / "output0.h5", "r") as f:
+        ours = f["exported_data"][0, 0]  # (Y, X, classes)
+    with h5py.File(ilastik_tests / "inputdata" / "2d_Probabilities.h5", "r") as f:
+        theirs = np.squeeze(f[list(f.keys())[0]][()])
+    assert ours.shape == theirs.shape
+    assert (np.argmax(ours, -1) == np.argmax(theirs, -1)).mean() >= 0.9999
+    assert np.abs(ours - theirs).mean() <= 1e-4

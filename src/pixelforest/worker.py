@@ -313,8 +313,8 @@ def req_import_hdf5(task, params, image):
 
     from .imagej.convert import _as_imagej_dtype
 
-    arr, axes = read_as_tzcyx(params["path"], params.get("dataset") or None, params.get("axes") or None)
-    return {"result": _to_ndarray(_as_imagej_dtype(arr, str(params["path"]))), "axes": axes}
+    arr, axes, dataset = read_as_tzcyx(params["path"], params.get("dataset") or None, params.get("axes") or None)
+    return {"result": _to_ndarray(_as_imagej_dtype(arr, str(params["path"]))), "axes": axes, "dataset": dataset}
 
 
 def req_batch(task, params, image):

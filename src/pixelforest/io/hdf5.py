@@ -87,8 +87,20 @@ def read_hdf5(path, dataset: str | None = None, axes: str | None = None) -> tupl
     return arr, _axes.check_axes(ax, arr.ndim, "HDF5 axes")
 
 
-def read_as_tzcyx(path, dataset: str | None = None, axes: str | None = None) -> tuple[np.ndarray, str]:
-    """Import HDF5 for ImageJ: the data as (T, Z, C, Y, X) and the axes the file had."""
+def only_dataset(path) -> str:
+    """The name of the one dataset of an HDF5 file (an error naming them when there are several)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        names = []
+        f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+    if len(names) != 1:
+        raise ImageReadError(f"{path}: choose a dataset, the file holds {names}")
+    return names[0]
+
+
+def read_as_tzcyx(path, dataset: str | None = None, axes: str | None = None) -> tuple[np.ndarray, str, str]:
+    """Import HDF5 for ImageJ: the data as (T, Z, C, Y, X), the axes the file had, and the dataset."""
     arr, ax = read_hdf5(path, dataset, axes)
     d5 = _axes.to_canonical(arr, ax)  # T, Z, Y, X, C
-    return np.ascontiguousarray(np.moveaxis(d5, -1, 2)), ax
+    return np.ascontiguousarray(np.moveaxis(d5, -1, 2)), ax, (dataset or only_dataset(path)).strip("/")

@@ -8,14 +8,26 @@ import org.apposed.appose.NDArray;
 import java.util.HashMap;
 import java.util.Map;
 
-/** Plugins > Pixel Forest > Export HDF5...: the image as ilastik4ij's Export HDF5 writes it (same macro keys). */
+/**
+ * Plugins > Pixel Forest > Export HDF5: the image as ilastik4ij's Export HDF5 writes it, with its
+ * name and macro keys ({@code exportpath}, {@code datasetname}, {@code compressionlevel},
+ * {@code input}; {@code select} is taken for the path when {@code exportpath} is missing, as one
+ * of ilastik4ij's examples writes it). Without a path a macro fails; the dialog offers the image's
+ * own folder and name.
+ */
 public class ExportHDF5 extends PixelForestCommand {
 
 	@Override
 	protected void execute(String arg) throws Exception {
-		ImagePlus imp = currentImage();
+		ImagePlus imp = WindowManager.getCurrentImage();
+		String given = ij.Macro.getOptions() == null ? "" : ij.Macro.getValue(ij.Macro.getOptions(), "input", "");
+		if (imp == null && given.isEmpty()) imp = currentImage();  // "There is no image open."
+		if (imp == null) imp = IJ.openImage(given);
+		if (imp == null) throw new IllegalArgumentException("input: no open image titled \"" + given + "\" and no such image file");
 		Params p = new Params("Pixel Forest: Export HDF5");
-		p.file("exportpath", TrainClassifier.defaultPath(imp).replaceAll("\\.pfc$", "") + ".h5");
+		String options = ij.Macro.getOptions();
+		String fallback = options == null ? beside(imp, ".h5") : ij.Macro.getValue(options, "select", "");
+		p.file("exportpath", fallback);
 		p.string("datasetname", "data");
 		p.number("compressionlevel", 0);
 		p.string("input", imp.getTitle());
@@ -23,9 +35,12 @@ public class ExportHDF5 extends PixelForestCommand {
 		String path = p.nextString().trim(), dataset = p.nextString().trim();
 		int level = (int) p.nextNumber();
 		String input = p.nextString().trim();
-		if (!input.isEmpty() && !input.equals(imp.getTitle())) {
-			imp = WindowManager.getImage(input);
-			if (imp == null) throw new IllegalArgumentException("no open image titled \"" + input + "\"");
+		if (path.isEmpty()) throw new IllegalArgumentException("Export HDF5 needs exportpath=[/path/to/file.h5]");
+		if (!input.isEmpty() && !input.equals(imp.getTitle())) {  // a title, or (as in ilastik4ij) an image file
+			ImagePlus named = WindowManager.getImage(input);
+			if (named == null && new java.io.File(input).isFile()) named = IJ.openImage(input);
+			if (named == null) throw new IllegalArgumentException("input: no open image titled \"" + input + "\" and no such image file");
+			imp = named;
 		}
 		NDArray img = ImageBridge.toNDArray(imp);
 		try {

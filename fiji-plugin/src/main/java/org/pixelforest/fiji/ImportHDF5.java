@@ -7,7 +7,12 @@ import java.io.File;
 import java.util.HashMap;
 import java.util.Map;
 
-/** Plugins > Pixel Forest > Import HDF5...: ilastik4ij's axis rules (axistags, else its guess). */
+/**
+ * Plugins > Pixel Forest > Import HDF5: ilastik4ij's name, macro keys ({@code select},
+ * {@code datasetname}, {@code axisorder}) and axis rules (axistags, else its guess). The image is
+ * titled as ilastik4ij titles it, the file's path and the dataset: {@code /data/a.h5/data}, the
+ * name its Run Pixel Classification Prediction example passes as {@code inputimage}.
+ */
 public class ImportHDF5 extends PixelForestCommand {
 
 	@Override
@@ -26,7 +31,8 @@ public class ImportHDF5 extends PixelForestCommand {
 		Map<String, Object> out = PythonService.call("import_hdf5", params, null, "importing " + path);
 		NDArray res = (NDArray) out.get("result");
 		try {
-			String title = new File(path).getName() + (dataset.isEmpty() ? "" : "/" + dataset.replaceAll("^/", ""));
+			String name = dataset.isEmpty() ? String.valueOf(out.get("dataset")) : dataset;
+			String title = new File(path).getPath().replace('\\', '/') + "/" + name.replaceAll("^/+", "");
 			ImagePlus imp = ImageBridge.importedImage(res, title);
 			imp.setProperty("pixelforest.axes", String.valueOf(out.get("axes")));
 			show(imp);

@@ -92,6 +92,13 @@ public abstract class PixelForestCommand implements PlugIn {
 		WindowManager.setTempCurrentImage(imp);
 	}
 
+	/** A file beside the image's own (its folder, else the home folder), named after its title with {@code suffix}. */
+	static String beside(ImagePlus imp, String suffix) {
+		ij.io.FileInfo fi = imp.getOriginalFileInfo();
+		String dir = fi != null && fi.directory != null && !fi.directory.isEmpty() ? fi.directory : IJ.getDirectory("home");
+		return new java.io.File(dir, imp.getTitle().replaceAll("\\.[^.]+$", "") + suffix).getPath();
+	}
+
 	static String source(String name) {
 		return name.toLowerCase().replace(' ', '-');
 	}
