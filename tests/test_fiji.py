@@ -96,7 +96,8 @@ print("DONE");
         assert d.compression is None
         assert json.loads(d.attrs["axistags"])["axes"][0] == {"key": "t", "typeFlags": 8}
         assert np.array_equal(d[0, 0, :, :, 0], blobs)
-    assert "IMPORT 2d_Probabilities.h5 1344x1024 c=2 bits=32" in log
+    ref = ilastik_tests / 'inputdata' / '2d_Probabilities.h5'
+    assert f"IMPORT {ref}/exported_data 1344x1024 c=2 bits=32" in log  # ilastik4ij's title: the file's path and the dataset
     # Batch wrote both results
     for name in ("a", "b"):
         with h5py.File(out / "batch_out" / f"{name}_Probabilities.h5", "r") as f:
@@ -352,3 +353,111 @@ print("DONE");
     assert ours.shape == theirs.shape
     assert (np.argmax(ours, -1) == np.argmax(theirs, -1)).mean() >= 0.9999
     assert np.abs(ours - theirs).mean() <= 1e-4
+
+
+@pytest.fixture
+def readonly_dir(tmp_path):
+    """A folder nothing can be written into, with an image in it: permissions for a normal user, a
+    read-only tmpfs for root (who ignores permissions); skipped where neither can be made."""
+    d = tmp_path / "readonly"
+    d.mkdir()
+    tifffile.imwrite(d / "img.tif", (np.arange(64 * 64) % 251).reshape(64, 64).astype(np.uint8))
+    if os.geteuid() != 0:
+        d.chmod(0o555)
+        yield d
+        d.chmod(0o755)
+        return
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    shutil.copy(d / "img.tif", staging / "img.tif")
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(d)], capture_output=True).returncode != 0:
+        pytest.skip("needs a read-only folder: running as root and tmpfs cannot be mounted here")
+    shutil.copy(staging / "img.tif", d / "img.tif")
+    subprocess.run(["mount", "-o", "remount,ro", str(d)], check=True)
+    yield d
+    subprocess.run(["umount", str(d)], capture_output=True)
+
+
+def test_commands_refuse_unwritable_places_and_missing_paths_before_any_work(fiji, scribbles, readonly_dir, tmp_path):
+    """No command makes up an output path from another command's state; a default place that cannot
+    be written is reported before any work, with the path; a misfit gets an error in Fiji's words."""
+    blobs = tifffile.imread(scribbles / "blobs.tif")
+    lab = tifffile.imread(scribbles / "annotations.tif")
+    model = tmp_path / "m.pfc"
+    pf.train(blobs, lab, features="minimal", trees=10, seed=0).save(model)
+    rois = ROIS_FROM_SCRIBBLES.format(labels=scribbles / "annotations.tif")
+    cases = {
+        "export": (f'open("{scribbles / "blobs.tif"}");\nrun("Export HDF5", "datasetname=data compressionlevel=0");',
+                   "Pixel Forest error: Export HDF5 needs exportpath=[/path/to/file.h5]"),
+        "train": (rois + f'open("{readonly_dir / "img.tif"}");\nrun("Train Classifier...", "labels=[ROI Manager] '
+                  f'features=minimal classes=[] trees=10 seed=0 stages=1 save=[{readonly_dir / "img.pfc"}]");',
+                  f"Pixel Forest error: Cannot save to {readonly_dir / 'img.pfc'}: its folder is read-only"),
+        "batch": (f'run("Batch...", "classifier=[{model}] input=[{readonly_dir}] output=[] type=Probabilities format=tiff");',
+                  f"Pixel Forest error: cannot write results to {readonly_dir} (read-only or no permission)"),
+        "apply": ('newImage("rgb", "RGB ramp", 64, 64, 1);\n'
+                  f'run("Apply Classifier...", "classifier=[{model}] output=Probabilities apply=[Current image]");',
+                  "Pixel Forest error: rgb has 3 channel(s) (an RGB image has 3) but the classifier was trained on images of 1"),
+    }
+    for name, (body, expected) in cases.items():
+        rc, log = fiji["macro"]("setBatchMode(true);\n" + body + '\nprint("NOT REACHED");\n')
+        assert expected in log, (name, log)
+        assert "NOT REACHED" not in log and "axes=" not in log and log.count("Pixel Forest error") == 1, (name, log)
+    assert list(readonly_dir.iterdir()) == [readonly_dir / "img.tif"]  # nothing written, no temp file left
+    assert "Pixel Forest: trained" not in log
+
+
+def test_labels_results_and_summaries(fiji, scribbles, tmp_path):
+    """Labels from Overlay take only ROIs with a class and say what they left out (a text label here);
+    All open images leaves out our own results; Batch and Suggest summaries go to Results tables with
+    one Log line; a failed file in a macro-started Batch is reported once; Features from a file."""
+    batch_in = tmp_path / "in"
+    batch_in.mkdir()
+    tifffile.imwrite(batch_in / "a.tif", tifffile.imread(scribbles / "blobs.tif"))
+    (batch_in / "broken.tif").write_bytes(b"not a TIFF at all")
+    features = tmp_path / "f.json"
+    features.write_text(json.dumps({"features": {"GaussianSmoothing": [1.0, 3.5]}}))
+    macro = "setBatchMode(true);\n" + ROIS_FROM_SCRIBBLES.format(labels=scribbles / "annotations.tif") + f"""
+open("{scribbles / 'blobs.tif'}");
+img = getTitle();
+run("From ROI Manager");
+setFont("SansSerif", 18);
+makeText("blobs!", 10, 10);
+run("Add Selection...");
+run("Train Classifier...", "labels=Overlay features=[from file...] feature=[{features}] classes=[] trees=10 seed=0 stages=1 save=[{tmp_path / 'o.pfc'}]");
+run("Apply Classifier...", "classifier=[{tmp_path / 'o.pfc'}] output=Probabilities apply=[Current image]");
+run("Apply Classifier...", "classifier=[{tmp_path / 'o.pfc'}] output=Probabilities apply=[All open images]");
+titles = "";
+for (i = 1; i <= nImages; i++) {{ selectImage(i); titles = titles + getTitle() + "|"; }}
+print("TITLES " + titles);
+selectImage(img);
+run("Suggest Features...", "labels=Overlay candidates=minimal number=3 save=[]");
+print("SUGGESTED " + Table.size("Pixel Forest Suggested Features"));
+run("Batch...", "classifier=[{tmp_path / 'o.pfc'}] input=[{batch_in}] output=[{tmp_path / 'out'}] type=Probabilities format=tiff");
+print("NOT REACHED");
+"""
+    rc, log = fiji["macro"](macro)
+    assert "Pixel Forest: labels from the Overlay of \"blobs.tif\": 2 ROIs; left out 1 text." in log, log
+    clf = pf.load(tmp_path / "o.pfc")
+    assert clf.classes == ["background", "blob"] and clf.n_features == 2
+    assert "TITLES blobs.tif|blobs_Probabilities|blobs_Probabilities|" in log  # not blobs_Probabilities_Probabilities
+    assert "SUGGESTED 3" in log
+    assert "Pixel Forest batch: 1 done, 0 skipped (already there), 1 failed; see the table \"Pixel Forest Batch\"." in log
+    assert log.count("Pixel Forest error") == 1 and "1 of 2 file(s) failed" in log and "NOT REACHED" not in log
+    assert "{" not in log.split("SUGGESTED")[1]  # no raw JSON in the Log
+    assert (tmp_path / "out" / "a_Probabilities.tiff").exists()
+
+
+def test_apply_offers_only_a_classifier_that_fits_and_every_dialog_has_help(fiji, scribbles, tmp_path):
+    blobs = tifffile.imread(scribbles / "blobs.tif")
+    model = tmp_path / "gray.pfc"
+    pf.train(blobs, tifffile.imread(scribbles / "annotations.tif"), features="minimal", trees=5, seed=0).save(model)
+    rgb = tmp_path / "rgb.tif"
+    tifffile.imwrite(rgb, np.stack([blobs] * 3, -1), photometric="rgb")
+    out = {}
+    for name, image in (("gray", scribbles / "blobs.tif"), ("rgb", rgb)):
+        rc, log = fiji["run"]([str(ROOT / "tests" / "fiji" / "ApplyDefault.java"), str(image), str(model)], cp=[fiji["jar"]])
+        assert rc == 0, log
+        out[name] = log
+    assert f"FIELD [{model}]" in out["gray"] and "BUTTON Help" in out["gray"]
+    assert "FIELD []" in out["rgb"]
+    assert "The last classifier, gray.pfc, was trained on images of 1 channel(s), and this one has 3; choose another." in out["rgb"]

@@ -263,14 +263,27 @@ def req_train(task, params, image):
 
 def req_load(task, params, image):
     clf = _classifier(params)
-    return {"classifier": STATE.current, "classes": ",".join(clf.class_names), "n_features": clf.n_features}
+    return {"classifier": STATE.current, "classes": ",".join(clf.class_names), "n_features": clf.n_features,
+            "n_channels": clf.n_channels, "ndim": clf.ndim}
+
+
+def _fits(clf: Classifier, img5: np.ndarray, title: str) -> None:
+    """The image has the classifier's channels and dimensionality, or an error in Fiji's words."""
+    C, Z = img5.shape[-1], img5.shape[1]
+    if C != clf.n_channels:
+        raise ValueError(f"{title} has {C} channel(s) (an RGB image has 3) but the classifier was trained on images of "
+                         f"{clf.n_channels}: apply it to images like the ones it was trained on, or train one on these")
+    if (3 if Z > 1 else 2) != clf.ndim:
+        raise ValueError(f"{title} is a z-stack of {Z} slices but the classifier was trained on 2D images (for a time "
+                         f"series, set the stack's frames with Image > Properties...)" if Z > 1 else
+                         f"{title} is 2D but the classifier was trained on z-stacks")
 
 
 def req_predict(task, params, image):
     clf = _classifier(params)
     src = normalize_source(params.get("source", "probabilities"))
     img5 = _image(image)
-    clf.check_image(img5, str(params.get("title", "image")))
+    _fits(clf, img5, str(params.get("title", "image")))
     # cached features serve a one-stage classifier; auto-context stages compute their own
     feats = _features(img5, clf.spec, task) if clf.context is None else None
     if feats is None:
@@ -296,7 +309,7 @@ def req_suggest(task, params, image):
     if out:
         Path(out).write_text(res["spec"].to_json(), encoding="utf-8")
     return {"features": res["spec"].to_json(), "oob_error": float(res["oob_error"]),
-            "oob_error_all": float(res["oob_error_all"]), "cells": json.dumps(res["cells"])}
+            "oob_error_all": float(res["oob_error_all"]), "cells": [list(map(str, c)) for c in res["cells"]]}
 
 
 def req_export_hdf5(task, params, image):
@@ -321,10 +334,31 @@ def req_batch(task, params, image):
     from .batch import predict_files
 
     clf = _classifier(params)
-    summary = predict_files(clf, params["inputs"], source=params.get("source", "probabilities"),
-                            fmt=params.get("format", "tiff"), out_dir=params.get("output_dir") or None,
+    out_dir = params.get("output_dir") or None
+    source, fmt = params.get("source", "probabilities"), params.get("format", "tiff")
+    _check_writable(_batch_folders(params["inputs"], source, fmt, out_dir))
+    summary = predict_files(clf, params["inputs"], source=source, fmt=fmt, out_dir=out_dir,
                             progress=_progress(task, "batch"))
-    return {"summary": json.dumps(summary), "failed": sum(1 for s in summary if s["status"] == "failed")}
+    return {"summary": [{k: str(v) for k, v in s.items()} for s in summary],
+            "failed": sum(1 for s in summary if s["status"] == "failed")}
+
+
+def _batch_folders(inputs, source, fmt, out_dir) -> list[Path]:
+    """The folders a batch writes into: the output folder, or each input's own (ilastik's default)."""
+    from .batch import DEFAULT_NAME, ILASTIK_SOURCES, expand_inputs, normalize_format, output_path
+
+    src, fmt = normalize_source(source), normalize_format(fmt)
+    return [output_path(DEFAULT_NAME, f, ILASTIK_SOURCES[src], fmt, out_dir).parent for f in expand_inputs(inputs)]
+
+
+def _check_writable(folders) -> None:
+    """Refuse, before any work, folders that cannot be written (the nearest existing one is asked)."""
+    for d in sorted({Path(f) for f in folders}):
+        p = d
+        while not p.exists() and p.parent != p:
+            p = p.parent
+        if not os.access(p, os.W_OK):
+            raise ValueError(f"cannot write results to {d} (read-only or no permission): choose an output folder")
 
 
 # ------------------------------------------------------- Live Training (one panel = one session)

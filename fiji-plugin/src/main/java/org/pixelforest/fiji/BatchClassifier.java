@@ -2,13 +2,17 @@ package org.pixelforest.fiji;
 
 import ij.IJ;
 
+import ij.measure.ResultsTable;
+
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /** Plugins > Pixel Forest > Batch...: apply a classifier to every image of a folder (or glob), writing files. */
 public class BatchClassifier extends PixelForestCommand {
 
 	static final String[] FORMATS = { "tiff", "hdf5", "compressed-hdf5", "npy" };
+	static final String TABLE = "Pixel Forest Batch";
 
 	@Override
 	protected void execute(String arg) throws Exception {
@@ -20,6 +24,10 @@ public class BatchClassifier extends PixelForestCommand {
 		p.message("output folder (empty: beside each input, as ilastik)");
 		p.choice("Type", SOURCES, SOURCES[0]);
 		p.choice("Format", FORMATS, FORMATS[0]);
+		p.help("<html><h2>Batch</h2>Applies a saved classifier to every image of a folder (or the files matching a pattern such "
+			+ "as /data/*.tif) and writes the results as files, named as ilastik names them (image_Probabilities.tif). "
+			+ "Results already there are kept, so a stopped batch can be run again. A file that fails does not stop the "
+			+ "others; the table at the end lists every file.</html>");
 		if (!p.show()) return;
 		String classifier = p.nextString().trim(), input = p.nextString().trim(), output = p.nextString().trim();
 		String type = p.nextChoice(), format = p.nextChoice();
@@ -30,9 +38,24 @@ public class BatchClassifier extends PixelForestCommand {
 		params.put("source", source(type));
 		params.put("format", format);
 		Map<String, Object> out = PythonService.call("batch", params, null, "batch processing");
-		IJ.log("Pixel Forest batch:\n" + out.get("summary"));
-		int failed = ((Number) out.get("failed")).intValue();
-		if (failed > 0) fail(failed + " file(s) failed; see the Log window");
 		rememberClassifier(classifier);
+		@SuppressWarnings("unchecked") List<Map<String, Object>> summary = (List<Map<String, Object>>) out.get("summary");
+		ResultsTable rt = new ResultsTable();
+		int done = 0, skipped = 0;
+		for (Map<String, Object> row : summary) {
+			rt.incrementCounter();
+			String status = String.valueOf(row.get("status"));
+			rt.addValue("Input", String.valueOf(row.get("input")));
+			rt.addValue("Status", status);
+			rt.addValue("Output", String.valueOf(row.getOrDefault("output", "")));
+			rt.addValue("Error", String.valueOf(row.getOrDefault("error", "")));
+			if (status.startsWith("skipped")) skipped++;
+			else if (!status.equals("failed")) done++;
+		}
+		rt.show(TABLE);
+		int failed = ((Number) out.get("failed")).intValue();
+		String line = "Pixel Forest batch: " + done + " done, " + skipped + " skipped (already there), " + failed + " failed; see the table \"" + TABLE + "\".";
+		IJ.log(line);
+		if (failed > 0) fail(failed + " of " + summary.size() + " file(s) failed; the table \"" + TABLE + "\" says why.");
 	}
 }

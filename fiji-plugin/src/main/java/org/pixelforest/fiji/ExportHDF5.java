@@ -31,6 +31,8 @@ public class ExportHDF5 extends PixelForestCommand {
 		p.string("datasetname", "data");
 		p.number("compressionlevel", 0);
 		p.string("input", imp.getTitle());
+		p.help("<html><h2>Export HDF5</h2>Saves the image as an HDF5 file laid out as ilastik's Fiji plugin (ilastik4ij) writes "
+			+ "it, for ilastik and batch work: dataset 'data', axes t, z, y, x, c. Compression 0 (none, fastest) to 9.</html>");
 		if (!p.show()) return;
 		String path = p.nextString().trim(), dataset = p.nextString().trim();
 		int level = (int) p.nextNumber();

@@ -22,6 +22,9 @@ public class ImportHDF5 extends PixelForestCommand {
 		p.string("datasetname", "");
 		p.string("axisorder", "");
 		p.message("dataset and axis order may stay empty: taken from the file (axistags) or guessed as ilastik4ij does");
+		p.help("<html><h2>Import HDF5</h2>Opens a dataset of an HDF5 file (from ilastik, ilastik4ij or Pixel Forest) as an image. "
+			+ "The axes come from the file when it says them; else they are guessed as ilastik4ij guesses them, or given "
+			+ "as axis order, e.g. tzyxc.</html>");
 		if (!p.show()) return;
 		String path = p.nextString().trim(), dataset = p.nextString().trim(), axes = p.nextString().trim();
 		Map<String, Object> params = new HashMap<>();

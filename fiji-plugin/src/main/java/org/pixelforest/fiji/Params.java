@@ -42,6 +42,9 @@ final class Params {
 
 	void message(String text) { if (gd != null) gd.addMessage(text); }
 
+	/** A Help button showing {@code html} (the command in a biologist's words; works offline). */
+	void help(String html) { if (gd != null) gd.addHelp(html); }
+
 	/** Shows the dialog (unless a macro gave the options); false when cancelled. */
 	boolean show() {
 		cursor = 0;

@@ -58,8 +58,8 @@ public abstract class PixelForestCommand implements PlugIn {
 		IJ.showProgress(1.0);
 		boolean unattended = Interpreter.isBatchMode() || GraphicsEnvironment.isHeadless();
 		if (unattended) {
-			IJ.log("Pixel Forest error: " + message);
-			System.err.println("Pixel Forest error: " + message);
+			IJ.log("Pixel Forest error: " + message);  // without ImageJ's window the Log is stdout:
+			if (IJ.getInstance() != null) System.err.println("Pixel Forest error: " + message);  // once, not twice
 		}
 		else IJ.error("Pixel Forest", message);
 		if (Macro.getOptions() != null || unattended) {

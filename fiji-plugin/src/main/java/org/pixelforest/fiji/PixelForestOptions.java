@@ -16,6 +16,9 @@ public class PixelForestOptions extends PixelForestCommand {
 		p.message("0 = all cores");
 		p.number("Memory", Options.memoryMB());
 		p.message("MB for cached features in the worker");
+		p.help("<html><h2>Pixel Forest Options</h2>Pixel Forest computes in Python. <b>Python</b>: the python of an "
+			+ "environment where pixelforest is installed. <b>Threads</b>: how many cores it may use (0: all). "
+			+ "<b>Memory</b>: how much it keeps of computed features so that training again is fast.</html>");
 		if (!p.show()) return;
 		String python = p.nextString().trim();
 		int threads = (int) p.nextNumber(), memory = (int) p.nextNumber();

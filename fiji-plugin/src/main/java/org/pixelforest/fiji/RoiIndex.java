@@ -3,7 +3,9 @@ package org.pixelforest.fiji;
 import ij.ImagePlus;
 import ij.gui.ImageRoi;
 import ij.gui.Overlay;
+import ij.IJ;
 import ij.gui.Roi;
+import ij.gui.TextRoi;
 import ij.plugin.frame.RoiManager;
 import ij.process.ImageProcessor;
 import org.apposed.appose.NDArray;
@@ -42,19 +44,45 @@ public final class RoiIndex {
 		return p;
 	}
 
-	/** ROIs from "ROI Manager" or "Overlay". */
+	/**
+	 * The label ROIs of "ROI Manager" or "Overlay": those that carry a class (a group, a
+	 * {@code class:NAME} name, or a stroke colour of their own). Text, images and Pixel Forest's own
+	 * marks are never labels; what is left out is said in the Log.
+	 */
 	public static Roi[] rois(ImagePlus imp, String source) throws PythonService.PixelForestException {
+		Roi[] all;
+		String where;
 		if (source.toLowerCase().startsWith("overlay")) {
 			Overlay ov = imp.getOverlay();
 			if (ov == null || ov.size() == 0) throw new PythonService.PixelForestException("The image \"" + imp.getTitle() + "\" has no Overlay ROIs.\nDraw ROIs and add them with Image > Overlay > Add Selection.");
-			List<Roi> labels = new ArrayList<>();
-			for (Roi roi : ov.toArray()) if (isLabel(roi)) labels.add(roi);
-			if (labels.isEmpty()) throw new PythonService.PixelForestException("The Overlay of \"" + imp.getTitle() + "\" holds no label ROIs (only images or marks).");
-			return labels.toArray(new Roi[0]);
+			all = ov.toArray();
+			where = "the Overlay of \"" + imp.getTitle() + "\"";
 		}
-		RoiManager rm = RoiManager.getInstance();
-		if (rm == null || rm.getCount() == 0) throw new PythonService.PixelForestException("The ROI Manager is empty.\nDraw ROIs for at least two classes and add them (t); put each class in its own group\n(Edit > Selection > Properties... > Group) or name them class:NAME.");
-		return rm.getRoisAsArray();
+		else {
+			RoiManager rm = RoiManager.getInstance();
+			if (rm == null || rm.getCount() == 0) throw new PythonService.PixelForestException("The ROI Manager is empty.\nDraw ROIs for at least two classes and add them (t); put each class in its own group\n(Edit > Selection > Properties... > Group) or name them class:NAME.");
+			all = rm.getRoisAsArray();
+			where = "the ROI Manager";
+		}
+		List<Roi> labels = new ArrayList<>();
+		int text = 0, marks = 0, unclassed = 0;
+		for (Roi roi : all) {
+			if (roi instanceof TextRoi) text++;
+			else if (!isLabel(roi)) marks++;
+			else if (roi.getGroup() <= 0 && roi.getStrokeColor() == null && (roi.getName() == null || !roi.getName().startsWith("class:"))) unclassed++;
+			else labels.add(roi);
+		}
+		if (text + marks + unclassed > 0) {
+			List<String> parts = new ArrayList<>();
+			if (text > 0) parts.add(text + " text");
+			if (marks > 0) parts.add(marks + " image or mark" + (marks > 1 ? "s" : ""));
+			if (unclassed > 0) parts.add(unclassed + " without a class (no group, no class: name, no colour of its own)");
+			IJ.log("Pixel Forest: labels from " + where + ": " + labels.size() + " ROIs; left out " + String.join(", ", parts) + ".");
+		}
+		if (labels.isEmpty())
+			throw new PythonService.PixelForestException(where.substring(0, 1).toUpperCase() + where.substring(1) + " holds no ROI with a class.\n"
+				+ "Put each class in its own group (Edit > Selection > Properties... > Group), name ROIs class:NAME,\nor give each class a colour of its own.");
+		return labels.toArray(new Roi[0]);
 	}
 
 	public static RoiIndex build(ImagePlus imp, Roi[] rois) {

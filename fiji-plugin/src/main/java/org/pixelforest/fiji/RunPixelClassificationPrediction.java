@@ -24,6 +24,9 @@ public class RunPixelClassificationPrediction extends PixelForestCommand {
 		p.message("a trained ilastik project (.ilp) or a Pixel Forest classifier (.pfc)");
 		p.string("inputimage", current == null ? "" : current.getTitle());
 		p.choice("pixelclassificationtype", TYPES, TYPES[0]);
+		p.help("<html><h2>Run Pixel Classification Prediction</h2>ilastik4ij's command, without ilastik: applies a trained "
+			+ "ilastik project (.ilp, its own forest on the same filters as ilastik) or a Pixel Forest classifier (.pfc) to "
+			+ "an open image. Probabilities: one channel per class; Segmentation: the most likely class of each pixel.</html>");
 		if (!p.show()) return;
 		String project = p.nextString().trim(), input = p.nextString().trim(), type = p.nextChoice();
 		if (project.isEmpty()) throw new IllegalArgumentException("Run Pixel Classification Prediction needs projectfilename=[/path/project.ilp]");

@@ -4,6 +4,9 @@ import ij.IJ;
 import ij.ImagePlus;
 import org.apposed.appose.NDArray;
 
+import ij.measure.ResultsTable;
+
+import java.util.List;
 import java.util.Map;
 
 /** Plugins > Pixel Forest > Suggest Features...: the best (feature, scale) cells for the ROIs, as a feature .json. */
@@ -16,7 +19,10 @@ public class SuggestFeatures extends PixelForestCommand {
 		p.choice("Labels from", new String[] { "ROI Manager", "Overlay" }, "ROI Manager");
 		p.string("Candidates", "ilastik-default");
 		p.number("Number of features", 7);
-		p.file("Save features to", TrainClassifier.defaultPath(imp).replaceAll("\\.pfc$", "") + "_features.json");
+		p.file("Save features to", beside(imp, "_features.json"));
+		p.help("<html><h2>Suggest Features</h2>Finds, among many filters (features), the few that tell your labelled classes "
+			+ "apart best, as ilastik's Suggest Features does. Fewer features: faster training and prediction, often as good. "
+			+ "The list goes to a table; the saved file can be chosen as Features in Train Classifier.</html>");
 		if (!p.show()) return;
 		String labels = p.nextChoice(), candidates = p.nextString();
 		int n = (int) p.nextNumber();
@@ -29,9 +35,18 @@ public class SuggestFeatures extends PixelForestCommand {
 			params.put("n", n);
 			if (!save.isEmpty()) params.put("output", save);
 			Map<String, Object> out = PythonService.call("suggest", params, img, "suggesting features");
-			IJ.log("Pixel Forest: suggested features " + out.get("cells") + "\n  OOB error " + IJ.d2s(((Number) out.get("oob_error")).doubleValue(), 4)
+			@SuppressWarnings("unchecked") List<List<Object>> cells = (List<List<Object>>) out.get("cells");
+			ResultsTable rt = new ResultsTable();
+			for (List<Object> c : cells) {
+				rt.incrementCounter();
+				rt.addValue("Feature", String.valueOf(c.get(0)));
+				rt.addValue("Scale", Double.parseDouble(String.valueOf(c.get(1))));
+				rt.addValue("Score", Double.parseDouble(String.valueOf(c.get(2))));
+			}
+			rt.show("Pixel Forest Suggested Features");
+			IJ.log("Pixel Forest: " + cells.size() + " features suggested, out-of-bag error " + IJ.d2s(((Number) out.get("oob_error")).doubleValue(), 4)
 				+ " (all candidates: " + IJ.d2s(((Number) out.get("oob_error_all")).doubleValue(), 4) + ")"
-				+ (save.isEmpty() ? "" : "\n  saved to " + save + " (use it as Features in Train Classifier)"));
+				+ (save.isEmpty() ? "" : "; saved to " + save + " (choose it as Features in Train Classifier)") + ".");
 		}
 		finally {
 			img.close();

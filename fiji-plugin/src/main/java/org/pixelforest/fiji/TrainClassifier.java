@@ -17,8 +17,9 @@ public class TrainClassifier extends PixelForestCommand {
 		ImagePlus imp = currentImage();
 		Params p = new Params("Pixel Forest: Train Classifier");
 		p.choice("Labels from", new String[] { "ROI Manager", "Overlay" }, "ROI Manager");
-		p.string("Features", "pixelforest-default");
-		p.message("pixelforest-default (smoothing + Hessian, sigma 0.5-16, top-hats, hole filling, normalised intensities), ilastik-default (exactly ilastik), minimal,\nor a feature .json file (e.g. from Suggest Features)");
+		p.choice("Features", FEATURES, FEATURES[0]);
+		p.file("Feature file", "");
+		p.message("the filters the classifier sees: pixelforest-default (what works best on our tests), ilastik-default (ilastik's),\nminimal (fast), or from a file (e.g. saved by Suggest Features)");
 		p.string("Classes", "");
 		p.message("class names in label order (optional; default: ROI groups, class:NAME names, colours)");
 		p.number("Trees", 100);
@@ -26,12 +27,22 @@ public class TrainClassifier extends PixelForestCommand {
 		p.number("Stages", 1);
 		p.message("stages: 1 = one forest; 2 = auto-context (a second forest also sees the first one's probabilities)");
 		p.file("Save classifier to", defaultPath(imp));
+		p.help("<html><h2>Train Classifier</h2>Learns from your labels: ROIs drawn on the image (or in the ROI Manager), one "
+			+ "class per ROI group (Edit > Selection > Properties... > Group), or named class:NAME, or in a colour of their own. "
+			+ "A line with a width is a brush stroke. The classifier looks at each pixel through many filters (Features) and "
+			+ "is saved as a .pfc file that Apply Classifier and Batch use. Live Training does the same while you paint. "
+			+ "Seed: a number gives the same classifier every time; -1 a new one.</html>");
 		if (!p.show()) return;
-		String labels = p.nextChoice(), features = p.nextString(), classes = p.nextString();
+		String labels = p.nextChoice(), features = p.nextChoice(), file = p.nextString().trim(), classes = p.nextString();
+		if (features.equals(FROM_FILE)) {
+			if (file.isEmpty()) throw new IllegalArgumentException("Features from file: choose the feature file (.json)");
+			features = file;
+		}
 		int trees = (int) p.nextNumber(), seed = (int) p.nextNumber(), stages = (int) p.nextNumber();
 		String save = p.nextString().trim();
 		if (trees < 1) throw new IllegalArgumentException("Trees must be at least 1");
 		if (stages < 1 || stages > 4) throw new IllegalArgumentException("Stages must be 1 to 4 (2 = auto-context)");
+		if (!save.isEmpty()) checkWritable(new File(save));
 		Roi[] rois = RoiIndex.rois(imp, labels);
 		RoiIndex index = RoiIndex.build(imp, rois);
 		NDArray img = ImageBridge.toNDArray(imp);
@@ -59,12 +70,17 @@ public class TrainClassifier extends PixelForestCommand {
 		}
 	}
 
-	static String defaultPath(ImagePlus imp) {
-		String last = lastClassifier();
-		if (!last.isEmpty()) return last;
-		FileInfo fi = imp.getOriginalFileInfo();
-		String dir = fi != null && fi.directory != null ? fi.directory : IJ.getDirectory("home");
-		String name = imp.getTitle().replaceAll("\\.[^.]+$", "");
-		return new File(dir, name + ".pfc").getPath();
+	static final String FROM_FILE = "from file...";
+	static final String[] FEATURES = { Options.DEFAULT_FEATURES, "ilastik-default", "minimal", FROM_FILE };
+
+	/** Where a new classifier goes unless told: beside the image (its folder, else the home folder). */
+	static String defaultPath(ImagePlus imp) { return beside(imp, ".pfc"); }
+
+	/** A file's folder can be written (the nearest existing folder is asked): else an error, before any work. */
+	static void checkWritable(File file) {
+		File dir = file.getAbsoluteFile().getParentFile();
+		while (dir != null && !dir.exists()) dir = dir.getParentFile();
+		if (dir == null || !java.nio.file.Files.isWritable(dir.toPath()))
+			throw new IllegalArgumentException("Cannot save to " + file + ": its folder is read-only. Choose another place.");
 	}
 }
