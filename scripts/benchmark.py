@@ -440,7 +440,7 @@ def _run_gui(work: Path, jar: Path, script: list[str]) -> tuple[dict, str]:
     home.mkdir(exist_ok=True)
     cmd = [str(ROOT / "tests" / "fiji" / "run-gui.sh"), f"-Dplugins.dir={work}", f"-Duser.home={home}",
            f"-Dpixelforest.python={sys.executable}", "-cp",
-           os.pathsep.join([str(ROOT / "fiji-plugin" / "target" / "runtime" / "ij-1.54p.jar"), str(jar)]),
+           os.pathsep.join([*(ROOT / "fiji-plugin" / "target" / "runtime" / "classpath.txt").read_text().split(), str(jar)]),
            str(ROOT / "tests" / "fiji" / "LiveGui.java"), str(work / "script.txt"), str(work)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     if os.environ.get("PIXELFOREST_BENCH_LOG"):  # the GUI driver's whole output, for a closer look

@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     home.mkdir()
     cmd = [str(ROOT / "tests" / "fiji" / "run-gui.sh"), f"-Dplugins.dir={work}", f"-Duser.home={home}",
            f"-Dpixelforest.python={sys.executable}", "-cp",
-           os.pathsep.join([str(ROOT / "fiji-plugin" / "target" / "runtime" / "ij-1.54p.jar"), str(jar)]),
+           os.pathsep.join([*(ROOT / "fiji-plugin" / "target" / "runtime" / "classpath.txt").read_text().split(), str(jar)]),
            str(ROOT / "tests" / "fiji" / "LiveGui.java"), str(work / "script.txt"), str(work)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if "RESULT done true" not in r.stdout:

@@ -14,6 +14,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ROOT / "fiji-plugin" / "target" / "runtime"
+
+
+def imagej_classpath() -> list[str]:
+    """ImageJ 1.x and what Fiji ships that the plugin uses without bundling it (scripts/build-plugin.sh)."""
+    return (RUNTIME / "classpath.txt").read_text().split()
 #: what the tests of the Fiji plugin need: Maven to build it, a display for ImageJ's menus, Java
 NEEDS_FIJI = [
     pytest.mark.skipif(shutil.which("mvn") is None, reason="Maven (mvn) is not installed: the plugin cannot be built"),
@@ -78,7 +83,7 @@ def fiji(tmp_path_factory):
     def run(main_args, cp=(), timeout=300, python=sys.executable):
         home = base / f"home{next(runs)}"  # a fresh user.home (ImageJ preferences) for every run
         home.mkdir()
-        classpath = os.pathsep.join([str(RUNTIME / "ij-1.54p.jar"), *map(str, cp)])
+        classpath = os.pathsep.join([*imagej_classpath(), *map(str, cp)])
         cmd = ["xvfb-run", "-a", "java", f"-Dplugins.dir={base}", f"-Duser.home={home}",
                f"-Dpixelforest.python={python}", "-Dpixelforest.debug=true", "-cp", classpath, *main_args]
         return _run_imagej(cmd, base, home, timeout)
@@ -95,7 +100,7 @@ def fiji(tmp_path_factory):
         home.mkdir()
         out.mkdir(parents=True, exist_ok=True)
         (out / "script.txt").write_text(script, encoding="utf-8")
-        classpath = os.pathsep.join([str(RUNTIME / "ij-1.54p.jar"), str(jar)])
+        classpath = os.pathsep.join([*imagej_classpath(), str(jar)])
         cmd = [str(ROOT / "tests" / "fiji" / "run-gui.sh"), f"-Dplugins.dir={base}", f"-Duser.home={home}",
                f"-Dpixelforest.python={sys.executable}", "-Dpixelforest.debug=true", "-cp", classpath,
                str(ROOT / "tests" / "fiji" / "LiveGui.java"), str(out / "script.txt"), str(out)]

@@ -22,7 +22,7 @@ import tifffile
 
 import pixelforest as pf
 
-from conftest import NEEDS_FIJI, ROOT, RUNTIME
+from conftest import NEEDS_FIJI, ROOT, RUNTIME, imagej_classpath
 
 pytestmark = NEEDS_FIJI
 
@@ -248,7 +248,7 @@ print("FINISHED");
     if not _become_subreaper():
         pytest.skip("needs Linux's PR_SET_CHILD_SUBREAPER to see the orphaned worker end")
     cmd = ["xvfb-run", "-a", "java", f"-Dplugins.dir={fiji['base']}", f"-Duser.home={home}",
-           f"-Dpixelforest.python={sys.executable}", "-cp", str(RUNTIME / "ij-1.54p.jar"), "ij.ImageJ", "-batch", str(m)]
+           f"-Dpixelforest.python={sys.executable}", "-cp", os.pathsep.join(imagej_classpath()), "ij.ImageJ", "-batch", str(m)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=fiji["base"])
     try:
         pid = None
@@ -461,3 +461,18 @@ def test_apply_offers_only_a_classifier_that_fits_and_every_dialog_has_help(fiji
     assert f"FIELD [{model}]" in out["gray"] and "BUTTON Help" in out["gray"]
     assert "FIELD []" in out["rgb"]
     assert "The last classifier, gray.pfc, was trained on images of 1 channel(s), and this one has 3; choose another." in out["rgb"]
+
+
+def test_the_jar_holds_only_the_plugins_own_classes(fiji):
+    """Every class in the plugin jar lies under org/pixelforest/ (Appose relocated there): no second
+    copy of a library Fiji ships (Groovy, JNA, commons-*) to clash with Fiji's own."""
+    import zipfile
+
+    with zipfile.ZipFile(fiji["jar"]) as z:
+        classes = [n for n in z.namelist() if n.endswith(".class")]
+        resources = [n for n in z.namelist() if not n.endswith("/") and not n.endswith(".class")]
+    outside = sorted({n.rsplit("/", 1)[0] for n in classes if not n.startswith("org/pixelforest/")})
+    assert classes and not outside, f"packages outside the plugin's namespace: {outside[:20]}"
+    assert "plugins.config" in resources
+    services = [n for n in resources if n.startswith("META-INF/services/")]
+    assert services and all(n.startswith("META-INF/services/org.pixelforest.") for n in services), services
