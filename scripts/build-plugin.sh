@@ -7,13 +7,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fiji-plugin"
 command -v mvn >/dev/null 2>&1 || { echo "build-plugin: Maven (mvn) is not installed" >&2; exit 1; }
-mvn -B -q package
+mvn -B -q -Dstyle.color=never package
 mkdir -p target/runtime
 fiji="net.imagej:ij:1.54p org.apache.groovy:groovy:4.0.28 org.apache.groovy:groovy-json:4.0.28 net.java.dev.jna:jna:5.14.0 net.java.dev.jna:jna-platform:5.14.0"
 : > target/runtime/classpath.txt.tmp
 for artifact in $fiji org.python:jython-standalone:2.7.4; do
   name="$(echo "$artifact" | cut -d: -f2)-$(echo "$artifact" | cut -d: -f3).jar"
-  [ -f "target/runtime/$name" ] || mvn -B -q dependency:copy -Dartifact="$artifact" -DoutputDirectory=target/runtime
+  [ -f "target/runtime/$name" ] || mvn -B -q -Dstyle.color=never dependency:copy -Dartifact="$artifact" -DoutputDirectory=target/runtime
   case " $fiji " in *" $artifact "*) echo "$PWD/target/runtime/$name" >> target/runtime/classpath.txt.tmp ;; esac
 done
 mv target/runtime/classpath.txt.tmp target/runtime/classpath.txt

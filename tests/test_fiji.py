@@ -476,3 +476,62 @@ def test_the_jar_holds_only_the_plugins_own_classes(fiji):
     assert "plugins.config" in resources
     services = [n for n in resources if n.startswith("META-INF/services/")]
     assert services and all(n.startswith("META-INF/services/org.pixelforest.") for n in services), services
+
+
+def test_update_site(fiji, tmp_path):
+    """scripts/build-update-site.sh's folder, read back: db.xml.gz in imagej-updater's format lists
+    the jar with its size, timestamp and jar checksum (computed here independently), the jar is
+    stored under its timestamped name, and a changed jar gets a new version with the old one listed."""
+    import gzip
+    import hashlib
+    import re
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    site = tmp_path / "site"
+    script = ROOT / "scripts" / "update_site.py"
+    r = subprocess.run([sys.executable, str(script), "--jar", str(fiji["jar"]), "--out", str(site)], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    raw = gzip.decompress((site / "db.xml.gz").read_bytes())
+    assert raw.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE pluginRecords [')
+    plugin = ET.fromstring(raw.split(b"]>\n", 1)[1]).find("plugin")
+    name = f"plugins/{fiji['jar'].name}"
+    version = plugin.find("version")
+    assert plugin.get("filename") == name and int(version.get("filesize")) == fiji["jar"].stat().st_size
+    assert re.fullmatch(r"20\d{12}", version.get("timestamp"))
+    stored = site / f"{name}-{version.get('timestamp')}"
+    assert stored.read_bytes() == fiji["jar"].read_bytes()
+
+    def digest(jar):  # imagej-updater's jar digest, written out plainly
+        sha = hashlib.sha1()
+        with zipfile.ZipFile(jar) as z:
+            for n in sorted(z.namelist()):
+                sha.update(n.encode())
+                data = z.read(n)
+                if n.endswith(".properties"):
+                    data = b"".join(b"\n" if line.startswith(b"#") else line for line in data.splitlines(keepends=True))
+                if n != "META-INF/MANIFEST.MF":
+                    sha.update(data)
+        return sha.hexdigest()
+
+    assert version.get("checksum") == digest(fiji["jar"])
+    # a new build of the same classes keeps the checksum (the properties' dates do not count)
+    again = tmp_path / fiji["jar"].name
+    redated = 0
+    with zipfile.ZipFile(fiji["jar"]) as src, zipfile.ZipFile(again, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.endswith("pom.properties"):  # another build date in its comment
+                data, n = re.subn(rb"(?m)^#.*20\d\d$", b"#Thu Jan 01 00:00:00 UTC 2037", data)
+                redated += n
+            dst.writestr(info, data)
+    assert redated >= 1 and again.read_bytes() != fiji["jar"].read_bytes()
+    assert digest(again) == version.get("checksum")
+    with zipfile.ZipFile(again, "a") as z:
+        z.writestr("org/pixelforest/fiji/NEW.txt", "a change")
+    r = subprocess.run([sys.executable, str(script), "--jar", str(again), "--out", str(site)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    plugin = ET.fromstring(gzip.decompress((site / "db.xml.gz").read_bytes()).split(b"]>\n", 1)[1]).find("plugin")
+    assert plugin.find("version").get("checksum") == digest(again) != version.get("checksum")
+    assert plugin.find("previous-version").get("checksum") == version.get("checksum")
