@@ -80,13 +80,15 @@ def fiji(tmp_path_factory):
     shutil.copy(jar, base / "plugins" / jar.name)
     runs = iter(range(10**6))
 
-    def run(main_args, cp=(), timeout=300, python=sys.executable):
-        home = base / f"home{next(runs)}"  # a fresh user.home (ImageJ preferences) for every run
-        home.mkdir()
+    def run(main_args, cp=(), timeout=300, python=sys.executable, props=(), env=None, home=None):
+        if home is None:
+            home = base / f"home{next(runs)}"  # a fresh user.home (ImageJ preferences) for every run
+            home.mkdir()
         classpath = os.pathsep.join([*imagej_classpath(), *map(str, cp)])
         cmd = ["xvfb-run", "-a", "java", f"-Dplugins.dir={base}", f"-Duser.home={home}",
-               f"-Dpixelforest.python={python}", "-Dpixelforest.debug=true", "-cp", classpath, *main_args]
-        return _run_imagej(cmd, base, home, timeout)
+               *([f"-Dpixelforest.python={python}"] if python else []), "-Dpixelforest.debug=true", *props,
+               "-cp", classpath, *main_args]
+        return _run_imagej(cmd, base, home, timeout, env)
 
     def macro(text, arg="", **kw):
         m = base / "m.ijm"
@@ -115,7 +117,7 @@ def fiji(tmp_path_factory):
     return {"run": run, "macro": macro, "gui": gui, "base": base, "jar": jar}
 
 
-def _run_imagej(cmd, cwd, home, timeout):
+def _run_imagej(cmd, cwd, home, timeout, env=None):
     """Run ImageJ to its end; output goes to a file, so nothing it leaves running can hold the run open.
     Past ``timeout``, the ImageJ and Python threads are dumped into the failure before it is killed
     (jstack for Java; SIGUSR1 makes the worker write every Python thread's stack to ImageJ's log)."""
@@ -124,7 +126,7 @@ def _run_imagej(cmd, cwd, home, timeout):
 
     log_path = home / "run.log"
     with open(log_path, "w+", encoding="utf-8", errors="replace") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True, env=env)
         try:
             rc = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

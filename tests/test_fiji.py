@@ -127,8 +127,8 @@ print("NOT REACHED");
     # a Python without pixelforest: a clear message, not a stack dump
     bare = shutil.which("python3") or "/usr/bin/python3"
     rc, log = fiji["macro"](f'setBatchMode(true);\nrun("Pixel Forest Options...", "python=[{bare}] threads=0 memory=512");\n',
-                            python=bare)
-    assert "pixelforest is not installed in the Python environment" in log, log
+                            python=bare, props=["-Dpixelforest.autosetup=false"])  # else it sets one up (test below)
+    assert "pixelforest 0.1.0 is not installed in the Python environment" in log, log
     rc, log = fiji["macro"]('setBatchMode(true);\nrun("Pixel Forest Options...", "python=[/nonexistent/python] threads=0 memory=512");\n')
     assert "The Python executable /nonexistent/python does not exist" in log
 
@@ -535,3 +535,37 @@ def test_update_site(fiji, tmp_path):
     plugin = ET.fromstring(gzip.decompress((site / "db.xml.gz").read_bytes()).split(b"]>\n", 1)[1]).find("plugin")
     assert plugin.find("version").get("checksum") == digest(again) != version.get("checksum")
     assert plugin.find("previous-version").get("checksum") == version.get("checksum")
+
+
+@pytest.mark.slow
+def test_the_plugin_sets_up_its_own_python(fiji, scribbles, tmp_path):
+    """A fresh home with no Python configured: a macro run under xvfb-run ImageJ -batch with the
+    freshly built jar makes its own environment from the wheel in the jar (its packages from the
+    package index), then trains and applies a classifier; the next run uses that environment."""
+    bare = shutil.which("python3")
+    if bare is None or subprocess.run([bare, "-c", "import pixelforest"], capture_output=True).returncode == 0:
+        pytest.skip("needs a python3 on PATH without pixelforest installed")
+    if subprocess.run([bare, "-m", "venv", "--help"], capture_output=True).returncode != 0:
+        pytest.skip(f"{bare} has no venv module")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PIXELFOREST_PYTHON", "VIRTUAL_ENV")}
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if ".venv" not in p)
+    macro = fiji["base"] / "setup.ijm"
+    macro.write_text("setBatchMode(true);\n" + ROIS_FROM_SCRIBBLES.format(labels=scribbles / "annotations.tif") + f"""
+open("{scribbles / 'blobs.tif'}");
+run("Train Classifier...", "labels=[ROI Manager] features=minimal classes=[] trees=20 seed=1 stages=1 save=[{tmp_path}/m.pfc]");
+run("Apply Classifier...", "classifier=[{tmp_path}/m.pfc] output=Probabilities apply=[Current image]");
+saveAs("Tiff", "{tmp_path}/p.tif");
+print("DONE " + call("org.pixelforest.fiji.PythonService.workerPid"));
+""", encoding="utf-8")
+    rc, log = fiji["run"](["ij.ImageJ", "-batch", str(macro)], python=None, env=env, home=home, timeout=1200)
+    envdir = tmp_path / "data" / "pixelforest" / "python-0.1.0"
+    assert "DONE" in log and f"Pixel Forest: setting up Python 0.1.0 in {envdir}" in log, log
+    assert f"Pixel Forest: Python 0.1.0 is ready ({envdir}/bin/python)" in log
+    blobs = tifffile.imread(scribbles / "blobs.tif")
+    clf = pf.load(tmp_path / "m.pfc")
+    assert np.abs(tifffile.imread(tmp_path / "p.tif") - np.moveaxis(clf.predict(blobs), -1, 0)).max() <= 1e-6
+    rc, log = fiji["run"](["ij.ImageJ", "-batch", str(macro)], python=None, env=env, home=home, timeout=600)
+    assert "DONE" in log and "setting up Python" not in log, log

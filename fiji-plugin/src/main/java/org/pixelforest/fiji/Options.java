@@ -26,6 +26,12 @@ public final class Options {
 
 	public static int memoryMB() { return (int) Prefs.get(MEMORY, 2048); }
 
+	/** The Python the plugin set up for itself (kept in the preferences, as if chosen in Options). */
+	static void setPython(String python) {
+		Prefs.set(PYTHON, python);
+		Prefs.savePreferences();
+	}
+
 	static void set(String python, int threads, int memoryMB) {
 		Prefs.set(PYTHON, python);
 		Prefs.set(THREADS, threads);

@@ -42,6 +42,8 @@ final class Params {
 
 	void message(String text) { if (gd != null) gd.addMessage(text); }
 
+	void checkbox(String label, boolean def) { add(label, String.valueOf(def)); if (gd != null) gd.addCheckbox(label, def); }
+
 	/** A Help button showing {@code html} (the command in a biologist's words; works offline). */
 	void help(String html) { if (gd != null) gd.addHelp(html); }
 
@@ -61,6 +63,17 @@ final class Params {
 	String nextString() { if (gd == null) return fromMacro(); cursor++; return gd.getNextString(); }
 
 	String nextChoice() { if (gd == null) return fromMacro(); cursor++; return gd.getNextChoice(); }
+
+	boolean nextBoolean() {
+		if (gd == null) {
+			cursor++;
+			String options = this.options;
+			return options != null && Macro.getValue(options, fields.get(cursor - 1)[0], null) != null
+				|| (options == null && Boolean.parseBoolean(fields.get(cursor - 1)[1]));
+		}
+		cursor++;
+		return gd.getNextBoolean();
+	}
 
 	double nextNumber() {
 		if (gd == null) {

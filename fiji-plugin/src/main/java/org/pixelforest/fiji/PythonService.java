@@ -52,15 +52,9 @@ public final class PythonService {
 	}
 
 	static synchronized Service service() throws PixelForestException {
-		String exe = Options.python();
-		if (service != null && service.isAlive() && exe.equals(serviceExe)) return service;
+		if (service != null && service.isAlive() && Options.python().equals(serviceExe)) return service;
 		stop();
-		File exeFile = new File(exe);
-		if (exe.contains(File.separator) && !exeFile.canExecute()) {
-			throw new PixelForestException("The Python executable " + exe + " does not exist.\n"
-				+ "Set the Python of an environment where pixelforest is installed in\n"
-				+ "Plugins > Pixel Forest > Options...");
-		}
+		String exe = PythonSetup.ensure();  // this version's pixelforest, set up on first use if need be
 		try {
 			Map<String, String> env = new HashMap<>();
 			if (Options.threads() > 0) {
@@ -226,9 +220,9 @@ public final class PythonService {
 	}
 
 	static String notInstalled() {
-		return "pixelforest is not installed in the Python environment " + Options.python() + ".\n"
-			+ "Install it there (pip install \"pixelforest[fiji]\") or choose another Python in\n"
-			+ "Plugins > Pixel Forest > Pixel Forest Options...";
+		return "pixelforest " + PythonSetup.version() + " is not installed in the Python environment " + Options.python() + ".\n"
+			+ "Let Pixel Forest set up its own (Plugins > Pixel Forest > Pixel Forest Options... > Set up Python),\n"
+			+ "or choose another Python there.";
 	}
 
 	static String lastLines(String text, int n) {
