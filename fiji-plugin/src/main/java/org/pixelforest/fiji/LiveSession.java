@@ -295,14 +295,7 @@ public final class LiveSession {
 			p.put("image", li.id);
 			p.put("index", index);
 			p.put("value", value);
-			List<String> names = new ArrayList<>();
-			List<List<Integer>> colors = new ArrayList<>();
-			for (LabelClass c : classes) {
-				names.add(c.name);
-				colors.add(Arrays.asList(c.color.getRed(), c.color.getGreen(), c.color.getBlue()));
-			}
-			p.put("classes", names);
-			p.put("colors", colors);
+			putClasses(p);
 			if (view != null) putView(p, view);
 			return PythonService.call(request, p, null, "training", cancel);
 		}
@@ -310,6 +303,18 @@ public final class LiveSession {
 			index.close();
 			value.close();
 		}
+	}
+
+	/** The classes' names and colours, as the worker takes them. */
+	private void putClasses(Map<String, Object> p) {
+		List<String> names = new ArrayList<>();
+		List<List<Integer>> colors = new ArrayList<>();
+		for (LabelClass c : classes) {
+			names.add(c.name);
+			colors.add(Arrays.asList(c.color.getRed(), c.color.getGreen(), c.color.getBlue()));
+		}
+		p.put("classes", names);
+		p.put("colors", colors);
 	}
 
 	private static void putView(Map<String, Object> p, LiveImage.View view) {
@@ -592,14 +597,7 @@ public final class LiveSession {
 		if (trainedVersion == 0) throw new PythonService.PixelForestException("Nothing to save yet: paint strokes of two classes first.");
 		Map<String, Object> p = map("session", id);
 		p.put("path", path);
-		List<String> names = new ArrayList<>();
-		List<List<Integer>> colors = new ArrayList<>();
-		for (LabelClass c : classes) {
-			names.add(c.name);
-			colors.add(Arrays.asList(c.color.getRed(), c.color.getGreen(), c.color.getBlue()));
-		}
-		p.put("classes", names);
-		p.put("colors", colors);
+		putClasses(p);
 		PythonService.call("live_save", p, null, "saving the classifier");
 		savedPath = path;
 		savedAt = labelsVersion.get();
