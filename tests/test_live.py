@@ -396,3 +396,77 @@ save series.pfc
     seg = engine.predict(two, "simple-segmentation", axes="tcyx")
     assert np.array_equal(tifffile.imread(tmp_path / "frame2.tif"), seg[1])
     assert np.array_equal(tifffile.imread(tmp_path / "frame3.tif"), seg[2])
+
+
+def test_the_panel_holds_up_when_things_go_wrong(fiji, blobs_image, tmp_path):
+    """Digits typed into the brush width set the width, not the class; the worker killed mid-session
+    comes back on the next stroke with every label; a duplicate of the image (the same pixels) has
+    labels of its own; a key pressed right after a stroke chooses the next stroke's class, not that
+    one's; a round on one image refreshes the other's overlay; a closed image's labels stop training."""
+    path, img, fg = blobs_image
+    bg = _stroke_places(~fg, 4, seed=11)
+    fgs = _stroke_places(fg, 3, seed=12)
+    script = f"""
+open {path}
+zoom 200
+live
+tool freeline
+width 5
+key 1
+stroke {bg[0]}
+key 2
+stroke {fgs[0]}
+wait
+type-width 7
+killworker
+key 1
+stroke {bg[1]}
+wait
+info
+save recovered.pfc
+duplicate copy.tif
+zoom 200
+addimage
+key 2
+stroke-key 1 {fgs[1]}
+stroke {bg[2]}
+wait
+mode segmentation
+wait
+seg copy_seg.tif
+use blobs.tif
+wait
+seg original_seg.tif
+save both.pfc
+use copy.tif
+closeimage
+use blobs.tif
+key 1
+stroke {bg[3]}
+wait
+workerinfo
+save after_close.pfc
+"""
+    rc, log, res = fiji["gui"](script, tmp_path)
+    assert rc == 0 and res.get("done") == ["true"], log
+    width, active = res["width"][0].split(" active ")
+    assert width == "7" and active == "1", res["width"]  # the class chosen before (2) stayed chosen
+    assert "killed" in res and "classes Label 1,Label 2 status Round" in res["info"][0], (res["info"], log)
+    recovered = pf.load(tmp_path / "recovered.pfc")
+    lab = recovered.labels[0].dense()[0, 0]
+    assert set(np.unique(lab)) == {0, 1, 2}
+    assert recovered.training["n_images"] == 1
+    # the copy's labels are its own: a fg stroke as class 2 (the key after it chose class 1), a bg stroke as 1
+    both = pf.load(tmp_path / "both.pfc")
+    assert len(both.labels) == 2
+    lab_a, lab_b = (li.dense()[0, 0] for li in both.labels)
+    assert np.array_equal(lab_a, lab)  # the original's labels unchanged by strokes on the copy
+    assert set(np.unique(lab_b)) == {0, 1, 2} and fg[lab_b == 2].all() and not fg[lab_b == 1].any()
+    engine = pf.train([img, img], [lab_a, lab_b], features="pixelforest-default", trees=100, seed=0)
+    seg = engine.predict(img, "simple-segmentation")
+    assert np.array_equal(tifffile.imread(tmp_path / "copy_seg.tif"), seg)
+    assert np.array_equal(tifffile.imread(tmp_path / "original_seg.tif"), seg)  # the other image followed
+    # the copy closed: one image in the worker, and its labels no longer train
+    assert " images [1] " in res["workerinfo"][0], res["workerinfo"]
+    after = pf.load(tmp_path / "after_close.pfc")
+    assert len(after.labels) == 1 and after.training["n_images"] == 1

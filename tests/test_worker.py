@@ -77,7 +77,7 @@ def test_readable_errors(service, blobs2d, tmp_path):
                    + (np.arange(blobs2d.size).reshape(blobs2d.shape) % 50 == 1) * 2, features="minimal", trees=5)
     clf.save(tmp_path / "one.pfc")
     out = call(service, "predict", {"classifier": str(tmp_path / "one.pfc")}, rgb)
-    assert "has 3 channel(s) but the classifier expects 1" in out["error"]
+    assert out["error"].startswith("image has 3 channel(s) (an RGB image has 3) but the classifier was trained on images of 1")
 
 
 def test_cancel(service, tmp_path):

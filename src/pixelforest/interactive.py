@@ -38,6 +38,17 @@ class Session:
         self._image_stats: dict = {}  # normalisation mode -> the whole image's statistics
         self.classifier: Classifier | None = None
 
+    def twin(self, name: str = "") -> "Session":
+        """A session on the same pixels with labels of its own, sharing this one's computed
+        features (two images with equal pixels, e.g. a duplicate, are labelled apart)."""
+        other = object.__new__(Session)
+        other.__dict__.update(self.__dict__)
+        other.labels = np.zeros_like(self.labels)
+        other._cells = dict(self._cells)  # the arrays are shared, never written in place
+        other._image_stats = dict(self._image_stats)
+        other.name, other.classifier = name, None
+        return other
+
     # -- features -------------------------------------------------------------------
 
     def _cell_key(self, fid, si, spec):

@@ -53,6 +53,10 @@ class LiveSession:
             session.spec = first.spec
         self.images[key] = session
 
+    def remove_image(self, key: str) -> Session | None:
+        """Leave an image out (its window closed): its labels no longer train, its features go."""
+        return self.images.pop(key, None)
+
     def image(self, key: str) -> Session:
         try:
             return self.images[key]

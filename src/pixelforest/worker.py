@@ -405,6 +405,9 @@ def req_live_open(task, params, image):
     spec = live.spec_for(img5) if not live.images else next(iter(live.images.values())).spec
     if sess is None:
         sess = Session(img5, spec, axes="tzyxc", trees=live.trees, seed=live.seed)
+    elif any(sess is s for other in STATE.live.values() for s in other.images.values()):
+        sess = sess.twin()  # the same pixels in another window (a duplicate): its own labels, the same features
+        key = f"{key}/{params['session']}/{params['image']}"
     sess.name = str(params.get("title", ""))
     sess.spec = spec
     live.add_image(str(params["image"]), sess)
@@ -523,19 +526,33 @@ def req_live_resume(task, params, image):
             "colors": [list(c) for c in clf.class_colors], "spec": clf.spec.to_dict(), "version": live.version}
 
 
+def _forget(sess) -> None:
+    for key in [k for k, v in STATE.sessions.items() if v is sess]:
+        del STATE.sessions[key]
+
+
+def req_live_remove(task, params, image):
+    """An image of the session was closed: its labels no longer train and its features are freed."""
+    live = _live(params)
+    sess = live.remove_image(str(params["image"]))
+    if sess is not None:
+        _forget(sess)
+    return {"images": len(live.images)}
+
+
 def req_live_close(task, params, image):
     """End a live session: its images' features are freed (unless Apply still uses them)."""
     live = STATE.live.pop(str(params["session"]), None)
     if live is not None:
         for sess in live.images.values():
-            for key in [k for k, v in STATE.sessions.items() if v is sess]:
-                del STATE.sessions[key]
+            _forget(sess)
     return {"sessions": len(STATE.live)}
 
 
 def req_live_info(task, params, image):
     """The worker's live sessions and memory (tests, benchmark)."""
-    return {"sessions": sorted(STATE.live), "cached_sessions": len(STATE.sessions), "rss_kb": _rss_kb()}
+    return {"sessions": sorted(STATE.live), "cached_sessions": len(STATE.sessions), "rss_kb": _rss_kb(),
+            "images": [len(live.images) for _, live in sorted(STATE.live.items())]}
 
 
 def _rss_kb() -> int:
@@ -569,6 +586,7 @@ HANDLERS = {
     "live_suggest_features": req_live_suggest_features,
     "live_save": req_live_save,
     "live_resume": req_live_resume,
+    "live_remove": req_live_remove,
     "live_close": req_live_close,
     "live_info": req_live_info,
 }

@@ -332,7 +332,7 @@ public class LiveGui {
 				Thread.currentThread().setContextClassLoader(LiveSession.class.getClassLoader());
 				try {
 					java.util.Map<String, Object> info = org.pixelforest.fiji.PythonService.call("live_info", null, null, "asking");
-					System.out.println("RESULT workerinfo sessions " + info.get("sessions") + " cached " + info.get("cached_sessions") + " rss_kb " + info.get("rss_kb"));
+					System.out.println("RESULT workerinfo sessions " + info.get("sessions") + " cached " + info.get("cached_sessions") + " images " + info.get("images") + " rss_kb " + info.get("rss_kb"));
 				}
 				finally {
 					Thread.currentThread().setContextClassLoader(cl);
@@ -503,6 +503,64 @@ public class LiveGui {
 					for (Window w : Window.getWindows()) if (w.isVisible() && w instanceof java.awt.Dialog) w.dispose();
 				});
 				return true;
+			case "use":  // an open image becomes the one the commands act on
+				imp = WindowManager.getImage(String.join(" ", Arrays.copyOfRange(a, 1, a.length)));
+				if (imp == null) throw new IllegalStateException("no image " + a[1]);
+				WindowManager.setCurrentWindow(imp.getWindow());
+				return true;
+			case "duplicate": {  // a copy of the image (the same pixels), shown to the right
+				ImagePlus copy = imp.duplicate();
+				copy.setTitle(a[1]);
+				copy.setOverlay(null);
+				copy.show();
+				waitFor("the copy's window", 10_000, () -> copy.getWindow() != null && copy.getWindow().isVisible());
+				SwingUtilities.invokeAndWait(() -> copy.getWindow().setLocation(10 + imp.getWindow().getWidth() + 20, 130));
+				Thread.sleep(300);
+				imp = copy;
+				return true;
+			}
+			case "stroke-key": {  // a stroke, and a key pressed at once after its release (the next stroke's class)
+				char c = a[1].charAt(0);
+				drag(a, 2);
+				int code = KeyEvent.getExtendedKeyCodeForChar(c);
+				robot.keyPress(code);
+				robot.keyRelease(code);
+				waitFor("the key", 5_000, () -> session().activeClass() == c - '1');
+				return true;
+			}
+			case "type-width": {  // digits typed into the panel's brush width field
+				javax.swing.JSpinner spinner = null;
+				for (java.awt.Component c : all(session().panel())) if (c instanceof javax.swing.JSpinner) spinner = (javax.swing.JSpinner) c;
+				javax.swing.JComponent field = ((javax.swing.JSpinner.DefaultEditor) spinner.getEditor()).getTextField();
+				Point p = field.getLocationOnScreen();
+				robot.mouseMove(p.x + field.getWidth() / 2, p.y + field.getHeight() / 2);
+				Thread.sleep(200);
+				for (int i = 0; i < 3; i++) { robot.mousePress(InputEvent.BUTTON1_DOWN_MASK); robot.mouseRelease(InputEvent.BUTTON1_DOWN_MASK); Thread.sleep(40); }
+				Thread.sleep(200);
+				for (char ch : a[1].toCharArray()) {
+					int code = KeyEvent.getExtendedKeyCodeForChar(ch);
+					robot.keyPress(code);
+					robot.keyRelease(code);
+					Thread.sleep(60);
+				}
+				robot.keyPress(KeyEvent.VK_ENTER);
+				robot.keyRelease(KeyEvent.VK_ENTER);
+				Thread.sleep(400);
+				System.out.println("RESULT width " + Line.getWidth() + " active " + session().activeClass());
+				return true;
+			}
+			case "killworker": {  // the worker dies (as killed by the system for memory)
+				ClassLoader cl = Thread.currentThread().getContextClassLoader();
+				Thread.currentThread().setContextClassLoader(LiveSession.class.getClassLoader());
+				long pid;
+				try { pid = Long.parseLong(org.pixelforest.fiji.PythonService.workerPid()); }
+				finally { Thread.currentThread().setContextClassLoader(cl); }
+				ProcessHandle h = ProcessHandle.of(pid).orElseThrow(IllegalStateException::new);
+				h.destroyForcibly();
+				h.onExit().get();
+				System.out.println("RESULT killed " + pid);
+				return true;
+			}
 			case "quit":
 				return false;
 			default:

@@ -78,7 +78,12 @@ final class FeatureDialog extends JDialog {
 		r2.add(new JLabel("Scales (sigma)"));
 		r2.add(scalesField);
 		JButton apply = new JButton("Set scales");
-		apply.addActionListener(e -> setScales(parseScales(scalesField.getText()), selected()));
+		apply.addActionListener(e -> {
+			List<Double> sc = parseScales(scalesField.getText());
+			if (sc.isEmpty() || sc.equals(scales)) return;
+			setScales(sc, selected());
+			preset.setSelectedItem("custom");  // OK takes the grid, with these scales
+		});
 		r2.add(apply);
 		top.add(r2);
 		top.add(new JLabel("<html>Small scales see fine detail; large scales see context. More features: slower, not always better.</html>"));
@@ -168,6 +173,7 @@ final class FeatureDialog extends JDialog {
 			}
 		}
 		grid.revalidate();
+		grid.repaint();
 		pack();
 	}
 

@@ -175,6 +175,10 @@ final class LivePanel extends JFrame {
 			JOptionPane.showMessageDialog(this, "A class name cannot contain a comma.");
 			return;
 		}
+		if (name != null && session.classIndex(name.trim()) >= 0 && session.classIndex(name.trim()) != k) {
+			JOptionPane.showMessageDialog(this, "There is a class named " + name.trim() + " already: two classes need two names.");
+			return;
+		}
 		session.renameClass(k, name);
 	}
 
@@ -340,7 +344,11 @@ final class LivePanel extends JFrame {
 		updating = true;
 		classModel.clear();
 		for (LabelClass c : session.classes) classModel.addElement(c);
-		if (!session.eraser) classList.setSelectedIndex(Math.min(session.active, session.classes.size() - 1));
+		if (!session.eraser) {
+			int k = Math.min(session.active, session.classes.size() - 1);
+			classList.setSelectedIndex(k);
+			classList.ensureIndexIsVisible(k);
+		}
 		else classList.clearSelection();
 		eraser.setSelected(session.eraser);
 		updating = false;
@@ -351,9 +359,12 @@ final class LivePanel extends JFrame {
 		updating = true;
 		suggestionModel.clear();
 		int i = 1;
-		for (double[] s : session.suggestions)
+		ij.ImagePlus imp = session.images.get(0).imp;
+		for (double[] s : session.suggestions) {
+			String where = (imp.getNSlices() > 1 ? " slice " + ((int) s[1] + 1) : "") + (imp.getNFrames() > 1 ? " frame " + ((int) s[0] + 1) : "");
 			suggestionModel.addElement(String.format("%d. around (%d, %d)%s, uncertainty %.2f", i++, (int) (s[2] + s[4] / 2),
-				(int) (s[3] + s[5] / 2), session.images.get(0).imp.getStackSize() > 1 ? " slice " + ((int) s[1] + 1) : "", s[6]));
+				(int) (s[3] + s[5] / 2), where, s[6]));
+		}
 		updating = false;
 	}
 

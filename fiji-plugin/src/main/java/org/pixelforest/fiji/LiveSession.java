@@ -75,6 +75,9 @@ public final class LiveSession {
 	private boolean roundPending, viewPending, ready, closed, running;
 	private final AtomicInteger labelsVersion = new AtomicInteger();
 	private volatile int trainedVersion;  // the worker's classifier version (0: none yet)
+	private volatile int workerGeneration;  // the worker that holds this session's images
+	private int restarts;  // workers started again for this session since its last good round
+	private final List<String> removed = new CopyOnWriteArrayList<>();  // images closed, to leave out in the worker
 	private Thread thread;
 	private final ExecutorService actions = Executors.newSingleThreadExecutor(r -> {
 		Thread t = new Thread(r, "pixelforest-live-actions");
@@ -143,8 +146,9 @@ public final class LiveSession {
 		while (classes.size() < max) classes.add(new LabelClass("Label " + (classes.size() + 1), LabelClass.defaultColor(classes.size())));
 		for (Roi roi : li.labelRois()) {
 			LabelClass lc = classes.get(roi.getGroup() - 1);
-			String name = Roi.getGroupName(roi.getGroup());
-			if (name != null) lc.name = name;
+			// the ROI's own class name first: group names are ImageJ-wide, another panel may have renamed them
+			String name = roi.getName() != null && roi.getName().startsWith("class:") ? roi.getName().substring(6) : Roi.getGroupName(roi.getGroup());
+			if (name != null && !name.trim().isEmpty() && !name.contains(",")) lc.name = name.trim();
 			if (roi.getStrokeColor() != null) lc.color = new Color(roi.getStrokeColor().getRGB() & 0xffffff);
 		}
 		syncGroupNames();
@@ -177,6 +181,8 @@ public final class LiveSession {
 					if (doView) viewPending = false;
 					running = true;
 				}
+				forgetRemoved();
+				if (doRound || doView) ensureWorker();
 				if (doRound) round();
 				else if (doView) predictView();
 			}
@@ -188,7 +194,13 @@ public final class LiveSession {
 				if (!closed && !isStale()) setStatus("Cancelled.");
 			}
 			catch (PythonService.PixelForestException e) {
-				if (!closed) error(e.getMessage());
+				if (closed) continue;
+				if (workerGeneration != PythonService.generation() || !PythonService.isRunning()) {
+					// the worker stopped (killed, out of memory): the next round starts one and opens the images again
+					error(e.getMessage().split("\n")[0] + (restarts < MAX_RESTARTS ? " Starting it again..." : ""));
+					if (restarts < MAX_RESTARTS) synchronized (lock) { roundPending = true; }
+				}
+				else error(e.getMessage());
 			}
 			catch (Throwable e) {
 				if (!closed) {
@@ -206,6 +218,43 @@ public final class LiveSession {
 
 	private boolean isStale() { synchronized (lock) { return roundPending; } }
 
+	private static final int MAX_RESTARTS = 2;
+
+	/**
+	 * When the worker this session's images were opened in has stopped, a new one computes their
+	 * features again and the labels are sent again (they live here, as ROIs): nothing is lost.
+	 */
+	private void ensureWorker() throws Exception {
+		if (workerGeneration == PythonService.generation() && PythonService.isRunning()) return;
+		if (restarts >= MAX_RESTARTS)
+			throw new PythonService.PixelForestException("The Python worker stopped " + (restarts + 1) + " times: save your labels (Plugins > Pixel Forest > Options... shows the Python in use) and open the panel again.");
+		restarts++;
+		trainedVersion = 0;
+		for (LiveImage li : images) {
+			li.sentVersion = -1;
+			li.cache.clear();
+			openInWorker(li);
+		}
+		synchronized (lock) { roundPending = true; }
+	}
+
+	/** Images whose windows were closed leave the worker (their labels stop training) before the next round. */
+	private void forgetRemoved() throws Exception {
+		for (String image : removed) {
+			removed.remove(image);
+			if (workerGeneration != PythonService.generation()) continue;  // a new worker never had it
+			Map<String, Object> p = map("session", id);
+			p.put("image", image);
+			try {
+				PythonService.call("live_remove", p, null, "leaving out a closed image");
+			}
+			catch (PythonService.PixelForestException e) {
+				if (workerGeneration != PythonService.generation() || !PythonService.isRunning()) throw e;
+				IJ.log("Pixel Forest live training: a closed image could not be left out (" + e.getMessage() + ")");
+			}
+		}
+	}
+
 	private void openInWorker(LiveImage li) throws Exception {
 		setStatus("Computing features of " + li.imp.getTitle() + "...");
 		NDArray img = ImageBridge.toNDArray(li.imp);
@@ -217,9 +266,11 @@ public final class LiveSession {
 			p.put("trees", trees);
 			p.put("seed", seed);
 			Map<String, Object> out = PythonService.call("live_open", p, img, "computing features of " + li.imp.getTitle(), () -> closed);
+			workerGeneration = PythonService.generation();
 			if (out.get("spec") instanceof Map) features = out.get("spec");
 			int adopted = li.labelCount();
-			setStatus(images.size() > 1 ? "Added " + li.imp.getTitle() + "."
+			if (restarts > 0) setStatus("The Python worker was started again; " + li.imp.getTitle() + " is ready.");
+			else setStatus(images.size() > 1 ? "Added " + li.imp.getTitle() + "."
 				: adopted > 0 ? "Ready: " + adopted + " label(s) taken from the overlay." : "Ready: paint strokes of at least two classes.");
 		}
 		finally {
@@ -244,9 +295,11 @@ public final class LiveSession {
 		int nClasses = classes.size();
 		boolean[] present = new boolean[nClasses];
 		LiveImage.Labels mine = null;
+		long total = 0;
 		for (LiveImage o : images) {
 			int ov = o.version;
 			LiveImage.Labels labels = o.rasterize(nClasses);
+			total += labels.count();
 			for (int k = 0; k < nClasses; k++) present[k] |= labels.present[k];
 			if (o == li) mine = labels;
 			else if (o.sentVersion != ov) {
@@ -266,7 +319,7 @@ public final class LiveSession {
 		if (DEBUG) System.err.println(System.currentTimeMillis() % 100000 + " Pixel Forest live: round " + (roundsStarted.get()) + ", view " + full.rect + " at stride " + full.stride + ", first at " + view.stride);
 		long t0 = System.currentTimeMillis();
 		lastTimes[1] = t0;
-		setBusy(String.format("Training on %,d labelled pixels...", mine.count()));
+		setBusy(String.format("Training on %,d labelled pixels...", total));
 		Map<String, Object> out = sendLabels(li, mine, "live_train", view, staleRound(v));
 		lastTimes[2] = System.currentTimeMillis();
 		li.sentVersion = li.version;
@@ -276,9 +329,12 @@ public final class LiveSession {
 		show(li, view, out);
 		lastRoundMs = System.currentTimeMillis() - t0;
 		roundsDone.incrementAndGet();
-		if (view.stride > full.stride) viewChanged();  // then the view at the canvas's resolution
+		restarts = 0;
+		// then the view at the canvas's resolution, and the other images' views
+		if (view.stride > full.stride || images.size() > 1) viewChanged();
 		double oob = ((Number) out.get("oob_error")).doubleValue();
-		roundStatus = String.format("Round %d: %,d labelled pixels, %d ms%s.", roundsDone.get(), mine.count(), lastRoundMs,
+		roundStatus = String.format("Round %d: %,d labelled pixels%s, %d ms%s.", roundsDone.get(), total,
+			images.size() > 1 ? " in " + images.size() + " images" : "", lastRoundMs,
 			oob >= 0 ? String.format(", out-of-bag error %.3f", oob) : "");
 		setStatus(roundStatus);
 	}
@@ -324,10 +380,23 @@ public final class LiveSession {
 		p.put("stride", view.stride);
 	}
 
-	/** Predicts what became visible (a slice change, panning, zooming) with the current classifier. */
+	/**
+	 * Predicts what became visible (a slice change, panning, zooming, a new classifier) with the
+	 * current classifier: the active image first, then the other images' windows.
+	 */
 	private void predictView() throws Exception {
-		LiveImage li = activeImage();
-		if (li == null || trainedVersion == 0) return;
+		LiveImage active = activeImage();
+		if (active == null || trainedVersion == 0) return;
+		List<LiveImage> order = new ArrayList<>();
+		order.add(active);
+		for (LiveImage o : images) if (o != active && o.imp.getWindow() != null && o.imp.getWindow().isVisible()) order.add(o);
+		for (LiveImage li : order) {
+			if (closed || isStale()) return;
+			predictView(li);
+		}
+	}
+
+	private void predictView(LiveImage li) throws Exception {
 		LiveImage.View view = li.view();
 		Rectangle missing = li.cache.missing(view.t, view.z, view.rect, view.stride, trainedVersion);
 		if (missing == null) {
@@ -414,14 +483,23 @@ public final class LiveSession {
 	}
 
 	/** A selection was finished on a bound image: it becomes a label of the active class (or erases). */
-	void selectionFinished(LiveImage li, boolean explicit) {
+	void selectionFinished(LiveImage li, boolean explicit) { selectionFinished(li, explicit, active, eraser); }
+
+	/**
+	 * As above, with the class (or the eraser) chosen when the mouse was released: a key pressed
+	 * right after a stroke chooses the class of the next one.
+	 */
+	void selectionFinished(LiveImage li, boolean explicit, int cls, boolean erasing) {
 		Roi roi = li.imp.getRoi();
 		if (roi == null || roi.getState() == Roi.CONSTRUCTING || roi instanceof TextRoi || (!autoAdd && !explicit)) return;
 		if (roi.getProperty(RoiIndex.NOT_A_LABEL) != null) return;
-		if (eraser) {
+		if (erasing) {
 			if (!li.erase(roi)) { li.imp.deleteRoi(); return; }
 		}
-		else li.addLabel(roi, active, classes.get(active));
+		else {
+			if (cls >= classes.size()) return;  // the class was deleted meanwhile
+			li.addLabel(roi, cls, classes.get(cls));
+		}
 		li.imp.deleteRoi();
 		li.setMarks(new ArrayList<>());  // the marks pointed at places that may now be labelled
 		refresh(li);
@@ -444,8 +522,15 @@ public final class LiveSession {
 		return k;
 	}
 
+	/** The index of the class named so (-1: none). */
+	int classIndex(String name) {
+		for (int i = 0; i < classes.size(); i++) if (classes.get(i).name.equals(name)) return i;
+		return -1;
+	}
+
 	void renameClass(int k, String name) {
 		if (name == null || name.trim().isEmpty() || name.contains(",")) return;
+		if (classIndex(name.trim()) >= 0 && classIndex(name.trim()) != k) return;  // two classes, two names
 		classes.get(k).name = name.trim();
 		for (LiveImage li : images) li.restyle(k, classes.get(k));
 		syncGroupNames();
@@ -466,6 +551,7 @@ public final class LiveSession {
 	void deleteClass(int k) {
 		if (classes.size() <= 1) return;
 		classes.remove(k);
+		Roi.setGroupName(classes.size() + 1, "");  // the last group is no class now
 		for (LiveImage li : images) li.deleteClass(k, classes);
 		active = Math.min(active, classes.size() - 1);
 		syncGroupNames();
@@ -473,10 +559,13 @@ public final class LiveSession {
 		labelsChanged();
 	}
 
-	/** ImageJ's group names follow the classes (ROI Manager, Properties, saved RoiSets show them). */
+	/**
+	 * ImageJ's group names follow the classes (ROI Manager and Properties show them) for this ImageJ
+	 * session; they are not saved to ImageJ's preferences: each label ROI carries its class name
+	 * ("class:name"), which is what a panel opened later, or on a saved RoiSet, reads.
+	 */
 	private void syncGroupNames() {
 		for (int i = 0; i < classes.size(); i++) Roi.setGroupName(i + 1, classes.get(i).name);
-		Roi.saveGroupNames();
 	}
 
 	/** Labels of class k over every image (ROIs). */
@@ -494,8 +583,10 @@ public final class LiveSession {
 		MouseAdapter mouse = new MouseAdapter() {
 			@Override
 			public void mouseReleased(MouseEvent e) {
-				// after ImageJ's own handler has finished the selection
-				SwingUtilities.invokeLater(() -> selectionFinished(li, false));
+				// after ImageJ's own handler has finished the selection, with the class chosen now
+				int cls = active;
+				boolean erasing = eraser;
+				SwingUtilities.invokeLater(() -> selectionFinished(li, false, cls, erasing));
 			}
 		};
 		if (canvas != null) canvas.addMouseListener(mouse);
@@ -507,7 +598,9 @@ public final class LiveSession {
 	private void installGlobalListeners() {
 		roiListener = (imp, id) -> {
 			if (id != RoiListener.COMPLETED) return;
-			for (LiveImage li : images) if (li.imp == imp) SwingUtilities.invokeLater(() -> selectionFinished(li, false));
+			int cls = active;
+			boolean erasing = eraser;
+			for (LiveImage li : images) if (li.imp == imp) SwingUtilities.invokeLater(() -> selectionFinished(li, false, cls, erasing));
 		};
 		Roi.addRoiListener(roiListener);
 		imageListener = new ImageListener() {
@@ -527,6 +620,8 @@ public final class LiveSession {
 		keys = e -> {
 			if (e.getID() != KeyEvent.KEY_PRESSED || e.getModifiersEx() != 0) return false;
 			if (!boundWindow(e.getComponent())) return false;
+			// digits typed into a field (brush width, opacity, a name) are the field's
+			if (e.getComponent() instanceof javax.swing.text.JTextComponent || e.getComponent() instanceof java.awt.TextComponent) return false;
 			char c = e.getKeyChar();
 			if (c >= '1' && c <= '9' && c - '1' < classes.size()) {
 				selectClass(c - '1');
@@ -788,6 +883,7 @@ public final class LiveSession {
 		if (images.size() == 1) { close(); return; }
 		images.remove(li);
 		uninstall(li);
+		removed.add(li.id);
 		labelsChanged();
 	}
 
@@ -989,6 +1085,7 @@ public final class LiveSession {
 	private void error(String s) {
 		status = "Error: " + s;
 		IJ.log("Pixel Forest live training: " + s);
+		IJ.showStatus("Pixel Forest: " + s.split("\n")[0]);
 		if (panel != null) panel.showStatus(s, false, true);
 	}
 

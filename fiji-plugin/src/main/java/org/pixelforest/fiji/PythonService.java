@@ -29,6 +29,8 @@ public final class PythonService {
 
 	private static volatile Service service;
 	private static String serviceExe;
+	/** How many workers were started: a live panel whose worker is not the current one opens its images again. */
+	private static volatile int generation;
 
 	static {
 		// Quitting ImageJ (or System.exit from a script) ends the worker too, even while a command
@@ -71,6 +73,7 @@ public final class PythonService {
 				.init("import numpy");  // on the main thread first: Appose advises it (a numpy import in a task can hang on Windows)
 			if (IJ.debugMode || Boolean.getBoolean("pixelforest.debug")) service.debug(PythonService::debugLine);
 			serviceExe = exe;
+			generation++;
 		}
 		catch (RuntimeException e) {
 			throw new PixelForestException("Could not start Python (" + exe + "): " + e.getMessage());
@@ -112,6 +115,9 @@ public final class PythonService {
 			Thread.currentThread().setContextClassLoader(saved);
 		}
 	}
+
+	/** The number of the current worker (a new one after a restart); 0 before the first. */
+	static int generation() { return generation; }
 
 	public static synchronized boolean isRunning() {
 		return service != null && service.isAlive();
