@@ -148,3 +148,24 @@ def test_batch_shows_each_files_block_progress(files, capsys):
     finished = re.findall(r"blocks:[^|]*\|[^|]*\|\s*4/4", err)  # 96x120 in 48x60 blocks: 4 per file
     assert len(finished) == 2, err
     assert len(list((d / "out").glob("*_Probabilities.h5"))) == 2
+
+
+def test_warmup_compiles_the_kernels_the_first_command_uses(tmp_path):
+    """python -m pixelforest.warmup (run by the set-up scripts and the Fiji plugin's set-up) builds
+    the kernels in two processes and says so; a later run of the parts finds them built."""
+    out = subprocess.run([sys.executable, "-m", "pixelforest.warmup"], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    assert "compiling its filters and forest" in out.stdout and "compiled in" in out.stdout
+    # a new process training and predicting with the default features compiles nothing: all from the cache
+    code = """
+import numpy as np, pixelforest as pf
+from pixelforest import _trainer, forest, _filters, _bank2d, _holes
+img = np.random.default_rng(1).random((72, 64), dtype=np.float32)
+lab = np.zeros(img.shape, np.uint8); lab[5:8, 5:30] = 1; lab[30:33, 5:30] = 2
+pf.train(img, lab, features="pixelforest-default", trees=3, seed=0).predict(img)
+used = [d for m in (_trainer, forest, _filters, _bank2d, _holes) for d in vars(m).values() if hasattr(d, "stats")]
+print(sum(len(d.stats.cache_hits) for d in used), sum(len(d.stats.cache_misses) for d in used))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
+    hits, misses = map(int, out.stdout.split())
+    assert hits > 5 and misses == 0, out.stdout

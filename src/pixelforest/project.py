@@ -59,6 +59,9 @@ def atomic_write_bytes(path: Path, writer) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # named by the file asked for, not by the temp file
+        tmp.unlink(missing_ok=True)
+        raise type(e)(f"cannot write {path}: {e.strerror or e}") from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

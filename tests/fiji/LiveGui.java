@@ -561,6 +561,47 @@ public class LiveGui {
 				System.out.println("RESULT killed " + pid);
 				return true;
 			}
+			case "aligned": {  // the overlay on screen against the shown segmentation drawn by ImageJ as an image, same zoom
+				session().showLabels(false);
+				ij.Prefs.interpolateScaledImages = false;  // both drawn pixel for pixel, zoomed out too
+				Thread.sleep(300);
+				idle();
+				ImagePlus ref = new ImagePlus("reference", new ij.process.ColorProcessor(session().shownOverlay(imp)));
+				ref.show();
+				waitFor("the reference window", 10_000, () -> ref.getWindow() != null && ref.getWindow().isVisible());
+				double mag = imp.getCanvas().getMagnification();
+				SwingUtilities.invokeAndWait(() -> {
+					ImageCanvas c = ref.getCanvas();
+					c.setMagnification(mag);
+					c.setSize(imp.getCanvas().getWidth(), imp.getCanvas().getHeight());
+					c.setSourceRect(new Rectangle(imp.getCanvas().getSrcRect()));
+					ref.getWindow().pack();
+					ref.getWindow().setLocation(imp.getWindow().getX() + imp.getWindow().getWidth() + 10, imp.getWindow().getY());
+				});
+				Thread.sleep(800);
+				// each canvas painted as on screen (ImageCanvas.paint), into an image: no window can cover it
+				ImageCanvas c1 = imp.getCanvas(), c2 = ref.getCanvas();
+				int w = Math.min(c1.getWidth(), c2.getWidth()), h = Math.min(c1.getHeight(), c2.getHeight());
+				java.awt.image.BufferedImage a1 = new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_INT_RGB);
+				java.awt.image.BufferedImage a2 = new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_INT_RGB);
+				SwingUtilities.invokeAndWait(() -> {
+					java.awt.Graphics g1 = a1.createGraphics(), g2 = a2.createGraphics();
+					c1.paint(g1);
+					c2.paint(g2);
+					g1.dispose();
+					g2.dispose();
+				});
+				int differ = 0;  // a pixel's colour off by more than scaling's rounding: a prediction pixel out of place
+				for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) {
+					int p1 = a1.getRGB(x, y), p2 = a2.getRGB(x, y);
+					for (int sh = 0; sh < 24; sh += 8) if (Math.abs((p1 >> sh & 255) - (p2 >> sh & 255)) > 8) { differ++; break; }
+				}
+				System.out.println("RESULT aligned " + a[1] + " differ " + differ + " of " + (w * h));
+				if (differ > 0) { ImageIO.write(a1, "png", new File(out, "aligned-overlay-" + a[1] + ".png")); ImageIO.write(a2, "png", new File(out, "aligned-ref-" + a[1] + ".png")); }
+				SwingUtilities.invokeAndWait(() -> { ref.changes = false; ref.close(); });
+				session().showLabels(true);
+				return true;
+			}
 			case "quit":
 				return false;
 			default:

@@ -1036,6 +1036,11 @@ public final class LiveSession {
 		});
 	}
 
+	/** Shows or hides the label ROIs over the prediction (the panel's Labels box). */
+	public void showLabels(boolean on) {
+		SwingUtilities.invokeLater(() -> { showLabels = on; refreshAll(); });
+	}
+
 	public void useEraser(boolean on) {
 		SwingUtilities.invokeLater(() -> { eraser = on; if (panel != null) panel.classesChanged(); });
 	}

@@ -62,13 +62,15 @@ final class PredictionCache {
 			setName("Pixel Forest prediction");
 		}
 
-		/** Makes the screen-sized copy for a canvas at magnification {@code mag} < 1 (any thread but the event thread). */
+		/**
+		 * Makes the screen-sized copy for a canvas at magnification {@code mag} < 1 showing the whole
+		 * image (any thread but the event thread): the size ImageJ's canvas draws the image at.
+		 */
 		void rescale(ImageCanvas canvas) {
 			double mag = canvas.getMagnification();
 			if (mag >= 1) return;
 			long time = dataTime;
-			Rectangle b = getBounds();
-			int w = canvas.screenX(b.x + b.width) - canvas.screenX(b.x), h = canvas.screenY(b.y + b.height) - canvas.screenY(b.y);
+			int w = (int) (source.getWidth() * mag + 0.5), h = (int) (source.getHeight() * mag + 0.5);
 			if (w < 1 || h < 1) return;
 			BufferedImage s = new BufferedImage(w, h, BufferedImage.TYPE_INT_ARGB_PRE);
 			Graphics2D g = s.createGraphics();
@@ -79,20 +81,27 @@ final class PredictionCache {
 			screen = s;
 		}
 
+		/**
+		 * Drawn exactly as ImageJ's canvas draws the image (the same source rectangle onto the same
+		 * screen rectangle, ImageCanvas.paint's rounding), so that each prediction pixel covers its
+		 * image pixel at every zoom; the screen-sized copy when zoomed out on the whole image.
+		 */
 		@Override
 		public void draw(Graphics g) {
+			if (ic == null) { super.draw(g); return; }
+			Rectangle sr = ic.getSrcRect();
+			double mag = ic.getMagnification();
+			int dw = (int) (sr.width * mag + 0.5), dh = (int) (sr.height * mag + 0.5);
+			Graphics2D g2 = (Graphics2D) g;
+			Composite saved = g2.getComposite();
+			if (getOpacity() < 1) g2.setComposite(AlphaComposite.getInstance(AlphaComposite.SRC_OVER, (float) getOpacity()));
 			BufferedImage s = screen;
-			Rectangle b = getBounds();
-			int x0 = screenX(b.x), y0 = screenY(b.y);
-			if (s != null && screenMag == getMagnification() && screenTime >= dataTime
-				&& s.getWidth() == screenX(b.x + b.width) - x0 && s.getHeight() == screenY(b.y + b.height) - y0) {
-				Graphics2D g2 = (Graphics2D) g;
-				Composite saved = g2.getComposite();
-				if (getOpacity() < 1) g2.setComposite(AlphaComposite.getInstance(AlphaComposite.SRC_OVER, (float) getOpacity()));
-				g2.drawImage(s, x0, y0, null);
-				g2.setComposite(saved);
-			}
-			else super.draw(g);
+			boolean whole = sr.x == 0 && sr.y == 0 && sr.width == source.getWidth() && sr.height == source.getHeight();
+			if (s != null && whole && screenMag == mag && screenTime >= dataTime && s.getWidth() == dw && s.getHeight() == dh)
+				g2.drawImage(s, 0, 0, null);
+			else
+				g2.drawImage(source, 0, 0, dw, dh, sr.x, sr.y, sr.x + sr.width, sr.y + sr.height, null);
+			g2.setComposite(saved);
 			if (paintedVersion != dataVersion || paintedTime < dataTime) {
 				paintedTime = System.currentTimeMillis();
 				paintedVersion = dataVersion;

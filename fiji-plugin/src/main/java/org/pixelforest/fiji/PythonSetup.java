@@ -141,10 +141,7 @@ public final class PythonSetup {
 					wheel.getPath() + "[fiji]");
 			}
 			// the compiled kernels are built now, once, not in the user's first command
-			run("compiling pixelforest's filters (once)", python.getPath(), "-c",
-				"import numpy as np, pixelforest as pf; img = np.random.default_rng(0).random((64, 64), dtype=np.float32); "
-					+ "lab = np.zeros((64, 64), np.uint8); lab[10:14, 10:30] = 1; lab[40:44, 10:30] = 2; "
-					+ "pf.train(img, lab, features='pixelforest-default', trees=4, seed=0).predict(img)");
+			run("compiling pixelforest's filters and forest (once)", python.getPath(), "-m", "pixelforest.warmup");
 			Files.move(tmp.toPath(), env.toPath(), StandardCopyOption.ATOMIC_MOVE);
 		}
 		catch (IOException e) {
