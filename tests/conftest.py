@@ -68,16 +68,49 @@ def blobs_labels(blobs2d) -> np.ndarray:
     return lab
 
 
+#: ImageJ's tests share a group: with pytest-xdist (scripts/test.sh) they run in one worker, one JVM
+#: at a time, while the slow environment set-up runs beside them in the other
+IMAGEJ_TESTS = ("test_fiji.py", "test_live.py", "test_imagej.py")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("slow"))
+        elif item.path.name in IMAGEJ_TESTS:
+            item.add_marker(pytest.mark.xdist_group("imagej"))
+
+
+def _build_plugin_once(shared: Path) -> None:
+    """scripts/build-plugin.sh, once per test run even with several pytest workers (a lock; the
+    run's id in a marker file), so that no worker rebuilds the jar while another one runs it."""
+    import fcntl
+
+    run_id = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))
+    marker = shared / "plugin-built"
+    with open(shared / "plugin-build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists() and marker.read_text() == run_id:
+            return
+        r = subprocess.run([str(ROOT / "scripts" / "build-plugin.sh")], capture_output=True, text=True, timeout=900)
+        if r.returncode != 0:
+            pytest.fail(f"Maven build of the plugin failed:\n{r.stdout}\n{r.stderr}")
+        marker.write_text(run_id)
+
+
 @pytest.fixture(scope="session")
 def fiji(tmp_path_factory):
     """A plugins folder with the freshly built jar, and a runner for ImageJ under Xvfb."""
-    r = subprocess.run([str(ROOT / "scripts" / "build-plugin.sh")], capture_output=True, text=True, timeout=900)
-    if r.returncode != 0:
-        pytest.fail(f"Maven build of the plugin failed:\n{r.stdout}\n{r.stderr}")
-    jar = next(p for p in (ROOT / "fiji-plugin" / "target").glob("Pixel_Forest-*.jar") if not p.name.startswith("original"))
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    base_temp = tmp_path_factory.getbasetemp()
+    _build_plugin_once(base_temp.parent if worker else base_temp)
+    built = next(p for p in (ROOT / "fiji-plugin" / "target").glob("Pixel_Forest-*.jar") if not p.name.startswith("original"))
     base = tmp_path_factory.mktemp("fiji")
     (base / "plugins").mkdir()
-    shutil.copy(jar, base / "plugins" / jar.name)
+    jar = base / "plugins" / built.name  # this worker's copy: the tests run it, whatever happens to target/
+    shutil.copy(built, jar)
+    # each worker's virtual screens from its own range of display numbers (xvfb-run -a races otherwise)
+    os.environ["PIXELFOREST_XVFB_FROM"] = str(99 + 100 * int(worker[2:] or 0)) if worker.startswith("gw") else "99"
     runs = iter(range(10**6))
 
     def run(main_args, cp=(), timeout=300, python=sys.executable, props=(), env=None, home=None):
@@ -85,7 +118,7 @@ def fiji(tmp_path_factory):
             home = base / f"home{next(runs)}"  # a fresh user.home (ImageJ preferences) for every run
             home.mkdir()
         classpath = os.pathsep.join([*imagej_classpath(), *map(str, cp)])
-        cmd = ["xvfb-run", "-a", "java", f"-Dplugins.dir={base}", f"-Duser.home={home}",
+        cmd = ["xvfb-run", "-a", "-n", os.environ["PIXELFOREST_XVFB_FROM"], "java", f"-Dplugins.dir={base}", f"-Duser.home={home}",
                *([f"-Dpixelforest.python={python}"] if python else []), "-Dpixelforest.debug=true", *props,
                "-cp", classpath, *main_args]
         return _run_imagej(cmd, base, home, timeout, env)

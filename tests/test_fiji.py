@@ -247,7 +247,7 @@ print("FINISHED");
     home.mkdir()
     if not _become_subreaper():
         pytest.skip("needs Linux's PR_SET_CHILD_SUBREAPER to see the orphaned worker end")
-    cmd = ["xvfb-run", "-a", "java", f"-Dplugins.dir={fiji['base']}", f"-Duser.home={home}",
+    cmd = ["xvfb-run", "-a", "-n", os.environ.get("PIXELFOREST_XVFB_FROM", "99"), "java", f"-Dplugins.dir={fiji['base']}", f"-Duser.home={home}",
            f"-Dpixelforest.python={sys.executable}", "-cp", os.pathsep.join(imagej_classpath()), "ij.ImageJ", "-batch", str(m)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=fiji["base"])
     try:

@@ -5,4 +5,4 @@ set -euo pipefail
 rc="$(mktemp)"
 trap 'rm -f "$rc"' EXIT
 printf 'RandomPlacement\nUsePPosition "on"\nNoGrabServer\nDecorateTransients\n' > "$rc"
-xvfb-run -a -s "-screen 0 1600x1000x24" bash -c 'if command -v twm >/dev/null; then twm -f "$0" >/dev/null 2>&1 & sleep 0.5; fi; java "$@"' "$rc" "$@"
+xvfb-run -a -n "${PIXELFOREST_XVFB_FROM:-99}" -s "-screen 0 1600x1000x24" bash -c 'if command -v twm >/dev/null; then twm -f "$0" >/dev/null 2>&1 & sleep 0.5; fi; java "$@"' "$rc" "$@"
