@@ -160,3 +160,29 @@ def test_live_session_through_the_service(service, blobs2d, tmp_path):
     assert info["sessions"] == [] and info["cached_sessions"] == 0
     out = call(service, "live_predict", {**common, "region": [0, Y, 0, X]})
     assert "no live session 's1'" in out["error"]
+
+
+def test_live_on_a_small_image_leaves_out_the_scales_it_cannot_hold(service):
+    """A 40 x 48 image with the default preset: the panel opens on the scales the image can hold
+    (and says which were left out) and trains; the same scales chosen explicitly keep ilastik's rule."""
+    rng = np.random.default_rng(0)
+    small = (rng.random((40, 48)) * 50 + np.linspace(0, 100, 48)).astype(np.float32)
+    img = _nd(small[None, None, None])
+    out = call(service, "live_open", {"session": "small", "image": "i", "title": "small"}, img)
+    assert "error" not in out, out
+    assert out["note"] == "scale(s) 16 left out: the image is too small for them"
+    assert 16 not in out["spec"]["scales"] and 8 in out["spec"]["scales"]
+    lab = np.zeros(small.shape, np.uint8)
+    lab[5:8, 2:20], lab[30:33, 28:46] = 1, 2
+    idx = np.flatnonzero(lab)
+    out = call(service, "live_train", {"session": "small", "image": "i", "index": _nd(idx.astype(np.int64)),
+                                       "value": _nd(lab.flat[idx]), "classes": ["a", "b"], "colors": [[255, 0, 0], [0, 255, 0]],
+                                       "region": [0, 40, 0, 48]})
+    assert "error" not in out and out["prediction"].ndarray().shape == (3, 40, 48), out
+    call(service, "live_close", {"session": "small"})
+    from pixelforest.features import FeatureSpec
+
+    explicit = FeatureSpec.preset("pixelforest-default").to_dict()
+    out = call(service, "live_open", {"session": "small2", "image": "i", "features": explicit}, img)
+    assert "scale 16.0 of" in out["error"] and "too large for this image" in out["error"]
+    call(service, "live_close", {"session": "small2"})

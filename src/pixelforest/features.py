@@ -460,8 +460,8 @@ def fit_to_depth(spec: FeatureSpec, z_size: int) -> FeatureSpec:
     return spec.with_compute_in_2d(flags) if any(flags) else spec
 
 
-def check_scales(spec: FeatureSpec, shape_tzyx: tuple[int, ...]) -> None:
-    """Raise a clear error for scales too large for the image (ilastik's rule)."""
+def _too_large(spec: FeatureSpec, shape_tzyx: tuple[int, ...]):
+    """Each selected cell whose scale the image cannot hold: (feature id, scale index, pixels needed, {axis: size})."""
     _, z, y, x = shape_tzyx
     flags = spec.in_2d_flags(z)
     for fid, si in spec.cells():
@@ -472,12 +472,34 @@ def check_scales(spec: FeatureSpec, shape_tzyx: tuple[int, ...]) -> None:
         dims = {"y": y, "x": x} if flags[si] else {"z": z, "y": y, "x": x}
         small = {a: n for a, n in dims.items() if need > n}
         if small:
-            raise FeatureError(
-                f"scale {s} of {FEATURE_NAMES[fid]} is too large for this image: it needs at least "
-                f"{need} pixels along {', '.join(small)} but the image has "
-                f"{', '.join(f'{a}={n}' for a, n in small.items())}; remove that scale "
-                f"(or compute it in 2D for thin 3D stacks)"
-            )
+            yield fid, si, need, small
+
+
+def fit_to_size(spec: FeatureSpec, shape_tzyx: tuple[int, ...]) -> tuple[FeatureSpec, list[float]]:
+    """``spec`` without the scales too large for an image of this shape (every cell at such a scale
+    is left out), and the scales left out. For Live Training on a preset: a small image trains on
+    the scales it can hold instead of failing. Raises when no cell is left."""
+    drop = sorted({si for _, si, _, _ in _too_large(spec, shape_tzyx)})
+    if not drop:
+        return spec, []
+    keep = [i for i in range(len(spec.scales)) if i not in drop]
+    sel = tuple(tuple(row[i] for i in keep) for row in spec.selection)
+    if not keep or not any(any(r) for r in sel):
+        check_scales(spec, shape_tzyx)  # the error naming the first scale too large
+    c2 = None if spec.compute_in_2d is None else tuple(spec.compute_in_2d[i] for i in keep)
+    fitted = replace(spec, scales=tuple(spec.scales[i] for i in keep), selection=sel, compute_in_2d=c2)
+    return fitted, [spec.scales[i] for i in drop]
+
+
+def check_scales(spec: FeatureSpec, shape_tzyx: tuple[int, ...]) -> None:
+    """Raise a clear error for scales too large for the image (ilastik's rule)."""
+    for fid, si, need, small in _too_large(spec, shape_tzyx):
+        raise FeatureError(
+            f"scale {spec.scales[si]} of {FEATURE_NAMES[fid]} is too large for this image: it needs at least "
+            f"{need} pixels along {', '.join(small)} but the image has "
+            f"{', '.join(f'{a}={n}' for a, n in small.items())}; remove that scale "
+            f"(or compute it in 2D for thin 3D stacks)"
+        )
 
 
 def _eig2(a, b, c):

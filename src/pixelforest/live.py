@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from .classifier import Classifier, segmentation_from_probabilities
-from .features import FeatureSpec, resolve_spec
+from .features import FeatureSpec, fit_to_size, resolve_spec
 from .interactive import Session, train_sessions
 from .postprocess import suggest_regions
 
@@ -38,9 +38,19 @@ class LiveSession:
         self.colors: list[tuple[int, int, int]] = []
         self.classifier: Classifier | None = None
         self.version = 0  # rounds trained
+        self.note = ""  # what the features of the first image left out (a small image)
 
     def spec_for(self, img5: np.ndarray) -> FeatureSpec:
-        return resolve_spec(self.features, img5.shape[1])
+        """The session's features for its first image. A preset chosen by name leaves out the scales
+        the image is too small for (said in :attr:`note`); an explicit choice keeps ilastik's rule."""
+        spec = resolve_spec(self.features, img5.shape[1])
+        self.note = ""
+        if isinstance(self.features, str):
+            spec, dropped = fit_to_size(spec, img5.shape[:4])
+            if dropped:
+                self.note = (f"scale(s) {', '.join(f'{s:g}' for s in dropped)} left out: the image is too small "
+                             f"for them")
+        return spec
 
     def add_image(self, key: str, session: Session) -> None:
         first = next(iter(self.images.values()), None)

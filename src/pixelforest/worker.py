@@ -417,7 +417,8 @@ def req_live_open(task, params, image):
     feats = sess.features(spec)
     STATE.sessions[key] = sess
     STATE.evict()
-    return {"n_features": int(feats.shape[-1]), "computed_cells": len(missing), "spec": spec.to_dict()}
+    return {"n_features": int(feats.shape[-1]), "computed_cells": len(missing), "spec": spec.to_dict(),
+            "note": live.note if len(live.images) == 1 else ""}
 
 
 def _set_live_labels(live, params):

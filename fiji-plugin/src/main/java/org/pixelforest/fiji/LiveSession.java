@@ -269,9 +269,12 @@ public final class LiveSession {
 			workerGeneration = PythonService.generation();
 			if (out.get("spec") instanceof Map) features = out.get("spec");
 			int adopted = li.labelCount();
+			String note = out.get("note") == null ? "" : String.valueOf(out.get("note"));
+			if (!note.isEmpty()) IJ.log("Pixel Forest live training: " + li.imp.getTitle() + ": " + note + ".");
 			if (restarts > 0) setStatus("The Python worker was started again; " + li.imp.getTitle() + " is ready.");
 			else setStatus(images.size() > 1 ? "Added " + li.imp.getTitle() + "."
-				: adopted > 0 ? "Ready: " + adopted + " label(s) taken from the overlay." : "Ready: paint strokes of at least two classes.");
+				: (adopted > 0 ? "Ready: " + adopted + " label(s) taken from the overlay." : "Ready: paint strokes of at least two classes.")
+					+ (note.isEmpty() ? "" : " (Features: " + note + ".)"));
 		}
 		finally {
 			img.close();
