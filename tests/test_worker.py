@@ -186,3 +186,29 @@ def test_live_on_a_small_image_leaves_out_the_scales_it_cannot_hold(service):
     out = call(service, "live_open", {"session": "small2", "image": "i", "features": explicit}, img)
     assert "scale 16.0 of" in out["error"] and "too large for this image" in out["error"]
     call(service, "live_close", {"session": "small2"})
+
+
+def test_live_resume_takes_the_labels_of_the_image_of_that_name(blobs2d, blobs_labels):
+    """A classifier saved from two images of one size resumes on each the labels of that image;
+    on a third, differently named image of that size it says which images it holds, instead of
+    taking the first one's labels."""
+    from pixelforest.interactive import Session
+    from pixelforest.live import LiveSession
+
+    live = LiveSession("minimal", trees=5, seed=0)
+    other = np.flipud(blobs_labels).copy()
+    for key, lab in (("a", blobs_labels), ("b", other)):
+        s = Session(blobs2d, "minimal", name=f"{key}.tif")
+        live.add_image(key, s)
+        idx = np.flatnonzero(lab)
+        s.set_labels(idx, lab.flat[idx])
+    live.set_classes(["x", "y"], [[255, 0, 0], [0, 0, 255]])
+    clf = live.train()
+    again = LiveSession("minimal")
+    again.add_image("b", Session(blobs2d, "minimal", name="b.tif"))
+    idx, val = again.resume("b", clf)
+    assert np.array_equal(idx, np.flatnonzero(other)) and again.resumed_from == "b.tif"
+    third = LiveSession("minimal")
+    third.add_image("c", Session(blobs2d, "minimal", name="c.tif"))
+    with pytest.raises(ValueError, match="labels of 2 images of this size \\('a.tif', 'b.tif'\\) and none is named 'c.tif'"):
+        third.resume("c", clf)

@@ -39,6 +39,7 @@ class LiveSession:
         self.classifier: Classifier | None = None
         self.version = 0  # rounds trained
         self.note = ""  # what the features of the first image left out (a small image)
+        self.resumed_from = ""  # the name of the image whose saved labels were resumed
 
     def spec_for(self, img5: np.ndarray) -> FeatureSpec:
         """The session's features for its first image. A preset chosen by name leaves out the scales
@@ -172,7 +173,13 @@ class LiveSession:
         if not fits:
             raise ValueError(f"the classifier holds no labels for an image of shape {shape[1:] if shape[0] == 1 else shape}"
                              f" (T, Z, Y, X); open it on the image it was trained on")
-        li = next((li for li in fits if li.name == s.name), fits[0])
+        li = next((li for li in fits if li.name == s.name), None)
+        if li is None and len(fits) > 1:
+            raise ValueError(f"the classifier holds labels of {len(fits)} images of this size "
+                             f"({', '.join(repr(f.name) for f in fits)}) and none is named {s.name!r}: "
+                             f"open it on one of those images")
+        li = li or fits[0]  # one image of this size, renamed since (or its title changed)
+        self.resumed_from = li.name
         if clf.n_channels != s.image5.shape[-1]:
             raise ValueError(f"the classifier expects {clf.n_channels} channel(s); {s.name} has {s.image5.shape[-1]}")
         s.spec = clf.spec

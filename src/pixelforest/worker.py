@@ -523,7 +523,8 @@ def req_live_resume(task, params, image):
         raise ValueError(f"classifier file {path} does not exist")
     clf = load_classifier(path)
     index, value = live.resume(str(params["image"]), clf)
-    return {"index": _to_ndarray(index), "value": _to_ndarray(value), "classes": list(clf.class_names),
+    return {"index": _to_ndarray(index), "value": _to_ndarray(value), "labels_of": live.resumed_from,
+            "classes": list(clf.class_names),
             "colors": [list(c) for c in clf.class_colors], "spec": clf.spec.to_dict(), "version": live.version}
 
 

@@ -740,7 +740,9 @@ public final class LiveSession {
 		savedPath = path;
 		savedAt = labelsVersion.get();
 		viewChanged();
-		roundStatus = "Opened " + new File(path).getName() + ": " + idx.length + " labelled pixels.";
+		String of = out.get("labels_of") == null ? "" : String.valueOf(out.get("labels_of"));
+		roundStatus = "Opened " + new File(path).getName() + ": " + idx.length + " labelled pixels"
+			+ (of.isEmpty() || of.equals(li.imp.getTitle()) ? "." : " (the labels of " + of + ").");
 		setStatus(roundStatus);
 	}
 
