@@ -216,6 +216,7 @@ def _grow_tree(X, codes, lower, upper, y, mtry, state, oob_leaf, feature, thresh
     cls = np.empty(m, np.int32)
     wt = np.empty(m, np.int32)
     oob = np.empty(n - m, np.int32)
+    oob_words = np.empty((n - m, codes.shape[1]), np.uint64)
     k = 0
     for i in range(n):
         if weight[i] > 0:
@@ -226,7 +227,9 @@ def _grow_tree(X, codes, lower, upper, y, mtry, state, oob_leaf, feature, thresh
             oob_leaf[i] = -1
         else:
             oob[i - k] = i
+            oob_words[i - k] = codes[i]
     rec = words.view(np.uint8)
+    oob_rec = oob_words.view(np.uint8)
     features = np.arange(n_feat)
     hist = np.zeros((mtry, MAX_BINS, n_classes), np.int32)
     occupied = np.zeros((mtry, MAX_BINS // 64), np.uint64)
@@ -272,7 +275,7 @@ def _grow_tree(X, codes, lower, upper, y, mtry, state, oob_leaf, feature, thresh
             if f >= 0:
                 mid = _partition(words, rec, f, b, cls, wt, start, end)
                 t = _threshold(upper[f, b], lower[f, b_next])
-                o_mid = _partition_oob(X, f, t, oob, o_start, o_end)
+                o_mid = _partition_oob(X, f, b, b_next, t, oob, oob_words, oob_rec, o_start, o_end)
                 feature[node] = f
                 threshold[node] = t
                 st_range[sp] = (mid, end, o_mid, o_end)
@@ -319,6 +322,40 @@ def _best_split(rec, cls, wt, start, end, counts, mtry, state, features, hist, o
         for j in range(batch):
             f = features[drawn + j]
             h = hist[j]
+            if n_classes == 2:
+                # the same sums, products and quotients as _score, on scalars
+                n0 = counts[0]
+                n1 = counts[1]
+                c0 = 0
+                c1 = 0
+                prev = -1
+                first = -1
+                for word in range(occupied.shape[1]):
+                    bits = occupied[j, word]
+                    occupied[j, word] = 0
+                    while bits:
+                        b = word * 64 + trailing_zeros(bits)
+                        bits &= bits - np.uint64(1)
+                        if prev < 0:
+                            first = b
+                        else:
+                            a0 = float(c0)
+                            a1 = float(c1)
+                            r0 = float(n0 - c0)
+                            r1 = float(n1 - c1)
+                            w_left = c0 + c1
+                            score = (a0 * a0 + a1 * a1) / w_left + (r0 * r0 + r1 * r1) / (total - w_left)
+                            if score > best:
+                                best, best_f, best_b, best_next = score, f, prev, b
+                                best_left[0] = c0
+                                best_left[1] = c1
+                        c0 += h[b, 0]
+                        c1 += h[b, 1]
+                        h[b, 0] = 0
+                        h[b, 1] = 0
+                        prev = b
+                varying += prev != first
+                continue
             cum[:] = 0
             w_left = 0
             prev = -1
@@ -399,16 +436,21 @@ def _threshold(a, c):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _partition_oob(X, f, t, oob, start, end):  # pragma: no cover - compiled
-    """Reorder samples ``oob[start:end]`` so that those with ``X[i, f] <= t`` come first; returns
-    where the others begin."""
+def _partition_oob(X, f, b, b_next, t, oob, words, rec, start, end):  # pragma: no cover - compiled
+    """Reorder samples ``oob[start:end]`` (``words``: their codes, ``rec`` the same as bytes) so
+    that those with ``X[i, f] <= t`` come first; returns where the others begin. Their codes
+    decide (bin <= ``b``: at most ``upper[f, b]`` <= t; bin >= ``b_next``: at least
+    ``lower[f, b_next]`` > t), and ``X`` only for a bin in between (unoccupied in the node)."""
     i, j = start, end
     while i < j:
-        if X[oob[i], f] <= t:
+        code = rec[i, f]
+        if code <= b or (code < b_next and X[oob[i], f] <= t):
             i += 1
         else:
             j -= 1
             oob[i], oob[j] = oob[j], oob[i]
+            for w in range(words.shape[1]):
+                words[i, w], words[j, w] = words[j, w], words[i, w]
     return i
 
 
