@@ -413,18 +413,22 @@ def _score(cum, counts, w_left, total):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _partition(words, rec, f, b, cls, wt, start, end):  # pragma: no cover - compiled
     """Reorder the node's samples (``words``: their codes, ``rec`` the same as bytes) so that
-    those with ``rec[k, f] <= b`` come first; returns where the others begin."""
-    i, j = start, end
-    while i < j:
-        if rec[i, f] <= b:
+    those with ``rec[k, f] <= b`` come first; returns where the others begin. Only the pairs
+    on the wrong sides are swapped."""
+    i, j = start, end - 1
+    while True:
+        while i <= j and rec[i, f] <= b:
             i += 1
-        else:
+        while i < j and rec[j, f] > b:
             j -= 1
-            for w in range(words.shape[1]):
-                words[i, w], words[j, w] = words[j, w], words[i, w]
-            cls[i], cls[j] = cls[j], cls[i]
-            wt[i], wt[j] = wt[j], wt[i]
-    return i
+        if i >= j:
+            return i
+        for w in range(words.shape[1]):
+            words[i, w], words[j, w] = words[j, w], words[i, w]
+        cls[i], cls[j] = cls[j], cls[i]
+        wt[i], wt[j] = wt[j], wt[i]
+        i += 1
+        j -= 1
 
 
 @numba.njit(cache=True, inline="always")
