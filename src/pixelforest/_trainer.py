@@ -22,7 +22,8 @@ weights, and each split partitions them in place: a node's samples lie together 
 order. One pass over them fills the histograms (bins x classes) of all ``mtry`` features drawn,
 with a bitmap of the bins occupied, so that the scan for the best split visits only those: a node
 costs time in proportion to its samples. The samples a tree did not draw go down the tree as it
-grows, for the out-of-bag votes.
+grows, for the out-of-bag votes: with their codes beside them, partitioned the same way, so that
+their codes decide each split (X only where a code falls between the two sides' bins).
 
 Every tree has its own random stream (splitmix64) seeded from (seed, tree index), so a seed gives
 the same forest whatever the number of threads. Trees grow in parallel, each depth first, and are
