@@ -13,9 +13,11 @@ Sections (all by default):
   as users' strokes give (pixelforest-default features) on a 512 x 672 view, where Treelite's
   compiled C (``tl2cgen``, built once and kept in the temporary directory) and YDF join where
   they are installed (``pip install treelite tl2cgen ydf``; optional, never dependencies).
-* ``train``: the forest fit alone on a live loop's training set (20 brush strokes on the 2D
-  image, pixelforest-default features), our trainer against scikit-learn's, with nodes per tree
-  and out-of-bag errors; then end-to-end train + predict on the 2D image with the full bank.
+* ``train``: the forest fit alone on a live loop's training set (20 and 40 hurried brush
+  strokes on the 2D image, pixelforest-default features: deep trees), our trainer against
+  scikit-learn's and against our trainer before issue 17 (``tests/_reference_trainer.py``: the
+  same forest), with nodes per tree and out-of-bag errors; then end-to-end train + predict on
+  the 2D image with the full bank.
 * ``retrain``: after adding 1,000 labelled pixels, retrain + predict a 1024 x 1024 view
   from the interactive session's feature cache, against doing it from scratch.
 * ``imagej``: numpy <-> ImagePlus of a 2048 x 2048 x 100 float32 stack, against a
@@ -300,19 +302,37 @@ def section_train(quick: bool):
     import pixelforest as pf
     from pixelforest.classifier import fit_forest
 
+    sys.path.insert(0, str(ROOT / "tests"))
+    import _reference_trainer  # the trainer before its speed-up (issue 17), kept for the tests
+
+    from pixelforest.classifier import mtry
+
     img, src = image_2d(quick)
-    strokes = stroke_labels(img, 6 if quick else 20)
-    X = pf.compute_features(img, "pixelforest-default")[strokes > 0]
-    y = strokes[strokes > 0]
-    # the forest fit alone, as the live loop retrains after each stroke: our trainer against
-    # scikit-learn's (n_jobs=-1), both ilastik's 100-tree model
-    (tb, (fb, oob_b)), (tp, (fp, oob_p)) = timed_pair(
-        lambda: fit_forest(X, y, 2, seed=0, method="sklearn"), lambda: fit_forest(X, y, 2, seed=0, method="pixelforest"),
-        repeat=2)
-    rows = [(f"forest fit ({src}, {y.size} px in {6 if quick else 20} strokes, {X.shape[1]} features)",
-             f"{tp:.3f} s", f"{tb:.3f} s (sklearn n_jobs=-1)", tb / tp),
-            ("  nodes per tree", f"{fp.feature.size / fp.n_trees:.0f}", f"{fb.feature.size / fb.n_trees:.0f}", None),
-            ("  out-of-bag error", f"{oob_p:.4f}", f"{oob_b:.4f}", None)]
+    feats = pf.compute_features(img, "pixelforest-default")
+    rows = []
+    # the forest fit alone, as the live loop retrains after each stroke, on 20 and on 40 hurried
+    # strokes (run across edges: deep trees): our trainer against the one it replaced (the same
+    # forest, bit for bit) and scikit-learn's (n_jobs=-1), all ilastik's 100-tree model with the
+    # same mtry; one untimed run of each, then the best of 3 taken in turns
+    for n_strokes in (6, 12) if quick else (20, 40):
+        strokes = stroke_labels(img, n_strokes)
+        X = feats[strokes > 0]
+        y = strokes[strokes > 0]
+
+        def reference():
+            return _reference_trainer.train_forest(X, np.asarray(y, np.int64) - 1, 2, trees=100, mtry=mtry(X.shape[1]),
+                                                   seed=0)
+
+        (tb, (fb, oob_b)), (tr, (fr, oob_r)), (tp, (fp, oob_p)) = timed_turns(
+            [lambda: fit_forest(X, y, 2, seed=0, method="sklearn"), reference,
+             lambda: fit_forest(X, y, 2, seed=0, method="pixelforest")], repeat=3)
+        same = oob_r == oob_p and all(np.array_equal(v, fr.arrays()[k]) for k, v in fp.arrays().items())
+        rows += [(f"forest fit ({src}, {y.size} px in {n_strokes} strokes, {X.shape[1]} features)",
+                  f"{tp:.3f} s", f"{tb:.3f} s (sklearn n_jobs=-1)", tb / tp),
+                 ("  against the trainer before issue 17", f"{tp:.3f} s",
+                  f"{tr:.3f} s ({'same forest' if same else 'FOREST DIFFERS'})", tr / tp),
+                 ("  nodes per tree", f"{fp.feature.size / fp.n_trees:.0f}", f"{fb.feature.size / fb.n_trees:.0f}", None),
+                 ("  out-of-bag error", f"{oob_p:.4f}", f"{oob_b:.4f}", None)]
     lab = sparse_labels(img)
 
     def ours():

@@ -211,3 +211,82 @@ def test_refuses_bad_input():
         _train(np.array([[0.0], [np.nan]]), np.array([0, 1]))
     with pytest.raises(ValueError, match="method"):
         _train(np.zeros((2, 1)), np.array([0, 1]), method="vigra")
+
+
+def _stroke_case(n_strokes, careful, size=192, seed=0):
+    """pixelforest-default features (36) of a blobby image, and brush strokes 5 px wide: careful
+    ones keep inside their class (shallow trees); hurried ones run across edges, labelled whole
+    with the class where they start (deep trees, as the live loop's)."""
+    from scipy import ndimage
+    from skimage.draw import line
+
+    import pixelforest as pf
+
+    rng = np.random.default_rng(seed)
+    img = ndimage.gaussian_filter(rng.random((size, size)), 5)
+    img = ((img - img.mean()) / img.std() * 40 + 128 + rng.normal(0, 8, img.shape)).clip(0, 255).astype(np.uint8)
+    fg = img > 128
+    lab = np.zeros(img.shape, np.uint8)
+    for k in range(n_strokes):
+        cls = 1 + k % 2
+        ys, xs = np.nonzero((fg if cls == 1 else ~fg)[20:-20, 20:-20])
+        i = rng.integers(ys.size)
+        y0, x0 = ys[i] + 20, xs[i] + 20
+        ang, length = rng.uniform(0, np.pi), rng.integers(40, 120)
+        rr, cc = line(y0, x0, int(np.clip(y0 + length * np.sin(ang), 0, size - 1)),
+                      int(np.clip(x0 + length * np.cos(ang), 0, size - 1)))
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                r, c = np.clip(rr + dy, 0, size - 1), np.clip(cc + dx, 0, size - 1)
+                if careful:
+                    keep = fg[r, c] == (cls == 1)
+                    r, c = r[keep], c[keep]
+                lab[r, c] = cls
+    X = pf.compute_features(img, "pixelforest-default")[lab > 0]
+    return X, lab[lab > 0].astype(np.int64) - 1
+
+
+def test_same_forests_as_the_reference(monkeypatch):
+    """The trainer grows exactly the forests of the trainer it replaced (tests/_reference_trainer.py,
+    kept unchanged): same arrays, bit for bit, and the same out-of-bag error."""
+    import _reference_trainer as ref
+
+    def same(X, y, n_classes, trees, mtry=None, seed=0, n_jobs=-1, ref_jobs=-1):
+        X = np.asarray(X, np.float32)
+        mtry = mtry or max(1, int(np.sqrt(X.shape[1])))
+        a, oob_a = _trainer.train_forest(X, y, n_classes, trees=trees, mtry=mtry, seed=seed, n_jobs=n_jobs)
+        b, oob_b = ref.train_forest(X, y, n_classes, trees=trees, mtry=mtry, seed=seed, n_jobs=ref_jobs)
+        assert oob_a == oob_b, (oob_a, oob_b)
+        for k, v in b.arrays().items():
+            w = a.arrays()[k]
+            assert w.dtype == v.dtype and np.array_equal(w, v), k
+        return a
+
+    # deep trees: hurried strokes across edges, on 36 features of a real-looking image
+    X, y = _stroke_case(14, careful=False)
+    f = same(X, y, 2, trees=12)
+    assert f.feature.size / f.n_trees > 300 and X.shape[1] == 36, (f.feature.size / f.n_trees, X.shape)
+    same(X, y, 2, trees=6, n_jobs=1)  # one thread against all
+    same(X[:, :13], y, 2, trees=5, mtry=13)  # every feature drawn; not a multiple of 8 features
+    same(X, y, 2, trees=5, mtry=1)
+    # shallow trees: careful strokes
+    X, y = _stroke_case(10, careful=True, seed=1)
+    f = same(X, y, 2, trees=12)
+    assert f.feature.size / f.n_trees < 80
+    # 3 and 12 classes (some without samples), ties and few distinct values, duplicated samples
+    X, y = _noisy_problem(1500, 12)
+    same(X, y, 3, trees=10)
+    same(np.concatenate([X, X[:300]]), np.concatenate([y, (y[:300] + 1) % 3]), 5, trees=8, seed=5)
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(700, 9)).astype(np.float32)
+    same(X, np.digitize(X[:, 0] + 0.3 * X[:, 1], np.linspace(-2, 2, 10)), 12, trees=8, seed=9)
+    # small and odd sample counts; constant features
+    for n in (1, 2, 3, 7, 31, 257):
+        same(rng.normal(size=(n, 5)), rng.integers(0, 2, n), 2, trees=7, seed=n)
+    same(np.ones((40, 4)), np.arange(40) % 3, 3, trees=5)
+    Xc = rng.normal(size=(300, 6)).astype(np.float32)
+    Xc[:, [0, 2, 5]] = 1.0
+    same(Xc, (Xc[:, 1] > 0).astype(int), 2, trees=6, mtry=2)
+    # several batches of trees
+    monkeypatch.setattr(_trainer, "BATCH_BYTES", 1)
+    same(*_noisy_problem(500), 3, trees=9)

