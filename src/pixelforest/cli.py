@@ -131,7 +131,7 @@ def cmd_predict(args) -> int:
         raise CLIError("no IMAGE given to predict")
     source = normalize_source(args.export_source)
     fmt = normalize_format(args.output_format)
-    clf = load_classifier(args.model)
+    clf = load_classifier(args.model, allow_external=args.allow_external)
     out_dir = None
     out_file = None
     if args.output:
@@ -148,13 +148,16 @@ def cmd_predict(args) -> int:
             r = predict_file(clf, spec, source, fmt, target=out_file, fmt_string=args.output_filename_format or DEFAULT_NAME,
                              out_dir=out_dir, dataset=args.output_internal_path, axes=args.axes,
                              block_shape=args.block_shape, progress=_progress_bar(Path(str(spec)).name, not args.quiet),
-                             dtype=args.export_dtype, export_drange=args.export_drange, in_drange=args.pipeline_drange)
+                             dtype=args.export_dtype, export_drange=args.export_drange, in_drange=args.pipeline_drange,
+                             allow_external=args.allow_external)
             print(f"{spec} -> {r['output']} ({r['result_type']}, {r['dtype']}, axes {r['axes']}, "
                   f"shape {tuple(r['shape'])}, {r['seconds']:.1f} s)")
         except KeyboardInterrupt:
             raise
-        except (ValueError, OSError) as e:
-            print(f"pixelforest predict: {spec}: {e}", file=sys.stderr)
+        except Exception as e:  # any per-file error fails that input only
+            from .batch import _message
+
+            print(f"pixelforest predict: {spec}: {_message(e)}", file=sys.stderr)
             failed.append(str(spec))
     if failed:
         print(f"pixelforest predict: {len(failed)} of {len(images)} input(s) failed: {', '.join(failed)}", file=sys.stderr)
@@ -172,7 +175,7 @@ def cmd_batch(args) -> int:
     inputs = list(args.inputs or []) + list(args.raw_data or [])
     if not inputs:
         raise CLIError("no INPUTS given (files, folders or globs)")
-    clf = load_classifier(args.model)
+    clf = load_classifier(args.model, allow_external=args.allow_external)
     t0 = time.time()
     rows = predict_files(
         clf, inputs, source=args.export_source, fmt=args.output_format, out_dir=args.output,
@@ -181,7 +184,8 @@ def cmd_batch(args) -> int:
         model_path=args.model, block_progress=_progress_bar("blocks", not args.quiet and args.jobs <= 1),
         dataset=args.output_internal_path, block_shape=args.block_shape,
         memory_bytes=int(args.memory * 2**20) if args.memory else None, scheduler=args.scheduler,
-        dtype=args.export_dtype, export_drange=args.export_drange, in_drange=args.pipeline_drange)
+        dtype=args.export_dtype, export_drange=args.export_drange, in_drange=args.pipeline_drange,
+        allow_external=args.allow_external)
     return _report(rows, ("status", "input", "output", "seconds"), "batch",
                    "batch: {done} done, {skipped} skipped, {failed} failed of {n} file(s)" + f" in {time.time() - t0:.1f} s")
 
@@ -262,7 +266,7 @@ def cmd_convert(args) -> int:
 
     rows = convert(args.inputs, args.output, layout=args.layout, dataset=args.dataset, compression=args.compression,
                    axes=args.axes, to_tiff=args.to_tiff, skip_existing=not args.overwrite,
-                   progress=_progress_bar("converting", not args.quiet, unit="file"))
+                   progress=_progress_bar("converting", not args.quiet, unit="file"), allow_external=args.allow_external)
     return _report(rows, ("status", "input", "output", "axes", "shape", "dtype"), "convert",
                    "converted {done}, skipped {skipped}, failed {failed} of {n} file(s)")
 
@@ -389,6 +393,13 @@ def _export_options(p) -> None:
                    help="output value range, e.g. 0,255 (default: the dtype's full range)")
     p.add_argument("--pipeline-result-drange", "--pipeline_result_drange", dest="pipeline_drange", type=_drange,
                    help="value range of the result before export (default 0,1 for probabilities)")
+    _allow_external(p)
+
+
+def _allow_external(p) -> None:
+    p.add_argument("--allow-external", action="store_true", default=None,
+                   help="follow external links, virtual datasets and external raw storage in HDF5 inputs and "
+                        ".ilp projects (refused by default: they read files other than the ones named)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -413,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--axes", "--input_axes", dest="axes", help="axes of the images, e.g. yxc or tzyx (default: from the file)")
     t.add_argument("-o", "--output", required=True, metavar="MODEL", help="classifier file to write (.pfc)")
     t.add_argument("-q", "--quiet", action="store_true")
+    _allow_external(t)
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("predict", help="apply a classifier (or an ilastik project's forest) to images")
@@ -480,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--axes", help="axes of the inputs when the files do not say (e.g. zyx, tyxc)")
     c.add_argument("--to-tiff", action="store_true", help="HDF5 -> TIFF (ImageJ hyperstack) into the output folder")
     c.add_argument("--overwrite", action="store_true", help="convert again even when the output exists")
+    _allow_external(c)
     c.add_argument("-q", "--quiet", action="store_true")
     c.set_defaults(func=cmd_convert)
 
@@ -493,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="describe a classifier or ilastik project")
     i.add_argument("model", metavar="MODEL")
     i.add_argument("-v", "--verbose", action="store_true", help="list every feature channel")
+    _allow_external(i)
     i.set_defaults(func=cmd_info)
     return p
 
@@ -508,9 +522,21 @@ def main(argv=None) -> int:
     except CLIError as e:
         print(f"pixelforest {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except (ValueError, OSError, TypeError, MemoryError) as e:
-        print(f"pixelforest {args.command}: error: {e}", file=sys.stderr)
+    except MemoryError as e:
+        print(f"pixelforest {args.command}: error: out of memory ({str(e) or 'the request was too large'})",
+              file=sys.stderr)
         return EXIT_ERROR
+    except (ValueError, OSError, TypeError) as e:
+        print(f"pixelforest {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as e:  # a bug or an unforeseen input: still one line, naming the error
+        print(f"pixelforest {args.command}: error: {type(e).__name__}: {_one_line(e)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [ln for ln in str(e).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -795,6 +795,11 @@ def compute_features(image, features="ilastik-default", *, channel_axis=None, ax
     return _axes.from_canonical(compute_canonical(data, spec), ax)
 
 
+#: pixel values the features take: beyond this, squared intensities (structure tensor, variances)
+#: overflow float32 and features become Inf (2**53: also every integer below it is exact)
+MAX_ABS_VALUE = float(2**53)
+
+
 def check_image_values(image: np.ndarray, name: str = "image") -> None:
     if image.dtype.kind not in "biuf":
         raise TypeError(f"{name} must have a numeric dtype, got {image.dtype}")
@@ -802,4 +807,10 @@ def check_image_values(image: np.ndarray, name: str = "image") -> None:
         raise ValueError(f"{name} is empty (shape {image.shape})")
     if image.dtype.kind == "f" and not np.isfinite(image).all():
         raise ValueError(f"{name} contains NaN or Inf values; replace them (e.g. np.nan_to_num) before computing features")
+    if image.dtype.itemsize >= 8 or image.dtype.kind == "f" and image.dtype.itemsize > 4:
+        lo, hi = image.min(), image.max()
+        if max(abs(float(lo)), abs(float(hi))) > MAX_ABS_VALUE:
+            raise ValueError(f"{name} has values up to {max(abs(float(lo)), abs(float(hi))):.3g}, beyond what the "
+                             f"features can compute in float32 (|value| <= {MAX_ABS_VALUE:.3g}: their squares must "
+                             f"fit); rescale the image first")
 

@@ -91,6 +91,21 @@ class Forest:
 
     @classmethod
     def from_arrays(cls, arrays: dict, n_features: int) -> "Forest":
+        for name, kinds in (("roots", "iu"), ("feature", "iu"), ("left", "iu"), ("right", "iu"), ("threshold", "fiu"),
+                            ("value", "fiu")):
+            a = np.asarray(arrays[name])
+            if a.dtype.kind not in kinds:
+                raise ValueError(f"forest array {name!r} has dtype {a.dtype}; expected "
+                                 f"{'integers' if kinds == 'iu' else 'numbers'}")
+            if a.ndim != (2 if name == "value" else 1):
+                raise ValueError(f"forest array {name!r} is {a.ndim}-D; expected "
+                                 f"{'(n_nodes, n_classes)' if name == 'value' else '1-D'}")
+            if kinds == "iu" and name != "roots" and a.size and (a.min() < np.iinfo(np.int32).min
+                                                                  or a.max() > np.iinfo(np.int32).max):
+                # checked before the int32 conversion, which would wrap them to valid-looking indices
+                raise ValueError(f"forest array {name!r} holds values outside the int32 range")
+            if kinds == "iu" and a.size and a.dtype == np.uint64 and a.max() > np.iinfo(np.int64).max:
+                raise ValueError(f"forest array {name!r} holds values outside the int64 range")
         f = cls(
             roots=np.asarray(arrays["roots"], dtype=np.int64),
             feature=np.asarray(arrays["feature"], dtype=np.int32),
@@ -105,6 +120,9 @@ class Forest:
 
     def validate(self) -> None:
         """Check the arrays form valid trees, so traversal can never read out of bounds."""
+        for name in ("roots", "feature", "threshold", "left", "right"):
+            if getattr(self, name).ndim != 1:
+                raise ValueError(f"forest array {name!r} is {getattr(self, name).ndim}-D; expected 1-D")
         n = self.feature.shape[0]
         for name in ("threshold", "left", "right"):
             if getattr(self, name).shape != (n,):
@@ -134,6 +152,13 @@ class Forest:
             raise ValueError(f"forest split feature out of range 0..{self.n_features - 1}")
         if not np.isfinite(self.value).all():
             raise ValueError("forest leaf values are not finite")
+        if np.isnan(self.threshold[inner]).any():
+            raise ValueError("forest split threshold is NaN (every sample would go right)")
+        leaves = self.value[leaf]
+        sums = leaves.sum(axis=1, dtype=np.float64)
+        if leaves.size and (leaves.min() < 0 or leaves.max() > 1 + 1e-5
+                            or ((sums > 0) & (np.abs(sums - 1) > 1e-3)).any()):
+            raise ValueError("forest leaf values are not class probabilities (each in 0..1, a leaf's summing to 1)")
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Mean leaf probabilities over trees, ``(n_samples, n_classes)`` float32."""
