@@ -84,6 +84,11 @@ def hole_reach(scale: float) -> int:
 
 
 DEFAULT_SCALES = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
+#: the largest feature scale (ilastik's largest preset is 10, pixelforest's 16; a margin of about
+#: 4 x scale pixels is computed around every block)
+MAX_SCALE = 100.0
+#: scale columns in one feature selection
+MAX_SCALES = 64
 #: the pixelforest-default preset: these features at these scales (scikit-image's), normalised
 PIXELFOREST_SCALES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 PIXELFOREST_FEATURES = ("GaussianSmoothing", "HessianOfGaussianEigenvalues", "TopHat", "HoleFilling")
@@ -157,6 +162,11 @@ class FeatureSpec:
         for s in scales:
             if not (math.isfinite(s) and s > 0):
                 raise FeatureError(f"scale {s!r} is invalid: scales must be positive finite numbers")
+            if s > MAX_SCALE:
+                raise FeatureError(f"scale {s!r} is too large: at most {MAX_SCALE} (a filter's margin grows with "
+                                   f"its scale: {s:g} would need about {int(4 * s)} pixels around every block)")
+        if len(scales) > MAX_SCALES:
+            raise FeatureError(f"{len(scales)} scales; at most {MAX_SCALES}")
         if len(set(scales)) != len(scales):
             raise FeatureError(f"scales {list(scales)} contain duplicates")
         if self.compute_in_2d is not None:

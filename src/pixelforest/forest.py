@@ -34,6 +34,40 @@ except ImportError:  # pragma: no cover
 
 from ._filters import parallel_call  # noqa: E402
 
+import threading  # noqa: E402
+
+
+def interruptible(fn, stop: np.ndarray, *args):
+    """Run ``fn(*args)``, a compiled kernel that polls ``stop[0]`` between chunks of its work, so
+    that Ctrl-C (or SIGTERM turned into KeyboardInterrupt) ends it within moments: on the main
+    thread the kernel runs on a helper thread while the main thread waits, handles the signal, sets
+    ``stop[0]`` and re-raises once the kernel has returned."""
+    if threading.current_thread() is not threading.main_thread():
+        out = fn(*args)
+        if stop[0]:
+            raise KeyboardInterrupt
+        return out
+    result: dict = {}
+
+    def run():
+        try:
+            result["out"] = fn(*args)
+        except BaseException as e:  # handed to the caller
+            result["error"] = e
+
+    t = threading.Thread(target=run, name="pixelforest-kernel", daemon=True)
+    t.start()
+    try:
+        while t.is_alive():
+            t.join(0.05)
+    except BaseException:
+        stop[0] = 1
+        t.join()
+        raise
+    if "error" in result:
+        raise result["error"]
+    return result.get("out")
+
 LEAF = -1
 
 #: one node of the compiled traversal: a split sends ``x[feature] <= threshold`` to ``left``; a
@@ -171,7 +205,9 @@ class Forest:
         if _HAVE_NUMBA:
             roots, nodes, leaves, depth = self._packed
             size, workers = _blocks(X.shape[0], self.n_features)
-            parallel_call(_predict_blocks, X, roots, nodes, leaves, depth, size, workers, np.zeros(1, np.int64), out)
+            stop = np.zeros(1, np.int64)
+            interruptible(parallel_call, stop, _predict_blocks, X, roots, nodes, leaves, depth, size, workers,
+                          np.zeros(1, np.int64), stop, out)
         else:  # pragma: no cover
             _predict_numpy(X, self, out)
         return out
@@ -365,7 +401,7 @@ if _HAVE_NUMBA:
         return new_roots, nodes[:m].copy(), leaves[:n_leaves].copy(), depth
 
     @numba.njit(cache=True, nogil=True)
-    def _predict_block(X, roots, nodes, leaves, feats, order, acc, stack, out):  # pragma: no cover - compiled
+    def _predict_block(X, roots, nodes, leaves, feats, order, acc, stack, stop, out):  # pragma: no cover - compiled
         """All trees for the samples of one block ``X``; ``feats``, ``order``, ``acc`` and ``stack``
         are the worker's scratch arrays. ``order[d]`` holds the sample indices of the nodes at depths
         of parity ``d``, each node's as one range: a split writes its children's ranges into the
@@ -377,6 +413,8 @@ if _HAVE_NUMBA:
                 feats[f, i] = X[i, f]
         acc[:, :m] = 0.0
         for t in range(roots.shape[0]):
+            if t % 64 == 63 and stop[0] != 0:  # interrupted (Ctrl-C): the caller discards the result
+                return
             for i in range(m):
                 order[0, i] = i
             stack[0, 0] = roots[t]
@@ -410,7 +448,7 @@ if _HAVE_NUMBA:
                 out[i, c] = acc[c, i] * inv
 
     @numba.njit(parallel=True, cache=True, nogil=True)
-    def _predict_blocks(X, roots, nodes, leaves, depth, size, workers, claimed, out):  # pragma: no cover - compiled
+    def _predict_blocks(X, roots, nodes, leaves, depth, size, workers, claimed, stop, out):  # pragma: no cover - compiled
         """Workers take blocks of ``size`` samples one at a time (``claimed[0]`` counts them out)."""
         n, nf = X.shape
         n_blocks = (n + size - 1) // size
@@ -421,10 +459,10 @@ if _HAVE_NUMBA:
             acc = np.empty((leaves.shape[1], size), np.float64)
             stack = np.empty((depth + 1, 4), np.int64)
             b = _claim(claimed)
-            while b < n_blocks:
+            while b < n_blocks and stop[0] == 0:
                 lo = b * size
                 hi = min(n, lo + size)
-                _predict_block(X[lo:hi], roots, nodes, leaves, feats, order, acc, stack, out[lo:hi])
+                _predict_block(X[lo:hi], roots, nodes, leaves, feats, order, acc, stack, stop, out[lo:hi])
                 b = _claim(claimed)
 
 
