@@ -168,11 +168,14 @@ def test_garbage_forest_values_refused(model, tmp_path, case):
 JSON = st.recursive(st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=8),
                     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=6), kids, max_size=4),
                     max_leaves=12)
-FIELDS = ["format_version", "features", "classes", "n_channels", "ndim", "training", "forest", "labels", "arrays",
-          "context", "source", "stages"]
+FIELDS = [["format_version"], ["features"], ["classes"], ["n_channels"], ["ndim"], ["training"], ["forest"],
+          ["labels"], ["arrays"], ["context"], ["source"], ["stages"], ["forest", "n_features"], ["forest", "n_trees"],
+          ["labels", 0, "shape"], ["labels", 0], ["classes", 0, "name"], ["classes", 0, "color"],
+          ["features", "features"], ["features", "scales"], ["features", "compute_in_2d"], ["features", "normalize"],
+          ["arrays", "forest_value", "shape"], ["arrays", "labels_0_index", "dtype"]]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(FIELDS), value=JSON, array=st.sampled_from([None, "forest_roots", "forest_value",
                                                                           "labels_0_index", "forest_feature"]),
        shape=st.lists(st.integers(0, 2**40), max_size=3), dtype=st.sampled_from(["int64", "float32", "uint8", "object"]))
@@ -182,8 +185,11 @@ def test_manifest_fuzz(model, tmp_path, field, value, array, shape, dtype):
     path, _, _ = model
     members = _members(path)
     m = json.loads(members["manifest.json"])
-    m[field] = value
-    if array is not None:
+    d = m
+    for k in field[:-1]:
+        d = d[k]
+    d[field[-1]] = value
+    if array is not None and isinstance(m.get("arrays"), dict):
         m["arrays"][array] = {"dtype": dtype, "shape": shape, "sha256": "0" * 64}
     bad = _write(tmp_path / "f.pfc", members, m)
     t0 = time.time()

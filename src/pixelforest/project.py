@@ -230,8 +230,13 @@ def load_classifier(path, allow_external: bool | None = None) -> Classifier:
         except (zipfile.BadZipFile, zlib.error, ValueError, UnicodeDecodeError, OSError, EOFError,
                 NotImplementedError, RecursionError) as e:
             raise _fail(path, f"damaged manifest ({_first_line(e)})") from None
-        _check_manifest(path, manifest)
-        needed = _check_arrays(path, manifest, {i.filename: i for i in members})
+        try:
+            _check_manifest(path, manifest)
+            needed = _check_arrays(path, manifest, {i.filename: i for i in members})
+        except ClassifierFileError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as e:  # a shape unforeseen
+            raise _fail(path, f"invalid manifest ({type(e).__name__}: {_first_line(e)})") from None
         arrays = {}
         for name in needed:
             arrays[name] = _read_array(path, z, name, manifest["arrays"][name])
@@ -345,7 +350,8 @@ def _check_arrays(path, m: dict, members: dict) -> list[str]:
         meta = declared.get(name)
         if not isinstance(meta, dict):
             raise _fail(path, f"array {name!r} is missing from the manifest")
-        if meta.get("dtype") not in ALLOWED_DTYPES or np.dtype(meta["dtype"]).kind not in kinds:
+        if not isinstance(meta.get("dtype"), str) or meta["dtype"] not in ALLOWED_DTYPES \
+                or np.dtype(meta["dtype"]).kind not in kinds:
             raise _fail(path, f"array {name!r} has a disallowed dtype {meta.get('dtype')!r:.50}; expected a plain "
                               f"{'integer' if 'i' in kinds else 'unsigned integer' if kinds == 'u' else 'floating point'} "
                               f"array")
@@ -400,7 +406,7 @@ def _check_manifest(path, m) -> None:
 
 
 def _read_array(path, z: zipfile.ZipFile, name: str, meta) -> np.ndarray:
-    if not isinstance(meta, dict) or meta.get("dtype") not in ALLOWED_DTYPES:
+    if not isinstance(meta, dict) or not isinstance(meta.get("dtype"), str) or meta["dtype"] not in ALLOWED_DTYPES:
         raise _fail(path, f"array {name!r} has a disallowed or missing dtype ({meta!r}); only plain numeric arrays are allowed")
     member = f"arrays/{name}.npy"
     try:
