@@ -64,7 +64,7 @@ def cmd_train(args) -> int:
     if len(labels) == 1 and labels[0].lower().endswith(".ilp"):
         from .io.ilp import IlastikProject
 
-        ilp = IlastikProject(labels[0])
+        ilp = IlastikProject(labels[0], allow_external=args.allow_external)
     elif any(lab.lower().endswith(".ilp") for lab in labels):
         raise CLIError("--labels: give either one .ilp project or one label image per IMAGE, not both")
     classes = args.classes.split(",") if args.classes else None
@@ -75,7 +75,7 @@ def cmd_train(args) -> int:
             if images:
                 if len(images) != len(imgs):
                     raise CLIError(f"{len(images)} IMAGE(s) given but the project has {len(imgs)} labelled lane(s)")
-                read = [read_image(p, args.axes) for p in images]
+                read = [read_image(p, args.axes, allow_external=args.allow_external) for p in images]
                 imgs = [r[0] for r in read]
                 axes = [r[1] for r in read]
                 names = [str(p) for p in images]
@@ -91,7 +91,7 @@ def cmd_train(args) -> int:
             raise CLIError("give the training IMAGE(s) (or --labels PROJECT.ilp to use the project's own data)")
         if len(images) != len(labels):
             raise CLIError(f"{len(images)} IMAGE(s) but {len(labels)} --labels; give one label image per image")
-        read = [read_image(p, args.axes) for p in images]
+        read = [read_image(p, args.axes, allow_external=args.allow_external) for p in images]
         imgs = [r[0] for r in read]
         axes = [r[1] for r in read]
         depth = min(_axes.to_canonical(im, _axes.resolve_axes(im.ndim, a)).shape[1] for im, a in zip(imgs, axes))
@@ -99,7 +99,7 @@ def cmd_train(args) -> int:
         names = [str(p) for p in images]
         labs = []
         for p in labels:
-            lab, _ = read_image(p)
+            lab, _ = read_image(p, allow_external=args.allow_external)
             labs.append(lab)
     t0 = time.time()
     if not args.quiet:
@@ -315,7 +315,7 @@ def cmd_info(args) -> int:
     if str(args.model).lower().endswith(".ilp"):
         from .io.ilp import IlastikProject
 
-        with IlastikProject(args.model) as ilp:
+        with IlastikProject(args.model, allow_external=args.allow_external) as ilp:
             if ilp.forest() is None:  # a project ilastik retrains on load
                 spec = ilp.feature_spec()
                 print(f"ilastik project: {args.model} (ilastik {ilp.version}, no trained forest: ilastik retrains on load)")
@@ -324,7 +324,7 @@ def cmd_info(args) -> int:
                 for lane in ilp.lanes():
                     print(f"lane {lane.index}: {lane.nickname} <- {lane.file_path} ({lane.location}, axes {lane.axes})")
                 return 0
-    clf = load_classifier(args.model)
+    clf = load_classifier(args.model, allow_external=args.allow_external)
     t = clf.training
     print(f"classifier: {args.model} ({clf.source})")
     print(f"classes ({clf.n_classes}): " + ", ".join(f"{n} {tuple(c)}" for n, c in zip(clf.class_names, clf.class_colors)))

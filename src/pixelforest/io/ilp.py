@@ -69,6 +69,7 @@ class IlastikProject:
         from ..safety import check_hdf5_links
 
         self.path = Path(path)
+        self.allow_external = allow_external
         if not self.path.exists():
             raise FileNotFoundError(f"ilastik project {self.path} does not exist")
         try:
@@ -187,7 +188,7 @@ class IlastikProject:
                 ax = axes_from_axistags(self._f[key].attrs["axistags"]) or ax
         else:
             try:
-                arr, ax = read_image(lane.resolved)
+                arr, ax = read_image(lane.resolved, allow_external=self.allow_external)
             except ImageReadError as e:
                 raise IlpError(
                     f"{self.path}: raw data of lane {lane.index} ({lane.file_path!r}, resolved to {lane.resolved}) "
