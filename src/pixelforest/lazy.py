@@ -214,10 +214,37 @@ class BlockOutput:
                 self._writer.close(check=False)
             except Exception:
                 pass
+        if self.fmt == "zarr":
+            _zarr_settle()  # a failed write leaves zarr's other chunk writes running: let them end first
         if self.tmp.is_dir():
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
             self.tmp.unlink(missing_ok=True)
+
+
+def _zarr_settle(timeout: float = 3.0) -> None:
+    """Wait (at most ``timeout`` s) until zarr's I/O loop has no task left running: when one chunk
+    write fails (a full disk), zarr raises at once while the others go on in its loop thread, and
+    would write into a folder being removed."""
+    import asyncio
+    import time
+
+    try:
+        from zarr.core.sync import loop as _loops
+    except ImportError:  # pragma: no cover - another zarr
+        return
+    lp = _loops[0] if _loops else None
+    if lp is None:
+        return
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            pending = [t for t in asyncio.all_tasks(lp) if not t.done()]
+        except RuntimeError:  # the task set changed while it was read: look again
+            pending = [None]
+        if not pending:
+            return
+        time.sleep(0.02)
 
 
 def available_memory() -> int:

@@ -7,6 +7,7 @@ renames it when complete, so an interrupted run never leaves a partial output.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass
@@ -335,10 +336,24 @@ def atomic_output(path: Path, write) -> Path:
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
+        full = isinstance(e, Exception) and _disk_full(path.parent)
         tmp.unlink(missing_ok=True)
+        if full or isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            reason = "No space left on device" if full else (e.strerror or str(e))
+            raise OSError(errno.ENOSPC if full else e.errno, f"cannot write {path}: {reason}") from None
         raise
     return path
+
+
+def _disk_full(folder: Path) -> bool:
+    """Whether the file system of ``folder`` has (almost) no space left."""
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder).free < 2**20
+    except OSError:
+        return False
 
 
 def axistags_json(axes: str) -> str:
