@@ -81,7 +81,8 @@ class _SmallDisk:
         self.dir = d / "disk"
         self.dir.mkdir()
         self.mounted = False
-        if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("mount"):
+        if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("mount") and \
+                not os.environ.get("PIXELFOREST_FAULTS_NO_MOUNT"):
             r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(self.dir)], capture_output=True)
             self.mounted = r.returncode == 0
         if self.mounted:  # almost full: 18.5 MB taken
@@ -116,6 +117,8 @@ def scenario_disk_full(d: Path) -> dict:
         "convert": ["convert", *ins, "-o", out, "-q"],
         "predict tiff": ["predict", model, ins[0], "-o", out / "x.tif", "--output-format", "tiff", "-q"],
     }
+    if not disk.mounted:  # a file size limit does not fill a disk: a Zarr store's many small files pass
+        del runs["batch zarr"]
     crashes = clear = errors = 0
     notes = []
     try:

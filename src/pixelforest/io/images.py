@@ -338,7 +338,12 @@ def atomic_output(path: Path, write) -> Path:
         os.replace(tmp, path)
     except BaseException as e:
         full = isinstance(e, Exception) and _disk_full(path.parent)
+        # a short write reported by a writer (tifffile: "N requested and M written")
+        short = isinstance(e, (ValueError, OSError)) and "requested and" in str(e) and "written" in str(e)
         tmp.unlink(missing_ok=True)
+        if short and not full:
+            raise OSError(errno.EFBIG, f"cannot write {path}: the disk is full or the file size limit is reached "
+                                       f"({e})") from None
         if full or isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
             reason = "No space left on device" if full else (e.strerror or str(e))
             raise OSError(errno.ENOSPC if full else e.errno, f"cannot write {path}: {reason}") from None
