@@ -252,13 +252,14 @@ def main() -> int:
                                 *HOSTILE_SCENARIOS]):
             d = Path(tmp) / f"s{i}"
             d.mkdir()
+            t1 = time.time()
             try:
                 r = fn(d)
             except subprocess.TimeoutExpired as e:
                 r = {"name": getattr(fn, "__name__", "scenario"), "ok": False, "lost": 0, "clear": 0, "errors": 1,
                      "hangs": 1, "detail": f"hung: {e}"}
             results.append(r)
-            print(f"{'PASS' if r['ok'] else 'FAIL'}  {r['name']}: {r['detail']}", flush=True)
+            print(f"{'PASS' if r['ok'] else 'FAIL'}  {r['name']} ({time.time() - t1:.0f} s): {r['detail']}", flush=True)
     lost = sum(r["lost"] for r in results)
     clear = sum(r["clear"] for r in results)
     total = sum(r["errors"] for r in results)

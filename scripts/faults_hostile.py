@@ -274,6 +274,7 @@ def _hostile_classifiers(d: Path, model: Path) -> list[Path]:
         for k, meta in (declare or {}).items():
             m["arrays"][k] = meta
         p = d / f"{name}.pfc"
+        members.pop("manifest.json")
         with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as z:
             for k, v in members.items():
                 z.writestr(k, v)
@@ -383,8 +384,11 @@ def scenario_hostile_inputs(d: Path) -> dict:
         tifffile.imwrite(d / "train.tif", img)
         for name in ("known", "block", "noslice"):
             ilps.append(write_ilp(clf, d / f"{name}.ilp", raw_data=[str(d / "train.tif")]))
-    with h5py.File(ilps[0], "a") as f:
+    with h5py.File(ilps[0], "a") as f:  # a stored forest (one vigra leaf) whose known_labels are garbage
         g = f.require_group("PixelClassification/ClassifierForests")
+        t = g.create_group("Forest0000/Tree_0000")
+        t["topology"] = np.array([clf.n_features, 2, 0x40000000, 0], np.int32)
+        t["parameters"] = np.array([0.0, 0.5, 0.5])
         g["known_labels"] = np.array([-100, 5])
     for p, huge in ((ilps[1], True), (ilps[2], False)):
         with h5py.File(p, "a") as f:
@@ -400,10 +404,9 @@ def scenario_hostile_inputs(d: Path) -> dict:
             else:
                 del f[key].attrs["blockSlice"]
     ilp_runs = [_run(["train", "--labels", p, "-o", d / "t.pfc", "-q"], timeout=60) for p in ilps[1:]]
-    ilp_runs.append(_run(["info", ilps[0]], timeout=60))
-    ilp_runs[-1] = ilp_runs[-1] if ilp_runs[-1].returncode else _run(["predict", ilps[0], good[0], "-o",
-                                                                      d / "ilpout.h5", "-q"], timeout=60)
+    ilp_runs.append(_run(["predict", ilps[0], good[0], "-o", d / "ilpout.h5", "-q"], timeout=60))
     ilp_clear = sum(_one_line_error(x, p) for x, p in zip(ilp_runs, ilps[1:] + ilps[:1]))
+    ilp_clear -= "known_labels" not in ilp_runs[-1].stderr  # refused for the right reason
     crashes = sum(x.returncode in NATIVE for x in [r, conv, *ilp_runs])
     errors = len(bad) + 1 + len(ilps)
     clear = named + conv_ok + ilp_clear
@@ -464,7 +467,7 @@ def scenario_rois_and_long_prediction(d: Path) -> dict:
             busy = int(Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[11])
         except (OSError, IndexError, ValueError):
             busy = 0
-        if busy > 500:  # 5 s of CPU (clock ticks): into the forest
+        if busy > 300:  # 3 s of CPU (clock ticks): into the forest
             break
     running = proc.poll() is None
     proc.send_signal(signal.SIGINT)
