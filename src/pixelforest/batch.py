@@ -18,7 +18,7 @@ import numpy as np
 from . import axes as _axes
 from .classifier import ILASTIK_SOURCES, Classifier, normalize_source
 from .io.images import OUTPUT_FORMATS, normalize_format, parse_source, read_image, write_result
-from .safety import check_output_not_input, check_unchanged, die_with_parent, fingerprint, same_file
+from .safety import check_output_not_input, check_unchanged, die_with_parent, fingerprint
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".h5", ".hdf5", ".npy", ".zarr")
 DEFAULT_NAME = "{dataset_dir}/{nickname}_{result_type}"
@@ -242,13 +242,18 @@ def _one(model, f, kw):
 
 def check_targets(targets: dict) -> None:
     """Refuse, before any work, outputs that would replace an input or that two inputs share."""
-    inputs = list(targets)
+    from .safety import file_keys
+
+    inputs: dict = {}
+    for f in targets:
+        for k in file_keys(parse_source(f).path):
+            inputs.setdefault(k, f)
     seen: dict = {}
     for f, t in targets.items():
-        for g in inputs:
-            if same_file(t, parse_source(g).path):
-                raise ValueError(f"the output of {f} would be {t}, which is the input {g}: refusing to replace an "
-                                 f"input; change --output-filename-format or the output folder")
+        for k in file_keys(t):
+            if k in inputs:
+                raise ValueError(f"the output of {f} would be {t}, which is the input {inputs[k]}: refusing to "
+                                 f"replace an input; change --output-filename-format or the output folder")
         key = str(Path(t).resolve()) if Path(t).parent.exists() else str(Path(t).absolute())
         if key in seen:
             raise ValueError(f"{seen[key]} and {f} would both be written to {t}; change --output-filename-format "

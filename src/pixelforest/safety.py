@@ -49,6 +49,20 @@ def _key(p: Path):
     return (st.st_dev, st.st_ino)
 
 
+def file_keys(p) -> list:
+    """What identifies a path's file: its resolved name and, when it exists, its (device, inode)."""
+    p = Path(p)
+    keys: list = []
+    try:
+        keys.append(str(p.resolve()))
+    except (OSError, RuntimeError):
+        keys.append(str(p.absolute()))
+    k = _key(p)
+    if k is not None:
+        keys.append(k)
+    return keys
+
+
 def same_file(a, b) -> bool:
     """Whether paths ``a`` and ``b`` name the same file (resolved, or the same inode)."""
     a, b = Path(a), Path(b)
@@ -119,32 +133,33 @@ def check_hdf5_links(f, path, allow_external: bool | None = None) -> None:
     if allow_external:
         return
     found: list[str] = []
-
-    def visit(group, prefix):
+    seen: set = set()
+    stack = [(f, "")]
+    while stack and len(found) < 10:  # iterative, each group once: hard-link cycles cannot loop
+        group, prefix = stack.pop()
+        key = hash(group.id)
+        if key in seen:
+            continue
+        seen.add(key)
         for name in group:
             link = group.get(name, getlink=True)
             full = f"{prefix}/{name}"
             if isinstance(link, h5py.ExternalLink):
                 found.append(f"{full} (external link to {link.filename}:{link.path})")
                 continue
-            if isinstance(link, h5py.SoftLink):
+            if isinstance(link, h5py.SoftLink):  # within the file: its target is visited where it is
                 continue
             try:
                 obj = group[name]
-            except (KeyError, OSError):
+            except (KeyError, OSError, ValueError):
                 continue
             if isinstance(obj, h5py.Group):
-                if len(found) < 10 and len(prefix) < 4096:
-                    visit(obj, full)
+                stack.append((obj, full))
             elif isinstance(obj, h5py.Dataset):
                 if obj.is_virtual:
                     found.append(f"{full} (virtual dataset)")
                 elif obj.external:
                     found.append(f"{full} (external raw storage in {obj.external[0][0]!r})")
-            if len(found) >= 10:
-                return
-
-    visit(f, "")
     if found:
         raise ExternalDataError(
             f"{path}: refers to data outside the file: {', '.join(found)}; refusing to read other files "
