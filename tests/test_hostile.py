@@ -563,3 +563,16 @@ def test_worker_answers_hostile_classifier_with_a_message(model, tmp_path):
     worker.handle(t, "load", {"classifier": str(bad)})
     err = t.outputs.get("error", "")
     assert "c.pfc" in err and "Infinity" in err and "\n" not in err
+
+
+def test_hdf5_hard_link_cycle_scanned_once(tmp_path):
+    from pixelforest.io.images import read_image
+
+    p = tmp_path / "cycle.h5"
+    with h5py.File(p, "w") as f:
+        g = f.create_group("g")
+        g["self"] = g  # a group inside itself
+        f["data"] = np.zeros((8, 8), np.float32)
+    t0 = time.time()
+    arr, ax = read_image(f"{p}/data")
+    assert arr.shape == (8, 8) and time.time() - t0 < 5

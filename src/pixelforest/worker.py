@@ -633,7 +633,11 @@ def handle(task, request: str, params: dict | None = None, image=None) -> None:
     except Cancelled:
         task.outputs["cancelled"] = True
     except KeyError as e:
-        task.outputs["error"] = f"the plugin sent no {e} for {request!r}: plugin and pixelforest versions differ?"
+        where = traceback.extract_tb(e.__traceback__)[-1].filename
+        if Path(where).name == "worker.py":  # a parameter the request needs
+            task.outputs["error"] = f"the plugin sent no {e} for {request!r}: plugin and pixelforest versions differ?"
+        else:  # a key missing from a file (a damaged or hostile one)
+            task.outputs["error"] = f"KeyError: {_one_line(e)} is missing (a damaged or unexpected file?)"
         task.outputs["trace"] = traceback.format_exc()
     except (ValueError, OSError, TypeError, MemoryError) as e:  # the user's to fix: a readable message
         task.outputs["error"] = str(e) if not isinstance(e, MemoryError) else \
