@@ -234,7 +234,7 @@ def _one(model, f, kw):
     """Predict one file in a worker process (the model is loaded there)."""
     from .project import load_classifier
 
-    clf = load_classifier(model) if isinstance(model, (str, Path)) else model
+    clf = load_classifier(model, allow_external=kw.get("allow_external")) if isinstance(model, (str, Path)) else model
     r = predict_file(clf, f, **kw)
     r["status"] = "done"
     return r
