@@ -343,7 +343,9 @@ class FeatureSpec:
         return max([filters] + [hole_reach(self.scales[si]) for fid, si in self.cells() if fid == "HoleFilling"])
 
     def n_features(self, n_channels: int = 1, ndim: int = 2) -> int:
-        return len(self.names(n_channels, ndim))
+        """``len(self.names(n_channels, ndim))``, counted without building the names."""
+        flags = self.in_2d_flags(1 if ndim == 2 else 2)
+        return sum(values_per_channel(fid, flags[si]) * n_channels for fid, si in self.cells())
 
     def names(self, n_channels: int = 1, ndim: int = 2) -> list[str]:
         """ilastik channel names, e.g. ``Structure Tensor Eigenvalues (σ=0.7) in 2D [1]``."""

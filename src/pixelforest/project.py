@@ -55,6 +55,8 @@ MAX_MEMBERS = 4096
 MAX_CHANNELS = 1024
 MAX_CLASSES = 255
 MAX_TREES = 10_000
+#: feature columns of one stage (1024 channels of ilastik's default 2D bank are 37,888)
+MAX_FEATURES = 2**17
 MAX_LABEL_IMAGES = 2000
 ALLOWED_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64", "bool"}
 FOREST_ARRAYS = ("roots", "feature", "threshold", "left", "right", "value")
@@ -430,11 +432,17 @@ def _read_array(path, z: zipfile.ZipFile, name: str, meta) -> np.ndarray:
     return a
 
 
-def _spec_and_forest(path, m: dict, arrays: dict, prefix: str):
+def _spec_and_forest(path, m: dict, arrays: dict, prefix: str, top: dict | None = None):
     try:
         spec = FeatureSpec.from_dict(m["features"])
-    except (FeatureError, TypeError, KeyError) as e:
+    except (FeatureError, TypeError, KeyError, ValueError) as e:
         raise _fail(path, f"invalid feature spec{' of ' + prefix.rstrip('_') if prefix else ''} ({e})") from None
+    top = m if top is None else top
+    n = spec.n_features(int(top["n_channels"]) + (len(top["classes"]) if m.get("context") is not None else 0),
+                        int(top["ndim"]))
+    if n > MAX_FEATURES:
+        raise _fail(path, f"the feature spec{' of ' + prefix.rstrip('_') if prefix else ''} gives {n} features, more "
+                          f"than the {MAX_FEATURES} allowed")
     forest = None
     if m.get("forest") is not None:
         key = prefix + "forest_"
@@ -451,7 +459,7 @@ def _context_from(path, m, arrays: dict, top: dict, prefix: str, depth: int = 1)
         return None
     if not isinstance(m, dict) or depth >= MAX_STAGES:
         raise _fail(path, f"invalid auto-context entry {prefix.rstrip('_')!r}")
-    spec, forest = _spec_and_forest(path, m, arrays, prefix)
+    spec, forest = _spec_and_forest(path, m, arrays, prefix, top)
     if forest is None:
         raise _fail(path, f"auto-context stage {prefix.rstrip('_')!r} has no forest")
     clf = Classifier(spec=spec, forest=forest, class_names=[c["name"] for c in top["classes"]],
@@ -472,7 +480,7 @@ def _check_forest(path, clf: Classifier, prefix: str = "") -> None:
 
 
 def _classifier_from(path, m: dict, arrays: dict) -> Classifier:
-    spec, forest = _spec_and_forest(path, m, arrays, "")
+    spec, forest = _spec_and_forest(path, m, arrays, "", m)
     labels = []
     for i, lm in enumerate(m["labels"]):
         try:
