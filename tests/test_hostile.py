@@ -576,3 +576,27 @@ def test_hdf5_hard_link_cycle_scanned_once(tmp_path):
     t0 = time.time()
     arr, ax = read_image(f"{p}/data")
     assert arr.shape == (8, 8) and time.time() - t0 < 5
+
+
+RLIMIT_PREDICT = r"""
+import resource, numpy as np
+import pixelforest as pf
+from pixelforest.safety import _vm_size, memory_limit
+rng = np.random.default_rng(0)
+vol = rng.normal(size=(160, 160, 160)).astype(np.float32)
+lab = np.zeros(vol.shape, np.uint8); lab[80, 70:90, 70:90] = 1; lab[5, 5:20, 5:20] = 2
+clf = pf.train(vol, lab, features="minimal", trees=3, seed=0)
+clf.predict(vol[:40, :40, :40])  # compiled and warmed up before the limit
+room = _vm_size()["VmData"] + 700 * 2**20
+resource.setrlimit(resource.RLIMIT_DATA, (room, room))
+assert memory_limit() <= 700 * 2**20
+print(clf.predict(vol).shape)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_DATA counts heap and mmap on Linux")
+def test_prediction_runs_in_smaller_blocks_under_rlimit_data():
+    """With 700 MB of RLIMIT_DATA room, a 160^3 volume (whole-volume features need more) is
+    predicted in smaller blocks instead of failing with MemoryError."""
+    r = subprocess.run([sys.executable, "-c", RLIMIT_PREDICT], capture_output=True, text=True, env=ENV, timeout=300)
+    assert r.returncode == 0 and "(160, 160, 160, 2)" in r.stdout, r.stderr[-1500:]
