@@ -600,3 +600,27 @@ def test_prediction_runs_in_smaller_blocks_under_rlimit_data():
     predicted in smaller blocks instead of failing with MemoryError."""
     r = subprocess.run([sys.executable, "-c", RLIMIT_PREDICT], capture_output=True, text=True, env=ENV, timeout=300)
     assert r.returncode == 0 and "(160, 160, 160, 2)" in r.stdout, r.stderr[-1500:]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_cgroup_memory_limit(tmp_path, version):
+    """The cgroup files as the kernel lays them out (v1 and v2): the room is limit - usage of the
+    tightest group on the way up; "max" (v2) or a huge v1 value is no limit."""
+    from pixelforest.safety import _cgroup_limit
+
+    if version == 2:
+        (tmp_path / "proc").write_text("0::/user.slice/job\n")
+        leaf, parent = tmp_path / "fs" / "user.slice" / "job", tmp_path / "fs" / "user.slice"
+        leaf.mkdir(parents=True)
+        (leaf / "memory.max").write_text("max\n")
+        (leaf / "memory.current").write_text("1000\n")
+        (parent / "memory.max").write_text(f"{2 * 2**30}\n")
+        (parent / "memory.current").write_text(f"{2**30}\n")
+    else:
+        (tmp_path / "proc").write_text("4:memory:/job\n1:cpu:/\n")
+        leaf = tmp_path / "fs" / "memory" / "job"
+        leaf.mkdir(parents=True)
+        (leaf / "memory.limit_in_bytes").write_text(f"{2 * 2**30}\n")
+        (leaf / "memory.usage_in_bytes").write_text(f"{2**30}\n")
+        (tmp_path / "fs" / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    assert _cgroup_limit(tmp_path / "proc", tmp_path / "fs") == 2**30

@@ -204,10 +204,11 @@ def _read_int(path) -> int | None:
     return v if 0 < v < 2**62 else None
 
 
-def _cgroup_limit() -> int | None:
-    """The memory this process's cgroup may still use (v2 ``memory.max``, v1 ``memory.limit_in_bytes``)."""
+def _cgroup_limit(cgroup_file="/proc/self/cgroup", root="/sys/fs/cgroup") -> int | None:
+    """The memory this process's cgroup (and those above it) may still use: v2 ``memory.max`` -
+    ``memory.current``, v1 ``memory.limit_in_bytes`` - ``memory.usage_in_bytes``; None when unlimited."""
     try:
-        with open("/proc/self/cgroup") as fh:
+        with open(cgroup_file) as fh:
             lines = fh.read().splitlines()
     except OSError:
         return None
@@ -219,10 +220,10 @@ def _cgroup_limit() -> int | None:
         _, controllers, rel = parts
         rel = rel.lstrip("/")
         if controllers == "":  # v2
-            base = Path("/sys/fs/cgroup")
+            base = Path(root)
             limit, usage = "memory.max", "memory.current"
         elif "memory" in controllers.split(","):
-            base = Path("/sys/fs/cgroup/memory")
+            base = Path(root) / "memory"
             limit, usage = "memory.limit_in_bytes", "memory.usage_in_bytes"
         else:
             continue
