@@ -483,7 +483,8 @@ def test_batch_jobs_stop_with_their_parent(model, tmp_path, sig):
     deadline = time.time() + 120
     while time.time() < deadline and len(_children(proc.pid)) < 2:
         time.sleep(0.2)
-    time.sleep(3)  # the workers are importing or predicting
+    while time.time() < deadline and not (out.exists() and list(out.glob(".*tmp-*"))):
+        time.sleep(0.05)  # a worker is writing: started (a worker still starting ends when its start-up is done)
     workers = _children(proc.pid)
     assert workers
     if sig == signal.SIGINT:

@@ -217,17 +217,16 @@ def _message(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def _worker_init() -> None:
-    """A --jobs worker: dies with its parent; Ctrl-C is the parent's to handle (it stops the workers)."""
+def _worker_init(parent: int | None = None) -> None:
+    """A --jobs worker: dies with its parent (``parent``: its pid, so that a parent gone while the
+    worker was still starting is noticed too); Ctrl-C is the parent's to handle (it stops the workers)."""
     import signal
 
-    die_with_parent()
+    from .safety import install_interrupt_handler
+
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-
-
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
+    install_interrupt_handler(signal.SIGTERM)
 
 
 def _one(model, f, kw):
@@ -328,7 +327,7 @@ def predict_files(clf: Classifier, inputs, *, source: str = "probabilities", fmt
         from concurrent.futures import ProcessPoolExecutor
 
         ex = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_worker_init)
+                                 initializer=_worker_init, initargs=(os.getpid(),))
         try:
             futures = [(f, ex.submit(_one, model_path or clf, f, dict(kw, target=t))) for f, t in todo]
             for f, fut in futures:

@@ -311,7 +311,10 @@ class Classifier:
         block = self._block(block_shape, (T, Z, Y, X), halo, memory_bytes)
         stats = self._stats_chain(image5)
         total = blockwise.n_blocks((T, Z, Y, X), block)
+        from .safety import raise_if_interrupted
+
         for i, sl in enumerate(blockwise.iter_blocks((T, Z, Y, X), block)):
+            raise_if_interrupted()
             outer, inner = blockwise.grow(sl, halo, (T, Z, Y, X))
             data = np.asarray(image5[outer])
             if not in_memory:  # a lazily read image: check each block as it arrives

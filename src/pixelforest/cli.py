@@ -514,6 +514,24 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import signal
+    import threading
+
+    from .safety import INTERRUPTED, install_interrupt_handler
+
+    previous = signal.getsignal(signal.SIGINT)
+    ours = threading.current_thread() is threading.main_thread() and previous is signal.default_int_handler
+    if ours:
+        install_interrupt_handler(signal.SIGINT)
+    try:
+        return _run(args)
+    finally:
+        if ours:
+            signal.signal(signal.SIGINT, previous)
+            INTERRUPTED.clear()
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:

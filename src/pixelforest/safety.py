@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 from pathlib import Path
 
 #: a compressed HDF5 dataset may declare at most this many times its file's size (deflate's
@@ -295,13 +296,39 @@ def memory_limit() -> int:
 # ----------------------------------------------------------------- processes
 
 
-def die_with_parent() -> None:
+#: set by the command line's Ctrl-C (and a --jobs worker's SIGTERM) handler. A KeyboardInterrupt
+#: raised while numba compiles a kernel is swallowed inside llvmlite's callbacks, so long-running
+#: steps also check this flag after every compiled kernel and between blocks.
+INTERRUPTED = threading.Event()
+
+
+def raise_if_interrupted() -> None:
+    if INTERRUPTED.is_set():
+        raise KeyboardInterrupt
+
+
+def install_interrupt_handler(*signums) -> None:
+    """Make ``signums`` raise KeyboardInterrupt and set :data:`INTERRUPTED` (main thread only)."""
+    import signal
+
+    def handler(signum, frame):
+        INTERRUPTED.set()
+        raise KeyboardInterrupt
+
+    for s in signums:
+        signal.signal(s, handler)
+
+
+def die_with_parent(parent: int | None = None) -> None:
     """Ask the kernel to end this process when its parent ends (Linux ``PR_SET_PDEATHSIG``);
-    elsewhere a thread watches the parent's id."""
+    elsewhere a thread watches the parent's id. ``parent``: the pid the parent had when it started
+    this process; if the process's parent is another one by now, it ends at once."""
     import signal
     import sys
 
-    parent = os.getppid()
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+    parent = os.getppid() if parent is None else parent
     if sys.platform.startswith("linux"):
         try:
             import ctypes
