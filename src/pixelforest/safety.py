@@ -126,13 +126,24 @@ def check_unchanged(path, before, what: str = "input") -> None:
 
 def check_hdf5_links(f, path, allow_external: bool | None = None) -> None:
     """Refuse external links, virtual datasets and external raw storage anywhere in the open
-    h5py file ``f`` (unless allowed)."""
-    import h5py
-
+    h5py file ``f`` (unless allowed); a file too damaged to scan is an ``ImageReadError``."""
     if allow_external is None:
         allow_external = allow_external_default()
     if allow_external:
         return
+    try:
+        _scan_links(f, path)
+    except ExternalDataError:
+        raise
+    except (RuntimeError, OSError, KeyError, ValueError, TypeError) as e:  # h5py's errors on a damaged file
+        from .io.images import ImageReadError
+
+        raise ImageReadError(f"{path}: damaged HDF5 file ({type(e).__name__}: {e})") from None
+
+
+def _scan_links(f, path) -> None:
+    import h5py
+
     found: list[str] = []
     seen: set = set()
     stack = [(f, "")]

@@ -66,7 +66,7 @@ class IlastikProject:
     def __init__(self, path, allow_external: bool | None = None):
         import h5py
 
-        from ..safety import check_hdf5_links
+        from ..safety import ExternalDataError, check_hdf5_links
 
         self.path = Path(path)
         self.allow_external = allow_external
@@ -79,8 +79,13 @@ class IlastikProject:
         f = self._f
         try:
             check_hdf5_links(f, self.path, allow_external)
-        except BaseException:
+        except ExternalDataError:
             f.close()
+            raise
+        except BaseException as e:
+            f.close()
+            if isinstance(e, Exception):
+                raise IlpError(f"{self.path}: damaged ilastik project ({e})") from None
             raise
         try:
             self.version = _s(f["ilastikVersion"][()]) if "ilastikVersion" in f else "unknown"
