@@ -13,8 +13,28 @@ Scenarios (each on files this script makes in a temporary folder):
 4. A damaged classifier file: a clear error, no output.
 5. The Fiji plugin's Python worker killed mid-task (through Appose, as the plugin drives
    it): the task reports the crash and a new worker takes the next request.
+6. A full disk while writing HDF5 (``predict``, ``batch``, ``convert``) and Zarr: a small
+   tmpfs this script mounts where it may (root), else a file size limit (``RLIMIT_FSIZE``, the
+   same "cannot write" path): a clean error, no temporary file, the batch goes on and
+   summarises, no native crash.
+7. An output that resolves to an input (``predict -o`` the input, HDF5 and TIFF; ``batch``
+   with a name format giving the input's name, ``--overwrite``) and colliding batch outputs:
+   refused before any work, the inputs unchanged.
+8. ``batch --jobs 2`` interrupted: Ctrl-C to the process group, and SIGKILL to the parent:
+   every worker gone within 2 s, no temporary file, only complete outputs.
+9. Hostile classifier files (huge channel counts, a 4 GiB unused member, 10^7 trees, Infinity
+   colours, 200,000 nesting levels, 0-d/2-d forest arrays, "training": [1, 2], NaN
+   thresholds, leaf values 1e30, int64 child indices that wrap): a one-line error each, fast.
+10. Hostile inputs: a complex-valued .npy, values overflowing float32, an HDF5 chunk bomb,
+    external links / virtual datasets / external raw storage, an .ilp with bad known_labels,
+    a huge label block and one without blockSlice: a clear error for each, the good files done.
+11. Hostile ROIs (an oval with 20000 x 20000 bounds on a 64 x 64 image, a freehand line of
+    2,000 points on 2048 x 2048) rasterised in bounded time; Ctrl-C inside a long prediction
+    (10,000 trees) ends it within 2 s.
+12. The worker's classifier replaced on disk: the next request uses the new one.
 
-Prints: scenarios run, outputs lost (must be 0), clear errors given / total.
+Prints: scenarios run, outputs lost (must be 0), clear errors given / total, native crashes,
+hangs, and the runtime.
 """
 
 from __future__ import annotations
@@ -36,6 +56,7 @@ import tifffile
 import pixelforest as pf
 
 PF = [sys.executable, "-m", "pixelforest.cli"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def make_inputs(d: Path, n: int = 4, size=(16, 256, 256)):
@@ -219,21 +240,34 @@ def scenario_worker_killed(d: Path) -> dict:
             "detail": f"killed mid-way: {mid_way}; task status {task.status}; a new worker answered: {ok2}"}
 
 
+from faults_hostile import HOSTILE_SCENARIOS  # noqa: E402  (scripts/faults_hostile.py)
+
+
 def main() -> int:
+    t0 = time.time()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for i, fn in enumerate([lambda d: scenario_kill(d, signal.SIGKILL), lambda d: scenario_kill(d, signal.SIGINT),
-                                scenario_damaged_inputs, scenario_damaged_classifier, scenario_worker_killed]):
+                                scenario_damaged_inputs, scenario_damaged_classifier, scenario_worker_killed,
+                                *HOSTILE_SCENARIOS]):
             d = Path(tmp) / f"s{i}"
             d.mkdir()
-            r = fn(d)
+            t1 = time.time()
+            try:
+                r = fn(d)
+            except subprocess.TimeoutExpired as e:
+                r = {"name": getattr(fn, "__name__", "scenario"), "ok": False, "lost": 0, "clear": 0, "errors": 1,
+                     "hangs": 1, "detail": f"hung: {e}"}
             results.append(r)
-            print(f"{'PASS' if r['ok'] else 'FAIL'}  {r['name']}: {r['detail']}", flush=True)
+            print(f"{'PASS' if r['ok'] else 'FAIL'}  {r['name']} ({time.time() - t1:.0f} s): {r['detail']}", flush=True)
     lost = sum(r["lost"] for r in results)
     clear = sum(r["clear"] for r in results)
     total = sum(r["errors"] for r in results)
-    print(f"scenarios run: {len(results)}, outputs lost: {lost}, clear errors given: {clear}/{total}")
-    return 0 if lost == 0 and all(r["ok"] for r in results) else 1
+    crashes = sum(r.get("crashes", 0) for r in results)
+    hangs = sum(r.get("hangs", 0) for r in results)
+    print(f"scenarios run: {len(results)}, outputs lost: {lost}, clear errors given: {clear}/{total}, "
+          f"native crashes: {crashes}, hangs: {hangs}, runtime: {time.time() - t0:.0f} s")
+    return 0 if lost == 0 and crashes == 0 and hangs == 0 and all(r["ok"] for r in results) else 1
 
 
 if __name__ == "__main__":

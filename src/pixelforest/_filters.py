@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import threading
 
+from .safety import raise_if_interrupted
+
 import numpy as np
 
 try:
@@ -35,12 +37,14 @@ def parallel_call(kernel, *args):
     taken one at a time. With OpenMP or TBB they run concurrently."""
     global _threadsafe
     if _threadsafe:
-        return kernel(*args)
-    with _LOCK:
         out = kernel(*args)
-        if _threadsafe is None:
-            _threadsafe = numba.threading_layer() in ("omp", "tbb")
-        return out
+    else:
+        with _LOCK:
+            out = kernel(*args)
+            if _threadsafe is None:
+                _threadsafe = numba.threading_layer() in ("omp", "tbb")
+    raise_if_interrupted()  # a Ctrl-C swallowed while the kernel was compiled or ran
+    return out
 
 
 def kernel_parity(k: np.ndarray) -> int:

@@ -37,6 +37,7 @@ import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ._filters import parallel_call
+from .forest import interruptible
 from ._holes import _argsort
 from .forest import LEAF, Forest
 
@@ -115,8 +116,10 @@ def _train(X, y, n_classes, states, mtry, threads):
         trees = (np.empty((seeds.size, capacity), np.int32), np.empty((seeds.size, capacity), np.float32),
                  np.empty((seeds.size, capacity), np.int32), np.empty((seeds.size, capacity), np.int32),
                  np.empty((seeds.size, capacity, n_classes), np.float32))
-        n_nodes = np.empty(seeds.size, np.int64)
-        parallel_call(_grow_trees, X, codes, lower, upper, y, mtry, seeds, oob_leaf, *trees, n_nodes)
+        n_nodes = np.zeros(seeds.size, np.int64)
+        stop = np.zeros(1, np.int64)  # Ctrl-C: trees not started yet are skipped, then KeyboardInterrupt
+        interruptible(parallel_call, stop, _grow_trees, X, codes, lower, upper, y, mtry, seeds, oob_leaf, *trees,
+                      n_nodes, stop)
         parallel_call(_oob_votes, oob_leaf, trees[-1], votes)
         starts = np.concatenate([[0], np.cumsum(n_nodes)])
         flat = tuple(np.empty((starts[-1],) + a.shape[2:], a.dtype) for a in trees)
@@ -188,8 +191,10 @@ def _bin_features(X, codes, lower, upper):  # pragma: no cover - compiled
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _grow_trees(X, codes, lower, upper, y, mtry, seeds, oob_leaf, feature, threshold, left, right, value,
-                n_nodes):  # pragma: no cover - compiled
+                n_nodes, stop):  # pragma: no cover - compiled
     for t in numba.prange(seeds.size):
+        if stop[0] != 0:
+            continue
         n_nodes[t] = _grow_tree(X, codes, lower, upper, y, mtry, seeds[t], oob_leaf[t], feature[t], threshold[t],
                                 left[t], right[t], value[t])
 

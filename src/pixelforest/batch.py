@@ -9,6 +9,7 @@ atomically, so an interrupted run leaves only complete files.
 from __future__ import annotations
 
 import glob
+import os
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 from . import axes as _axes
 from .classifier import ILASTIK_SOURCES, Classifier, normalize_source
 from .io.images import OUTPUT_FORMATS, normalize_format, parse_source, read_image, write_result
+from .safety import check_output_not_input, check_unchanged, die_with_parent, fingerprint
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".h5", ".hdf5", ".npy", ".zarr")
 DEFAULT_NAME = "{dataset_dir}/{nickname}_{result_type}"
@@ -86,26 +88,34 @@ KNOWN_DRANGE = {"probabilities": (0.0, 1.0), "uncertainty": (0.0, 1.0)}
 def predict_file(clf: Classifier, spec, source: str = "probabilities", fmt: str = "hdf5", *, target=None,
                  fmt_string: str = DEFAULT_NAME, out_dir=None, dataset: str = "exported_data", axes=None,
                  block_shape=None, progress=None, dtype=None, export_drange=None, in_drange=None,
-                 memory_bytes=None, scheduler: str | None = None) -> dict:
+                 memory_bytes=None, scheduler: str | None = None, allow_external: bool | None = None) -> dict:
     """Predict one image file and write the result; returns what was written.
 
     HDF5 and Zarr outputs are computed block by block from a lazily read input
     straight into the output file (memory bounded by the block size), locally or
     through Dask (``scheduler``); TIFF and npy outputs are assembled in memory.
+    An output that would replace the input is refused before any work; an input that
+    changes while it is read fails (no output is written). ``allow_external``: follow
+    external links, virtual datasets and external storage of an HDF5 input (refused by default).
     """
     src = normalize_source(source)
     fmt = normalize_format(fmt)
     result_type = ILASTIK_SOURCES[src]
     path = Path(target) if target else output_path(fmt_string, spec, result_type, fmt, out_dir)
+    check_output_not_input(path, [spec])
+    in_path = parse_source(spec).path
+    before = fingerprint(in_path)
     if fmt in ("hdf5", "compressed-hdf5", "zarr"):
         rng = in_drange or KNOWN_DRANGE.get(src) or ((0.0, float(clf.n_classes)) if src == "simple-segmentation" else None)
         if rng is not None or dtype is None:
             return _predict_file_lazy(clf, spec, src, fmt, path, dataset, axes, block_shape, progress, dtype,
-                                      export_drange, rng, memory_bytes, scheduler)
+                                      export_drange, rng, memory_bytes, scheduler, allow_external,
+                                      lambda: check_unchanged(in_path, before))
     if scheduler:
         raise ValueError(f"--scheduler needs an HDF5 or Zarr output (blocks are written as they arrive), not {fmt}")
     t0 = time.time()
-    arr, ax = read_image(spec, axes)
+    arr, ax = read_image(spec, axes, allow_external=allow_external)
+    check_unchanged(in_path, before)
     res = clf.predict_canonical(_axes.to_canonical(arr, ax), src, block_shape=block_shape, progress=progress)
     out_axes = _axes.output_axes(ax)
     res = to_output_layout(res, out_axes)
@@ -127,11 +137,11 @@ class _Converting:
 
 
 def _predict_file_lazy(clf, spec, src, fmt, path, dataset, axes, block_shape, progress, dtype, export_drange, rng,
-                       memory_bytes, scheduler) -> dict:
+                       memory_bytes, scheduler, allow_external=None, check_input=None) -> dict:
     from .lazy import BlockOutput, LazyImage, available_memory
 
     t0 = time.time()
-    img = LazyImage(spec, axes)
+    img = LazyImage(spec, axes, allow_external=allow_external)
     shape5, rdtype = clf.result_shape(img.shape, src)
     out_dtype = np.dtype(dtype) if dtype is not None else rdtype
     drange = rng
@@ -150,10 +160,12 @@ def _predict_file_lazy(clf, spec, src, fmt, path, dataset, axes, block_shape, pr
         else:
             clf.predict_canonical(img, src, block_shape=block_shape, progress=progress, out=sink,
                                   memory_bytes=memory_bytes)
+        if check_input is not None:
+            check_input()
+        writer.close()
     except BaseException:
         writer.abort()
         raise
-    writer.close()
     shape = [shape5[_axes.CANONICAL.index(a)] for a in writer.out_axes]
     return {"input": str(spec), "output": str(path), "result_type": ILASTIK_SOURCES[src], "dtype": str(out_dtype),
             "axes": writer.out_axes, "shape": shape, "seconds": round(time.time() - t0, 3)}
@@ -176,16 +188,16 @@ def expand_inputs(inputs) -> list[str]:
     return out
 
 
-def check_inputs(clf: Classifier, files, axes=None) -> dict[str, str]:
+def check_inputs(clf: Classifier, files, axes=None, allow_external: bool | None = None) -> dict[str, str]:
     """Inputs the classifier cannot take, refused before any work: ``{file: reason}``."""
     from .lazy import LazyImage
 
     bad = {}
     for f in files:
         try:
-            img = LazyImage(f, axes)
-        except (ValueError, OSError) as e:
-            bad[f] = str(e)
+            img = LazyImage(f, axes, allow_external=allow_external)
+        except Exception as e:  # any error of a hostile or damaged file refuses that file only
+            bad[f] = _message(e)
             continue
         T, Z, Y, X, C = img.shape
         if C != clf.n_channels or (3 if Z > 1 else 2) != clf.ndim:
@@ -194,14 +206,83 @@ def check_inputs(clf: Classifier, files, axes=None) -> dict[str, str]:
     return bad
 
 
+def _message(e: BaseException) -> str:
+    """A one-line message for a per-file error of any type."""
+    text = str(e).strip().splitlines()
+    text = text[0] if text else ""
+    if isinstance(e, (ValueError, OSError)) and text:
+        return text
+    if isinstance(e, MemoryError):
+        return f"out of memory ({text or 'MemoryError'}); try a smaller --memory or --block-shape"
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _worker_init(parent: int | None = None) -> None:
+    """A --jobs worker: dies with its parent (``parent``: its pid, so that a parent gone while the
+    worker was still starting is noticed too); Ctrl-C is the parent's to handle (it stops the workers)."""
+    import signal
+
+    from .safety import install_interrupt_handler
+
+    die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    install_interrupt_handler(signal.SIGTERM)
+
+
 def _one(model, f, kw):
     """Predict one file in a worker process (the model is loaded there)."""
     from .project import load_classifier
 
-    clf = load_classifier(model) if isinstance(model, (str, Path)) else model
+    clf = load_classifier(model, allow_external=kw.get("allow_external")) if isinstance(model, (str, Path)) else model
     r = predict_file(clf, f, **kw)
     r["status"] = "done"
     return r
+
+
+def check_targets(targets: dict) -> None:
+    """Refuse, before any work, outputs that would replace an input or that two inputs share."""
+    from .safety import file_keys
+
+    inputs: dict = {}
+    for f in targets:
+        for k in file_keys(parse_source(f).path):
+            inputs.setdefault(k, f)
+    seen: dict = {}
+    for f, t in targets.items():
+        for k in file_keys(t):
+            if k in inputs:
+                raise ValueError(f"the output of {f} would be {t}, which is the input {inputs[k]}: refusing to "
+                                 f"replace an input; change --output-filename-format or the output folder")
+        key = str(Path(t).resolve()) if Path(t).parent.exists() else str(Path(t).absolute())
+        if key in seen:
+            raise ValueError(f"{seen[key]} and {f} would both be written to {t}; change --output-filename-format "
+                             f"(e.g. add {{dataset_dir}} folders) so that every input has its own output")
+        seen[key] = f
+
+
+def _stop_pool(ex, targets) -> None:
+    """Stop a process pool now (Ctrl-C): cancel what has not started, end the workers (SIGTERM: they
+    remove their temporary files; SIGKILL after 1 s), then remove any temporary file left."""
+    import signal
+
+    from .io.images import _tmp_for
+
+    procs = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        try:
+            os.kill(p.pid, signal.SIGTERM)
+        except (OSError, TypeError):
+            pass
+    deadline = time.time() + 1.0
+    for p in procs:
+        p.join(max(0.0, deadline - time.time()))
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+            p.join(0.5)
+    for t in targets:
+        _tmp_for(Path(t))  # removes temporary files of processes that are gone
 
 
 def predict_files(clf: Classifier, inputs, *, source: str = "probabilities", fmt: str = "hdf5", out_dir=None,
@@ -215,10 +296,13 @@ def predict_files(clf: Classifier, inputs, *, source: str = "probabilities", fmt
     if not files:
         raise ValueError(f"no input images found in {inputs!r}")
     src, fmt = normalize_source(source), normalize_format(fmt)
-    bad = check_inputs(clf, files, axes)
+    allow_external = predict_kw.get("allow_external")
+    targets = {f: output_path(fmt_string, f, ILASTIK_SOURCES[src], fmt, out_dir) for f in files}
+    check_targets(targets)
+    bad = check_inputs(clf, files, axes, allow_external)
     summary, todo = [], []
     for f in files:
-        target = output_path(fmt_string, f, ILASTIK_SOURCES[src], fmt, out_dir)
+        target = targets[f]
         if f in bad:
             summary.append({"input": f, "output": "", "status": "failed", "error": f"refused: {bad[f]}"})
         elif skip_existing and target.exists():
@@ -232,8 +316,8 @@ def predict_files(clf: Classifier, inputs, *, source: str = "probabilities", fmt
         nonlocal done
         try:
             summary.append(fn())
-        except (ValueError, OSError) as e:
-            summary.append({"input": f, "output": "", "status": "failed", "error": str(e)})
+        except Exception as e:  # any per-file error fails that file only
+            summary.append({"input": f, "output": "", "status": "failed", "error": _message(e)})
         done += 1
         if progress:
             progress(done, len(todo))
@@ -242,10 +326,16 @@ def predict_files(clf: Classifier, inputs, *, source: str = "probabilities", fmt
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
+        ex = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_worker_init, initargs=(os.getpid(),))
+        try:
             futures = [(f, ex.submit(_one, model_path or clf, f, dict(kw, target=t))) for f, t in todo]
             for f, fut in futures:
                 record(f, fut.result)
+        except BaseException:
+            _stop_pool(ex, [t for _, t in todo])
+            raise
+        ex.shutdown(wait=True)
     else:
         for f, t in todo:
             record(f, lambda f=f, t=t: _one(clf, f, dict(kw, target=t, progress=block_progress)))

@@ -23,7 +23,9 @@ def block_shape_for(shape_tzyx, n_features: int, n_channels: int, budget_bytes: 
 
     Per voxel the features take ``4 * n_features`` bytes; intermediates of one
     scale and the predicted probabilities take about ``4 * (12 + n_channels)``
-    more.
+    more. A block is never much smaller than its halo, so that a large feature scale does not
+    make every small block recompute a margin many times its size (the grown block then takes
+    at most a few times the budget, never more than the image).
     """
     _, Z, Y, X = shape_tzyx
     per_voxel = 4 * (n_features + 12 + n_channels)
@@ -32,9 +34,9 @@ def block_shape_for(shape_tzyx, n_features: int, n_channels: int, budget_bytes: 
         return (1, Z, Y, X)
     if Z > 1:
         side = int(round(voxels ** (1 / 3)))
-        side = max(side - 2 * halo, 16)
+        side = max(side - 2 * halo, 16, halo)
         return (1, min(Z, side), min(Y, side), min(X, side))
-    side = max(int(math.sqrt(voxels)) - 2 * halo, 32)
+    side = max(int(math.sqrt(voxels)) - 2 * halo, 32, halo)
     by = min(Y, side)
     bx = min(X, max(side, voxels // max(by, 1) - 2 * halo))
     return (1, 1, by, bx)

@@ -311,7 +311,10 @@ class Classifier:
         block = self._block(block_shape, (T, Z, Y, X), halo, memory_bytes)
         stats = self._stats_chain(image5)
         total = blockwise.n_blocks((T, Z, Y, X), block)
+        from .safety import raise_if_interrupted
+
         for i, sl in enumerate(blockwise.iter_blocks((T, Z, Y, X), block)):
+            raise_if_interrupted()
             outer, inner = blockwise.grow(sl, halo, (T, Z, Y, X))
             data = np.asarray(image5[outer])
             if not in_memory:  # a lazily read image: check each block as it arrives
@@ -324,8 +327,11 @@ class Classifier:
     def _block(self, block_shape, shape, halo, budget_bytes=None):
         if block_shape is None:
             n_feat = sum(st.n_features for st in self._stage_list())
-            return blockwise.block_shape_for(shape, n_feat, self.n_inputs,
-                                             budget_bytes=budget_bytes or blockwise.DEFAULT_BLOCK_BYTES, halo=halo)
+            if not budget_bytes:  # the default, within what this process may use (rlimits, cgroup, free memory)
+                from .lazy import available_memory
+
+                budget_bytes = max(min(blockwise.DEFAULT_BLOCK_BYTES, available_memory() // 4), 16 * 2**20)
+            return blockwise.block_shape_for(shape, n_feat, self.n_inputs, budget_bytes=budget_bytes, halo=halo)
         bs = tuple(int(b) for b in block_shape)
         if any(b < 1 for b in bs) or len(bs) not in (2, 3):
             raise ValueError(f"block_shape must be (y, x) or (z, y, x) positive sizes, got {block_shape}")

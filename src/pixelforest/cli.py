@@ -64,7 +64,7 @@ def cmd_train(args) -> int:
     if len(labels) == 1 and labels[0].lower().endswith(".ilp"):
         from .io.ilp import IlastikProject
 
-        ilp = IlastikProject(labels[0])
+        ilp = IlastikProject(labels[0], allow_external=args.allow_external)
     elif any(lab.lower().endswith(".ilp") for lab in labels):
         raise CLIError("--labels: give either one .ilp project or one label image per IMAGE, not both")
     classes = args.classes.split(",") if args.classes else None
@@ -75,7 +75,7 @@ def cmd_train(args) -> int:
             if images:
                 if len(images) != len(imgs):
                     raise CLIError(f"{len(images)} IMAGE(s) given but the project has {len(imgs)} labelled lane(s)")
-                read = [read_image(p, args.axes) for p in images]
+                read = [read_image(p, args.axes, allow_external=args.allow_external) for p in images]
                 imgs = [r[0] for r in read]
                 axes = [r[1] for r in read]
                 names = [str(p) for p in images]
@@ -91,7 +91,7 @@ def cmd_train(args) -> int:
             raise CLIError("give the training IMAGE(s) (or --labels PROJECT.ilp to use the project's own data)")
         if len(images) != len(labels):
             raise CLIError(f"{len(images)} IMAGE(s) but {len(labels)} --labels; give one label image per image")
-        read = [read_image(p, args.axes) for p in images]
+        read = [read_image(p, args.axes, allow_external=args.allow_external) for p in images]
         imgs = [r[0] for r in read]
         axes = [r[1] for r in read]
         depth = min(_axes.to_canonical(im, _axes.resolve_axes(im.ndim, a)).shape[1] for im, a in zip(imgs, axes))
@@ -99,7 +99,7 @@ def cmd_train(args) -> int:
         names = [str(p) for p in images]
         labs = []
         for p in labels:
-            lab, _ = read_image(p)
+            lab, _ = read_image(p, allow_external=args.allow_external)
             labs.append(lab)
     t0 = time.time()
     if not args.quiet:
@@ -131,7 +131,7 @@ def cmd_predict(args) -> int:
         raise CLIError("no IMAGE given to predict")
     source = normalize_source(args.export_source)
     fmt = normalize_format(args.output_format)
-    clf = load_classifier(args.model)
+    clf = load_classifier(args.model, allow_external=args.allow_external)
     out_dir = None
     out_file = None
     if args.output:
@@ -148,13 +148,16 @@ def cmd_predict(args) -> int:
             r = predict_file(clf, spec, source, fmt, target=out_file, fmt_string=args.output_filename_format or DEFAULT_NAME,
                              out_dir=out_dir, dataset=args.output_internal_path, axes=args.axes,
                              block_shape=args.block_shape, progress=_progress_bar(Path(str(spec)).name, not args.quiet),
-                             dtype=args.export_dtype, export_drange=args.export_drange, in_drange=args.pipeline_drange)
+                             dtype=args.export_dtype, export_drange=args.export_drange, in_drange=args.pipeline_drange,
+                             allow_external=args.allow_external)
             print(f"{spec} -> {r['output']} ({r['result_type']}, {r['dtype']}, axes {r['axes']}, "
                   f"shape {tuple(r['shape'])}, {r['seconds']:.1f} s)")
         except KeyboardInterrupt:
             raise
-        except (ValueError, OSError) as e:
-            print(f"pixelforest predict: {spec}: {e}", file=sys.stderr)
+        except Exception as e:  # any per-file error fails that input only
+            from .batch import _message
+
+            print(f"pixelforest predict: {spec}: {_message(e)}", file=sys.stderr)
             failed.append(str(spec))
     if failed:
         print(f"pixelforest predict: {len(failed)} of {len(images)} input(s) failed: {', '.join(failed)}", file=sys.stderr)
@@ -172,7 +175,7 @@ def cmd_batch(args) -> int:
     inputs = list(args.inputs or []) + list(args.raw_data or [])
     if not inputs:
         raise CLIError("no INPUTS given (files, folders or globs)")
-    clf = load_classifier(args.model)
+    clf = load_classifier(args.model, allow_external=args.allow_external)
     t0 = time.time()
     rows = predict_files(
         clf, inputs, source=args.export_source, fmt=args.output_format, out_dir=args.output,
@@ -181,7 +184,8 @@ def cmd_batch(args) -> int:
         model_path=args.model, block_progress=_progress_bar("blocks", not args.quiet and args.jobs <= 1),
         dataset=args.output_internal_path, block_shape=args.block_shape,
         memory_bytes=int(args.memory * 2**20) if args.memory else None, scheduler=args.scheduler,
-        dtype=args.export_dtype, export_drange=args.export_drange, in_drange=args.pipeline_drange)
+        dtype=args.export_dtype, export_drange=args.export_drange, in_drange=args.pipeline_drange,
+        allow_external=args.allow_external)
     return _report(rows, ("status", "input", "output", "seconds"), "batch",
                    "batch: {done} done, {skipped} skipped, {failed} failed of {n} file(s)" + f" in {time.time() - t0:.1f} s")
 
@@ -262,7 +266,7 @@ def cmd_convert(args) -> int:
 
     rows = convert(args.inputs, args.output, layout=args.layout, dataset=args.dataset, compression=args.compression,
                    axes=args.axes, to_tiff=args.to_tiff, skip_existing=not args.overwrite,
-                   progress=_progress_bar("converting", not args.quiet, unit="file"))
+                   progress=_progress_bar("converting", not args.quiet, unit="file"), allow_external=args.allow_external)
     return _report(rows, ("status", "input", "output", "axes", "shape", "dtype"), "convert",
                    "converted {done}, skipped {skipped}, failed {failed} of {n} file(s)")
 
@@ -311,7 +315,7 @@ def cmd_info(args) -> int:
     if str(args.model).lower().endswith(".ilp"):
         from .io.ilp import IlastikProject
 
-        with IlastikProject(args.model) as ilp:
+        with IlastikProject(args.model, allow_external=args.allow_external) as ilp:
             if ilp.forest() is None:  # a project ilastik retrains on load
                 spec = ilp.feature_spec()
                 print(f"ilastik project: {args.model} (ilastik {ilp.version}, no trained forest: ilastik retrains on load)")
@@ -320,7 +324,7 @@ def cmd_info(args) -> int:
                 for lane in ilp.lanes():
                     print(f"lane {lane.index}: {lane.nickname} <- {lane.file_path} ({lane.location}, axes {lane.axes})")
                 return 0
-    clf = load_classifier(args.model)
+    clf = load_classifier(args.model, allow_external=args.allow_external)
     t = clf.training
     print(f"classifier: {args.model} ({clf.source})")
     print(f"classes ({clf.n_classes}): " + ", ".join(f"{n} {tuple(c)}" for n, c in zip(clf.class_names, clf.class_colors)))
@@ -389,6 +393,13 @@ def _export_options(p) -> None:
                    help="output value range, e.g. 0,255 (default: the dtype's full range)")
     p.add_argument("--pipeline-result-drange", "--pipeline_result_drange", dest="pipeline_drange", type=_drange,
                    help="value range of the result before export (default 0,1 for probabilities)")
+    _allow_external(p)
+
+
+def _allow_external(p) -> None:
+    p.add_argument("--allow-external", action="store_true", default=None,
+                   help="follow external links, virtual datasets and external raw storage in HDF5 inputs and "
+                        ".ilp projects (refused by default: they read files other than the ones named)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -413,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--axes", "--input_axes", dest="axes", help="axes of the images, e.g. yxc or tzyx (default: from the file)")
     t.add_argument("-o", "--output", required=True, metavar="MODEL", help="classifier file to write (.pfc)")
     t.add_argument("-q", "--quiet", action="store_true")
+    _allow_external(t)
     t.set_defaults(func=cmd_train)
 
     r = sub.add_parser("predict", help="apply a classifier (or an ilastik project's forest) to images")
@@ -480,6 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--axes", help="axes of the inputs when the files do not say (e.g. zyx, tyxc)")
     c.add_argument("--to-tiff", action="store_true", help="HDF5 -> TIFF (ImageJ hyperstack) into the output folder")
     c.add_argument("--overwrite", action="store_true", help="convert again even when the output exists")
+    _allow_external(c)
     c.add_argument("-q", "--quiet", action="store_true")
     c.set_defaults(func=cmd_convert)
 
@@ -493,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="describe a classifier or ilastik project")
     i.add_argument("model", metavar="MODEL")
     i.add_argument("-v", "--verbose", action="store_true", help="list every feature channel")
+    _allow_external(i)
     i.set_defaults(func=cmd_info)
     return p
 
@@ -500,6 +514,24 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    import signal
+    import threading
+
+    from .safety import INTERRUPTED, install_interrupt_handler
+
+    previous = signal.getsignal(signal.SIGINT)
+    ours = threading.current_thread() is threading.main_thread() and previous is signal.default_int_handler
+    if ours:
+        install_interrupt_handler(signal.SIGINT)
+    try:
+        return _run(args)
+    finally:
+        if ours:
+            signal.signal(signal.SIGINT, previous)
+            INTERRUPTED.clear()
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
@@ -508,9 +540,21 @@ def main(argv=None) -> int:
     except CLIError as e:
         print(f"pixelforest {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except (ValueError, OSError, TypeError, MemoryError) as e:
-        print(f"pixelforest {args.command}: error: {e}", file=sys.stderr)
+    except MemoryError as e:
+        print(f"pixelforest {args.command}: error: out of memory ({str(e) or 'the request was too large'})",
+              file=sys.stderr)
         return EXIT_ERROR
+    except (ValueError, OSError, TypeError) as e:
+        print(f"pixelforest {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as e:  # a bug or an unforeseen input: still one line, naming the error
+        print(f"pixelforest {args.command}: error: {type(e).__name__}: {_one_line(e)}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _one_line(e: BaseException) -> str:
+    lines = [ln for ln in str(e).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

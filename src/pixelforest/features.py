@@ -84,6 +84,11 @@ def hole_reach(scale: float) -> int:
 
 
 DEFAULT_SCALES = (0.3, 0.7, 1.0, 1.6, 3.5, 5.0, 10.0)
+#: the largest feature scale (ilastik's largest preset is 10, pixelforest's 16; a margin of about
+#: 4 x scale pixels is computed around every block)
+MAX_SCALE = 100.0
+#: scale columns in one feature selection
+MAX_SCALES = 64
 #: the pixelforest-default preset: these features at these scales (scikit-image's), normalised
 PIXELFOREST_SCALES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
 PIXELFOREST_FEATURES = ("GaussianSmoothing", "HessianOfGaussianEigenvalues", "TopHat", "HoleFilling")
@@ -157,6 +162,11 @@ class FeatureSpec:
         for s in scales:
             if not (math.isfinite(s) and s > 0):
                 raise FeatureError(f"scale {s!r} is invalid: scales must be positive finite numbers")
+            if s > MAX_SCALE:
+                raise FeatureError(f"scale {s!r} is too large: at most {MAX_SCALE} (a filter's margin grows with "
+                                   f"its scale: {s:g} would need about {int(4 * s)} pixels around every block)")
+        if len(scales) > MAX_SCALES:
+            raise FeatureError(f"{len(scales)} scales; at most {MAX_SCALES}")
         if len(set(scales)) != len(scales):
             raise FeatureError(f"scales {list(scales)} contain duplicates")
         if self.compute_in_2d is not None:
@@ -333,7 +343,9 @@ class FeatureSpec:
         return max([filters] + [hole_reach(self.scales[si]) for fid, si in self.cells() if fid == "HoleFilling"])
 
     def n_features(self, n_channels: int = 1, ndim: int = 2) -> int:
-        return len(self.names(n_channels, ndim))
+        """``len(self.names(n_channels, ndim))``, counted without building the names."""
+        flags = self.in_2d_flags(1 if ndim == 2 else 2)
+        return sum(values_per_channel(fid, flags[si]) * n_channels for fid, si in self.cells())
 
     def names(self, n_channels: int = 1, ndim: int = 2) -> list[str]:
         """ilastik channel names, e.g. ``Structure Tensor Eigenvalues (σ=0.7) in 2D [1]``."""
@@ -817,6 +829,11 @@ def compute_features(image, features="ilastik-default", *, channel_axis=None, ax
     return _axes.from_canonical(compute_canonical(data, spec), ax)
 
 
+#: pixel values the features take: beyond this, squared intensities (structure tensor, variances)
+#: overflow float32 and features become Inf (2**53: also every integer below it is exact)
+MAX_ABS_VALUE = float(2**53)
+
+
 def check_image_values(image: np.ndarray, name: str = "image") -> None:
     if image.dtype.kind not in "biuf":
         raise TypeError(f"{name} must have a numeric dtype, got {image.dtype}")
@@ -824,4 +841,10 @@ def check_image_values(image: np.ndarray, name: str = "image") -> None:
         raise ValueError(f"{name} is empty (shape {image.shape})")
     if image.dtype.kind == "f" and not np.isfinite(image).all():
         raise ValueError(f"{name} contains NaN or Inf values; replace them (e.g. np.nan_to_num) before computing features")
+    if image.dtype.itemsize >= 8 or image.dtype.kind == "f" and image.dtype.itemsize > 4:
+        lo, hi = image.min(), image.max()
+        if max(abs(float(lo)), abs(float(hi))) > MAX_ABS_VALUE:
+            raise ValueError(f"{name} has values up to {max(abs(float(lo)), abs(float(hi))):.3g}, beyond what the "
+                             f"features can compute in float32 (|value| <= {MAX_ABS_VALUE:.3g}: their squares must "
+                             f"fit); rescale the image first")
 

@@ -34,6 +34,40 @@ except ImportError:  # pragma: no cover
 
 from ._filters import parallel_call  # noqa: E402
 
+import threading  # noqa: E402
+
+
+def interruptible(fn, stop: np.ndarray, *args):
+    """Run ``fn(*args)``, a compiled kernel that polls ``stop[0]`` between chunks of its work, so
+    that Ctrl-C (or SIGTERM turned into KeyboardInterrupt) ends it within moments: on the main
+    thread the kernel runs on a helper thread while the main thread waits, handles the signal, sets
+    ``stop[0]`` and re-raises once the kernel has returned."""
+    if threading.current_thread() is not threading.main_thread():
+        out = fn(*args)
+        if stop[0]:
+            raise KeyboardInterrupt
+        return out
+    result: dict = {}
+
+    def run():
+        try:
+            result["out"] = fn(*args)
+        except BaseException as e:  # handed to the caller
+            result["error"] = e
+
+    t = threading.Thread(target=run, name="pixelforest-kernel", daemon=True)
+    t.start()
+    try:
+        while t.is_alive():
+            t.join(0.05)
+    except BaseException:
+        stop[0] = 1
+        t.join()
+        raise
+    if "error" in result:
+        raise result["error"]
+    return result.get("out")
+
 LEAF = -1
 
 #: one node of the compiled traversal: a split sends ``x[feature] <= threshold`` to ``left``; a
@@ -91,6 +125,21 @@ class Forest:
 
     @classmethod
     def from_arrays(cls, arrays: dict, n_features: int) -> "Forest":
+        for name, kinds in (("roots", "iu"), ("feature", "iu"), ("left", "iu"), ("right", "iu"), ("threshold", "fiu"),
+                            ("value", "fiu")):
+            a = np.asarray(arrays[name])
+            if a.dtype.kind not in kinds:
+                raise ValueError(f"forest array {name!r} has dtype {a.dtype}; expected "
+                                 f"{'integers' if kinds == 'iu' else 'numbers'}")
+            if a.ndim != (2 if name == "value" else 1):
+                raise ValueError(f"forest array {name!r} is {a.ndim}-D; expected "
+                                 f"{'(n_nodes, n_classes)' if name == 'value' else '1-D'}")
+            if kinds == "iu" and name != "roots" and a.size and (a.min() < np.iinfo(np.int32).min
+                                                                  or a.max() > np.iinfo(np.int32).max):
+                # checked before the int32 conversion, which would wrap them to valid-looking indices
+                raise ValueError(f"forest array {name!r} holds values outside the int32 range")
+            if kinds == "iu" and a.size and a.dtype == np.uint64 and a.max() > np.iinfo(np.int64).max:
+                raise ValueError(f"forest array {name!r} holds values outside the int64 range")
         f = cls(
             roots=np.asarray(arrays["roots"], dtype=np.int64),
             feature=np.asarray(arrays["feature"], dtype=np.int32),
@@ -105,6 +154,9 @@ class Forest:
 
     def validate(self) -> None:
         """Check the arrays form valid trees, so traversal can never read out of bounds."""
+        for name in ("roots", "feature", "threshold", "left", "right"):
+            if getattr(self, name).ndim != 1:
+                raise ValueError(f"forest array {name!r} is {getattr(self, name).ndim}-D; expected 1-D")
         n = self.feature.shape[0]
         for name in ("threshold", "left", "right"):
             if getattr(self, name).shape != (n,):
@@ -136,6 +188,13 @@ class Forest:
             raise ValueError(f"forest split feature out of range 0..{self.n_features - 1}")
         if not np.isfinite(self.value).all():
             raise ValueError("forest leaf values are not finite")
+        if np.isnan(self.threshold[inner]).any():
+            raise ValueError("forest split threshold is NaN (every sample would go right)")
+        leaves = self.value[leaf]
+        sums = leaves.sum(axis=1, dtype=np.float64)
+        if leaves.size and (leaves.min() < 0 or leaves.max() > 1 + 1e-5
+                            or ((sums > 0) & (np.abs(sums - 1) > 1e-3)).any()):
+            raise ValueError("forest leaf values are not class probabilities (each in 0..1, a leaf's summing to 1)")
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Mean leaf probabilities over trees, ``(n_samples, n_classes)`` float32."""
@@ -148,7 +207,9 @@ class Forest:
         if _HAVE_NUMBA:
             roots, nodes, leaves, depth = self._packed
             size, workers = _blocks(X.shape[0], self.n_features)
-            parallel_call(_predict_blocks, X, roots, nodes, leaves, depth, size, workers, np.zeros(1, np.int64), out)
+            stop = np.zeros(1, np.int64)
+            interruptible(parallel_call, stop, _predict_blocks, X, roots, nodes, leaves, depth, size, workers,
+                          np.zeros(1, np.int64), stop, out)
         else:  # pragma: no cover
             _predict_numpy(X, self, out)
         return out
@@ -342,7 +403,7 @@ if _HAVE_NUMBA:
         return new_roots, nodes[:m].copy(), leaves[:n_leaves].copy(), depth
 
     @numba.njit(cache=True, nogil=True)
-    def _predict_block(X, roots, nodes, leaves, feats, order, acc, stack, out):  # pragma: no cover - compiled
+    def _predict_block(X, roots, nodes, leaves, feats, order, acc, stack, stop, out):  # pragma: no cover - compiled
         """All trees for the samples of one block ``X``; ``feats``, ``order``, ``acc`` and ``stack``
         are the worker's scratch arrays. ``order[d]`` holds the sample indices of the nodes at depths
         of parity ``d``, each node's as one range: a split writes its children's ranges into the
@@ -354,6 +415,8 @@ if _HAVE_NUMBA:
                 feats[f, i] = X[i, f]
         acc[:, :m] = 0.0
         for t in range(roots.shape[0]):
+            if t % 64 == 63 and stop[0] != 0:  # interrupted (Ctrl-C): the caller discards the result
+                return
             for i in range(m):
                 order[0, i] = i
             stack[0, 0] = roots[t]
@@ -387,7 +450,7 @@ if _HAVE_NUMBA:
                 out[i, c] = acc[c, i] * inv
 
     @numba.njit(parallel=True, cache=True, nogil=True)
-    def _predict_blocks(X, roots, nodes, leaves, depth, size, workers, claimed, out):  # pragma: no cover - compiled
+    def _predict_blocks(X, roots, nodes, leaves, depth, size, workers, claimed, stop, out):  # pragma: no cover - compiled
         """Workers take blocks of ``size`` samples one at a time (``claimed[0]`` counts them out)."""
         n, nf = X.shape
         n_blocks = (n + size - 1) // size
@@ -398,10 +461,10 @@ if _HAVE_NUMBA:
             acc = np.empty((leaves.shape[1], size), np.float64)
             stack = np.empty((depth + 1, 4), np.int64)
             b = _claim(claimed)
-            while b < n_blocks:
+            while b < n_blocks and stop[0] == 0:
                 lo = b * size
                 hi = min(n, lo + size)
-                _predict_block(X[lo:hi], roots, nodes, leaves, feats, order, acc, stack, out[lo:hi])
+                _predict_block(X[lo:hi], roots, nodes, leaves, feats, order, acc, stack, stop, out[lo:hi])
                 b = _claim(claimed)
 
 

@@ -18,26 +18,31 @@ from pathlib import Path
 import numpy as np
 
 from . import axes as _axes
-from .io.images import (HDF5_SUFFIXES, TIFF_SUFFIXES, ImageReadError, _tiff_axes, _tmp_for, axes_from_axistags,
+from .safety import check_chunks, check_hdf5_links, memory_limit
+from .io.images import (HDF5_SUFFIXES, H5Writer, TIFF_SUFFIXES, ImageReadError, _tiff_axes, _tmp_for, axes_from_axistags,
                         axistags_json, guess_axes, parse_source)
 
 
 class LazyImage:
     """A file-backed image seen as a 5D ``(T, Z, Y, X, C)`` array; ``[...]`` reads a region."""
 
-    def __init__(self, spec, axes: str | None = None):
+    def __init__(self, spec, axes: str | None = None, allow_external: bool | None = None):
         self.source = parse_source(spec)
         self.spec = str(spec)
+        self.allow_external = allow_external
         shape, dtype, file_axes = self._probe()
         self.file_axes = _axes.check_axes(axes, len(shape), "input axes") if axes else file_axes
         self.file_shape = tuple(int(s) for s in shape)
         self.dtype = np.dtype(dtype)
+        if self.dtype.kind not in "biuf":
+            raise ImageReadError(f"{self.source.path}: unsupported pixel type {self.dtype}; expected integers or "
+                                 f"real numbers")
         self.shape = tuple(self.file_shape[self.file_axes.index(a)] if a in self.file_axes else 1 for a in _axes.CANONICAL)
         self.ndim = 5
 
     # -- file access ---------------------------------------------------------------
 
-    def _open(self):
+    def _open(self, probe: bool = False):
         p = self.source.path
         suffix = p.suffix.lower()
         if not p.exists():
@@ -46,6 +51,12 @@ class LazyImage:
             import h5py
 
             f = h5py.File(p, "r")
+            if probe:
+                try:
+                    check_hdf5_links(f, p, self.allow_external)
+                except BaseException:
+                    f.close()
+                    raise
             name = self.source.dataset
             if name is None:
                 found = []
@@ -54,9 +65,15 @@ class LazyImage:
                     f.close()
                     raise ImageReadError(f"{p}: name the dataset as {p}/<dataset>; it holds {found}")
                 name = found[0]
-            if name not in f:
+            if name not in f or not isinstance(f[name], h5py.Dataset):
                 f.close()
                 raise ImageReadError(f"{p}: no dataset {name!r}")
+            if probe:
+                try:
+                    check_chunks(f[name], p)
+                except BaseException:
+                    f.close()
+                    raise
             return f, f[name]
         if suffix == ".zarr":
             import zarr
@@ -84,7 +101,7 @@ class LazyImage:
         raise ImageReadError(f"{p}: unsupported format {suffix!r} for lazy reading (TIFF, HDF5, Zarr, .npy)")
 
     def _probe(self):
-        handle, arr = self._open()
+        handle, arr = self._open(probe=True)
         try:
             shape, dtype = arr.shape, arr.dtype
             p = self.source.path
@@ -146,25 +163,30 @@ class BlockOutput:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         chunks = tuple(1 if a in "tc" else min(n, 64 if "z" in self.out_axes else 256) for n, a in zip(shape, self.out_axes))
         attrs = {"axistags": axistags_json(self.out_axes), "display_mode": "default"}
-        if fmt == "zarr":
-            import zarr
+        self._writer = None
+        self._file = None
+        try:
+            if fmt == "zarr":
+                import zarr
 
-            self._file = None
-            group = zarr.open_group(str(self.tmp), mode="w")
-            self.ds = group.create_array(dataset, shape=shape, dtype=dtype, chunks=chunks)
-            self.ds.attrs.update(attrs)
-            if drange is not None:
-                self.ds.attrs["drange"] = [float(v) for v in drange]
-        else:
-            import h5py
-
-            self._file = h5py.File(self.tmp, "w")
-            kw = {"compression": "gzip", "compression_opts": compression} if compression else {}
-            self.ds = self._file.create_dataset(dataset, shape=shape, dtype=dtype, chunks=chunks, **kw)
-            for k, v in attrs.items():
-                self.ds.attrs[k] = v
-            if drange is not None:
-                self.ds.attrs["drange"] = np.asarray(drange, dtype=dtype)
+                self._file = None
+                group = zarr.open_group(str(self.tmp), mode="w")
+                self.ds = group.create_array(dataset, shape=shape, dtype=dtype, chunks=chunks)
+                self.ds.attrs.update(attrs)
+                if drange is not None:
+                    self.ds.attrs["drange"] = [float(v) for v in drange]
+            else:
+                self._writer = H5Writer(self.tmp)
+                self._file = self._writer.file
+                kw = {"compression": "gzip", "compression_opts": compression} if compression else {}
+                self.ds = self._file.create_dataset(dataset, shape=shape, dtype=dtype, chunks=chunks, **kw)
+                for k, v in attrs.items():
+                    self.ds.attrs[k] = v
+                if drange is not None:
+                    self.ds.attrs["drange"] = np.asarray(drange, dtype=dtype)
+        except BaseException:
+            self.abort()
+            raise
         self.shape = self.shape5
         self.ndim = 5
 
@@ -175,34 +197,58 @@ class BlockOutput:
         data = block.reshape(tuple(n for a, n in zip(_axes.CANONICAL, block.shape) if a in keep))
         data = np.transpose(data, [keep.index(a) for a in self.out_axes])
         self.ds[tuple(sl[_axes.CANONICAL.index(a)] for a in self.out_axes)] = data
+        if self._writer is not None:
+            self._writer.check()  # a full disk: stop at the first failed write
 
     def close(self) -> Path:
-        if self._file is not None:
-            self._file.close()
+        if self._writer is not None:
+            self._writer.close()
         if self.path.exists():
             shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
         os.replace(self.tmp, self.path)
         return self.path
 
     def abort(self) -> None:
-        if self._file is not None:
+        if self._writer is not None:
             try:
-                self._file.close()
+                self._writer.close(check=False)
             except Exception:
                 pass
+        if self.fmt == "zarr":
+            _zarr_settle()  # a failed write leaves zarr's other chunk writes running: let them end first
         if self.tmp.is_dir():
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
             self.tmp.unlink(missing_ok=True)
 
 
-def available_memory() -> int:
-    """Bytes of memory available now (Linux MemAvailable; a conservative guess elsewhere)."""
+def _zarr_settle(timeout: float = 3.0) -> None:
+    """Wait (at most ``timeout`` s) until zarr's I/O loop has no task left running: when one chunk
+    write fails (a full disk), zarr raises at once while the others go on in its loop thread, and
+    would write into a folder being removed."""
+    import asyncio
+    import time
+
     try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 2 * 2**30
+        from zarr.core.sync import loop as _loops
+    except ImportError:  # pragma: no cover - another zarr
+        return
+    lp = _loops[0] if _loops else None
+    if lp is None:
+        return
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            pending = [t for t in asyncio.all_tasks(lp) if not t.done()]
+        except RuntimeError:  # the task set changed while it was read: look again
+            pending = [None]
+        if not pending:
+            return
+        time.sleep(0.02)
+
+
+def available_memory() -> int:
+    """Bytes of memory this process can use now: the least of the available memory (Linux
+    MemAvailable; a conservative guess elsewhere), its ``RLIMIT_AS``/``RLIMIT_DATA`` room and its
+    cgroup (v1 or v2) memory limit (see :func:`pixelforest.safety.memory_limit`)."""
+    return memory_limit()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import zipfile
 import zlib
@@ -31,6 +32,7 @@ from . import __version__
 from .classifier import MAX_STAGES, Classifier, LabelImage
 from .features import FEATURE_FORMAT_VERSION, FeatureError, FeatureSpec
 from .forest import Forest
+from .safety import ExternalDataError
 
 FORMAT = "pixelforest-classifier"
 #: 2 adds auto-context stages, 3 pixelforest's own TopHat feature, 4 its HoleFilling; a file is
@@ -39,10 +41,25 @@ FORMAT = "pixelforest-classifier"
 FORMAT_VERSION = 4
 SUFFIX = ".pfc"
 
-#: refuse members bigger than this (an absurd size is damage or an attack)
-MAX_MEMBER_BYTES = 8 * 2**30
-MAX_MANIFEST_BYTES = 16 * 2**20
+#: Limits, checked on the manifest before any array is read (an absurd size is damage or an
+#: attack). A forest of 10,000 trees of a million nodes each stays far below them.
+MAX_MEMBER_BYTES = 4 * 2**30
+#: all arrays together (and never more than the memory available)
+MAX_TOTAL_BYTES = 8 * 2**30
+MAX_MANIFEST_BYTES = 4 * 2**20
+#: JSON nesting of the manifest (it needs about 6 levels per auto-context stage)
+MAX_MANIFEST_DEPTH = 64
+#: archive members: the manifest, 6 forest arrays per stage, 2 arrays per labelled image
+MAX_MEMBERS = 4096
+#: input channels of a classifier (each has its own feature columns)
+MAX_CHANNELS = 1024
+MAX_CLASSES = 255
+MAX_TREES = 10_000
+#: feature columns of one stage (1024 channels of ilastik's default 2D bank are 37,888)
+MAX_FEATURES = 2**17
+MAX_LABEL_IMAGES = 2000
 ALLOWED_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64", "bool"}
+FOREST_ARRAYS = ("roots", "feature", "threshold", "left", "right", "value")
 
 
 class ClassifierFileError(ValueError):
@@ -165,8 +182,9 @@ def _fail(path, msg) -> ClassifierFileError:
     return ClassifierFileError(f"{path}: {msg}")
 
 
-def load_classifier(path) -> Classifier:
-    """Load a classifier file written by :func:`save_classifier` (or an ilastik ``.ilp``)."""
+def load_classifier(path, allow_external: bool | None = None) -> Classifier:
+    """Load a classifier file written by :func:`save_classifier` (or an ilastik ``.ilp``; its
+    external links, virtual datasets and external storage are refused unless ``allow_external``)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"classifier file {path} does not exist")
@@ -178,10 +196,10 @@ def load_classifier(path) -> Classifier:
         from .io.ilp import IlastikProject, IlpError
 
         try:
-            with IlastikProject(path) as ilp:
+            with IlastikProject(path, allow_external=allow_external) as ilp:
                 return ilp.to_classifier()
-        except (KeyError, OSError, RuntimeError, ValueError) as e:
-            if isinstance(e, (IlpError, FileNotFoundError)):
+        except (KeyError, OSError, RuntimeError, ValueError, TypeError, IndexError, RecursionError) as e:
+            if isinstance(e, (IlpError, FileNotFoundError, ExternalDataError)):
                 raise
             raise IlpError(f"{path}: damaged ilastik project ({type(e).__name__}: {e})") from None
     if not head.startswith(b"PK"):
@@ -196,17 +214,170 @@ def load_classifier(path) -> Classifier:
         except KeyError:
             raise _fail(path, "not a pixelforest classifier (no manifest.json in the archive)") from None
         if info.file_size > MAX_MANIFEST_BYTES:
-            raise _fail(path, f"manifest of {info.file_size} bytes is implausibly large; refusing to read it")
+            raise _fail(path, f"manifest of {info.file_size} bytes is implausibly large (at most {MAX_MANIFEST_BYTES}); "
+                              f"refusing to read it")
+        members = z.infolist()
+        if len(members) > MAX_MEMBERS:
+            raise _fail(path, f"the archive holds {len(members)} members, more than a classifier has "
+                              f"(at most {MAX_MEMBERS}); refusing it")
         try:
-            manifest = json.loads(z.read(info).decode("utf-8"))
+            text = z.read(info)
+            if len(text) > MAX_MANIFEST_BYTES:
+                raise ValueError("manifest larger than its header says")
+            text = text.decode("utf-8")
+            depth = _json_depth(text)
+            if depth > MAX_MANIFEST_DEPTH:
+                raise _fail(path, f"manifest is nested {depth} levels deep (at most {MAX_MANIFEST_DEPTH}); "
+                                  f"not a pixelforest classifier")
+            manifest = json.loads(text, parse_constant=_no_constant)
+        except ClassifierFileError:
+            raise
         except (zipfile.BadZipFile, zlib.error, ValueError, UnicodeDecodeError, OSError, EOFError,
-                NotImplementedError) as e:
-            raise _fail(path, f"damaged manifest ({e})") from None
-        _check_manifest(path, manifest)
+                NotImplementedError, RecursionError) as e:
+            raise _fail(path, f"damaged manifest ({_first_line(e)})") from None
+        try:
+            _check_manifest(path, manifest)
+            needed = _check_arrays(path, manifest, {i.filename: i for i in members})
+        except ClassifierFileError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as e:  # a shape unforeseen
+            raise _fail(path, f"invalid manifest ({type(e).__name__}: {_first_line(e)})") from None
         arrays = {}
-        for name, meta in manifest["arrays"].items():
-            arrays[name] = _read_array(path, z, name, meta)
-    return _classifier_from(path, manifest, arrays)
+        for name in needed:
+            arrays[name] = _read_array(path, z, name, manifest["arrays"][name])
+    try:
+        return _classifier_from(path, manifest, arrays)
+    except ClassifierFileError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError, RecursionError) as e:
+        raise _fail(path, f"invalid classifier ({type(e).__name__}: {_first_line(e)})") from None
+
+
+def _first_line(e) -> str:
+    lines = [ln for ln in str(e).splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+def _no_constant(name):
+    raise ValueError(f"the manifest holds {name}, which is not a number JSON allows")
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of ``[`` / ``{`` in a JSON text (strings left out), without parsing it."""
+    import re
+
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
+    b = np.frombuffer(bare.encode("utf-8", "replace"), np.uint8)
+    step = (np.isin(b, (ord("["), ord("{"))).astype(np.int64) - np.isin(b, (ord("]"), ord("}"))))
+    return int(np.cumsum(step).max()) if step.size else 0
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _stages(path, m: dict) -> list[tuple[str, dict]]:
+    """``[(array prefix, stage entry)]`` of the top stage and its auto-context stages."""
+    out = [("", m)]
+    ctx, prefix = m.get("context"), "context_"
+    while ctx is not None:
+        if not isinstance(ctx, dict) or len(out) >= MAX_STAGES:
+            raise _fail(path, f"invalid auto-context entry {prefix.rstrip('_')!r} (at most {MAX_STAGES} stages, "
+                              f"each an object)")
+        out.append((prefix, ctx))
+        ctx, prefix = ctx.get("context"), prefix + "context_"
+    return out
+
+
+def _check_arrays(path, m: dict, members: dict) -> list[str]:
+    """The array members the classifier needs, checked against each other and the limits before
+    any is read: every forest array and label array present with consistent dtypes and shapes, no
+    member that nothing uses, the declared sizes within the limits and the memory available."""
+    from .lazy import available_memory
+
+    declared = m["arrays"]
+    n_classes = len(m["classes"])
+    need: dict[str, tuple] = {}  # name -> (dtype kinds, shape with None for "any")
+    for prefix, st in _stages(path, m):
+        where = f"stage {prefix.rstrip('_')!r}" if prefix else "forest"
+        if "training" in st and st["training"] is not None and not isinstance(st["training"], dict):
+            raise _fail(path, f"manifest field 'training' of the {where} must be an object, got "
+                              f"{type(st['training']).__name__}")
+        fm = st.get("forest")
+        if fm is None:
+            if prefix:
+                raise _fail(path, f"auto-context {where} has no forest")
+            continue
+        if not (isinstance(fm, dict) and _is_int(fm.get("n_trees")) and _is_int(fm.get("n_features"))):
+            raise _fail(path, f"{where} entry must give integer n_trees and n_features, got {fm!r:.200}")
+        if not 1 <= fm["n_trees"] <= MAX_TREES:
+            raise _fail(path, f"{where} has {fm['n_trees']} trees; expected 1 to {MAX_TREES}")
+        if not 1 <= fm["n_features"] <= 2**20:
+            raise _fail(path, f"{where} has {fm['n_features']} features; expected 1 to {2**20}")
+        meta = declared.get(prefix + "forest_feature")
+        n_nodes = meta.get("shape", [None])[0] if isinstance(meta, dict) and isinstance(meta.get("shape"), list) \
+            and len(meta["shape"]) == 1 else None
+        if not _is_int(n_nodes) or n_nodes < 1:
+            raise _fail(path, f"{where}: array {prefix}forest_feature must be declared with a 1-D shape (n_nodes,), "
+                              f"got {meta!r:.200}")
+        if n_nodes < fm["n_trees"]:
+            raise _fail(path, f"{where}: {fm['n_trees']} trees need at least as many nodes, the arrays hold {n_nodes}")
+        need[prefix + "forest_roots"] = ("iu", [fm["n_trees"]])
+        for k in ("feature", "left", "right"):
+            need[prefix + "forest_" + k] = ("iu", [n_nodes])
+        need[prefix + "forest_threshold"] = ("f", [n_nodes])
+        need[prefix + "forest_value"] = ("f", [n_nodes, n_classes])
+    if len(m["labels"]) > MAX_LABEL_IMAGES:
+        raise _fail(path, f"{len(m['labels'])} label entries; at most {MAX_LABEL_IMAGES}")
+    for i, lm in enumerate(m["labels"]):
+        shape = lm.get("shape") if isinstance(lm, dict) else None
+        if not (isinstance(shape, list) and len(shape) == 4 and all(_is_int(v) and 1 <= v <= 2**31 for v in shape)
+                and math.prod(shape) <= 2**48):
+            raise _fail(path, f"label entry {i} must give its image shape as 4 positive integers (t, z, y, x), "
+                              f"got {shape!r:.200}")
+        meta = declared.get(f"labels_{i}_index")
+        n = meta.get("shape", [None])[0] if isinstance(meta, dict) and isinstance(meta.get("shape"), list) \
+            and len(meta["shape"]) == 1 else None
+        if not _is_int(n) or not 0 <= n <= math.prod(shape):
+            raise _fail(path, f"label entry {i}: array labels_{i}_index must be 1-D with at most one entry per "
+                              f"pixel of its image, got {meta!r:.200}")
+        need[f"labels_{i}_index"] = ("iu", [n])
+        need[f"labels_{i}_value"] = ("u", [n])
+    unused = sorted(set(declared) - set(need))
+    if unused:
+        raise _fail(path, f"the manifest declares arrays that nothing uses: {unused[:5]}; refusing the file")
+    stray = sorted(k for k in members if k != "manifest.json" and
+                   not (k.startswith("arrays/") and k.endswith(".npy") and k[7:-4] in need))
+    if stray:
+        raise _fail(path, f"the archive holds members that are not part of the classifier: {stray[:5]}")
+    total = 0
+    for name, (kinds, shape) in need.items():
+        meta = declared.get(name)
+        if not isinstance(meta, dict):
+            raise _fail(path, f"array {name!r} is missing from the manifest")
+        if not isinstance(meta.get("dtype"), str) or meta["dtype"] not in ALLOWED_DTYPES \
+                or np.dtype(meta["dtype"]).kind not in kinds:
+            raise _fail(path, f"array {name!r} has a disallowed dtype {meta.get('dtype')!r:.50}; expected a plain "
+                              f"{'integer' if 'i' in kinds else 'unsigned integer' if kinds == 'u' else 'floating point'} "
+                              f"array")
+        if meta.get("shape") != shape:
+            raise _fail(path, f"array {name!r}: the manifest says shape {meta.get('shape')!r:.100} but the "
+                              f"classifier needs {shape}")
+        nbytes = math.prod(shape) * np.dtype(meta["dtype"]).itemsize
+        if nbytes > MAX_MEMBER_BYTES:
+            raise _fail(path, f"array {name!r} declares {nbytes} bytes, more than the {MAX_MEMBER_BYTES} allowed")
+        info = members.get(f"arrays/{name}.npy")
+        if info is not None and info.file_size > nbytes + 65536:
+            raise _fail(path, f"array member {name!r} holds {info.file_size} bytes, far more than its declared "
+                              f"{nbytes}; the file is damaged")
+        total += nbytes
+    if total > MAX_TOTAL_BYTES:
+        raise _fail(path, f"the arrays declare {total} bytes in all, more than the {MAX_TOTAL_BYTES} allowed")
+    avail = available_memory()
+    if 2 * total > avail:
+        raise _fail(path, f"the arrays need {2 * total / 2**30:.1f} GiB of memory to load but only "
+                          f"{avail / 2**30:.1f} GiB are available")
+    return list(need)
 
 
 def _check_manifest(path, m) -> None:
@@ -219,18 +390,28 @@ def _check_manifest(path, m) -> None:
         raise _fail(path, f"classifier format version {v} is newer than this pixelforest supports ({FORMAT_VERSION}); upgrade pixelforest")
     for key, typ in (("features", dict), ("classes", list), ("n_channels", int), ("ndim", int), ("arrays", dict),
                      ("labels", list)):
-        if not isinstance(m.get(key), typ):
+        if not isinstance(m.get(key), typ) or typ is int and isinstance(m.get(key), bool):
             raise _fail(path, f"manifest field {key!r} is missing or not a {typ.__name__}")
-    if m["ndim"] not in (2, 3) or m["n_channels"] < 1:
-        raise _fail(path, f"manifest has invalid ndim={m['ndim']} / n_channels={m['n_channels']}")
+    if m["ndim"] not in (2, 3) or not 1 <= m["n_channels"] <= MAX_CHANNELS:
+        raise _fail(path, f"manifest has invalid ndim={m['ndim']} / n_channels={m['n_channels']} "
+                          f"(ndim 2 or 3, 1 to {MAX_CHANNELS} channels)")
+    if not 1 <= len(m["classes"]) <= MAX_CLASSES:
+        raise _fail(path, f"manifest lists {len(m['classes'])} classes; expected 1 to {MAX_CLASSES}")
     for c in m["classes"]:
-        if not (isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("color"), list)
-                and len(c["color"]) == 3):
-            raise _fail(path, f"invalid class entry {c!r}")
+        if not (isinstance(c, dict) and isinstance(c.get("name"), str) and len(c["name"]) <= 1000
+                and isinstance(c.get("color"), list) and len(c["color"]) == 3
+                and all(_is_int(v) and 0 <= v <= 255 for v in c["color"])):
+            raise _fail(path, f"invalid class entry {str(c)[:200]} (expected a name and a colour of three integers "
+                              f"0..255)")
+    for key, typ in (("training", dict), ("source", str)):
+        if m.get(key) is not None and not isinstance(m[key], typ):
+            raise _fail(path, f"manifest field {key!r} must be a {typ.__name__}, got {type(m[key]).__name__}")
+    if len(m["arrays"]) > MAX_MEMBERS:
+        raise _fail(path, f"manifest declares {len(m['arrays'])} arrays; at most {MAX_MEMBERS}")
 
 
 def _read_array(path, z: zipfile.ZipFile, name: str, meta) -> np.ndarray:
-    if not isinstance(meta, dict) or meta.get("dtype") not in ALLOWED_DTYPES:
+    if not isinstance(meta, dict) or not isinstance(meta.get("dtype"), str) or meta["dtype"] not in ALLOWED_DTYPES:
         raise _fail(path, f"array {name!r} has a disallowed or missing dtype ({meta!r}); only plain numeric arrays are allowed")
     member = f"arrays/{name}.npy"
     try:
@@ -254,11 +435,17 @@ def _read_array(path, z: zipfile.ZipFile, name: str, meta) -> np.ndarray:
     return a
 
 
-def _spec_and_forest(path, m: dict, arrays: dict, prefix: str):
+def _spec_and_forest(path, m: dict, arrays: dict, prefix: str, top: dict | None = None):
     try:
         spec = FeatureSpec.from_dict(m["features"])
-    except (FeatureError, TypeError, KeyError) as e:
+    except (FeatureError, TypeError, KeyError, ValueError) as e:
         raise _fail(path, f"invalid feature spec{' of ' + prefix.rstrip('_') if prefix else ''} ({e})") from None
+    top = m if top is None else top
+    n = spec.n_features(int(top["n_channels"]) + (len(top["classes"]) if m.get("context") is not None else 0),
+                        int(top["ndim"]))
+    if n > MAX_FEATURES:
+        raise _fail(path, f"the feature spec{' of ' + prefix.rstrip('_') if prefix else ''} gives {n} features, more "
+                          f"than the {MAX_FEATURES} allowed")
     forest = None
     if m.get("forest") is not None:
         key = prefix + "forest_"
@@ -275,7 +462,7 @@ def _context_from(path, m, arrays: dict, top: dict, prefix: str, depth: int = 1)
         return None
     if not isinstance(m, dict) or depth >= MAX_STAGES:
         raise _fail(path, f"invalid auto-context entry {prefix.rstrip('_')!r}")
-    spec, forest = _spec_and_forest(path, m, arrays, prefix)
+    spec, forest = _spec_and_forest(path, m, arrays, prefix, top)
     if forest is None:
         raise _fail(path, f"auto-context stage {prefix.rstrip('_')!r} has no forest")
     clf = Classifier(spec=spec, forest=forest, class_names=[c["name"] for c in top["classes"]],
@@ -296,7 +483,7 @@ def _check_forest(path, clf: Classifier, prefix: str = "") -> None:
 
 
 def _classifier_from(path, m: dict, arrays: dict) -> Classifier:
-    spec, forest = _spec_and_forest(path, m, arrays, "")
+    spec, forest = _spec_and_forest(path, m, arrays, "", m)
     labels = []
     for i, lm in enumerate(m["labels"]):
         try:

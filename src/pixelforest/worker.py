@@ -40,6 +40,7 @@ FEATURE_CACHE_BYTES = int(os.environ.get("PIXELFOREST_WORKER_MEMORY_MB", "2048")
 class _State:
     def __init__(self):
         self.classifiers: dict[str, Classifier] = {}
+        self.stamps: dict[str, tuple | None] = {}  # classifier file -> its stamp when loaded (see _stamp)
         self.current: str | None = None
         # image key -> interactive Session: the image's features cached per (feature, scale) cell,
         # so Apply after Train, or a changed feature selection, computes only what is missing
@@ -188,12 +189,49 @@ def _classifier(params) -> Classifier:
     if not path:
         raise ValueError("no classifier: train one (Train Classifier...) or give a classifier file")
     path = str(path)
+    if path in STATE.classifiers and path in STATE.stamps and STATE.stamps[path] != _stamp(path):
+        del STATE.classifiers[path]  # the file changed since it was loaded (replaced, retrained): reload it
     if path not in STATE.classifiers:
         if not Path(path).exists():
             raise ValueError(f"classifier file {path} does not exist")
+        stamp = _stamp(path)
         STATE.classifiers[path] = load_classifier(path)
+        STATE.stamps[path] = stamp
     STATE.current = path
     return STATE.classifiers[path]
+
+
+#: classifier files up to this size are also compared by content (SHA-256) on every use
+STAMP_HASH_BYTES = 64 * 2**20
+
+
+def _stamp(path) -> tuple | None:
+    """What identifies a classifier file's version: size, modification time, inode, and for files up
+    to :data:`STAMP_HASH_BYTES` the SHA-256 of the content."""
+    import hashlib
+
+    from .safety import fingerprint
+
+    fp = fingerprint(path)
+    if fp is None:
+        return None
+    digest = None
+    if fp[0] <= STAMP_HASH_BYTES and Path(path).is_file():
+        h = hashlib.sha256()
+        try:
+            with open(path, "rb") as f:
+                for chunk in iter(lambda: f.read(2**20), b""):
+                    h.update(chunk)
+        except OSError:
+            return None
+        digest = h.hexdigest()
+    return fp + (digest,)
+
+
+def _remember(path, clf) -> None:
+    """A classifier this worker wrote to ``path`` (its file's stamp, so a later change is seen)."""
+    STATE.classifiers[str(path)] = clf
+    STATE.stamps[str(path)] = _stamp(path)
 
 
 # --------------------------------------------------------------- requests
@@ -253,7 +291,9 @@ def req_train(task, params, image):
     key = str(out) if out else f"(unsaved classifier {time.strftime('%H:%M:%S')})"
     if out:
         clf.save(out)
-    STATE.classifiers[key] = clf
+        _remember(key, clf)
+    else:
+        STATE.classifiers[key] = clf
     STATE.current = key
     t = clf.training
     return {"classifier": key, "classes": ",".join(clf.class_names), "n_features": clf.n_features,
@@ -508,7 +548,7 @@ def req_live_save(task, params, image):
         if len(live.classes) == live.classifier.n_classes:
             live.classifier.class_names, live.classifier.class_colors = list(live.classes), list(live.colors)
     live.classifier.save(path)
-    STATE.classifiers[path] = live.classifier
+    _remember(path, live.classifier)
     STATE.current = path
     return {"path": path}
 
@@ -594,6 +634,11 @@ HANDLERS = {
 }
 
 
+def _one_line(e: BaseException) -> str:
+    lines = [ln for ln in str(e).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
 def handle(task, request: str, params: dict | None = None, image=None) -> None:
     """Entry point of every plugin request; fills ``task.outputs``."""
     _watch_parent()
@@ -608,8 +653,16 @@ def handle(task, request: str, params: dict | None = None, image=None) -> None:
     except Cancelled:
         task.outputs["cancelled"] = True
     except KeyError as e:
-        task.outputs["error"] = f"the plugin sent no {e} for {request!r}: plugin and pixelforest versions differ?"
+        where = traceback.extract_tb(e.__traceback__)[-1].filename
+        if Path(where).name == "worker.py":  # a parameter the request needs
+            task.outputs["error"] = f"the plugin sent no {e} for {request!r}: plugin and pixelforest versions differ?"
+        else:  # a key missing from a file (a damaged or hostile one)
+            task.outputs["error"] = f"KeyError: {_one_line(e)} is missing (a damaged or unexpected file?)"
         task.outputs["trace"] = traceback.format_exc()
     except (ValueError, OSError, TypeError, MemoryError) as e:  # the user's to fix: a readable message
-        task.outputs["error"] = str(e)
+        task.outputs["error"] = str(e) if not isinstance(e, MemoryError) else \
+            f"out of memory ({str(e) or 'the request was too large'})"
+        task.outputs["trace"] = traceback.format_exc()
+    except Exception as e:  # anything else a hostile file provokes: still a message, never a raw traceback
+        task.outputs["error"] = f"{type(e).__name__}: {_one_line(e)}"
         task.outputs["trace"] = traceback.format_exc()

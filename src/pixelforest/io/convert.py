@@ -23,8 +23,12 @@ LAYOUTS = ("ilastik4ij", "ilastik")
 
 
 def convert_file(src, dst, *, layout: str = "ilastik4ij", dataset: str | None = None, compression: int = 0,
-                 axes: str | None = None) -> dict:
-    """Convert one image; returns a summary row."""
+                 axes: str | None = None, allow_external: bool | None = None) -> dict:
+    """Convert one image; returns a summary row. An output that would replace the input is
+    refused; HDF5 inputs referring to other files are refused unless ``allow_external``."""
+    from ..safety import check_output_not_input
+
+    check_output_not_input(dst, [src])
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {list(LAYOUTS)}")
     dst = Path(dst)
@@ -33,12 +37,12 @@ def convert_file(src, dst, *, layout: str = "ilastik4ij", dataset: str | None = 
     if dst.suffix.lower() in (".tif", ".tiff"):
         if source.path.suffix.lower() not in HDF5_SUFFIXES:
             raise ValueError(f"{src}: converting to TIFF needs an HDF5 input")
-        arr, ax = read_hdf5(source.path, source.dataset or dataset, axes)
+        arr, ax = read_hdf5(source.path, source.dataset or dataset, axes, allow_external)
         write_result(arr, ax, dst, "tiff")
         return _row(src, dst, arr, ax, t0)
     if dst.suffix.lower() != ".h5":
         raise ValueError(f"{dst}: the output must be a .h5 file (or .tif/.tiff for HDF5 -> TIFF)")
-    arr, ax = read_image(source, axes)
+    arr, ax = read_image(source, axes, allow_external)
     if layout == "ilastik4ij":
         d5 = _axes.to_canonical(arr, ax)
         write_ilastik4ij(np.ascontiguousarray(d5), dst, dataset=dataset or "data", compression=compression)
@@ -63,7 +67,8 @@ def target_for(src, output: Path, single: bool, to_tiff: bool) -> Path:
 
 
 def convert(inputs, output, *, layout: str = "ilastik4ij", dataset: str | None = None, compression: int = 0,
-            axes: str | None = None, to_tiff: bool = False, skip_existing: bool = True, progress=None) -> list[dict]:
+            axes: str | None = None, to_tiff: bool = False, skip_existing: bool = True, progress=None,
+            allow_external: bool | None = None) -> list[dict]:
     """Convert files, folders and globs; already converted outputs are skipped; one failure
     does not stop the others."""
     from ..batch import expand_inputs
@@ -82,9 +87,12 @@ def convert(inputs, output, *, layout: str = "ilastik4ij", dataset: str | None =
             rows.append({"input": f, "output": str(target), "status": "skipped (exists)"})
         else:
             try:
-                rows.append(convert_file(f, target, layout=layout, dataset=dataset, compression=compression, axes=axes))
-            except (ValueError, OSError) as e:
-                rows.append({"input": f, "output": str(target), "status": "failed", "error": str(e)})
+                rows.append(convert_file(f, target, layout=layout, dataset=dataset, compression=compression, axes=axes,
+                                         allow_external=allow_external))
+            except Exception as e:  # any per-file error fails that file only
+                from ..batch import _message
+
+                rows.append({"input": f, "output": str(target), "status": "failed", "error": _message(e)})
         if progress:
             progress(i + 1, len(files))
     return rows

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import axes as _axes
-from .images import ImageReadError, atomic_output, axes_from_axistags, guess_axes
+from .images import H5Writer, ImageReadError, atomic_output, axes_from_axistags, guess_axes
 
 ILASTIK4IJ_TYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"}
 
@@ -49,7 +49,7 @@ def write_ilastik4ij(img5: np.ndarray, path, *, dataset: str = "data", compressi
         raise ValueError(f"expected a (T, Z, Y, X, C) array, got shape {img5.shape}")
 
     def w(tmp):
-        with h5py.File(tmp, "w") as f:
+        with H5Writer(tmp) as f:
             kw = {"compression": "gzip", "compression_opts": int(compression)} if compression else {}
             ds = f.create_dataset(dataset, data=img5, chunks=ilastik4ij_chunks(img5.shape), **kw)
             ds.attrs["axistags"] = ilastik4ij_axistags()
@@ -57,15 +57,20 @@ def write_ilastik4ij(img5: np.ndarray, path, *, dataset: str = "data", compressi
     return atomic_output(path, w)
 
 
-def read_hdf5(path, dataset: str | None = None, axes: str | None = None) -> tuple[np.ndarray, str]:
-    """Read a dataset with ilastik4ij's Import HDF5 axis rules; returns ``(array, axes)``."""
+def read_hdf5(path, dataset: str | None = None, axes: str | None = None,
+              allow_external: bool | None = None) -> tuple[np.ndarray, str]:
+    """Read a dataset with ilastik4ij's Import HDF5 axis rules; returns ``(array, axes)``.
+    External links, virtual datasets and external storage are refused unless ``allow_external``."""
     import h5py
+
+    from ..safety import ExternalDataError, check_chunks, check_hdf5_links
 
     path = Path(path)
     if not path.exists():
         raise ImageReadError(f"HDF5 file {path} does not exist")
     try:
         with h5py.File(path, "r") as f:
+            check_hdf5_links(f, path, allow_external)
             names = []
             f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
             if dataset is None:
@@ -77,9 +82,10 @@ def read_hdf5(path, dataset: str | None = None, axes: str | None = None) -> tupl
             ds = f[dataset]
             if not 2 <= ds.ndim <= 5:
                 raise ImageReadError(f"{path}/{dataset}: {ds.ndim}D data; Import HDF5 reads 2D to 5D")
+            check_chunks(ds, path)
             arr = ds[()]
             tagged = axes_from_axistags(ds.attrs["axistags"]) if "axistags" in ds.attrs else None
-    except ImageReadError:
+    except (ImageReadError, ExternalDataError):
         raise
     except OSError as e:
         raise ImageReadError(f"{path}: not a readable HDF5 file ({e})") from None

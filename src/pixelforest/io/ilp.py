@@ -63,10 +63,13 @@ def parse_block_slice(text: str) -> tuple[slice, ...]:
 class IlastikProject:
     """Read-only view of an ilastik Pixel Classification project."""
 
-    def __init__(self, path):
+    def __init__(self, path, allow_external: bool | None = None):
         import h5py
 
+        from ..safety import ExternalDataError, check_hdf5_links
+
         self.path = Path(path)
+        self.allow_external = allow_external
         if not self.path.exists():
             raise FileNotFoundError(f"ilastik project {self.path} does not exist")
         try:
@@ -74,6 +77,16 @@ class IlastikProject:
         except OSError as e:
             raise IlpError(f"{self.path}: not a readable ilastik project (HDF5 error: {e})") from None
         f = self._f
+        try:
+            check_hdf5_links(f, self.path, allow_external)
+        except ExternalDataError:
+            f.close()
+            raise
+        except BaseException as e:
+            f.close()
+            if isinstance(e, Exception):
+                raise IlpError(f"{self.path}: damaged ilastik project ({e})") from None
+            raise
         try:
             self.version = _s(f["ilastikVersion"][()]) if "ilastikVersion" in f else "unknown"
             self.workflow = _s(f["workflowName"][()]) if "workflowName" in f else ""
@@ -171,13 +184,16 @@ class IlastikProject:
             key = f"Input Data/local_data/{lane.dataset_id}"
             if key not in self._f:
                 raise IlpError(f"{self.path}: lane {lane.index} data {key!r} is missing from the project")
+            from ..safety import check_chunks
+
+            check_chunks(self._f[key], self.path)
             arr = self._f[key][()]
             ax = lane.axes
             if "axistags" in self._f[key].attrs:
                 ax = axes_from_axistags(self._f[key].attrs["axistags"]) or ax
         else:
             try:
-                arr, ax = read_image(lane.resolved)
+                arr, ax = read_image(lane.resolved, allow_external=self.allow_external)
             except ImageReadError as e:
                 raise IlpError(
                     f"{self.path}: raw data of lane {lane.index} ({lane.file_path!r}, resolved to {lane.resolved}) "
@@ -199,7 +215,21 @@ class IlastikProject:
         # blocks drop singleton non-channel axes of the lane; c is always last
         block_axes = [a for a in lab_axes if raw_shape[raw_axes.index(a)] > 1]
         for name, ds in sorted(self._f[key].items()):
+            where = f"{self.path}: label block {key}/{name}"
+            if not hasattr(ds, "shape") or "blockSlice" not in ds.attrs:
+                raise IlpError(f"{where} has no blockSlice attribute (where the block lies in the image)")
             sl = parse_block_slice(_s(ds.attrs["blockSlice"]))
+            # checked before reading: the block must lie inside the image and match its stated size
+            if tuple(ds.shape) != tuple(s.stop - s.start for s in sl):
+                raise IlpError(f"{where} has shape {tuple(ds.shape)} but its blockSlice says "
+                               f"{tuple(s.stop - s.start for s in sl)}")
+            dims = [raw_shape[raw_axes.index(a)] for a in block_axes]
+            if len(sl) == len(lab_axes) + 1:
+                dims = [raw_shape[raw_axes.index(a)] for a in lab_axes]
+            if len(sl) not in (len(dims) + 1, len(dims)) or any(
+                    not 0 <= s.start < s.stop <= n for s, n in zip(sl, dims + [1])):
+                raise IlpError(f"{where}: blockSlice {_s(ds.attrs['blockSlice'])} lies outside the image "
+                               f"(shape {tuple(dims)}, axes {''.join(block_axes)!r})")
             data = np.asarray(ds[()])
             if len(sl) == len(block_axes) + 1:
                 sl, data = sl[:-1], data[..., 0]
@@ -244,7 +274,17 @@ class IlastikProject:
     def forest_labels(self) -> list[int] | None:
         key = "PixelClassification/ClassifierForests/known_labels"
         if key in self._f:
-            return [int(v) for v in self._f[key][()]]
+            try:
+                vals = np.asarray(self._f[key][()])
+                ok = vals.ndim == 1 and vals.dtype.kind in "iu" and vals.size <= 255
+            except (OSError, TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise IlpError(f"{self.path}: {key} must be a list of label values 1..255")
+            known = [int(v) for v in vals]
+            if any(not 1 <= v <= 255 for v in known) or len(set(known)) != len(known):
+                raise IlpError(f"{self.path}: {key} = {known[:10]} must hold distinct label values 1..255")
+            return known
         return None
 
     # -- classifier ------------------------------------------------------------------
@@ -268,6 +308,9 @@ class IlastikProject:
         lane = lanes[0]
         n_channels, ndim = self._lane_geometry(lane)
         known = self.forest_labels() or list(range(1, forest.n_classes + 1))
+        if len(known) != forest.n_classes:
+            raise IlpError(f"{self.path}: known_labels lists {len(known)} labels but the forest has "
+                           f"{forest.n_classes} classes")
         n_classes = max(len(names), max(known))
         if forest.n_classes != n_classes:  # place the forest's columns at their label values
             value = np.zeros((forest.value.shape[0], n_classes), np.float32)

@@ -7,6 +7,7 @@ renames it when complete, so an interrupted run never leaves a partial output.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import axes as _axes
+from ..safety import ExternalDataError
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".ilp")
 ZARR_SUFFIXES = (".zarr",)
@@ -103,10 +105,11 @@ def _tiff_axes(series_axes: str, shape) -> str:
     return "".join(out)
 
 
-def read_image(spec, axes: str | None = None) -> tuple[np.ndarray, str]:
+def read_image(spec, axes: str | None = None, allow_external: bool | None = None) -> tuple[np.ndarray, str]:
     """Read an image; returns ``(array, axes)``.
 
-    ``axes`` overrides what the file says (like ilastik's ``--input_axes``).
+    ``axes`` overrides what the file says (like ilastik's ``--input_axes``). HDF5 files that refer
+    to data outside themselves are refused unless ``allow_external``.
     """
     src = spec if isinstance(spec, ImageSource) else parse_source(spec)
     path = src.path
@@ -115,7 +118,7 @@ def read_image(spec, axes: str | None = None) -> tuple[np.ndarray, str]:
     suffix = path.suffix.lower()
     try:
         if suffix in HDF5_SUFFIXES:
-            arr, ax = _read_hdf5(src)
+            arr, ax = _read_hdf5(src, allow_external)
         elif suffix in TIFF_SUFFIXES:
             arr, ax = _read_tiff(path)
         elif suffix == ".zarr":
@@ -125,14 +128,14 @@ def read_image(spec, axes: str | None = None) -> tuple[np.ndarray, str]:
             ax = _axes.default_axes(arr.ndim) if arr.ndim in (2, 3) else guess_axes(arr.shape)
         else:
             raise ImageReadError(f"{path}: unsupported image format {suffix!r}; expected TIFF, HDF5 (.h5) or .npy")
-    except ImageReadError:
+    except (ImageReadError, ExternalDataError, MemoryError):
         raise
     except Exception as e:  # damaged/truncated files raise many different errors
         raise ImageReadError(f"{src}: cannot read image ({type(e).__name__}: {e})") from None
     if axes is not None:
         ax = _axes.check_axes(axes, arr.ndim, "input axes")
     if arr.dtype.kind not in "biuf":
-        raise ImageReadError(f"{src}: unsupported pixel type {arr.dtype}")
+        raise ImageReadError(f"{src}: unsupported pixel type {arr.dtype}; expected integers or real numbers")
     return arr, ax
 
 
@@ -152,10 +155,13 @@ def _read_zarr(src: ImageSource):
     return arr, ax if ax and len(ax) == arr.ndim else guess_axes(arr.shape)
 
 
-def _read_hdf5(src: ImageSource):
+def _read_hdf5(src: ImageSource, allow_external: bool | None = None):
     import h5py
 
+    from ..safety import check_chunks, check_hdf5_links
+
     with h5py.File(src.path, "r") as f:
+        check_hdf5_links(f, src.path, allow_external)
         name = src.dataset
         if name is None:
             found = []
@@ -171,6 +177,7 @@ def _read_hdf5(src: ImageSource):
             f.visititems(lambda n, o: have.append(n) if isinstance(o, h5py.Dataset) else None)
             raise ImageReadError(f"{src.path}: no dataset {name!r}; datasets in the file: {have}")
         ds = f[name]
+        check_chunks(ds, src.path)
         arr = ds[()]
         ax = axes_from_axistags(ds.attrs["axistags"]) if "axistags" in ds.attrs else None
         if ax is None or len(ax) != arr.ndim:
@@ -190,6 +197,111 @@ def _read_tiff(path: Path):
 
 
 # ------------------------------------------------------------------ writing
+
+
+class GuardedFile:
+    """A file HDF5 writes through (h5py's file-object driver) that never lets a failed write reach
+    the HDF5 library: the first ``OSError`` (e.g. "No space left on device") is kept in ``error``
+    and later writes are skipped, so h5py can still close the file cleanly. (Given the error
+    itself, HDF5 fails to close the file, and h5py crashes the process later while freeing it.)
+    Callers check :meth:`check` after writing and closing, then remove the file."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.f = open(self.path, "w+b", buffering=0)
+        self.error: OSError | None = None
+
+    def write(self, b) -> int:
+        mv = memoryview(b).cast("B")
+        n = len(mv)
+        done = 0
+        if self.error is None:
+            try:
+                while done < n:
+                    k = self.f.write(mv[done:])
+                    if not k:
+                        raise OSError(28, "No space left on device")
+                    done += k
+                return n
+            except OSError as e:
+                self.error = e
+        self.f.seek(n - done, 1)
+        return n
+
+    def read(self, n=-1):
+        return self.f.read(n)
+
+    def readinto(self, b):
+        return self.f.readinto(b)
+
+    def seek(self, offset, whence=0):
+        return self.f.seek(offset, whence)
+
+    def tell(self):
+        return self.f.tell()
+
+    def truncate(self, size=None):
+        try:
+            return self.f.truncate(size)
+        except OSError as e:
+            self.error = self.error or e
+            return size
+
+    def flush(self):
+        pass
+
+    def close(self):
+        if not self.f.closed:
+            if self.error is None:
+                try:
+                    os.fsync(self.f.fileno())
+                except OSError as e:
+                    self.error = e
+            self.f.close()
+
+    def check(self) -> None:
+        """Raise the first write error (as a clear OSError naming the file)."""
+        if self.error is not None:
+            e = self.error
+            raise OSError(e.errno, f"cannot write {self.path}: {e.strerror or e}") from None
+
+
+class H5Writer:
+    """``with H5Writer(tmp) as f:`` an ``h5py.File`` opened for writing through a
+    :class:`GuardedFile`: closing never crashes natively, and a write error is raised
+    (as ``OSError``) when the block ends or at :meth:`close`."""
+
+    def __init__(self, path):
+        import h5py
+
+        self.guard = GuardedFile(path)
+        try:
+            self.file = h5py.File(self.guard, "w")
+        except BaseException:
+            self.guard.close()
+            raise
+
+    def check(self) -> None:
+        self.guard.check()
+
+    def close(self, check: bool = True) -> None:
+        try:
+            if self.file.id.valid:
+                self.file.close()
+        except Exception as e:  # an error the guard did not catch: keep it
+            if self.guard.error is None and isinstance(e, OSError):
+                self.guard.error = e
+        finally:
+            self.guard.close()
+        if check:
+            self.check()
+
+    def __enter__(self):
+        return self.file
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close(check=exc_type is None)
+        return False
 
 
 def _tmp_for(path: Path) -> Path:
@@ -224,10 +336,29 @@ def atomic_output(path: Path, write) -> Path:
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
+        full = isinstance(e, Exception) and _disk_full(path.parent)
+        # a short write reported by a writer (tifffile: "N requested and M written")
+        short = isinstance(e, (ValueError, OSError)) and "requested and" in str(e) and "written" in str(e)
         tmp.unlink(missing_ok=True)
+        if short and not full:
+            raise OSError(errno.EFBIG, f"cannot write {path}: the disk is full or the file size limit is reached "
+                                       f"({e})") from None
+        if full or isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            reason = "No space left on device" if full else (e.strerror or str(e))
+            raise OSError(errno.ENOSPC if full else e.errno, f"cannot write {path}: {reason}") from None
         raise
     return path
+
+
+def _disk_full(folder: Path) -> bool:
+    """Whether the file system of ``folder`` has (almost) no space left."""
+    import shutil
+
+    try:
+        return shutil.disk_usage(folder).free < 2**20
+    except OSError:
+        return False
 
 
 def axistags_json(axes: str) -> str:
@@ -255,10 +386,8 @@ def write_result(array: np.ndarray, axes: str, path, fmt: str = "hdf5", *, datas
     if fmt == "zarr":
         return _write_zarr(array, axes, path, dataset, attrs, drange)
     if fmt in ("hdf5", "compressed-hdf5"):
-        import h5py
-
         def w(tmp):
-            with h5py.File(tmp, "w") as f:
+            with H5Writer(tmp) as f:
                 kw = {"compression": "gzip", "compression_opts": level, "chunks": _chunks(array.shape, axes)} if level else {}
                 ds = f.create_dataset(dataset, data=array, **kw)
                 ds.attrs["axistags"] = attrs["axistags"]

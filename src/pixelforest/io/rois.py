@@ -45,10 +45,13 @@ def fill_polygons(polygons: Sequence[np.ndarray], shape: tuple[int, int]) -> np.
         p = np.asarray(poly, dtype=np.float64)
         if p.ndim != 2 or p.shape[0] < 3:
             continue
+        if not np.isfinite(p).all():
+            raise RoiError("ROI coordinates are not finite numbers")
         x1, y1 = p[:, 0], p[:, 1]
         x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
-        r1 = np.ceil(y1 - 0.5).astype(np.int64)
-        r2 = np.ceil(y2 - 0.5).astype(np.int64)
+        # rows from coordinates clipped just outside the image: the same rows inside it, no overflow
+        r1 = np.ceil(np.clip(y1, -2.0, H + 2.0) - 0.5).astype(np.int64)
+        r2 = np.ceil(np.clip(y2, -2.0, H + 2.0) - 0.5).astype(np.int64)
         keep = r1 != r2
         swap = r1 > r2
         xa = np.where(swap, x2, x1)[keep]
@@ -89,11 +92,21 @@ def fill_polygons(polygons: Sequence[np.ndarray], shape: tuple[int, int]) -> np.
     return np.cumsum(diff[:, :W], axis=1) > 0
 
 
+def _finite(*vals) -> None:
+    if not all(math.isfinite(float(v)) for v in vals):
+        raise RoiError(f"ROI bounds {vals} are not finite numbers")
+
+
+def _clip(v: float, lo: int, hi: int) -> int:
+    return int(min(max(v, lo), hi))
+
+
 def fill_rect(left: float, top: float, width: float, height: float, shape) -> np.ndarray:
     H, W = shape
+    _finite(left, top, width, height)
     m = np.zeros((H, W), bool)
-    x0, y0 = max(int(left), 0), max(int(top), 0)
-    x1, y1 = min(int(left + width), W), min(int(top + height), H)
+    x0, y0 = _clip(int(left), 0, W), _clip(int(top), 0, H)
+    x1, y1 = _clip(int(left + width), 0, W), _clip(int(top + height), 0, H)
     if x1 > x0 and y1 > y0:
         m[y0:y1, x0:x1] = True
     return m
@@ -102,13 +115,21 @@ def fill_rect(left: float, top: float, width: float, height: float, shape) -> np
 def fill_oval(left: int, top: int, width: int, height: int, shape) -> np.ndarray:
     """ImageJ's OvalRoi mask: pixel centres inside the ellipse inscribed in the bounds."""
     H, W = shape
+    _finite(left, top, width, height)
     m = np.zeros((H, W), bool)
     if width <= 0 or height <= 0:
         return m
+    left, top, width, height = int(left), int(top), int(width), int(height)
     a, b = width / 2.0, height / 2.0
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float64)
-    inside = ((xx - (a - 0.5)) ** 2 / (a * a) + (yy - (b - 0.5)) ** 2 / (b * b)) <= 1.0
-    return _paste(m, inside, int(left), int(top))
+    # only the part of the bounds inside the image (a huge oval costs no more than the image)
+    y0, y1 = _clip(top, 0, H), _clip(top + height, 0, H)
+    x0, x1 = _clip(left, 0, W), _clip(left + width, 0, W)
+    if y1 <= y0 or x1 <= x0:
+        return m
+    yy = (np.arange(y0, y1, dtype=np.float64) - top)[:, None]
+    xx = (np.arange(x0, x1, dtype=np.float64) - left)[None, :]
+    m[y0:y1, x0:x1] = ((xx - (a - 0.5)) ** 2 / (a * a) + (yy - (b - 0.5)) ** 2 / (b * b)) <= 1.0
+    return m
 
 
 def _paste(canvas: np.ndarray, local: np.ndarray, x0: int, y0: int) -> np.ndarray:
@@ -126,6 +147,8 @@ def thick_polyline(points: np.ndarray, width: float, shape) -> np.ndarray:
     butt ends and round joins, as ImageJ's line-to-area conversion."""
     H, W = shape
     p = np.asarray(points, dtype=np.float64)
+    if not np.isfinite(p).all() or not math.isfinite(width):
+        raise RoiError("line ROI coordinates or width are not finite numbers")
     r = width / 2.0
     m = np.zeros((H, W), bool)
     if p.shape[0] == 1:
@@ -137,7 +160,15 @@ def thick_polyline(points: np.ndarray, width: float, shape) -> np.ndarray:
             continue
         nx, ny = -(yb - ya) / d * r, (xb - xa) / d * r
         quad = np.array([[xa + nx, ya + ny], [xb + nx, yb + ny], [xb - nx, yb - ny], [xa - nx, ya - ny]])
-        m |= fill_polygons([quad], shape)
+        # each segment filled in its own bounding box (clipped to the image), not over the whole
+        # image: the cost grows with the line's length, not with points x image size
+        bx0 = _clip(math.floor(quad[:, 0].min()) - 1, 0, W)
+        bx1 = _clip(math.ceil(quad[:, 0].max()) + 2, 0, W)
+        by0 = _clip(math.floor(quad[:, 1].min()) - 1, 0, H)
+        by1 = _clip(math.ceil(quad[:, 1].max()) + 2, 0, H)
+        if bx1 <= bx0 or by1 <= by0:
+            continue
+        m[by0:by1, bx0:bx1] |= fill_polygons([quad - [bx0, by0]], (by1 - by0, bx1 - bx0))
     for (xc, yc) in p[1:-1]:  # round joins
         x0, x1 = max(int(math.floor(xc - r)) - 1, 0), min(int(math.ceil(xc + r)) + 1, W)
         y0, y1 = max(int(math.floor(yc - r)) - 1, 0), min(int(math.ceil(yc + r)) + 1, H)
