@@ -18,7 +18,7 @@ import numpy as np
 from . import axes as _axes
 from .classifier import ILASTIK_SOURCES, Classifier, normalize_source
 from .io.images import OUTPUT_FORMATS, normalize_format, parse_source, read_image, write_result
-from .safety import check_output_not_input, check_unchanged, die_with_parent, fingerprint
+from .safety import check_output_not_input, check_unchanged, die_with_parent, fingerprint, raise_if_interrupted
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".h5", ".hdf5", ".npy", ".zarr")
 DEFAULT_NAME = "{dataset_dir}/{nickname}_{result_type}"
@@ -197,6 +197,7 @@ def check_inputs(clf: Classifier, files, axes=None, allow_external: bool | None 
         try:
             img = LazyImage(f, axes, allow_external=allow_external)
         except Exception as e:  # any error of a hostile or damaged file refuses that file only
+            raise_if_interrupted()  # a Ctrl-C swallowed inside a compiled kernel surfaces as another error
             bad[f] = _message(e)
             continue
         T, Z, Y, X, C = img.shape
@@ -317,6 +318,7 @@ def predict_files(clf: Classifier, inputs, *, source: str = "probabilities", fmt
         try:
             summary.append(fn())
         except Exception as e:  # any per-file error fails that file only
+            raise_if_interrupted()  # a Ctrl-C swallowed inside a compiled kernel surfaces as another error
             summary.append({"input": f, "output": "", "status": "failed", "error": _message(e)})
         done += 1
         if progress:

@@ -156,6 +156,9 @@ def cmd_predict(args) -> int:
             raise
         except Exception as e:  # any per-file error fails that input only
             from .batch import _message
+            from .safety import raise_if_interrupted
+
+            raise_if_interrupted()  # a Ctrl-C swallowed inside a compiled kernel surfaces as another error
 
             print(f"pixelforest predict: {spec}: {_message(e)}", file=sys.stderr)
             failed.append(str(spec))
@@ -532,8 +535,15 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
+    from .safety import INTERRUPTED
+
     try:
-        return args.func(args)
+        try:
+            return args.func(args)
+        except Exception:
+            if INTERRUPTED.is_set():  # a Ctrl-C swallowed inside a compiled kernel surfaced as another error
+                raise KeyboardInterrupt from None
+            raise
     except KeyboardInterrupt:
         print("pixelforest: interrupted; no partial output was left", file=sys.stderr)
         return EXIT_INTERRUPTED
