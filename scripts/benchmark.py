@@ -333,6 +333,15 @@ def section_train(quick: bool):
                   f"{tr:.3f} s ({'same forest' if same else 'FOREST DIFFERS'})", tr / tp),
                  ("  nodes per tree", f"{fp.feature.size / fp.n_trees:.0f}", f"{fb.feature.size / fb.n_trees:.0f}", None),
                  ("  out-of-bag error", f"{oob_p:.4f}", f"{oob_b:.4f}", None)]
+    # features="auto" against a plain training with the default preset (the bound: <= 3x),
+    # on 20 strokes; best of 3 in turns
+    strokes = stroke_labels(img, 6 if quick else 20)
+    (tplain, _), (tauto, auto) = timed_turns([lambda: pf.train(img, strokes, features="pixelforest-default", seed=0),
+                                              lambda: pf.train(img, strokes, features="auto", seed=0)], repeat=3)
+    from pixelforest.autotune import describe
+
+    rows += [(f"train features=auto ({src}, 20 strokes; {describe(auto.training['auto'])})", f"{tauto:.2f} s",
+              f"{tplain:.2f} s (pixelforest-default)", tplain / tauto)]
     lab = sparse_labels(img)
 
     def ours():

@@ -268,16 +268,26 @@ print("FINISHED");
 
 
 def test_auto_context_from_a_macro(fiji, scribbles, tmp_path):
-    """Train Classifier... with stages=2 saves a two-stage classifier; Apply Classifier... applies both stages."""
+    """Train Classifier... with stages=2 saves a two-stage classifier; Apply Classifier... applies both stages.
+    With features=auto it saves the preset chosen on the ROIs and says which in the Log."""
+    from pixelforest.autotune import CANDIDATES, describe
+
     macro = "setBatchMode(true);\n" + ROIS_FROM_SCRIBBLES.format(labels=scribbles / "annotations.tif") + f"""
 open("{scribbles / 'blobs.tif'}");
 run("Train Classifier...", "labels=[ROI Manager] features=minimal classes=[] trees=20 seed=2 stages=2 save=[{tmp_path}/ac.pfc]");
 run("Apply Classifier...", "classifier=[{tmp_path}/ac.pfc] output=Probabilities apply=[Current image]");
 saveAs("Tiff", "{tmp_path}/ac_prob.tif");
 print("DONE " + getTitle());
+selectImage("blobs.tif");
+run("Train Classifier...", "labels=[ROI Manager] features=auto classes=[] trees=20 seed=2 stages=1 save=[{tmp_path}/auto.pfc]");
 """
     rc, log = fiji["macro"](macro)
     assert "DONE ac_prob.tif" in log, log
+    # features=auto: the worker compared the presets on the scribbles and the Log says which it kept
+    auto = pf.load(tmp_path / "auto.pfc")
+    report = auto.training["auto"]
+    assert "Pixel Forest: " + describe(report) in log, log
+    assert report["chosen"] in CANDIDATES and auto.spec == pf.FeatureSpec.preset(report["chosen"])
     clf = pf.load(tmp_path / "ac.pfc")
     assert clf.stages == 2 and clf.class_names == ["background", "blob"]
     prob = tifffile.imread(tmp_path / "ac_prob.tif")

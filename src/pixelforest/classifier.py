@@ -413,7 +413,10 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
     labels : array or list of arrays
         One label image per image, shape = the image's non-channel shape;
         0 = unlabelled, k = class k.
-    features : FeatureSpec, preset name, dict or .json path
+    features : FeatureSpec, preset name, dict, .json path or ``"auto"``
+        ``"auto"``: the preset is chosen on these labels by cross-validation grouped by stroke
+        (:mod:`pixelforest.autotune`); what was chosen, and each candidate's error, are kept in
+        ``classifier.training["auto"]``.
     trees : int
         Number of trees (ilastik: 100).
     seed : int, optional
@@ -446,12 +449,13 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
     axes_list = list(axes) if isinstance(axes, (list, tuple)) else [axes] * len(imgs)
     if len(axes_list) != len(imgs):
         raise ValueError(f"got {len(axes_list)} axes strings for {len(imgs)} images")
+    auto = isinstance(features, str) and features == "auto"
     depth = None
-    if isinstance(features, str) and features == DEFAULT_FEATURES:  # fitted to the thinnest stack
+    if auto or (isinstance(features, str) and features == DEFAULT_FEATURES):  # fitted to the thinnest stack
         depth = min(_axes.to_canonical(np.asarray(im), _axes.resolve_axes(np.ndim(im), a, channel_axis)).shape[1]
                     for im, a in zip(imgs, axes_list))
-    spec = resolve_spec(features, depth)
-    Xs, ys, label_images, labelled = [], [], [], []
+    spec = None if auto else resolve_spec(features, depth)
+    label_images, labelled = [], []
     n_channels = ndim = None
     for img, lab, nm, img_axes in zip(imgs, labs, names, axes_list):
         img = np.asarray(img)
@@ -474,13 +478,17 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
         label_images.append(li)
         if li.index.size == 0:
             continue
-        check_scales(spec, (T, Z, Y, X))
-        Xi, yi = extract_samples(image5, lab4, spec)
-        Xs.append(Xi)
-        ys.append(yi)
+        if spec is not None:
+            check_scales(spec, (T, Z, Y, X))
         labelled.append((image5, lab4))
-    if not Xs:
+    if not labelled:
         raise ValueError("the label images contain no labelled pixels (every value is 0); label some pixels of each class")
+    auto_report = None
+    if auto:
+        spec, Xs, ys, auto_report = _choose_features(labelled, depth, classes, seed=seed, n_jobs=n_jobs)
+    else:
+        samples = [extract_samples(image5, lab4, spec) for image5, lab4 in labelled]
+        Xs, ys = [a for a, _ in samples], [b for _, b in samples]
     clf = None
     for stage in range(1, stages + 1):
         if stage > 1:  # auto-context: the previous stage's probabilities join the image's channels
@@ -492,7 +500,44 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
                                  labels=label_images if stage == stages else [], n_images=len(imgs),
                                  context=prev)
         clf.training["stages"] = stage
+    if auto_report is not None:
+        clf.training["auto"] = auto_report
     return clf
+
+
+def _choose_features(labelled: list, depth: int | None, classes, *, seed=None, n_jobs: int = -1):
+    """``features="auto"``: each candidate preset's samples, and the one that
+    :func:`pixelforest.autotune.choose` picks. Returns (spec, Xs, ys, report)."""
+    from . import autotune
+
+    samples, skipped, ys = {}, {}, None
+    for name in autotune.CANDIDATES:
+        spec = resolve_spec(name, depth)
+        try:
+            for image5, _ in labelled:
+                check_scales(spec, image5.shape[:4])
+        except ValueError as e:
+            skipped[name] = str(e)
+            continue
+        pairs = [extract_samples(image5, lab4, spec) for image5, lab4 in labelled]
+        samples[name] = (spec, [a for a, _ in pairs])
+        ys = [b for _, b in pairs]
+    if not samples:
+        raise ValueError(f"features auto: no candidate preset fits these images: {next(iter(skipped.values()))}")
+    groups, offset = [], 0
+    for _, lab4 in labelled:  # the labelled pixels in extract_samples's order
+        g = autotune.stroke_groups(lab4[_labelled_box(lab4)])
+        g = g[g > 0]
+        groups.append(g + offset)
+        offset = int(g.max()) + offset
+    y = np.concatenate(ys)
+    n_classes = int(max(y.max(), len(classes) if classes else 0))
+    name, report = autotune.choose({k: np.concatenate(v[1]) for k, v in samples.items()}, np.concatenate(groups), y,
+                                   n_classes, seed=seed, n_jobs=n_jobs)
+    if skipped:
+        report["skipped"] = skipped
+    spec, Xs = samples[name]
+    return spec, Xs, ys, report
 
 
 def train_from_samples(X: np.ndarray, y: np.ndarray, spec: FeatureSpec, n_channels: int, ndim: int, *,

@@ -81,7 +81,8 @@ def cmd_train(args) -> int:
                 names = [str(p) for p in images]
             if not imgs:
                 raise CLIError(f"{ilp.path}: the project has no labelled pixels in any lane")
-            spec = ilp.feature_spec() if args.features in (None, "from-ilp") else resolve_spec(args.features)
+            spec = (ilp.feature_spec() if args.features in (None, "from-ilp")
+                    else "auto" if args.features == "auto" else resolve_spec(args.features))
             classes = classes or ilp.label_names() or None
             colors = ilp.label_colors() or None
     else:
@@ -95,7 +96,7 @@ def cmd_train(args) -> int:
         imgs = [r[0] for r in read]
         axes = [r[1] for r in read]
         depth = min(_axes.to_canonical(im, _axes.resolve_axes(im.ndim, a)).shape[1] for im, a in zip(imgs, axes))
-        spec = resolve_spec(args.features or DEFAULT_FEATURES, depth)
+        spec = "auto" if args.features == "auto" else resolve_spec(args.features or DEFAULT_FEATURES, depth)
         names = [str(p) for p in images]
         labs = []
         for p in labels:
@@ -103,12 +104,18 @@ def cmd_train(args) -> int:
             labs.append(lab)
     t0 = time.time()
     if not args.quiet:
-        print(f"training on {len(imgs)} image(s) with {spec.n_features(1, 2)} feature(s) per channel...", file=sys.stderr)
+        what = ("the preset chosen on the labels (features auto)" if spec == "auto"
+                else f"{spec.n_features(1, 2)} feature(s) per channel")
+        print(f"training on {len(imgs)} image(s) with {what}...", file=sys.stderr)
     clf = train(imgs, labs, features=spec, trees=args.trees, seed=args.seed, axes=axes, classes=classes,
                 colors=colors, image_names=names, stages=args.stages)
     clf.save(args.output)
     dt = time.time() - t0
     t = clf.training
+    if "auto" in t:
+        from .autotune import describe
+
+        print(describe(t["auto"]), file=sys.stderr)
     oob = "n/a" if t.get("oob_error") is None else f"{t['oob_error']:.4f}"
     print(f"saved {args.output}: {clf.n_classes} classes {clf.class_names}, {clf.n_features} features, "
           + (f"{clf.stages} auto-context stages, " if clf.stages > 1 else "") +
@@ -417,7 +424,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--features", default=None,
                    help="pixelforest-default (default: smoothing and Hessian eigenvalues, sigma 0.5-16, top-hats "
                         "of half-width 1-16 and hole filling of reach 4-64, on per-image normalised intensities), "
-                        "ilastik-default (exactly ilastik), minimal, a feature .json file, or from-ilp")
+                        "ilastik-default (exactly ilastik), minimal, auto (the preset that cross-validation on "
+                        "the labels, grouped by stroke, finds best), a feature .json file, or from-ilp")
     t.add_argument("--classes", help="class names, comma separated (class k = label k)")
     t.add_argument("--trees", type=int, default=100, help="number of trees (default 100, as ilastik)")
     t.add_argument("--seed", type=int, default=None, help="random seed for a reproducible forest")

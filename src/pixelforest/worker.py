@@ -273,13 +273,15 @@ def req_train(task, params, image):
         raise ValueError(f"ROI index image shape {labels.shape} does not match the image {(T, Z, Y, X)}")
     if not labels.any():
         raise ValueError("the ROIs cover no pixel of the image")
-    spec = resolve_spec(params.get("features") or DEFAULT_FEATURES, Z)
+    auto = params.get("features") == "auto"
+    spec = "auto" if auto else resolve_spec(params.get("features") or DEFAULT_FEATURES, Z)
     trees, seed = int(params.get("trees", 100)), params.get("seed")
     seed = None if seed in (None, "", -1) else int(seed)
     stages = int(params.get("stages", 1))
-    feats = _features(img5, spec, task) if stages == 1 else None
-    task.update("training the forest" if stages == 1 else f"training {stages} auto-context stages", 0, 1)
-    if feats is None:  # too big to cache (or auto-context): features only around the labels
+    feats = _features(img5, spec, task) if stages == 1 and not auto else None
+    task.update("choosing the features on the labels (auto), then training" if auto else "training the forest"
+                if stages == 1 else f"training {stages} auto-context stages", 0, 1)
+    if feats is None:  # too big to cache, auto-context or auto: features only around the labels
         clf = train(img5, labels, features=spec, trees=trees, seed=seed, axes="tzyxc", classes=names, colors=colors,
                     image_names=[str(params.get("title", ""))], stages=stages)
     else:
@@ -296,9 +298,14 @@ def req_train(task, params, image):
         STATE.classifiers[key] = clf
     STATE.current = key
     t = clf.training
-    return {"classifier": key, "classes": ",".join(clf.class_names), "n_features": clf.n_features,
-            "oob_error": -1.0 if t.get("oob_error") is None else float(t["oob_error"]),
-            "samples": json.dumps(t["samples_per_class"])}
+    out = {"classifier": key, "classes": ",".join(clf.class_names), "n_features": clf.n_features,
+           "oob_error": -1.0 if t.get("oob_error") is None else float(t["oob_error"]),
+           "samples": json.dumps(t["samples_per_class"])}
+    if "auto" in t:
+        from .autotune import describe
+
+        out["features_choice"] = describe(t["auto"])
+    return out
 
 
 def req_load(task, params, image):

@@ -19,7 +19,7 @@ public class TrainClassifier extends PixelForestCommand {
 		p.choice("Labels from", new String[] { "ROI Manager", "Overlay" }, "ROI Manager");
 		p.choice("Features", FEATURES, FEATURES[0]);
 		p.file("Feature file", "");
-		p.message("the filters the classifier sees: pixelforest-default (what works best on our tests), ilastik-default (ilastik's),\nminimal (fast), or from a file (e.g. saved by Suggest Features)");
+		p.message("the filters the classifier sees: pixelforest-default (what works best on our tests), ilastik-default (ilastik's),\nminimal (fast),\nauto (the one that predicts your own strokes best when each is left out in turn), or from a file (e.g. saved by Suggest Features)");
 		p.string("Classes", "");
 		p.message("class names in label order (optional; default: ROI groups, class:NAME names, colours)");
 		p.number("Trees", 100);
@@ -59,6 +59,7 @@ public class TrainClassifier extends PixelForestCommand {
 			String key = String.valueOf(out.get("classifier"));
 			rememberClassifier(key);
 			double oob = ((Number) out.get("oob_error")).doubleValue();
+			if (out.get("features_choice") != null) IJ.log("Pixel Forest: " + out.get("features_choice"));
 			IJ.log("Pixel Forest: trained on " + imp.getTitle() + " from " + index.count + " ROIs: classes " + out.get("classes")
 				+ ", labelled pixels " + out.get("samples") + ", " + out.get("n_features") + " features, OOB error "
 				+ (oob < 0 ? "n/a" : IJ.d2s(oob, 4)) + (save.isEmpty() ? " (not saved)" : ", saved to " + save));
@@ -71,7 +72,8 @@ public class TrainClassifier extends PixelForestCommand {
 	}
 
 	static final String FROM_FILE = "from file...";
-	static final String[] FEATURES = { Options.DEFAULT_FEATURES, "ilastik-default", "minimal", FROM_FILE };
+	/** "auto": the worker compares the presets by cross-validation on the ROIs, grouped by stroke, and keeps the best. */
+	static final String[] FEATURES = { Options.DEFAULT_FEATURES, "ilastik-default", "minimal", "auto", FROM_FILE };
 
 	/** Where a new classifier goes unless told: beside the image (its folder, else the home folder). */
 	static String defaultPath(ImagePlus imp) { return beside(imp, ".pfc"); }
