@@ -214,6 +214,7 @@ def main(argv=None) -> int:
         f"pixelforest (default: {DEFAULT_FEATURES})": fg_prob_pixelforest(DEFAULT_FEATURES),
         "pixelforest (ilastik-default)": fg_prob_pixelforest("ilastik-default"),
         f"pixelforest ({DEFAULT_FEATURES}, 2 stages)": fg_prob_pixelforest(DEFAULT_FEATURES, stages=2),
+        "pixelforest (features auto)": fg_prob_pixelforest("auto"),
         "Otsu threshold": fg_prob_otsu,
         "skimage multiscale_basic_features + RF": fg_prob_skimage,
     }
