@@ -483,3 +483,31 @@ save after_close.pfc
     assert " images [1] " in res["workerinfo"][0], res["workerinfo"]
     after = pf.load(tmp_path / "after_close.pfc")
     assert len(after.labels) == 1 and after.training["n_images"] == 1
+
+
+def test_the_features_grid_offers_only_the_scales_the_image_holds(fiji, tmp_path):
+    """On a 30 x 36 image the Features dialog, switched to ilastik-default, leaves the boxes of
+    scale 10 unticked and disabled (ilastik's rule needs 36 pixels for it), saying why in their
+    tooltip; the top-hat (half-width 10 fits in 30) and hole filling stay available."""
+    img, _ = _blobs((30, 36), seed=5)
+    tifffile.imwrite(tmp_path / "small.tif", img, imagej=True)
+    script = f"""
+open {tmp_path / 'small.tif'}
+zoom 400
+live
+click-button Features...
+await-dialog Pixel Forest: Features
+feature-grid ilastik-default
+shot features-small.png
+close-dialogs
+"""
+    rc, log, res = fiji["gui"](script, tmp_path)
+    assert rc == 0 and res.get("done") == ["true"], log
+    boxes = [b.split(" | ") for b in res["box"]]
+    off = {(row, col) for row, col, state, _ in boxes if state == "off"}
+    tips = {tip for _, _, state, tip in boxes if tip}
+    assert ("Gaussian Smoothing", "10") in off and ("Hessian of Gaussian Eigenvalues", "10") in off, boxes
+    assert ("Gaussian Smoothing", "5") not in off and ("Gaussian Smoothing", "3.5") not in off
+    assert all(col != "10" for row, col in off if row in ("Hole Filling",)), off
+    assert tips == {"too large for this image (30 pixels across): at most 8.28"}, tips
+    assert (tmp_path / "features-small.png").stat().st_size > 10_000

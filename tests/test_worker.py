@@ -180,9 +180,22 @@ def test_live_on_a_small_image_leaves_out_the_scales_it_cannot_hold(service):
                                        "value": _nd(lab.flat[idx]), "classes": ["a", "b"], "colors": [[255, 0, 0], [0, 255, 0]],
                                        "region": [0, 40, 0, 48]})
     assert "error" not in out and out["prediction"].ndarray().shape == (3, 40, 48), out
-    call(service, "live_close", {"session": "small"})
-    from pixelforest.features import FeatureSpec
+    # the Features dialog learns the largest scale of each feature this image holds, by the same rule
+    info = call(service, "feature_presets", {"session": "small"})
+    assert info["plane_size"] == 40
+    from pixelforest.features import FeatureSpec, check_scales
 
+    for fid, top in zip(info["ids"], info["max_scale"]):
+        if top is None:
+            assert fid == "HoleFilling"
+            continue
+        spec = FeatureSpec.from_dict({"scales": [top], "features": {fid: [top]}})
+        check_scales(spec, (1, 1, 40, 48))  # the largest offered scale is accepted
+        over = FeatureSpec.from_dict({"scales": [top + 0.01], "features": {fid: [top + 0.01]}})
+        with pytest.raises(ValueError, match="too large for this image"):
+            check_scales(over, (1, 1, 40, 48))  # and a little more is not
+    assert "max_scale" not in call(service, "feature_presets", {})  # no session: nothing to fit
+    call(service, "live_close", {"session": "small"})
     explicit = FeatureSpec.preset("pixelforest-default").to_dict()
     out = call(service, "live_open", {"session": "small2", "image": "i", "features": explicit}, img)
     assert "scale 16.0 of" in out["error"] and "too large for this image" in out["error"]
@@ -213,3 +226,12 @@ def test_live_resume_takes_the_labels_of_the_image_of_that_name(blobs2d, blobs_l
     third.add_image("c", Session(blobs2d, "minimal", name="c.tif"))
     with pytest.raises(ValueError, match="labels of 2 images of this size \\('a.tif', 'b.tif'\\) and none is named 'c.tif'"):
         third.resume("c", clf)
+
+
+def test_nan_pixels_get_a_message_in_fijis_words(service, blobs2d):
+    """A 32-bit image with NaN holes: the worker names the image and the ImageJ command that fixes it."""
+    holes = blobs2d.copy()
+    holes[10:12, 10:12] = np.nan
+    out = call(service, "live_open", {"session": "nan", "image": "i", "features": "minimal", "title": "holes.tif"},
+               _nd(holes[None, None, None]))
+    assert out["error"].startswith("holes.tif has NaN or infinite pixel values") and "Remove NaNs" in out["error"], out

@@ -116,6 +116,10 @@ FILTER_WINDOW = 2.0
 DOG_RATIO = 0.66
 
 
+class NonFiniteError(ValueError):
+    """An image holds NaN or infinite values, which no feature can be computed from."""
+
+
 class FeatureError(ValueError):
     """Invalid feature selection or scale for an image."""
 
@@ -470,6 +474,16 @@ def fit_to_depth(spec: FeatureSpec, z_size: int) -> FeatureSpec:
         return spec
     flags = tuple(scale_min_size(s) > z_size for s in spec.scales)
     return spec.with_compute_in_2d(flags) if any(flags) else spec
+
+
+def largest_scale(fid: str, size: int) -> float | None:
+    """The largest scale of feature ``fid`` that an axis of ``size`` pixels can hold (the rule
+    :func:`check_scales` applies), or None for any (hole filling's reach is cut at the border)."""
+    if fid == "HoleFilling":
+        return None
+    if fid == "TopHat":  # 2 * ceil(s) + 1 <= size
+        return float(max(0, (size - 1) // 2))
+    return max(0.0, (size - 1) / 3.5)  # ceil(3.5 s) + 1 <= size
 
 
 def _too_large(spec: FeatureSpec, shape_tzyx: tuple[int, ...]):
@@ -840,7 +854,8 @@ def check_image_values(image: np.ndarray, name: str = "image") -> None:
     if image.size == 0:
         raise ValueError(f"{name} is empty (shape {image.shape})")
     if image.dtype.kind == "f" and not np.isfinite(image).all():
-        raise ValueError(f"{name} contains NaN or Inf values; replace them (e.g. np.nan_to_num) before computing features")
+        raise NonFiniteError(f"{name} contains NaN or Inf values; replace them (e.g. np.nan_to_num) before computing "
+                             f"features")
     if image.dtype.itemsize >= 8 or image.dtype.kind == "f" and image.dtype.itemsize > 4:
         lo, hi = image.min(), image.max()
         if max(abs(float(lo)), abs(float(hi))) > MAX_ABS_VALUE:

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import __version__
 from .classifier import Classifier, normalize_source
-from .features import DEFAULT_FEATURES, FeatureSpec, resolve_spec
+from .features import DEFAULT_FEATURES, FeatureSpec, NonFiniteError, resolve_spec
 from .live import Cancelled  # one cancellation for the commands and the live rounds
 
 #: budget for cached features (bytes): the plugin's Options > Memory
@@ -536,12 +536,19 @@ def req_live_suggest_features(task, params, image):
 
 
 def req_feature_presets(task, params, image):
-    """The feature ids, their names and minimum scales, and each preset, for the Features dialog."""
-    from .features import FEATURE_IDS, FEATURE_NAMES, MIN_SCALE, PRESETS
+    """The feature ids, their names, minimum scales and (for a live session's images) maximum
+    scales, and each preset, for the Features dialog."""
+    from .features import FEATURE_IDS, FEATURE_NAMES, MIN_SCALE, PRESETS, largest_scale
 
-    return {"ids": list(FEATURE_IDS), "names": [FEATURE_NAMES[f] for f in FEATURE_IDS],
-            "min_scale": [MIN_SCALE[f] for f in FEATURE_IDS],
-            "presets": {name: FeatureSpec.preset(name).to_dict() for name in PRESETS}}
+    out = {"ids": list(FEATURE_IDS), "names": [FEATURE_NAMES[f] for f in FEATURE_IDS],
+           "min_scale": [MIN_SCALE[f] for f in FEATURE_IDS],
+           "presets": {name: FeatureSpec.preset(name).to_dict() for name in PRESETS}}
+    live = STATE.live.get(str(params.get("session"))) if params.get("session") is not None else None
+    if live is not None and live.images:  # the smallest image's plane decides (2D scales are taken in y and x)
+        size = min(min(s.image5.shape[2:4]) for s in live.images.values())
+        out["max_scale"] = [largest_scale(f, size) for f in FEATURE_IDS]
+        out["plane_size"] = size
+    return out
 
 
 def req_live_save(task, params, image):
@@ -665,6 +672,12 @@ def handle(task, request: str, params: dict | None = None, image=None) -> None:
             task.outputs["error"] = f"the plugin sent no {e} for {request!r}: plugin and pixelforest versions differ?"
         else:  # a key missing from a file (a damaged or hostile one)
             task.outputs["error"] = f"KeyError: {_one_line(e)} is missing (a damaged or unexpected file?)"
+        task.outputs["trace"] = traceback.format_exc()
+    except NonFiniteError:  # in Fiji's words: what to do in ImageJ
+        title = str(params.get("title") or "The image")
+        task.outputs["error"] = (f"{title} has NaN or infinite pixel values, which no filter can use: replace them "
+                                 f"first (e.g. Process > Noise > Remove NaNs..., or Process > Math > Set... on a "
+                                 f"selection), then try again")
         task.outputs["trace"] = traceback.format_exc()
     except (ValueError, OSError, TypeError, MemoryError) as e:  # the user's to fix: a readable message
         task.outputs["error"] = str(e) if not isinstance(e, MemoryError) else \

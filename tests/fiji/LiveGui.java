@@ -498,6 +498,43 @@ public class LiveGui {
 				Thread.sleep(500);
 				return true;
 			}
+			case "feature-grid": {  // the open Features dialog, on a preset chosen in its list: the boxes a user cannot tick
+				String choose = a.length > 1 ? a[1] : null;
+				SwingUtilities.invokeAndWait(() -> {
+					for (Window w : Window.getWindows()) {
+						if (!w.isVisible() || !(w instanceof java.awt.Dialog) || !((java.awt.Dialog) w).getTitle().equals("Pixel Forest: Features")) continue;
+						for (java.awt.Component c : all(w))
+							if (choose != null && c instanceof javax.swing.JComboBox) {
+								javax.swing.JComboBox<?> box = (javax.swing.JComboBox<?>) c;
+								for (int i = 0; i < box.getItemCount(); i++) if (choose.equals(box.getItemAt(i))) box.setSelectedIndex(i);
+							}
+					}
+				});
+				Thread.sleep(300);
+				SwingUtilities.invokeAndWait(() -> {
+					for (Window w : Window.getWindows()) {
+						if (!w.isVisible() || !(w instanceof java.awt.Dialog) || !((java.awt.Dialog) w).getTitle().equals("Pixel Forest: Features")) continue;
+						for (java.awt.Component c : all(w)) {
+							if (!(c instanceof javax.swing.JCheckBox) || !(c.getParent().getLayout() instanceof java.awt.GridBagLayout)) continue;
+							java.awt.Container grid = c.getParent();
+							java.awt.GridBagConstraints gc = ((java.awt.GridBagLayout) grid.getLayout()).getConstraints(c);
+							String row = "", col = "";
+							int rowIndex = 0, colIndex = 0;
+							for (java.awt.Component o : grid.getComponents()) {  // the row's name (first in its row) and the column's scale (header row)
+								java.awt.GridBagConstraints oc = ((java.awt.GridBagLayout) grid.getLayout()).getConstraints(o);
+								if (o instanceof javax.swing.JLabel && oc.gridy == gc.gridy) row = ((javax.swing.JLabel) o).getText();
+							}
+							int k = 0;
+							for (java.awt.Component o : grid.getComponents()) if (((java.awt.GridBagLayout) grid.getLayout()).getConstraints(o).gridy == gc.gridy) { if (o == c) colIndex = k; k++; }
+							k = 0;
+							for (java.awt.Component o : grid.getComponents()) if (((java.awt.GridBagLayout) grid.getLayout()).getConstraints(o).gridy == 0) { if (k == colIndex) col = ((javax.swing.JLabel) o).getText(); k++; }
+							System.out.println("RESULT box " + row + " | " + col + " | " + (c.isEnabled() ? "on" : "off") + " | "
+								+ (((javax.swing.JCheckBox) c).getToolTipText() == null ? "" : ((javax.swing.JCheckBox) c).getToolTipText()));
+						}
+					}
+				});
+				return true;
+			}
 			case "close-dialogs":
 				SwingUtilities.invokeAndWait(() -> {
 					for (Window w : Window.getWindows()) if (w.isVisible() && w instanceof java.awt.Dialog) w.dispose();

@@ -35,6 +35,9 @@ final class FeatureDialog extends JDialog {
 	private final LiveSession session;
 	private final List<String> ids, names;
 	private final List<Double> minScale;
+	/** the largest scale of each feature that the session's smallest image holds (null: any) */
+	private final List<Double> maxScale = new ArrayList<>();
+	private int planeSize;
 	private final Map<String, Object> presets;
 	private final JPanel grid = new JPanel();
 	private final JTextField scalesField = new JTextField(24);
@@ -47,7 +50,8 @@ final class FeatureDialog extends JDialog {
 	/** Loads the presets from the worker (off the event thread), then shows the dialog. */
 	static void show(JFrame owner, LiveSession session) {
 		session.submit("Features", () -> {
-			Map<String, Object> out = PythonService.call("feature_presets", null, null, "reading the feature presets");
+			Map<String, Object> out = PythonService.call("feature_presets", LiveSession.map("session", session.id), null,
+				"reading the feature presets");
 			SwingUtilities.invokeLater(() -> new FeatureDialog(owner, session, out).setVisible(true));
 		});
 	}
@@ -60,6 +64,10 @@ final class FeatureDialog extends JDialog {
 		names = (List<String>) info.get("names");
 		minScale = new ArrayList<>();
 		for (Object v : (List<Object>) info.get("min_scale")) minScale.add(((Number) v).doubleValue());
+		List<Object> max = (List<Object>) info.get("max_scale");
+		for (int f = 0; f < ids.size(); f++)
+			maxScale.add(max == null || max.get(f) == null ? null : ((Number) max.get(f)).doubleValue());
+		planeSize = info.get("plane_size") == null ? 0 : ((Number) info.get("plane_size")).intValue();
 		presets = (Map<String, Object>) info.get("presets");
 		List<String> choices = new ArrayList<>(presets.keySet());
 		choices.add("custom");
@@ -165,7 +173,11 @@ final class FeatureDialog extends JDialog {
 			List<Double> sel = on.get(ids.get(f));
 			for (int i = 0; i < sc.size(); i++) {
 				JCheckBox b = new JCheckBox();
-				b.setEnabled(sc.get(i) >= minScale.get(f) - 1e-12);
+				boolean small = sc.get(i) >= minScale.get(f) - 1e-12;
+				boolean fits = maxScale.get(f) == null || sc.get(i) <= maxScale.get(f) + 1e-12;
+				b.setEnabled(small && fits);
+				if (!fits) b.setToolTipText("too large for this image (" + planeSize + " pixels across): at most "
+					+ fmt(Math.floor(maxScale.get(f) * 100) / 100));
 				b.setSelected(b.isEnabled() && sel != null && sel.contains(sc.get(i)));
 				b.addActionListener(e -> preset.setSelectedItem("custom"));
 				boxes[f][i] = b;
