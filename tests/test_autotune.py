@@ -18,19 +18,21 @@ def _lab4(lab2d: np.ndarray) -> np.ndarray:
     return lab2d[None, None]
 
 
-def test_strokes_are_connected_runs_of_one_class_within_a_plane():
+def test_strokes_are_connected_runs_of_one_class_within_a_time_point():
     lab = np.zeros((2, 3, 20, 20), np.uint8)
     lab[0, 0, 2, 2:10] = 1  # a stroke
     lab[0, 0, 3:8, 9] = 1  # touching it: the same stroke
     lab[0, 0, 8, 10] = 1  # diagonal neighbour of its end: still the same stroke
     lab[0, 0, 15, 2:10] = 1  # apart: another stroke
     lab[0, 0, 16, 2:10] = 2  # touching it but of the other class: a stroke of its own
-    lab[0, 1, 2, 2:10] = 1  # the same place in the next slice: another stroke
+    lab[0, 1, 2, 2:10] = 1  # the same place in the next slice: the same stroke (one structure)
     lab[1, 0, 2, 2:10] = 1  # and at the next time point
     g = autotune.stroke_groups(lab)
     assert (g > 0).sum() == (lab > 0).sum() and (g[lab == 0] == 0).all()
-    assert len(np.unique(g[lab > 0])) == 5
+    assert len(np.unique(g[lab > 0])) == 4
     assert len(np.unique(g[0, 0, 2:9, :])) - 1 == 1  # the first three pieces are one stroke
+    assert g[0, 1, 2, 2] == g[0, 0, 2, 2]  # and the same place in the next slice is too (held out together)
+    assert g[1, 0, 2, 2] != g[0, 0, 2, 2]  # another time point is another stroke
     for s in np.unique(g[g > 0]):
         assert len(np.unique(lab[g == s])) == 1  # one class per stroke
 
@@ -59,7 +61,7 @@ def test_one_stroke_of_a_class_keeps_the_default_and_says_why(blobs2d):
     lab[5:8, 50:70] = 2  # the only stroke of class 2
     clf = pf.train(blobs2d, lab, features="auto", trees=10, seed=0)
     rep = clf.training["auto"]
-    assert rep["chosen"] == autotune.CANDIDATES[0] and "class 2 has 1 stroke" in rep["reason"]
+    assert rep["chosen"] == autotune.CANDIDATES[0] and "class 'Label 2' has 1 stroke" in rep["reason"]
     assert "kept pixelforest-default" in autotune.describe(rep)
 
 
@@ -114,7 +116,12 @@ def test_auto_from_the_command_line(blobs2d, tmp_path):
     assert clf.spec == pf.FeatureSpec.preset(rep["chosen"])
 
 
-def test_auto_leaves_out_a_preset_too_large_for_the_image():
+def test_auto_fits_each_preset_to_a_small_image_and_a_thin_stack():
+    """A 40 x 40 image: pixelforest-default without its scale 16 is compared with ilastik-default
+    (both fitted as a new user's preset is); a 12-slice stack: the scales too deep for it computed in
+    2D. The classifier is the chosen fitted preset's."""
+    from pixelforest.features import fit_to_depth, fit_to_size
+
     rng = np.random.default_rng(0)
     img = rng.normal(size=(40, 40)).astype(np.float32)
     img[10:30, 10:30] += 3
@@ -125,10 +132,29 @@ def test_auto_leaves_out_a_preset_too_large_for_the_image():
         lab[y, 2:30] = 2
     lab[2:30, 36] = 2
     clf = pf.train(img, lab, features="auto", trees=5, seed=0)
-    rep = clf.training["auto"]  # pixelforest-default's scale 16 needs more than 40 x 40
-    assert rep["chosen"] == "ilastik-default" and "scale 16.0" in rep["skipped"]["pixelforest-default"]
-    assert rep["reason"] == "the only candidate that fits the images" and "cv_error" not in rep
-    assert clf.spec == pf.FeatureSpec.preset("ilastik-default")
+    rep = clf.training["auto"]
+    assert set(rep["cv_error"]) == set(autotune.CANDIDATES)
+    want = fit_to_size(pf.FeatureSpec.preset(rep["chosen"]), (1, 1, 40, 40))[0]
+    assert clf.spec == want
+    if rep["chosen"] == "pixelforest-default":
+        assert rep["fitted"] == "scale(s) 16 left out: too large for the images"
+    vol = np.repeat(img[None], 12, axis=0) + rng.normal(0, 0.3, (12, 40, 40)).astype(np.float32)
+    lab3 = np.zeros(vol.shape, np.uint8)
+    lab3[2:5] = lab  # each stroke painted on three neighbouring slices: held out as one
+    lab3[8] = lab
+    clf3 = pf.train(vol, lab3, features="auto", trees=5, seed=0)
+    rep3 = clf3.training["auto"]
+    assert rep3["strokes"] == 2 * 6 and set(rep3["cv_error"]) == set(autotune.CANDIDATES)
+    spec = fit_to_size(fit_to_depth(pf.FeatureSpec.preset(rep3["chosen"]), 12), (1, 12, 40, 40))[0]
+    assert clf3.spec == spec and any(spec.compute_in_2d)
+
+
+def test_auto_with_one_class_fails_before_comparing(blobs2d):
+    lab = np.zeros(blobs2d.shape, np.uint8)
+    lab[5:8, 50:70] = 1
+    lab[88:91, 5:40] = 1
+    with pytest.raises(ValueError, match="only one class is labelled"):
+        pf.train(blobs2d, lab, features="auto", trees=5, seed=0)
 
 
 def test_auto_is_not_a_feature_spec():

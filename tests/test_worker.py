@@ -195,6 +195,11 @@ def test_live_on_a_small_image_leaves_out_the_scales_it_cannot_hold(service):
         with pytest.raises(ValueError, match="too large for this image"):
             check_scales(over, (1, 1, 40, 48))  # and a little more is not
     assert "max_scale" not in call(service, "feature_presets", {})  # no session: nothing to fit
+    from pixelforest.features import largest_scale, scale_min_size
+
+    for size in range(3, 400):  # where 3.5 * (size - 1) / 3.5 rounds up, one step less
+        top = largest_scale("GaussianSmoothing", size)
+        assert scale_min_size(top) <= size < scale_min_size(top + 1e-9), size
     call(service, "live_close", {"session": "small"})
     explicit = FeatureSpec.preset("pixelforest-default").to_dict()
     out = call(service, "live_open", {"session": "small2", "image": "i", "features": explicit}, img)

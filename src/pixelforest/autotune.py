@@ -27,11 +27,13 @@ TIE = 0.002
 
 def stroke_groups(lab4: np.ndarray) -> np.ndarray:
     """Stroke ids of the labelled pixels of a (T, Z, Y, X) label image: one id per connected run of
-    one class within one plane (8-connected), numbered from 1 (0 = unlabelled)."""
+    one class within a time point (touching in y, x and z, diagonals included), numbered from 1
+    (0 = unlabelled). Labels painted on neighbouring slices of one structure are one stroke, so
+    that they are held out together."""
     from scipy import ndimage
 
     structure = np.zeros((3, 3, 3, 3), bool)
-    structure[1, 1] = True  # within a plane only: a stroke keeps its z/t
+    structure[1] = True  # time points apart
     groups = np.zeros(lab4.shape, np.int32)
     n = 0
     for k in np.unique(lab4[lab4 > 0]):
@@ -41,16 +43,18 @@ def stroke_groups(lab4: np.ndarray) -> np.ndarray:
     return groups
 
 
-def assign_folds(groups: np.ndarray, y: np.ndarray) -> tuple[np.ndarray | None, str]:
+def assign_folds(groups: np.ndarray, y: np.ndarray, class_names=None) -> tuple[np.ndarray | None, str]:
     """A fold for each sample: each class's strokes, largest first, go to the fold holding the
-    fewest pixels of that class so far. Returns (folds, "") or (None, why not)."""
+    fewest pixels of that class so far. Returns (folds, "") or (None, why not); ``class_names``
+    (class k = name k - 1) name the classes in that reason."""
     ids, first, sizes = np.unique(groups, return_index=True, return_counts=True)
     cls = y[first]
     per_class = {int(k): int((cls == k).sum()) for k in np.unique(cls)}
     few = {k: n for k, n in per_class.items() if n < 2}
     if few:
         k, n = next(iter(few.items()))
-        return None, f"class {k} has {n} stroke; two or more strokes of every class are needed to compare presets"
+        name = repr(class_names[k - 1]) if class_names and k <= len(class_names) else str(k)
+        return None, f"class {name} has {n} stroke; two or more strokes of every class are needed to compare presets"
     k_folds = min(FOLDS, min(per_class.values()))
     fold_of = np.zeros(ids.size, np.int32)
     for k in per_class:
@@ -76,7 +80,7 @@ def cv_error(X: np.ndarray, y: np.ndarray, folds: np.ndarray, n_classes: int, *,
 
 
 def choose(samples: dict, groups: np.ndarray, y: np.ndarray, n_classes: int, *, seed=None,
-           n_jobs: int = -1) -> tuple[str, dict]:
+           n_jobs: int = -1, class_names=None) -> tuple[str, dict]:
     """The preset to train with, from ``samples`` ({preset: features of the labelled pixels}, in
     :data:`CANDIDATES` order; the same pixels, in the same order, as ``groups`` and ``y``), and the
     report kept in the classifier: ``{"chosen", "cv_error": {preset: error}, "folds", "strokes",
@@ -84,7 +88,7 @@ def choose(samples: dict, groups: np.ndarray, y: np.ndarray, n_classes: int, *, 
     names = list(samples)
     if len(names) == 1:
         return names[0], {"chosen": names[0], "reason": "the only candidate that fits the images"}
-    folds, why = assign_folds(groups, y)
+    folds, why = assign_folds(groups, y, class_names)
     if folds is None:
         return names[0], {"chosen": names[0], "reason": why}
     errors = {name: cv_error(X, y, folds, n_classes, seed=seed, n_jobs=n_jobs) for name, X in samples.items()}

@@ -507,21 +507,33 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
 
 def _choose_features(labelled: list, depth: int | None, classes, *, seed=None, n_jobs: int = -1):
     """``features="auto"``: each candidate preset's samples, and the one that
-    :func:`pixelforest.autotune.choose` picks. Returns (spec, Xs, ys, report)."""
+    :func:`pixelforest.autotune.choose` picks. A candidate is fitted to the images as a new user's
+    preset is (scales too deep for a thin stack computed in 2D, scales too large for a small image
+    left out: said in the report). Returns (spec, Xs, ys, report)."""
     from . import autotune
+    from .features import FeatureSpec, fit_to_depth, fit_to_size
 
-    samples, skipped, ys = {}, {}, None
+    samples, fitted, skipped, ys = {}, {}, {}, None
     for name in autotune.CANDIDATES:
-        spec = resolve_spec(name, depth)
+        spec = FeatureSpec.preset(name)
+        spec = fit_to_depth(spec, depth) if depth else spec
+        left_out = []
         try:
             for image5, _ in labelled:
-                check_scales(spec, image5.shape[:4])
+                spec, drop = fit_to_size(spec, image5.shape[:4])
+                left_out += drop
         except ValueError as e:
             skipped[name] = str(e)
             continue
+        if left_out:
+            fitted[name] = f"scale(s) {', '.join(f'{v:g}' for v in sorted(set(left_out)))} left out: too large for the images"
         pairs = [extract_samples(image5, lab4, spec) for image5, lab4 in labelled]
         samples[name] = (spec, [a for a, _ in pairs])
-        ys = [b for _, b in pairs]
+        if ys is None:  # the labels' own errors before the other candidates' features are computed
+            ys = [b for _, b in pairs]
+            y = np.concatenate(ys)
+            if np.unique(y).size < 2 or (classes is not None and len(classes) < y.max()):
+                return spec, samples[name][1], ys, {"chosen": name, "reason": "fewer than two classes labelled"}
     if not samples:
         raise ValueError(f"features auto: no candidate preset fits these images: {next(iter(skipped.values()))}")
     groups, offset = [], 0
@@ -530,12 +542,14 @@ def _choose_features(labelled: list, depth: int | None, classes, *, seed=None, n
         g = g[g > 0]
         groups.append(g + offset)
         offset = int(g.max()) + offset
-    y = np.concatenate(ys)
     n_classes = int(max(y.max(), len(classes) if classes else 0))
+    names = list(classes) if classes else [f"Label {k}" for k in range(1, n_classes + 1)]
     name, report = autotune.choose({k: np.concatenate(v[1]) for k, v in samples.items()}, np.concatenate(groups), y,
-                                   n_classes, seed=seed, n_jobs=n_jobs)
+                                   n_classes, seed=seed, n_jobs=n_jobs, class_names=names)
     if skipped:
         report["skipped"] = skipped
+    if name in fitted:
+        report["fitted"] = fitted[name]
     spec, Xs = samples[name]
     return spec, Xs, ys, report
 

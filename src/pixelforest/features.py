@@ -483,7 +483,10 @@ def largest_scale(fid: str, size: int) -> float | None:
         return None
     if fid == "TopHat":  # 2 * ceil(s) + 1 <= size
         return float(max(0, (size - 1) // 2))
-    return max(0.0, (size - 1) / 3.5)  # ceil(3.5 s) + 1 <= size
+    s = max(0.0, (size - 1) / 3.5)  # ceil(3.5 s) + 1 <= size, where rounding can make 3.5 s a hair too large
+    while s > 0 and scale_min_size(s) > size:
+        s = math.nextafter(s, 0.0)
+    return s
 
 
 def _too_large(spec: FeatureSpec, shape_tzyx: tuple[int, ...]):

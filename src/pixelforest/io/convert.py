@@ -91,6 +91,9 @@ def convert(inputs, output, *, layout: str = "ilastik4ij", dataset: str | None =
                                          allow_external=allow_external))
             except Exception as e:  # any per-file error fails that file only
                 from ..batch import _message
+                from ..safety import raise_if_interrupted
+
+                raise_if_interrupted()  # a Ctrl-C swallowed inside compiled code surfaces as another error
 
                 rows.append({"input": f, "output": str(target), "status": "failed", "error": _message(e)})
         if progress:

@@ -176,7 +176,7 @@ final class FeatureDialog extends JDialog {
 				boolean small = sc.get(i) >= minScale.get(f) - 1e-12;
 				boolean fits = maxScale.get(f) == null || sc.get(i) <= maxScale.get(f) + 1e-12;
 				b.setEnabled(small && fits);
-				if (!fits) b.setToolTipText("too large for this image (" + planeSize + " pixels across): at most "
+				if (!fits) b.setToolTipText("too large for the images (the smallest is " + planeSize + " pixels across): at most "
 					+ fmt(Math.floor(maxScale.get(f) * 100) / 100));
 				b.setSelected(b.isEnabled() && sel != null && sel.contains(sc.get(i)));
 				b.addActionListener(e -> preset.setSelectedItem("custom"));
