@@ -31,6 +31,7 @@ public class SuggestFeatures extends PixelForestCommand {
 		NDArray img = ImageBridge.toNDArray(imp);
 		try {
 			Map<String, Object> params = index.params();
+			params.put("title", imp.getTitle());
 			params.put("features", candidates);
 			params.put("n", n);
 			if (!save.isEmpty()) params.put("output", save);
