@@ -193,7 +193,7 @@ def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels:
 
 
 def suggestion_image(shape, regions: list[dict]) -> np.ndarray:
-    """A uint8 image with region i (1-based, most uncertain first) painted as value i."""
+    """A uint8 image with region i (1-based, most worth a stroke first) painted as value i."""
     img = np.zeros(shape, np.uint8)
     for i, r in enumerate(regions, start=1):
         img[tuple(slice(a, b) for a, b in r["box"])] = min(i, 255)
