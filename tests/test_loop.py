@@ -68,11 +68,49 @@ def test_where_to_label_next(blobs):
     unc = clf.predict(img, "uncertainty")
     regions = suggest_regions(unc, k=5, size=15, labels=lab)
     assert len(regions) == 5
-    us = [r["uncertainty"] for r in regions]
-    assert us == sorted(us, reverse=True) and us[0] > np.mean(unc)
+    scores = [r["score"] for r in regions]
+    assert scores == sorted(scores, reverse=True) and regions[0]["uncertainty"] > np.mean(unc)
     for r in regions:
         box = tuple(slice(a, b) for a, b in r["box"])
         assert not (lab[box] > 0).any()  # away from what is already labelled
+    centers = np.array([r["center"] for r in regions])
+    gaps = np.hypot(*(centers[:, None] - centers[None]).transpose(2, 0, 1))
+    assert gaps[np.triu_indices(5, 1)].min() >= 30  # spread out: 2 x size apart
+    again = suggest_regions(unc, k=5, size=15, labels=lab)
+    assert again == regions  # the same uncertainty and labels, the same places
+
+
+def test_where_to_label_next_prefers_wide_uncertain_areas_away_from_labels():
+    unc = np.zeros((120, 200), np.float32)
+    unc[20:22, 10:190] = 1.0  # a thin uncertain line (a boundary)
+    unc[60:90, 20:50] = 0.8  # a wide uncertain area, less uncertain at its peak than the line
+    unc[60:90, 140:170] = 0.8  # the same, with a stroke in it
+    lab = np.zeros(unc.shape, np.uint8)
+    lab[70:80, 152:154] = 2
+    first, second, third = suggest_regions(unc, k=3, size=15, labels=lab)
+    assert 60 <= first["center"][0] < 90 and 20 <= first["center"][1] < 50
+    assert first["uncertainty"] == pytest.approx(0.8) and first["score"] == pytest.approx(0.8)
+    assert third["score"] <= second["score"] < 0.5 * first["score"]
+    assert suggest_regions(unc, k=3, size=15)[0]["center"] == first["center"]
+    # nothing uncertain away from the labels: no suggestion
+    assert suggest_regions(np.zeros((40, 40), np.float32), k=3, size=9) == []
+    everywhere = np.ones((40, 40), np.uint8)
+    assert suggest_regions(np.ones((40, 40), np.float32), k=3, size=9, labels=everywhere) == []
+
+
+def test_where_to_label_next_in_3d_and_bad_input():
+    unc = np.zeros((10, 40, 40), np.float32)
+    unc[4:7, 20:30, 5:15] = 1.0
+    (r,) = suggest_regions(unc, k=1, size=5)
+    assert len(r["center"]) == 3 and len(r["box"]) == 3 and unc[r["center"]] == 1.0
+    with pytest.raises(ValueError, match="size"):
+        suggest_regions(unc, k=1, size=0)
+    with pytest.raises(ValueError, match="k must"):
+        suggest_regions(unc, k=-1)
+    with pytest.raises(ValueError, match="labels of shape"):
+        suggest_regions(unc, k=1, labels=np.zeros((40, 40), np.uint8))
+    with pytest.raises(ValueError, match="2D or 3D"):
+        suggest_regions(np.zeros(5, np.float32))
 
 
 def test_session_retrains_from_cached_features(blobs):

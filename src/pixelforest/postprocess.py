@@ -152,24 +152,48 @@ def write_csv(rows: list[dict], path) -> None:
 
 
 def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels: np.ndarray | None = None) -> list[dict]:
-    """Where to label next: the ``k`` most uncertain places, each a box of about ``size`` pixels
-    around a local maximum of the smoothed uncertainty, away from each other and from pixels
-    already labelled. Returns ``[{"center": (...), "box": (slices as (start, stop)), "uncertainty": u}]``."""
-    from skimage.feature import peak_local_max
+    """Where to label next: ``k`` places, each a box of about ``size`` pixels, most worth a stroke first.
 
-    u = ndimage.uniform_filter(np.asarray(uncertainty, np.float32), size=max(1, size // 2))
-    if labels is not None:
-        u = np.where(ndimage.binary_dilation(labels > 0, iterations=max(1, size // 2)), 0.0, u)
-    peaks = peak_local_max(u, min_distance=max(1, size), num_peaks=int(k), exclude_border=False, threshold_abs=1e-6)
+    A place's worth is the mean uncertainty over a ``size`` box around it (a wide uncertain area
+    outranks a thin uncertain line), times how far its box stays from the nearest labelled pixel,
+    over ``size`` (capped at 1: a box holding a labelled pixel is never suggested, one just
+    beside a stroke counts little). Places
+    are taken greedily, best first, each at least ``2 * size`` from the ones already taken, so the
+    suggestions are spread over the image. 2D or 3D. Returns ``[{"center": (...), "box": ((start,
+    stop), ...), "uncertainty": mean uncertainty around it, "score": worth}]``, best first; fewer
+    than ``k`` when nothing uncertain is left away from the labels.
+    """
+    u = np.asarray(uncertainty, np.float32)
+    if u.ndim not in (2, 3):
+        raise ValueError(f"uncertainty must be a 2D or 3D array, got shape {u.shape}")
+    k, size = int(k), int(size)
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    if size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
+    if labels is not None and np.shape(labels) != u.shape:
+        raise ValueError(f"labels of shape {np.shape(labels)} do not match the uncertainty's {u.shape}")
+    mean_u = ndimage.uniform_filter(np.nan_to_num(u), size=size, mode="nearest")
+    score = mean_u.copy()
+    if labels is not None and np.any(labels):  # a box never holds a labelled pixel; near one counts less
+        near = ndimage.distance_transform_cdt(np.asarray(labels) == 0, metric="chessboard")
+        score *= np.clip((near - size // 2) / size, 0.0, 1.0)
+    grid = np.ogrid[tuple(slice(0, n) for n in u.shape)]
     out = []
-    for pk in peaks:
-        box = tuple((max(0, int(c) - size // 2), min(n, int(c) + size // 2 + 1)) for c, n in zip(pk, u.shape))
-        out.append({"center": tuple(int(c) for c in pk), "box": box, "uncertainty": float(u[tuple(pk)])})
+    for _ in range(k):
+        j = int(np.argmax(score))
+        best = float(score.flat[j])
+        if best <= 1e-6:
+            break
+        c = np.unravel_index(j, u.shape)
+        box = tuple((max(0, int(v) - size // 2), min(n, int(v) + size // 2 + 1)) for v, n in zip(c, u.shape))
+        out.append({"center": tuple(int(v) for v in c), "box": box, "uncertainty": float(mean_u[c]), "score": best})
+        score[sum((g - v) ** 2 for g, v in zip(grid, c)) < (2 * size) ** 2] = 0.0
     return out
 
 
 def suggestion_image(shape, regions: list[dict]) -> np.ndarray:
-    """A uint8 image with region i (1-based, most uncertain first) painted as value i."""
+    """A uint8 image with region i (1-based, most worth a stroke first) painted as value i."""
     img = np.zeros(shape, np.uint8)
     for i, r in enumerate(regions, start=1):
         img[tuple(slice(a, b) for a, b in r["box"])] = min(i, 255)

@@ -506,7 +506,7 @@ def req_live_predict(task, params, image):
 
 
 def req_live_suggest(task, params, image):
-    """Where to label next on a plane: [[y0, y1, x0, x1, uncertainty], ...], most uncertain first."""
+    """Where to label next on a plane: [[y0, y1, x0, x1, uncertainty], ...], most worth a stroke first."""
     live = _live(params)
     t, z, _, _, _ = _region(params)
     regions = live.suggest(str(params["image"]), t, z, int(params.get("k", 5)))

@@ -262,7 +262,7 @@ final class LivePanel extends JFrame {
 
 	private JPanel suggestSection() {
 		JPanel p = section("Where to label next");
-		p.add(button("Find uncertain places", "the most uncertain places of this slice, away from your labels",
+		p.add(button("Find uncertain places", "where a stroke teaches most: wide uncertain areas of this slice, away from your labels, spread out",
 			() -> session.submit("Where to label next", () -> session.suggest(5))), BorderLayout.NORTH);
 		suggestionList.setVisibleRowCount(3);
 		suggestionList.setToolTipText("click a place to go there");

@@ -1,0 +1,96 @@
+"""scripts/evaluate.py's simulated training loop on a small synthetic case: strokes, strategies, rounds."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def ev():
+    spec = importlib.util.spec_from_file_location("evaluate_script", ROOT / "scripts" / "evaluate.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _disks(seed, shape=(96, 120)):
+    """An image of bright disks (one large, a few small) on a noisy background, and its ground truth."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    gt = np.zeros(shape, np.int32)
+    for j, (cy, cx, r) in enumerate([(30, 30, 16), (70, 85, 9), (25, 95, 6), (75, 30, 7)], start=1):
+        gt[(yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = j
+    img = 30 + 60 * (gt > 0) + rng.normal(0, 12, shape)
+    return img.astype(np.float32), gt
+
+
+def test_a_stroke_is_a_brush_stroke_inside_one_class(ev):
+    _, gt = _disks(0)
+    fg = gt > 0
+    win, mask, cls = ev.brush_stroke(fg, (30, 30))  # the centre of the large disk
+    assert cls and mask.any() and fg[win][mask].all()  # foreground only
+    ys, xs = np.nonzero(mask)
+    extent = max(np.ptp(ys), np.ptp(xs)) + 1
+    assert ev.STROKE_LENGTH - 2 <= extent <= ev.STROKE_LENGTH + ev.STROKE_WIDTH  # tens of pixels long
+    assert min(np.ptp(ys), np.ptp(xs)) + 1 <= ev.STROKE_WIDTH + 2  # a few pixels wide
+    win, mask, cls = ev.brush_stroke(fg, (5, 60))  # background near the top edge
+    assert not cls and mask.any() and not fg[win][mask].any()
+    win, mask, cls = ev.brush_stroke(fg, (25, 95))  # a small disk: the stroke stays inside it
+    assert cls and fg[win][mask].all() and mask.sum() < np.pi * 36
+    lab = np.zeros(fg.shape, np.uint8)
+    assert ev.paint(lab, fg, (30, 30)) == (lab == 1).sum() > 0 and not (lab == 2).any()
+
+
+def test_strategies_point_where_they_say(ev):
+    _, gt = _disks(1)
+    fg = gt > 0
+    prob = fg.astype(np.float32)
+    prob[62:79, 77:94] = 0.0  # the disk at (70, 85) is missed: the largest wrong region
+    prob[20:31, 89:101] = 0.55  # an uncertain, wrong patch
+    state = [{"gt": fg, "labels": np.zeros(fg.shape, np.uint8), "prob": prob}]
+    (i, p), *_ = ev.points_errors(state, 2, np.random.default_rng(0))
+    assert i == 0 and fg[p] and prob[p] == 0  # inside the missed disk
+    pts = ev.points_guided(state, 3, np.random.default_rng(0))
+    assert len(pts) >= 1 and abs(pts[0][1][0] - 25) <= 8 and abs(pts[0][1][1] - 95) <= 8  # the uncertain patch
+    r1 = ev.points_random(state * 2, 5, np.random.default_rng(3))
+    assert r1 == ev.points_random(state * 2, 5, np.random.default_rng(3)) and len(r1) == 5
+
+
+def test_the_loop_adds_strokes_round_by_round_and_scores_both_splits(ev, tmp_path):
+    train = [_disks(s) for s in (2, 3)]
+    sets = {"tune": [_disks(4)], "score": [_disks(5)]}
+    from pixelforest.postprocess import ObjectParams
+
+    res = ev.simulate_loop(train, sets, features="minimal", rounds=2, k=3, seed=0,
+                           strategies=["guided", "errors", "random"], objects_params=ObjectParams(min_size=5))
+    assert list(res) == ["guided", "errors", "random"]
+    first = {json.dumps(rows[0], sort_keys=True) for rows in res.values()}
+    assert len(first) == 1  # round 0 (the scribbles) is the same for every strategy
+    for rows in res.values():
+        assert [r["round"] for r in rows] == [0, 1, 2] and [r["strokes"] for r in rows] == [0, 3, 6]
+        assert rows[0]["pixels"] < rows[1]["pixels"] < rows[2]["pixels"]
+        for r in rows:
+            for split in ("tune", "score"):
+                assert 0 < r[split]["iou"] <= 1 and 0 <= r[split]["obj"] <= 1
+    again = ev.simulate_loop(train, sets, features="minimal", rounds=2, k=3, seed=0, strategies=["random"])
+    assert again["random"][2]["pixels"] == res["random"][2]["pixels"]  # deterministic for a seed
+    mean = ev.mean_rows([res, res])
+    assert mean["random"][2]["score"]["iou"] == pytest.approx(res["random"][2]["score"]["iou"])
+    rows = [{"strokes": 0, "score": {"iou": 0.5}}, {"strokes": 5, "score": {"iou": 0.7}}]
+    assert ev.strokes_to_reach(rows, 0.6) == pytest.approx(2.5) and ev.strokes_to_reach(rows, 0.8) is None
+    caption = ev.plot_loop({"synthetic": mean}, tmp_path / "loop.png")
+    data = (tmp_path / "loop.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and "(c) random places" in caption
+
+
+def test_bad_loop_options_are_refused(ev, capsys):
+    assert ev.main(["--rounds", "-1"]) == 2
+    assert ev.main(["--rounds", "2", "--strategies", "guided,nowhere"]) == 2
+    assert "--strategies" in capsys.readouterr().out
