@@ -702,6 +702,9 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
     holes = [si for si, fids in by_scale.items() if "HoleFilling" in fids]
     by_scale = {si: [f for f in fids if f not in OWN_FEATURE_IDS] for si, fids in by_scale.items()}
     by_scale = {si: fids for si, fids in by_scale.items() if fids}
+    if HAVE_NUMBA and FUSED_2D and all(flags[si] for si in list(by_scale) + tophat + holes):
+        _jobs_2d(chans, spec, by_scale, tophat, holes, first_col, out)
+        return out
     if by_scale and HAVE_NUMBA and FUSED_2D and all(flags[si] for si in by_scale):
         _fused_2d(chans, spec, by_scale, first_col, out)
     elif by_scale:
@@ -771,13 +774,71 @@ def _planar_bank(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, flag
     scatter_columns(planar[:len(cols)], np.asarray(cols), out2d)
 
 
-def _fused_2d(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, out: np.ndarray) -> None:
-    """All scales computed in 2D: the row-fused bank (:mod:`pixelforest._bank2d`), plane by plane."""
+#: rough compiled cost per pixel of one job of each kind (relative; used to start the largest first)
+JOB_COST = {"holes": 4.5, "tophat": 2.0, "bank": 1.1}
+
+
+def _jobs_2d(chans, spec: FeatureSpec, by_scale: dict, tophat, holes, first_col: dict, out: np.ndarray) -> None:
+    """Every feature in 2D: the row-fused bank (blocks of rows), the top-hats (a radius of a plane
+    each) and hole filling (a tile of a plane each) as one list of serial compiled jobs, taken
+    by the threads as they come free, largest first (:func:`pixelforest._tasks.run_jobs`)."""
+    import functools
+    import threading
+
+    from . import _bank2d as B
+    from ._filters import tophat_plane
+    from ._holes import hole_filling_jobs
+    from ._tasks import run_jobs, threads
+
+    T, Z, Y, X, F = out.shape
+    n_threads = threads()
+    jobs = []  # (cost, job)
+    planes = [(t, z) for t in range(T) for z in range(Z)]
+    if by_scale:
+        kernels, slots = _bank_kernels(spec, by_scale)
+        for c, ch in enumerate(chans):
+            cols = _bank_cols(by_scale, first_col, slots, c)
+            for t, z in planes:
+                jobs += [(cost * JOB_COST["bank"] * len(by_scale) / 6, job)
+                         for cost, job in B.plane_jobs(ch[t, z], kernels, cols, out[t, z])]
+    if tophat:
+        scratch: dict = {}  # per thread: four plane-sized work buffers (fresh memory is slow to touch)
+
+        def one(src, r, o, col):
+            bufs = scratch.get(threading.get_ident())
+            if bufs is None:
+                bufs = scratch[threading.get_ident()] = [np.empty((Y, X), np.float32) for _ in range(4)]
+            tophat_plane(src, r, o, col, *bufs)
+
+        for si in tophat:
+            r = tophat_radius(spec.scales[si])
+            for c, ch in enumerate(chans):
+                for t, z in planes:
+                    jobs.append((Y * X * JOB_COST["tophat"],
+                                 functools.partial(one, ch[t, z], r, out[t, z].reshape(-1, F),
+                                                   first_col[("TopHat", si, c)])))
+    if holes:
+        sis = sorted(holes, key=lambda si: spec.scales[si])
+        reaches = [hole_reach(spec.scales[si]) for si in sis]
+        for c, ch in enumerate(chans):
+            dark = [first_col[("HoleFilling", si, c)] for si in sis]
+            for t, z in planes:
+                jobs += [(cost * JOB_COST["holes"], job) for cost, job in
+                         hole_filling_jobs(ch[t, z][None], reaches, out[t, z].reshape(-1, F), dark,
+                                           [k + 1 for k in dark], n_threads)]
+    jobs.sort(key=lambda cj: -cj[0])
+    run_jobs([job for _, job in jobs], n_threads)
+
+
+_SLOTS = ("GaussianSmoothing", "LaplacianOfGaussian", "GaussianGradientMagnitude", "DifferenceOfGaussians",
+          "StructureTensorEigenvalues", "HessianOfGaussianEigenvalues")
+
+
+def _bank_kernels(spec: FeatureSpec, by_scale: dict):
+    """The row-fused bank's kernels per scale, and its output slot of each feature."""
     from . import _bank2d as B
 
-    slots = {"GaussianSmoothing": B.C_SMOOTH, "LaplacianOfGaussian": B.C_LOG, "GaussianGradientMagnitude": B.C_GGM,
-             "DifferenceOfGaussians": B.C_DOG, "StructureTensorEigenvalues": B.C_ST,
-             "HessianOfGaussianEigenvalues": B.C_HESS}
+    slots = dict(zip(_SLOTS, (B.C_SMOOTH, B.C_LOG, B.C_GGM, B.C_DOG, B.C_ST, B.C_HESS)))
     kernels = []
     for si in by_scale:
         s = spec.scales[si]
@@ -790,12 +851,25 @@ def _fused_2d(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, out: np
         ks[B.K_IN0], ks[B.K_IN1] = kernel(inner, 0, FILTER_WINDOW), kernel(inner, 1, FILTER_WINDOW)
         ks[B.K_PRE] = kernel(presmooth_sigma(s), 0, PRESMOOTH_WINDOW)
         kernels.append(ks)
+    return kernels, slots
+
+
+def _bank_cols(by_scale: dict, first_col: dict, slots: dict, c: int) -> np.ndarray:
+    cols = np.full((len(by_scale), 6), -1, np.int64)
+    for j, (si, fids) in enumerate(by_scale.items()):
+        for fid in fids:
+            cols[j, slots[fid]] = first_col[(fid, si, c)]
+    return cols
+
+
+def _fused_2d(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, out: np.ndarray) -> None:
+    """All scales computed in 2D: the row-fused bank (:mod:`pixelforest._bank2d`), plane by plane."""
+    from . import _bank2d as B
+
+    kernels, slots = _bank_kernels(spec, by_scale)
     T, Z = out.shape[:2]
     for c, ch in enumerate(chans):
-        cols = np.full((len(by_scale), 6), -1, np.int64)
-        for j, (si, fids) in enumerate(by_scale.items()):
-            for fid in fids:
-                cols[j, slots[fid]] = first_col[(fid, si, c)]
+        cols = _bank_cols(by_scale, first_col, slots, c)
         for t in range(T):
             for z in range(Z):
                 B.compute_plane(ch[t, z], kernels, cols, out[t, z])
