@@ -519,17 +519,39 @@ if HAVE_NUMBA:
             _lines_job(b13, r, not max_first, b03, job, nb)
 
     @numba.njit(cache=True, nogil=True)
-    def tophat_plane(src, r, out2d, col, b0, b1, b2, b3):  # pragma: no cover - compiled
-        """Black and white top-hats of one 2D (Y, X) float32 plane at half-width r into columns
-        col and col + 1 of the (Y*X, F) output, serially (one job of a bank; the values of
-        :func:`closing`, :func:`opening` and :func:`store_tophats`)."""
-        _box_plane(src, r, True, b0, b1)
-        _box_plane(src, r, False, b2, b3)
-        flat, closed, opened = src.reshape(-1), b0.reshape(-1), b2.reshape(-1)
-        for p in range(flat.size):
-            v = flat[p]
-            out2d[p, col] = closed[p] - v
-            out2d[p, col + 1] = v - opened[p]
+    def tophat_band(plane, y0, y1, radii, out2d, cols):  # pragma: no cover - compiled
+        """Black and white top-hats of rows [y0, y1) of a 2D (Y, X) float32 plane at each
+        half-width ``radii[k]`` into columns ``cols[k]`` and ``cols[k] + 1`` of the (Y*X, F)
+        output, serially (one job of a bank). The boxes are computed on the rows with a margin of
+        twice the largest radius (a closing's value depends on rows up to 2r away; the mirror at a
+        cut shifts only rows nearer to it), so the values are those of :func:`closing`,
+        :func:`opening` and :func:`store_tophats` on the whole plane; all the band's columns are
+        then written in one sweep of its output rows."""
+        Y, X = plane.shape
+        h = 2 * radii.max()
+        wy0, wy1 = max(0, y0 - h), min(Y, y1 + h)
+        n = wy1 - wy0
+        win = np.empty((n, X), np.float32)
+        for y in range(n):
+            for x in range(X):
+                win[y, x] = plane[wy0 + y, x]
+        nr = radii.size
+        closed = np.empty((nr, n, X), np.float32)
+        opened = np.empty((nr, n, X), np.float32)
+        b0 = np.empty((n, X), np.float32)
+        b1 = np.empty((n, X), np.float32)
+        for k in range(nr):
+            _box_plane(win, radii[k], True, b0, b1)
+            closed[k] = b0
+            _box_plane(win, radii[k], False, b0, b1)
+            opened[k] = b0
+        for y in range(y0, y1):
+            for x in range(X):
+                v = win[y - wy0, x]
+                o = y * X + x
+                for k in range(nr):
+                    out2d[o, cols[k]] = closed[k, y - wy0, x] - v
+                    out2d[o, cols[k] + 1] = v - opened[k, y - wy0, x]
 
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _store_pair(closed, opened, data, out2d, col):  # pragma: no cover - compiled

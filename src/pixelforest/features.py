@@ -775,7 +775,9 @@ def _planar_bank(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, flag
 
 
 #: rough compiled cost per pixel of one job of each kind (relative; used to start the largest first)
-JOB_COST = {"holes": 4.5, "tophat": 2.0, "bank": 1.1}
+JOB_COST = {"holes": 4.5, "tophat": 0.4, "bank": 1.1}
+#: rows of a band of the top-hats (one job): all radii of a band are written in one sweep of its rows
+TOPHAT_BAND = 256
 
 
 def _jobs_2d(chans, spec: FeatureSpec, by_scale: dict, tophat, holes, first_col: dict, out: np.ndarray) -> None:
@@ -783,10 +785,8 @@ def _jobs_2d(chans, spec: FeatureSpec, by_scale: dict, tophat, holes, first_col:
     each) and hole filling (a tile of a plane each) as one list of serial compiled jobs, taken
     by the threads as they come free, largest first (:func:`pixelforest._tasks.run_jobs`)."""
     import functools
-    import threading
 
     from . import _bank2d as B
-    from ._filters import tophat_plane
     from ._holes import hole_filling_jobs
     from ._tasks import run_jobs, threads
 
@@ -802,21 +802,18 @@ def _jobs_2d(chans, spec: FeatureSpec, by_scale: dict, tophat, holes, first_col:
                 jobs += [(cost * JOB_COST["bank"] * len(by_scale) / 6, job)
                          for cost, job in B.plane_jobs(ch[t, z], kernels, cols, out[t, z])]
     if tophat:
-        scratch: dict = {}  # per thread: four plane-sized work buffers (fresh memory is slow to touch)
+        from ._filters import tophat_band
 
-        def one(src, r, o, col):
-            bufs = scratch.get(threading.get_ident())
-            if bufs is None:
-                bufs = scratch[threading.get_ident()] = [np.empty((Y, X), np.float32) for _ in range(4)]
-            tophat_plane(src, r, o, col, *bufs)
-
-        for si in tophat:
-            r = tophat_radius(spec.scales[si])
-            for c, ch in enumerate(chans):
-                for t, z in planes:
-                    jobs.append((Y * X * JOB_COST["tophat"],
-                                 functools.partial(one, ch[t, z], r, out[t, z].reshape(-1, F),
-                                                   first_col[("TopHat", si, c)])))
+        radii = np.array([tophat_radius(spec.scales[si]) for si in tophat], np.int64)
+        # bands of about TOPHAT_BAND rows (each with a margin of 2 x the largest radius above and below)
+        bands = np.linspace(0, Y, max(1, round(Y / TOPHAT_BAND)) + 1).round().astype(int)
+        for c, ch in enumerate(chans):
+            cols = np.array([first_col[("TopHat", si, c)] for si in tophat], np.int64)
+            for t, z in planes:
+                for y0, y1 in zip(bands[:-1], bands[1:]):
+                    jobs.append(((y1 - y0) * X * len(tophat) * JOB_COST["tophat"],
+                                 functools.partial(tophat_band, ch[t, z], int(y0), int(y1), radii,
+                                                   out[t, z].reshape(-1, F), cols)))
     if holes:
         sis = sorted(holes, key=lambda si: spec.scales[si])
         reaches = [hole_reach(spec.scales[si]) for si in sis]
