@@ -7,6 +7,11 @@ Sections (all by default):
   against scikit-image's ``multiscale_basic_features`` defaults (24 channels), in
   pixel throughput (Mpx/s), 2D (``ilastik-tests/inputdata/2d.h5``, 1024 x 1344) and
   3D (``isbi2012-em`` stack); synthetic images of the same size without ../shared/data.
+  The pixelforest-default preset (36 channels) against the same, on the 2D image and on a
+  256 x 256 crop of it, each also with a CPU hog beside both (one spinning process per core).
+  ilastik-default against ilastik's SIMD filter library ``fastfilters2`` (its 7 features at
+  the same 7 scales, 49 channels) on both sizes, where it is installed (``pip install
+  fastfilters2``; optional, never a dependency; the row says why it was skipped).
 * ``predict``: our compiled forest traversal against scikit-learn's
   ``predict_proba(n_jobs=-1)`` on the same 100-tree forest and features: a shallow forest
   (scattered bright/dark labels, ilastik-default features) on the whole 2D image, and a deep one
