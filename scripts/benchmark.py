@@ -7,6 +7,11 @@ Sections (all by default):
   against scikit-image's ``multiscale_basic_features`` defaults (24 channels), in
   pixel throughput (Mpx/s), 2D (``ilastik-tests/inputdata/2d.h5``, 1024 x 1344) and
   3D (``isbi2012-em`` stack); synthetic images of the same size without ../shared/data.
+  The pixelforest-default preset (36 channels) against the same, on the 2D image and on a
+  256 x 256 crop of it, each also with a CPU hog beside both (one spinning process per core).
+  ilastik-default against ilastik's SIMD filter library ``fastfilters2`` (its 7 features at
+  the same 7 scales, 49 channels) on both sizes, where it is installed (``pip install
+  fastfilters2``; optional, never a dependency; the row says why it was skipped).
 * ``predict``: our compiled forest traversal against scikit-learn's
   ``predict_proba(n_jobs=-1)`` on the same 100-tree forest and features: a shallow forest
   (scattered bright/dark labels, ilastik-default features) on the whole 2D image, and a deep one
@@ -39,6 +44,7 @@ and the ratio of peak RSS to the volume size.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import resource
@@ -161,6 +167,40 @@ def stroke_labels(img: np.ndarray, n_strokes: int = 20, seed: int = 0) -> np.nda
     return lab
 
 
+class cpu_hog:
+    """Another process busy on every core (``os.cpu_count()`` spinning children) while in the block."""
+
+    def __enter__(self):
+        import subprocess
+
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+        time.sleep(0.5)  # (started and spinning)
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.kill()
+        for p in self.procs:
+            p.wait()
+
+
+def fastfilters2_bank():
+    """ilastik's own SIMD filter library (``pip install fastfilters2``; optional, never a
+    dependency): its 7 features at ilastik's 7 scales (49 channels, one (7, Y, X) array per
+    scale, left planar: no interleaving into a pixel-major array as ours does). None, and why,
+    when it is not installed."""
+    try:
+        import fastfilters2
+    except ImportError as e:
+        return None, f"fastfilters2 not installed ({e}); pip install fastfilters2"
+    from pixelforest.features import DEFAULT_SCALES
+
+    def bank(img):
+        a = np.ascontiguousarray(img, np.float32)
+        return [fastfilters2.compute_filters(a, s) for s in DEFAULT_SCALES]
+    return bank, ""
+
+
 def section_features(quick: bool):
     from skimage.feature import multiscale_basic_features
 
@@ -175,11 +215,34 @@ def section_features(quick: bool):
                                         lambda: pf.compute_features(img, bank_for(ndim)), repeat=4)
         rows.append((f"features {ndim}D ({src}{', sigma<=5' if ndim == 3 else ''})", f"{n / tp / 1e6:.2f} Mpx/s ({fp.shape[-1]} ch)",
                      f"{n / tb / 1e6:.2f} Mpx/s ({fb.shape[-1]} ch)", tb / tp))
-        if ndim == 2:  # what a new user gets: the pixelforest-default preset (normalised, top-hats, hole filling)
-            (tb, fb), (tp, fp) = timed_pair(lambda: multiscale_basic_features(img, channel_axis=None),
-                                            lambda: pf.compute_features(img, "pixelforest-default"), repeat=4)
-            rows.append(("features 2D, pixelforest-default", f"{n / tp / 1e6:.2f} Mpx/s ({fp.shape[-1]} ch)",
-                         f"{n / tb / 1e6:.2f} Mpx/s ({fb.shape[-1]} ch)", tb / tp))
+        if ndim != 2:
+            continue
+        # what a new user gets: the pixelforest-default preset (normalised, top-hats, hole filling),
+        # on the whole image and on a 256 x 256 crop (a nucleus crop, the live view's visible part),
+        # on a quiet machine and beside another process that keeps every core busy
+        small = np.ascontiguousarray(img[:256, :256])
+        for im, what, hog in ((img, f"{img.shape[0]}x{img.shape[1]}", False), (small, "256x256", False),
+                              (img, f"{img.shape[0]}x{img.shape[1]}, CPU hog beside", True),
+                              (small, "256x256, CPU hog beside", True)):
+            m = im.size
+            reps = 4 if m > 2**18 else 12
+            with (cpu_hog() if hog else contextlib.nullcontext()):
+                (tb, fb), (tp, fp) = timed_pair(lambda: multiscale_basic_features(im, channel_axis=None),
+                                                lambda: pf.compute_features(im, "pixelforest-default"), repeat=reps)
+            rows.append((f"features 2D pixelforest-default, {what}", f"{m / tp / 1e6:.2f} Mpx/s ({fp.shape[-1]} ch)",
+                         f"{m / tb / 1e6:.2f} Mpx/s ({fb.shape[-1]} ch)", tb / tp))
+        # the ilastik bank against ilastik's own filter library, where installed
+        ff2, why = fastfilters2_bank()
+        for im, what in ((img, f"{img.shape[0]}x{img.shape[1]}"), (small, "256x256")):
+            label = f"features 2D ilastik-default vs fastfilters2, {what}"
+            if ff2 is None:
+                rows.append((label, "skipped", why[:34], None))
+                continue
+            m = im.size
+            (tb, fb), (tp, fp) = timed_pair(lambda: ff2(im), lambda: pf.compute_features(im, "ilastik-default"),
+                                            repeat=4 if m > 2**18 else 12)
+            rows.append((label, f"{m / tp / 1e6:.2f} Mpx/s ({fp.shape[-1]} ch)",
+                         f"{m / tb / 1e6:.2f} Mpx/s ({sum(f.shape[0] for f in fb)} ch)", tb / tp))
     return rows
 
 

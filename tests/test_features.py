@@ -221,6 +221,7 @@ SMALL = (0.3, 0.7, 1.0, 1.6)
     ((300, 217), "yx", "ilastik-default"),
     ((150, 96, 2), "yxc", "ilastik-default"),
     ((3, 90, 70), "tyx", "pixelforest-default"),
+    ((700, 650), "yx", "pixelforest-default"),  # hole filling in 4 tiles, more than the threads
     ((9, 12), "yx", FeatureSpec.preset("ilastik-default", scales=SMALL)),
     ((5, 300), "yx", FeatureSpec.preset("ilastik-default", scales=(0.3, 0.7, 1.0))),
     ((130, 80), "yx", FeatureSpec.from_cells({"StructureTensorEigenvalues": [0.7, 3.5]}, structure_tensor="vigra")),
@@ -357,6 +358,42 @@ def test_names_match_ilastik_projects(ilastik_tests, case, n_channels, ndim):
     # ilastik 1.2 names lack the " in 2D/3D" part that newer ilastik versions add
     ours = [n.replace(f" in {ndim}D", "") for n in spec.names(n_channels, ndim)]
     assert ours == theirs
+
+
+def test_jobs_run_once_each_and_raise_the_first_error():
+    """The job list of a feature bank (pixelforest._tasks): every job runs exactly once whatever the
+    threads, calls from several threads at once share the pool and all finish, and a job's
+    exception reaches the caller (the jobs not yet started are dropped)."""
+    import threading
+
+    from pixelforest._tasks import run_jobs
+
+    for workers in (1, 2, 5):
+        counts = [0] * 50
+        lock = threading.Lock()
+
+        def job(i):
+            with lock:
+                counts[i] += 1
+        run_jobs([lambda i=i: job(i) for i in range(50)], workers)
+        assert counts == [1] * 50
+    results = []
+
+    def caller(k):
+        hits = []
+        run_jobs([lambda j=j: hits.append(j) for j in range(20)], 3)
+        results.append((k, sorted(hits)))
+    callers = [threading.Thread(target=caller, args=(k,)) for k in range(4)]
+    for t in callers:
+        t.start()
+    for t in callers:
+        t.join()
+    assert sorted(results) == [(k, list(range(20))) for k in range(4)]
+
+    def bad():
+        raise ValueError("job 3 failed")
+    with pytest.raises(ValueError, match="job 3 failed"):
+        run_jobs([lambda: None, bad, lambda: None], 2)
 
 
 def test_threads_at_once_under_numbas_workqueue_layer(tmp_path):

@@ -18,6 +18,8 @@ plane-by-plane bank, and a block of an image still gives the whole image's pixel
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._filters import HAVE_NUMBA, _halves, kernel_parity, parallel_call
@@ -60,6 +62,14 @@ def compute_plane(plane: np.ndarray, kernels, cols: np.ndarray, out: np.ndarray)
 
     ``kernels[s]`` holds scale s's eight kernel slots (see ``K_*``; None where unused) and
     ``cols[s]`` its six output columns (see ``C_*``; -1 where not computed)."""
+    taps, parity, radius, cols, ring, halo = _checked(plane, kernels, cols, out)
+    workers = min(numba.get_num_threads(), -(-plane.shape[0] // ROWS_PER_JOB))
+    ucols = np.unique(np.concatenate([cols[cols >= 0], cols[:, [C_ST, C_HESS]][cols[:, [C_ST, C_HESS]] >= 0] + 1]))
+    parallel_call(_features, np.ascontiguousarray(plane, np.float32), taps, parity, radius, cols, ucols, ring, halo,
+                  workers, out)
+
+
+def _checked(plane, kernels, cols, out):
     taps, parity, radius = pack_kernels(kernels)
     if (parity[:, [K_SF0, K_SF1, K_SF2]] != [1, -1, 1]).any():
         raise ValueError("kernel slots 0-2 must be a Gaussian and its first and second derivatives")
@@ -70,10 +80,20 @@ def compute_plane(plane: np.ndarray, kernels, cols: np.ndarray, out: np.ndarray)
         raise ValueError(f"out must be a C-contiguous (Y, X, F) array for a {plane.shape} plane")
     ring = 2 * int(radius[:, K_OUTER].max()) + 1  # rows of gradient products a worker keeps
     halo = int(max(radius[:, K_SF0].max(), radius[:, K_DOG].max(), (radius[:, K_OUTER] + radius[:, K_IN0]).max()))
-    workers = min(numba.get_num_threads(), -(-plane.shape[0] // ROWS_PER_JOB))
+    return taps, parity, radius, cols, ring, halo
+
+
+def plane_jobs(plane: np.ndarray, kernels, cols: np.ndarray, out: np.ndarray) -> list:
+    """:func:`compute_plane` as a list of ``(cost, job)``, one job per block of ROWS_PER_JOB rows,
+    for :func:`pixelforest._tasks.run_jobs`; cost in pixels (times the scales, about)."""
+    taps, parity, radius, cols, ring, halo = _checked(plane, kernels, cols, out)
+    plane = np.ascontiguousarray(plane, np.float32)
     ucols = np.unique(np.concatenate([cols[cols >= 0], cols[:, [C_ST, C_HESS]][cols[:, [C_ST, C_HESS]] >= 0] + 1]))
-    parallel_call(_features, np.ascontiguousarray(plane, np.float32), taps, parity, radius, cols, ucols, ring, halo,
-                  workers, out)
+    Y, X = plane.shape
+    n = -(-Y // ROWS_PER_JOB)
+    return [(min(ROWS_PER_JOB, Y - q * ROWS_PER_JOB) * X,
+             functools.partial(blocks, plane, taps, parity, radius, cols, ucols, ring, halo, q, q + 1, 1, out))
+            for q in range(n)]
 
 
 if HAVE_NUMBA:
@@ -234,98 +254,105 @@ if HAVE_NUMBA:
 
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _features(plane, taps, parity, radius, cols, ucols, W, H, workers, out):  # pragma: no cover - compiled
+        Y = plane.shape[0]
+        jobs = (Y + ROWS_PER_JOB - 1) // ROWS_PER_JOB
+        for w in numba.prange(workers):
+            blocks(plane, taps, parity, radius, cols, ucols, W, H, w, jobs, workers, out)
+
+    @numba.njit(cache=True, nogil=True)
+    def blocks(plane, taps, parity, radius, cols, ucols, W, H, first, stop, step, out):  # pragma: no cover
+        """Blocks ``first, first + step, ...`` (below ``stop``) of ROWS_PER_JOB rows, serially."""
         Y, X = plane.shape
         S = cols.shape[0]
         R = taps.shape[2]
         CH = ROWS_PER_JOB
-        jobs = (Y + CH - 1) // CH
+        jobs = min(stop, (Y + CH - 1) // CH)
         whole = ucols.size == out.shape[2]
-        for w in numba.prange(workers):
-            nb = min(Y, CH + 2 * H)
-            band = np.empty((S, nb, X), np.float32)  # pre-smoothed rows lo..hi-1 of each scale
-            frow = np.empty((out.shape[2], X), np.float32)  # the row's features, column by column
-            ring = np.empty((S, 3, W, X), np.float32)
-            m0 = np.empty(X + 2 * R, np.float32)
-            m1 = np.empty(X + 2 * R, np.float32)
-            m2 = np.empty(X + 2 * R, np.float32)
-            md = np.empty(X + 2 * R, np.float32)
-            sm = np.empty(X, np.float32)
-            gx = np.empty(X, np.float32)
-            gy = np.empty(X, np.float32)
-            hxx = np.empty(X, np.float32)
-            hxy = np.empty(X, np.float32)
-            hyy = np.empty(X, np.float32)
-            dg = np.empty(X, np.float32)
-            a0 = np.empty(X, np.float64)  # the pre-smoothing's sums
-            for q in range(w, jobs, workers):
-                a = CH * q
-                b = min(Y, a + CH)
-                lo = max(0, a - H)
-                hi = min(Y, b + H)
+        nb = min(Y, CH + 2 * H)
+        band = np.empty((S, nb, X), np.float32)  # pre-smoothed rows lo..hi-1 of each scale
+        frow = np.empty((out.shape[2], X), np.float32)  # the row's features, column by column
+        ring = np.empty((S, 3, W, X), np.float32)
+        m0 = np.empty(X + 2 * R, np.float32)
+        m1 = np.empty(X + 2 * R, np.float32)
+        m2 = np.empty(X + 2 * R, np.float32)
+        md = np.empty(X + 2 * R, np.float32)
+        sm = np.empty(X, np.float32)
+        gx = np.empty(X, np.float32)
+        gy = np.empty(X, np.float32)
+        hxx = np.empty(X, np.float32)
+        hxy = np.empty(X, np.float32)
+        hyy = np.empty(X, np.float32)
+        dg = np.empty(X, np.float32)
+        a0 = np.empty(X, np.float64)  # the pre-smoothing's sums
+        for q in range(first, jobs, step):
+            a = CH * q
+            b = min(Y, a + CH)
+            lo = max(0, a - H)
+            hi = min(Y, b + H)
+            for s in range(S):
+                for j in range(lo, hi):
+                    _mid(plane, 0, Y, j, taps[s, K_PRE], parity[s, K_PRE], radius[s, K_PRE], m0, R, a0)
+                    pad_row(m0, X, radius[s, K_PRE], R)
+                    _last(m0, X, taps[s, K_PRE], parity[s, K_PRE], radius[s, K_PRE], R, band[s, j - lo], a0)
+                if cols[s, C_ST] >= 0:  # the gradient rows above the block that its tensor smoothing needs
+                    ro = radius[s, K_OUTER]
+                    for j in range(a - ro, a + ro):
+                        _product_row(band[s], lo, Y, j, taps, parity, radius, s, R, m1, m2, gy, gx, a0, ring[s])
+            for i in range(a, b):
                 for s in range(S):
-                    for j in range(lo, hi):
-                        _mid(plane, 0, Y, j, taps[s, K_PRE], parity[s, K_PRE], radius[s, K_PRE], m0, R, a0)
-                        pad_row(m0, X, radius[s, K_PRE], R)
-                        _last(m0, X, taps[s, K_PRE], parity[s, K_PRE], radius[s, K_PRE], R, band[s, j - lo], a0)
-                    if cols[s, C_ST] >= 0:  # the gradient rows above the block that its tensor smoothing needs
+                    c = cols[s]
+                    src = band[s]
+                    r = radius[s, K_SF0]
+                    t0, t1, t2 = taps[s, K_SF0], taps[s, K_SF1], taps[s, K_SF2]
+                    need_d = c[C_GGM] >= 0 or c[C_HESS] >= 0
+                    need_dd = c[C_LOG] >= 0 or c[C_HESS] >= 0
+                    if need_d or need_dd:
+                        _mid3(src, lo, Y, i, t0, t1, t2, r, m0, m1, m2, R)
+                        pad_row(m1, X, r, R)
+                        pad_row(m2, X, r, R)
+                    else:
+                        _mid(src, lo, Y, i, t0, 1, r, m0, R, a0)
+                    pad_row(m0, X, r, R)
+                    if need_dd:  # m0 along x: smoothing, d/dx, d2/dx2
+                        _last3(m0, X, t0, t1, t2, r, R, sm, gx, hxx)
+                    elif need_d:
+                        _last2(m0, X, t0, t1, r, R, sm, gx)
+                    else:
+                        _last(m0, X, t0, 1, r, R, sm, a0)
+                    if need_d:  # m1 (d/dy) along x: d/dy, d2/dydx
+                        _last2(m1, X, t0, t1, r, R, gy, hxy)
+                    if need_dd:  # m2 (d2/dy2) along x
+                        _last(m2, X, t0, 1, r, R, hyy, a0)
+                    if c[C_SMOOTH] >= 0:
+                        frow[c[C_SMOOTH], :X] = sm[:X]
+                    if c[C_DOG] >= 0:
+                        rd = radius[s, K_DOG]
+                        _mid(src, lo, Y, i, taps[s, K_DOG], parity[s, K_DOG], rd, md, R, a0)
+                        pad_row(md, X, rd, R)
+                        _last(md, X, taps[s, K_DOG], parity[s, K_DOG], rd, R, dg, a0)
+                        col = c[C_DOG]
+                        for x in range(X):
+                            frow[col, x] = sm[x] - dg[x]
+                    if c[C_GGM] >= 0:
+                        col = c[C_GGM]
+                        for x in range(X):
+                            g2 = np.float32(0.0)
+                            g2 += gy[x] * gy[x]
+                            g2 += gx[x] * gx[x]
+                            frow[col, x] = np.sqrt(g2)
+                    if c[C_LOG] >= 0:
+                        col = c[C_LOG]
+                        for x in range(X):
+                            frow[col, x] = hyy[x] + hxx[x]
+                    if c[C_HESS] >= 0:
+                        _put_eig(hyy, hxy, hxx, frow[c[C_HESS]], frow[c[C_HESS] + 1], X)
+                    if c[C_ST] >= 0:
                         ro = radius[s, K_OUTER]
-                        for j in range(a - ro, a + ro):
-                            _product_row(band[s], lo, Y, j, taps, parity, radius, s, R, m1, m2, gy, gx, a0, ring[s])
-                for i in range(a, b):
-                    for s in range(S):
-                        c = cols[s]
-                        src = band[s]
-                        r = radius[s, K_SF0]
-                        t0, t1, t2 = taps[s, K_SF0], taps[s, K_SF1], taps[s, K_SF2]
-                        need_d = c[C_GGM] >= 0 or c[C_HESS] >= 0
-                        need_dd = c[C_LOG] >= 0 or c[C_HESS] >= 0
-                        if need_d or need_dd:
-                            _mid3(src, lo, Y, i, t0, t1, t2, r, m0, m1, m2, R)
-                            pad_row(m1, X, r, R)
-                            pad_row(m2, X, r, R)
-                        else:
-                            _mid(src, lo, Y, i, t0, 1, r, m0, R, a0)
-                        pad_row(m0, X, r, R)
-                        if need_dd:  # m0 along x: smoothing, d/dx, d2/dx2
-                            _last3(m0, X, t0, t1, t2, r, R, sm, gx, hxx)
-                        elif need_d:
-                            _last2(m0, X, t0, t1, r, R, sm, gx)
-                        else:
-                            _last(m0, X, t0, 1, r, R, sm, a0)
-                        if need_d:  # m1 (d/dy) along x: d/dy, d2/dydx
-                            _last2(m1, X, t0, t1, r, R, gy, hxy)
-                        if need_dd:  # m2 (d2/dy2) along x
-                            _last(m2, X, t0, 1, r, R, hyy, a0)
-                        if c[C_SMOOTH] >= 0:
-                            frow[c[C_SMOOTH], :X] = sm[:X]
-                        if c[C_DOG] >= 0:
-                            rd = radius[s, K_DOG]
-                            _mid(src, lo, Y, i, taps[s, K_DOG], parity[s, K_DOG], rd, md, R, a0)
-                            pad_row(md, X, rd, R)
-                            _last(md, X, taps[s, K_DOG], parity[s, K_DOG], rd, R, dg, a0)
-                            col = c[C_DOG]
-                            for x in range(X):
-                                frow[col, x] = sm[x] - dg[x]
-                        if c[C_GGM] >= 0:
-                            col = c[C_GGM]
-                            for x in range(X):
-                                g2 = np.float32(0.0)
-                                g2 += gy[x] * gy[x]
-                                g2 += gx[x] * gx[x]
-                                frow[col, x] = np.sqrt(g2)
-                        if c[C_LOG] >= 0:
-                            col = c[C_LOG]
-                            for x in range(X):
-                                frow[col, x] = hyy[x] + hxx[x]
-                        if c[C_HESS] >= 0:
-                            _put_eig(hyy, hxy, hxx, frow[c[C_HESS]], frow[c[C_HESS] + 1], X)
-                        if c[C_ST] >= 0:
-                            ro = radius[s, K_OUTER]
-                            _product_row(src, lo, Y, i + ro, taps, parity, radius, s, R, m1, m2, gy, gx, a0, ring[s])
-                            to, po = taps[s, K_OUTER], parity[s, K_OUTER]
-                            for comp, res in ((0, hyy), (1, hxy), (2, hxx)):
-                                _mid_ring(ring[s, comp], X, i, to, po, ro, m0, R)
-                                pad_row(m0, X, ro, R)
-                                _last(m0, X, to, po, ro, R, res, a0)
-                            _put_eig(hyy, hxy, hxx, frow[c[C_ST]], frow[c[C_ST] + 1], X)
-                    _interleave(frow, ucols, out[i], X, whole)
+                        _product_row(src, lo, Y, i + ro, taps, parity, radius, s, R, m1, m2, gy, gx, a0, ring[s])
+                        to, po = taps[s, K_OUTER], parity[s, K_OUTER]
+                        for comp, res in ((0, hyy), (1, hxy), (2, hxx)):
+                            _mid_ring(ring[s, comp], X, i, to, po, ro, m0, R)
+                            pad_row(m0, X, ro, R)
+                            _last(m0, X, to, po, ro, R, res, a0)
+                        _put_eig(hyy, hxy, hxx, frow[c[C_ST]], frow[c[C_ST] + 1], X)
+                _interleave(frow, ucols, out[i], X, whole)

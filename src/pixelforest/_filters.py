@@ -428,30 +428,69 @@ if HAVE_NUMBA:
                 for b in range(n):
                     h[j, b] = min(h[j + 1, b], row[c0 + b])
 
+    @numba.njit(cache=True, inline="always")
+    def _lines_job(src, r, is_max, out, job, nb):  # pragma: no cover - compiled
+        """Job ``job`` of :func:`_minmax_lines`: line ``job // nb``, columns ``256 (job % nb)`` on."""
+        A, L, B = src.shape
+        w = 2 * r + 1
+        P = L + 2 * r
+        CB = 256
+        a = job // nb
+        b0 = (job % nb) * CB
+        n = min(B, b0 + CB) - b0
+        g = np.empty((P, n), np.float32)
+        h = np.empty((P, n), np.float32)
+        _block_extrema(src[a], True, r, L, b0, n, is_max, g, h)
+        for k in range(L):
+            dst = out[a, k]
+            if is_max:
+                for b in range(n):
+                    dst[b0 + b] = max(h[k, b], g[k + w - 1, b])
+            else:
+                for b in range(n):
+                    dst[b0 + b] = min(h[k, b], g[k + w - 1, b])
+
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _minmax_lines(src, r, is_max, out):  # pragma: no cover - compiled
         """Running max (min) of width 2r+1 along L of (A, L, B), mirror borders; B contiguous, taken
         256 at a time (:func:`_block_extrema`)."""
         A, L, B = src.shape
+        nb = (B + 255) // 256
+        for job in numba.prange(A * nb):
+            _lines_job(src, r, is_max, out, job, nb)
+
+    @numba.njit(cache=True, inline="always")
+    def _strip_job(src, r, ops, out, s):  # pragma: no cover - compiled
+        """Strip ``s`` (rows ``STRIP s`` on) of :func:`_minmax_last`."""
+        A, L = src.shape
         w = 2 * r + 1
         P = L + 2 * r
-        CB = 256
-        nb = (B + CB - 1) // CB
-        for job in numba.prange(A * nb):
-            a = job // nb
-            b0 = (job % nb) * CB
-            n = min(B, b0 + CB) - b0
-            g = np.empty((P, n), np.float32)
-            h = np.empty((P, n), np.float32)
-            _block_extrema(src[a], True, r, L, b0, n, is_max, g, h)
-            for k in range(L):
-                dst = out[a, k]
+        a0 = s * STRIP
+        n = min(A, a0 + STRIP) - a0
+        buf = np.zeros((P, STRIP), np.float32)
+        g = np.empty((P, STRIP), np.float32)
+        h = np.empty((P, STRIP), np.float32)
+        for i in range(n):
+            row = src[a0 + i]
+            for j in range(L):
+                buf[r + j, i] = row[j]
+        for is_max in ops:
+            for j in range(r):  # mirror borders
+                for i in range(STRIP):
+                    buf[j, i] = buf[r + _mirror(j - r, L), i]
+                    buf[r + L + j, i] = buf[r + _mirror(L + j, L), i]
+            _block_extrema(buf, False, r, L, 0, STRIP, is_max, g, h)
+            for k in range(L):  # the window [k, k + w - 1] of the padded line -> position k
                 if is_max:
-                    for b in range(n):
-                        dst[b0 + b] = max(h[k, b], g[k + w - 1, b])
+                    for i in range(STRIP):
+                        buf[r + k, i] = max(h[k, i], g[k + w - 1, i])
                 else:
-                    for b in range(n):
-                        dst[b0 + b] = min(h[k, b], g[k + w - 1, b])
+                    for i in range(STRIP):
+                        buf[r + k, i] = min(h[k, i], g[k + w - 1, i])
+        for i in range(n):
+            dst = out[a0 + i]
+            for k in range(L):
+                dst[k] = buf[r + k, i]
 
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _minmax_last(src, r, ops, out):  # pragma: no cover - compiled
@@ -460,36 +499,59 @@ if HAVE_NUMBA:
         STRIP at a time and held transposed, (padded position, row), so that each step of the
         running extremum is one vector operation over the strip's rows."""
         A, L = src.shape
-        w = 2 * r + 1
-        P = L + 2 * r
-        ns = (A + STRIP - 1) // STRIP
-        for s in numba.prange(ns):
-            a0 = s * STRIP
-            n = min(A, a0 + STRIP) - a0
-            buf = np.zeros((P, STRIP), np.float32)
-            g = np.empty((P, STRIP), np.float32)
-            h = np.empty((P, STRIP), np.float32)
-            for i in range(n):
-                row = src[a0 + i]
-                for j in range(L):
-                    buf[r + j, i] = row[j]
-            for is_max in ops:
-                for j in range(r):  # mirror borders
-                    for i in range(STRIP):
-                        buf[j, i] = buf[r + _mirror(j - r, L), i]
-                        buf[r + L + j, i] = buf[r + _mirror(L + j, L), i]
-                _block_extrema(buf, False, r, L, 0, STRIP, is_max, g, h)
-                for k in range(L):  # the window [k, k + w - 1] of the padded line -> position k
-                    if is_max:
-                        for i in range(STRIP):
-                            buf[r + k, i] = max(h[k, i], g[k + w - 1, i])
-                    else:
-                        for i in range(STRIP):
-                            buf[r + k, i] = min(h[k, i], g[k + w - 1, i])
-            for i in range(n):
-                dst = out[a0 + i]
-                for k in range(L):
-                    dst[k] = buf[r + k, i]
+        for s in numba.prange((A + STRIP - 1) // STRIP):
+            _strip_job(src, r, ops, out, s)
+
+    @numba.njit(cache=True, nogil=True)
+    def _box_plane(src, r, max_first, b0, b1):  # pragma: no cover - compiled
+        """Closing (``max_first``) or opening of a 2D (Y, X) plane with the square of half-width r,
+        serially: the passes of :func:`_passes` (y, then x twice in one go, then y); the result
+        is in b0 (b1 is work space)."""
+        Y, X = src.shape
+        nb = (X + 255) // 256
+        s3, b03, b13 = src.reshape(1, Y, X), b0.reshape(1, Y, X), b1.reshape(1, Y, X)
+        for job in range(nb):
+            _lines_job(s3, r, max_first, b03, job, nb)
+        ops = np.array([max_first, not max_first])
+        for s in range((Y + STRIP - 1) // STRIP):
+            _strip_job(b0, r, ops, b1, s)
+        for job in range(nb):
+            _lines_job(b13, r, not max_first, b03, job, nb)
+
+    @numba.njit(cache=True, nogil=True)
+    def tophat_band(plane, y0, y1, radii, out2d, cols):  # pragma: no cover - compiled
+        """Black and white top-hats of rows [y0, y1) of a 2D (Y, X) float32 plane at each
+        half-width ``radii[k]`` into columns ``cols[k]`` and ``cols[k] + 1`` of the (Y*X, F)
+        output, serially (one job of a bank). The boxes are computed on the rows with a margin of
+        twice the largest radius (a closing's value depends on rows up to 2r away; the mirror at a
+        cut shifts only rows nearer to it), so the values are those of :func:`closing`,
+        :func:`opening` and :func:`store_tophats` on the whole plane; all the band's columns are
+        then written in one sweep of its output rows."""
+        Y, X = plane.shape
+        h = 2 * radii.max()
+        wy0, wy1 = max(0, y0 - h), min(Y, y1 + h)
+        n = wy1 - wy0
+        win = np.empty((n, X), np.float32)
+        for y in range(n):
+            for x in range(X):
+                win[y, x] = plane[wy0 + y, x]
+        nr = radii.size
+        closed = np.empty((nr, n, X), np.float32)
+        opened = np.empty((nr, n, X), np.float32)
+        b0 = np.empty((n, X), np.float32)
+        b1 = np.empty((n, X), np.float32)
+        for k in range(nr):
+            _box_plane(win, radii[k], True, b0, b1)
+            closed[k] = b0
+            _box_plane(win, radii[k], False, b0, b1)
+            opened[k] = b0
+        for y in range(y0, y1):
+            for x in range(X):
+                v = win[y - wy0, x]
+                o = y * X + x
+                for k in range(nr):
+                    out2d[o, cols[k]] = closed[k, y - wy0, x] - v
+                    out2d[o, cols[k] + 1] = v - opened[k, y - wy0, x]
 
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _store_pair(closed, opened, data, out2d, col):  # pragma: no cover - compiled

@@ -18,6 +18,7 @@ tiles with a halo of the largest reach, computed in parallel (see :func:`hole_fi
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -64,6 +65,14 @@ def hole_filling(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright
     Computed tile by tile (in y and x), each tile with a halo of the largest reach: a value
     depends only on the window of its reach, and a tile's own border is at least that far from
     its core, so the tiles give the whole volume's values exactly."""
+    args, n_tiles = _prepare(data, reaches, out2d, dark_cols, bright_cols, tile_pixels)
+    # fewer tiles than threads (an image up to about 600 x 600): the two polarities run side by
+    # side, each sorting the tile itself, instead of one thread doing both
+    split = n_tiles < numba.get_num_threads() if HAVE_NUMBA else False
+    parallel_call(_tiles, *args, split)
+
+
+def _prepare(data, reaches, out2d, dark_cols, bright_cols, tile_pixels):
     data = np.ascontiguousarray(data, dtype=np.float32)
     if data.ndim != 3:
         raise ValueError("hole_filling expects a (Z, Y, X) array")
@@ -77,42 +86,63 @@ def hole_filling(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright
         raise ValueError(f"hole filling works on tiles of under 2**31 pixels; this {Z}-slice volume is too deep")
     box = np.empty(0, np.int16 if max(Z, *sides) < 2**15 else np.int32)
     cols = np.asarray([dark_cols, bright_cols], np.int64)
-    # fewer tiles than threads (an image up to about 600 x 600): the two polarities run side by
-    # side, each sorting the tile itself, instead of one thread doing both
-    split = len(tiles) < numba.get_num_threads() if HAVE_NUMBA else False
-    parallel_call(_tiles, data + np.float32(0.0), tiles, halo, reaches, out2d, cols, box, split)  # (-0.0 -> +0.0)
+    return (data + np.float32(0.0), tiles, halo, reaches, out2d, cols, box), len(tiles)  # (-0.0 -> +0.0)
+
+
+def hole_filling_jobs(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright_cols, threads: int,
+                      tile_pixels: int | None = None) -> list:
+    """:func:`hole_filling` as a list of ``(cost, job)``: each job one tile's polarity (or, with
+    more tiles than ``threads``, both polarities of a tile: one sort), for
+    :func:`pixelforest._tasks.run_jobs`; cost is the tile's pixels."""
+    (data, tiles, halo, reaches, out2d, cols, box), n_tiles = _prepare(data, reaches, out2d, dark_cols,
+                                                                       bright_cols, tile_pixels)
+    Z, Y, X = data.shape
+    pols = (0, 1) if n_tiles < threads else (2,)
+    jobs = []
+    for i in range(n_tiles):
+        y0, y1, x0, x1 = (int(v) for v in tiles[i])
+        cost = Z * (min(Y, y1 + halo) - max(0, y0 - halo)) * (min(X, x1 + halo) - max(0, x0 - halo))
+        for pol in pols:
+            jobs.append((cost * (2 if pol == 2 else 1),
+                         functools.partial(tile_job, data, tiles, i, pol, halo, reaches, out2d, cols, box)))
+    return jobs
 
 
 @njit(parallel=True, cache=True, nogil=True)
 def _tiles(data, tiles, halo, reaches, out2d, cols, box, split):  # pragma: no cover - compiled
     """Both polarities of each tile in one job, or (``split``) each polarity of each tile in its own."""
-    Z, Y, X = data.shape
     per_tile = 2 if split else 1
     for job in prange(tiles.shape[0] * per_tile):
-        i = job // per_tile
-        y0, y1, x0, x1 = tiles[i, 0], tiles[i, 1], tiles[i, 2], tiles[i, 3]
-        wy0, wy1 = max(0, y0 - halo), min(Y, y1 + halo)
-        wx0, wx1 = max(0, x0 - halo), min(X, x1 + halo)
-        ty, tx = wy1 - wy0, wx1 - wx0
-        f = np.empty(Z * ty * tx, np.float32)
-        k = 0
-        for z in range(Z):
-            for y in range(wy0, wy1):
-                for x in range(wx0, wx1):
-                    f[k] = data[z, y, x]
-                    k += 1
-        order = _argsort(f)
-        parent = np.empty(f.size, np.int32)
-        zpar = np.empty(f.size, np.int32)
-        rank = np.empty(f.size, np.uint8)
-        rep = np.empty(f.size, np.int32)
-        bb = np.empty((f.size, 6), box.dtype)
-        for pol in range(2):
-            if per_tile == 2 and pol != job % 2:
-                continue
-            _tree(f, order, pol == 1, Z, ty, tx, parent, zpar, rank, rep, bb)
-            _walk(f, parent, zpar, bb, Z, ty, tx, y0 - wy0, y1 - wy0, x0 - wx0, x1 - wx0, wy0, wx0, Y, X,
-                  reaches, out2d, cols[pol])
+        tile_job(data, tiles, job // per_tile, job % 2 if split else 2, halo, reaches, out2d, cols, box)
+
+
+@njit(cache=True, nogil=True)
+def tile_job(data, tiles, i, pol, halo, reaches, out2d, cols, box):  # pragma: no cover - compiled
+    """Tile ``i`` of :func:`hole_filling`: polarity ``pol`` (0 dark, 1 bright) or both (2; one sort)."""
+    Z, Y, X = data.shape
+    y0, y1, x0, x1 = tiles[i, 0], tiles[i, 1], tiles[i, 2], tiles[i, 3]
+    wy0, wy1 = max(0, y0 - halo), min(Y, y1 + halo)
+    wx0, wx1 = max(0, x0 - halo), min(X, x1 + halo)
+    ty, tx = wy1 - wy0, wx1 - wx0
+    f = np.empty(Z * ty * tx, np.float32)
+    k = 0
+    for z in range(Z):
+        for y in range(wy0, wy1):
+            for x in range(wx0, wx1):
+                f[k] = data[z, y, x]
+                k += 1
+    order = _argsort(f)
+    parent = np.empty(f.size, np.int32)
+    zpar = np.empty(f.size, np.int32)
+    rank = np.empty(f.size, np.uint8)
+    rep = np.empty(f.size, np.int32)
+    bb = np.empty((f.size, 6), box.dtype)
+    for p in range(2):
+        if pol != 2 and p != pol:
+            continue
+        _tree(f, order, p == 1, Z, ty, tx, parent, zpar, rank, rep, bb)
+        _walk(f, parent, zpar, bb, Z, ty, tx, y0 - wy0, y1 - wy0, x0 - wx0, x1 - wx0, wy0, wx0, Y, X,
+              reaches, out2d, cols[p])
 
 
 @njit(cache=True, nogil=True)

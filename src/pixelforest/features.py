@@ -719,6 +719,9 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
     holes = [si for si, fids in by_scale.items() if "HoleFilling" in fids]
     by_scale = {si: [f for f in fids if f not in OWN_FEATURE_IDS] for si, fids in by_scale.items()}
     by_scale = {si: fids for si, fids in by_scale.items() if fids}
+    if HAVE_NUMBA and FUSED_2D and all(flags[si] for si in list(by_scale) + tophat + holes):
+        _jobs_2d(chans, spec, by_scale, tophat, holes, first_col, out)
+        return out
     if by_scale and HAVE_NUMBA and FUSED_2D and all(flags[si] for si in by_scale):
         _fused_2d(chans, spec, by_scale, first_col, out)
     elif by_scale:
@@ -788,13 +791,68 @@ def _planar_bank(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, flag
     scatter_columns(planar[:len(cols)], np.asarray(cols), out2d)
 
 
-def _fused_2d(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, out: np.ndarray) -> None:
-    """All scales computed in 2D: the row-fused bank (:mod:`pixelforest._bank2d`), plane by plane."""
+#: rough compiled cost per pixel of one job of each kind (relative; used to start the largest first)
+JOB_COST = {"holes": 4.5, "tophat": 0.4, "bank": 1.1}
+#: rows of a band of the top-hats (one job): all radii of a band are written in one sweep of its rows
+TOPHAT_BAND = 256
+
+
+def _jobs_2d(chans, spec: FeatureSpec, by_scale: dict, tophat, holes, first_col: dict, out: np.ndarray) -> None:
+    """Every feature in 2D: the row-fused bank (blocks of rows), the top-hats (a radius of a plane
+    each) and hole filling (a tile of a plane each) as one list of serial compiled jobs, taken
+    by the threads as they come free, largest first (:func:`pixelforest._tasks.run_jobs`)."""
+    import functools
+
+    from . import _bank2d as B
+    from ._holes import hole_filling_jobs
+    from ._tasks import run_jobs, threads
+
+    T, Z, Y, X, F = out.shape
+    n_threads = threads()
+    jobs = []  # (cost, job)
+    planes = [(t, z) for t in range(T) for z in range(Z)]
+    if by_scale:
+        kernels, slots = _bank_kernels(spec, by_scale)
+        for c, ch in enumerate(chans):
+            cols = _bank_cols(by_scale, first_col, slots, c)
+            for t, z in planes:
+                jobs += [(cost * JOB_COST["bank"] * len(by_scale) / 6, job)
+                         for cost, job in B.plane_jobs(ch[t, z], kernels, cols, out[t, z])]
+    if tophat:
+        from ._filters import tophat_band
+
+        radii = np.array([tophat_radius(spec.scales[si]) for si in tophat], np.int64)
+        # bands of about TOPHAT_BAND rows (each with a margin of 2 x the largest radius above and below)
+        bands = np.linspace(0, Y, max(1, round(Y / TOPHAT_BAND)) + 1).round().astype(int)
+        for c, ch in enumerate(chans):
+            cols = np.array([first_col[("TopHat", si, c)] for si in tophat], np.int64)
+            for t, z in planes:
+                for y0, y1 in zip(bands[:-1], bands[1:]):
+                    jobs.append(((y1 - y0) * X * len(tophat) * JOB_COST["tophat"],
+                                 functools.partial(tophat_band, ch[t, z], int(y0), int(y1), radii,
+                                                   out[t, z].reshape(-1, F), cols)))
+    if holes:
+        sis = sorted(holes, key=lambda si: spec.scales[si])
+        reaches = [hole_reach(spec.scales[si]) for si in sis]
+        for c, ch in enumerate(chans):
+            dark = [first_col[("HoleFilling", si, c)] for si in sis]
+            for t, z in planes:
+                jobs += [(cost * JOB_COST["holes"], job) for cost, job in
+                         hole_filling_jobs(ch[t, z][None], reaches, out[t, z].reshape(-1, F), dark,
+                                           [k + 1 for k in dark], n_threads)]
+    jobs.sort(key=lambda cj: -cj[0])
+    run_jobs([job for _, job in jobs], n_threads)
+
+
+_SLOTS = ("GaussianSmoothing", "LaplacianOfGaussian", "GaussianGradientMagnitude", "DifferenceOfGaussians",
+          "StructureTensorEigenvalues", "HessianOfGaussianEigenvalues")
+
+
+def _bank_kernels(spec: FeatureSpec, by_scale: dict):
+    """The row-fused bank's kernels per scale, and its output slot of each feature."""
     from . import _bank2d as B
 
-    slots = {"GaussianSmoothing": B.C_SMOOTH, "LaplacianOfGaussian": B.C_LOG, "GaussianGradientMagnitude": B.C_GGM,
-             "DifferenceOfGaussians": B.C_DOG, "StructureTensorEigenvalues": B.C_ST,
-             "HessianOfGaussianEigenvalues": B.C_HESS}
+    slots = dict(zip(_SLOTS, (B.C_SMOOTH, B.C_LOG, B.C_GGM, B.C_DOG, B.C_ST, B.C_HESS)))
     kernels = []
     for si in by_scale:
         s = spec.scales[si]
@@ -807,12 +865,25 @@ def _fused_2d(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, out: np
         ks[B.K_IN0], ks[B.K_IN1] = kernel(inner, 0, FILTER_WINDOW), kernel(inner, 1, FILTER_WINDOW)
         ks[B.K_PRE] = kernel(presmooth_sigma(s), 0, PRESMOOTH_WINDOW)
         kernels.append(ks)
+    return kernels, slots
+
+
+def _bank_cols(by_scale: dict, first_col: dict, slots: dict, c: int) -> np.ndarray:
+    cols = np.full((len(by_scale), 6), -1, np.int64)
+    for j, (si, fids) in enumerate(by_scale.items()):
+        for fid in fids:
+            cols[j, slots[fid]] = first_col[(fid, si, c)]
+    return cols
+
+
+def _fused_2d(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, out: np.ndarray) -> None:
+    """All scales computed in 2D: the row-fused bank (:mod:`pixelforest._bank2d`), plane by plane."""
+    from . import _bank2d as B
+
+    kernels, slots = _bank_kernels(spec, by_scale)
     T, Z = out.shape[:2]
     for c, ch in enumerate(chans):
-        cols = np.full((len(by_scale), 6), -1, np.int64)
-        for j, (si, fids) in enumerate(by_scale.items()):
-            for fid in fids:
-                cols[j, slots[fid]] = first_col[(fid, si, c)]
+        cols = _bank_cols(by_scale, first_col, slots, c)
         for t in range(T):
             for z in range(Z):
                 B.compute_plane(ch[t, z], kernels, cols, out[t, z])
