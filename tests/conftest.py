@@ -74,22 +74,18 @@ def blobs_labels(blobs2d) -> np.ndarray:
     return lab
 
 
-#: the ImageJ tests, a group per file (pytest-xdist's --dist loadgroup, scripts/test.sh): a file's
-#: tests run in one worker, in order, so that its module-scoped JVM or images are made once; each
-#: worker has virtual screens of its own (PIXELFOREST_XVFB_FROM), so two files run side by side.
-#: The longest groups go first: each worker starts on one while the other tests fill in around them.
+#: the ImageJ tests. scripts/test.sh distributes the tests by file (pytest-xdist's --dist loadfile):
+#: a file's tests run in one worker, in order, so that its module-scoped JVM or images are made once;
+#: each worker has virtual screens of its own (PIXELFOREST_XVFB_FROM), so two files run side by side.
+#: These files, the longest, go first: each worker starts on one while the others fill in around them.
+#: (--dist loadgroup would not group them: pytest-xdist 3.8 marks a group in the test's id in a way
+#: pytest 9 ignores.)
 IMAGEJ_TESTS = ("test_fiji.py", "test_live.py", "test_imagej.py")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups into the test ids
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.xdist_group("slow"))
-        elif item.path.name in IMAGEJ_TESTS:
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
     order = {name: i for i, name in enumerate(IMAGEJ_TESTS)}
-    items.sort(key=lambda item: order.get(item.path.name, len(order)))  # stable: file order kept within
+    items.sort(key=lambda item: order.get(item.path.name, len(order)))  # stable: the files' order kept within
 
 
 def _build_plugin_once(shared: Path) -> None:
