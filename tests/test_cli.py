@@ -151,7 +151,8 @@ def test_batch_shows_each_files_block_progress(files, capsys):
 
 
 #: the first commands users run, after the warmup's parts in this process: each preset, 2D images
-#: and a 3D stack, 8/16-bit and float, 1 and 3 channels, an image of several row blocks, batch by blocks
+#: and a 3D stack, 8/16-bit and float, 1 and 3 channels, an image of several row blocks, a read-only
+#: (memory-mapped) image, batch by blocks
 FIRST_COMMANDS = """
 import sys, numpy as np, tifffile
 from pathlib import Path
@@ -185,7 +186,9 @@ for name, img in images.items():
         assert main(["train", str(d / f"{name}.tif"), "--labels", str(d / f"{name}_labels.tif"), "--features", preset,
                      "--trees", "3", "-o", str(model), "-q"]) == 0
         assert main(["predict", str(model), str(d / f"{name}.tif"), "-o", str(d) + "/", "-q"]) == 0
-    if name != "u16_rgb":
+    if name != "u16_rgb":  # float32 .npy files are read memory-mapped: read-only arrays
+        np.save(d / f"{name}.npy", img.astype(np.float32))
+        assert main(["predict", str(model), str(d / f"{name}.npy"), "-o", str(d / "npy") + "/", "-q"]) == 0
         blocks = "16,48,48" if stack else "48,48"
         assert main(["batch", str(model), str(d / f"{name}.tif"), "-o", str(d / "batch"), "--block-shape", blocks,
                      "-q"]) == 0
