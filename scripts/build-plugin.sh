@@ -4,10 +4,21 @@
 # it outside Fiji from Maven Central into fiji-plugin/target/runtime/: ImageJ 1.x and what Fiji ships
 # that the plugin uses without bundling it (Groovy's JSON and JNA, for the Appose client), listed in
 # target/runtime/classpath.txt for the tests and scripts; and Jython for the Jython example.
-# Install the plugin in Fiji by copying the jar into Fiji.app/plugins/.
+# Install the plugin in Fiji by copying the jar into Fiji.app/plugins/. Built again only when those
+# sources changed (PIXELFOREST_REBUILD=1: always).
 set -euo pipefail
 cd "$(dirname "$0")/../fiji-plugin"
 command -v mvn >/dev/null 2>&1 || { echo "build-plugin: Maven (mvn) is not installed" >&2; exit 1; }
+# nothing to do when the jar, its runtime jars and classpath were built from these very sources
+# (the plugin's, and pixelforest's that its wheel carries): a rerun of the tests does not wait for Maven
+stamp="$(cd .. && find fiji-plugin/pom.xml fiji-plugin/src src pyproject.toml \( -name __pycache__ -o -name '*.egg-info' \) -prune -o -type f -print \
+  | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)"
+if [ "${PIXELFOREST_REBUILD:-0}" != 1 ] && [ "$(cat target/.built-from 2>/dev/null)" = "$stamp" ] \
+    && [ -f target/runtime/classpath.txt ] && ls target/Pixel_Forest-*.jar 2>/dev/null | grep -qv original; then
+  ls target/Pixel_Forest-*.jar | grep -v original
+  exit 0
+fi
+rm -f target/.built-from
 # pixelforest's wheel goes into the jar: the plugin sets up its own Python environment from it
 venv="${PIXELFOREST_VENV:-.venv}"
 case "$venv" in /*) ;; *) venv="$(cd .. && pwd)/$venv" ;; esac
@@ -32,4 +43,5 @@ for artifact in $fiji org.python:jython-standalone:2.7.4; do
   case " $fiji " in *" $artifact "*) echo "$PWD/target/runtime/$name" >> target/runtime/classpath.txt.tmp ;; esac
 done
 mv target/runtime/classpath.txt.tmp target/runtime/classpath.txt
+echo "$stamp" > target/.built-from
 ls target/Pixel_Forest-*.jar | grep -v original

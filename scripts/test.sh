@@ -5,6 +5,9 @@ cd "$(dirname "$0")/.."
 ./scripts/setup-system.sh
 ./scripts/setup-venv.sh
 VENV="${PIXELFOREST_VENV:-.venv}"
-# two pytest workers: the ImageJ tests (one JVM and display at a time) run in one, in order, while
-# the other takes the Python tests and the slow environment set-up (PIXELFOREST_TEST_WORKERS=0: one process)
-exec "$VENV/bin/python" -m pytest -q -n "${PIXELFOREST_TEST_WORKERS:-2}" --dist loadgroup "$@"
+# two pytest workers (PIXELFOREST_TEST_WORKERS=0: one process), each taking whole test files (an
+# ImageJ file's JVM and images made once), the ImageJ files first (tests/conftest.py). The
+# end-to-end tests marked slow (minutes: a Python environment made from the package index) are left
+# out unless asked for: `./scripts/test.sh -m slow` runs them alone, `-m ""` everything; .ci/run
+# runs them after the rest.
+exec "$VENV/bin/python" -m pytest -q -n "${PIXELFOREST_TEST_WORKERS:-2}" --dist loadfile -m "not slow" "$@"

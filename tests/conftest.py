@@ -12,6 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# numba's OpenMP threads sleep as soon as a parallel kernel's work is done instead of spinning for
+# more (GNU OpenMP's default): with two pytest workers, each with a thread per core, the spinning
+# threads of one took the cores from the other and the block-wise tests ran 5-10x longer. Set
+# before numba loads OpenMP, and inherited by the subprocesses the tests start.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ROOT / "fiji-plugin" / "target" / "runtime"
 
@@ -68,17 +74,18 @@ def blobs_labels(blobs2d) -> np.ndarray:
     return lab
 
 
-#: ImageJ's tests share a group: with pytest-xdist (scripts/test.sh) they run in one worker, one JVM
-#: at a time, while the slow environment set-up runs beside them in the other
+#: the ImageJ tests. scripts/test.sh distributes the tests by file (pytest-xdist's --dist loadfile):
+#: a file's tests run in one worker, in order, so that its module-scoped JVM or images are made once;
+#: each worker has virtual screens of its own (PIXELFOREST_XVFB_FROM), so two files run side by side.
+#: These files, the longest, go first: each worker starts on one while the others fill in around them.
+#: (--dist loadgroup would not group them: pytest-xdist 3.8 marks a group in the test's id in a way
+#: pytest 9 ignores.)
 IMAGEJ_TESTS = ("test_fiji.py", "test_live.py", "test_imagej.py")
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.xdist_group("slow"))
-        elif item.path.name in IMAGEJ_TESTS:
-            item.add_marker(pytest.mark.xdist_group("imagej"))
+    order = {name: i for i, name in enumerate(IMAGEJ_TESTS)}
+    items.sort(key=lambda item: order.get(item.path.name, len(order)))  # stable: the files' order kept within
 
 
 def _build_plugin_once(shared: Path) -> None:

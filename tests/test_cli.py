@@ -150,22 +150,71 @@ def test_batch_shows_each_files_block_progress(files, capsys):
     assert len(list((d / "out").glob("*_Probabilities.h5"))) == 2
 
 
+#: the first commands users run, after the warmup's parts in this process: each preset, 2D images
+#: and a 3D stack, 8/16-bit and float, 1 and 3 channels, an image of several row blocks, a read-only
+#: (memory-mapped) image, batch by blocks
+FIRST_COMMANDS = """
+import sys, numpy as np, tifffile
+from pathlib import Path
+from numba.core.registry import CPUDispatcher
+from pixelforest import _trainer, forest, _filters, _bank2d, _holes, warmup
+from pixelforest.cli import main
+kernels = {f"{m.__name__}.{k}": d for m in (_trainer, forest, _filters, _bank2d, _holes)
+           for k, d in vars(m).items() if isinstance(d, CPUDispatcher)}
+for part in warmup.PARTS:
+    getattr(warmup, "_" + part)()
+before = {k: set(d.overloads) for k, d in kernels.items()}
+d = Path(sys.argv[1])
+rng = np.random.default_rng(0)
+images = {"u8": (rng.random((150, 130)) * 255).astype(np.uint8),
+          "u16_rgb": (rng.random((70, 90, 3)) * 4000).astype(np.uint16),
+          "f32_stack": rng.random((16, 64, 64), dtype=np.float32)}
+for name, img in images.items():
+    stack = name.endswith("stack")
+    lab = np.zeros(img.shape[:3] if stack else img.shape[:2], np.uint8)
+    lab[..., 5:8, 5:30] = 1
+    lab[..., 30:33, 5:30] = 2
+    kw = {"imagej": True, "metadata": {"axes": "ZYX"}} if stack else {"photometric": "rgb"} if img.ndim == 3 else {}
+    tifffile.imwrite(d / f"{name}.tif", img, **kw)
+    tifffile.imwrite(d / f"{name}_labels.tif", lab, **({"imagej": True, "metadata": {"axes": "ZYX"}} if stack else {}))
+    # every preset on one image; an image's type or channels change no kernel (all is float32 by
+    # then), a stack's fitted scales (3D and 2D) do; ilastik-default's largest 3D scales need a deeper stack
+    presets = {"u8": ("minimal", "pixelforest-default", "ilastik-default"), "u16_rgb": ("ilastik-default",),
+               "f32_stack": ("minimal", "pixelforest-default")}[name]
+    for preset in presets:
+        model = d / f"{name}-{preset}.pfc"
+        assert main(["train", str(d / f"{name}.tif"), "--labels", str(d / f"{name}_labels.tif"), "--features", preset,
+                     "--trees", "3", "-o", str(model), "-q"]) == 0
+        assert main(["predict", str(model), str(d / f"{name}.tif"), "-o", str(d) + "/", "-q"]) == 0
+    if name != "u16_rgb":  # float32 .npy files are read memory-mapped: read-only arrays
+        np.save(d / f"{name}.npy", img.astype(np.float32))
+        assert main(["predict", str(model), str(d / f"{name}.npy"), "-o", str(d / "npy") + "/", "-q"]) == 0
+        blocks = "16,48,48" if stack else "48,48"
+        assert main(["batch", str(model), str(d / f"{name}.tif"), "-o", str(d / "batch"), "--block-shape", blocks,
+                     "-q"]) == 0
+new = sorted(f"{k}{sig}" for k, d in kernels.items() for sig in set(d.overloads) - before[k])
+hits = sum(sum(d.stats.cache_hits.values()) for d in kernels.values())
+misses = sorted(f"{k}{sig}" for k, d in kernels.items() for sig in d.stats.cache_misses)
+print(len(kernels), hits)
+print("NEW", *new, sep=chr(10))
+print("MISSES", *misses, sep=chr(10))
+"""
+
+
 def test_warmup_compiles_the_kernels_the_first_command_uses(tmp_path):
     """python -m pixelforest.warmup (run by the set-up scripts and the Fiji plugin's set-up) builds
-    the kernels in two processes and says so; a later run of the parts finds them built."""
+    the kernels in three processes and says so. Then every kernel specialisation that the common
+    first commands use is one the warmup builds (after the warmup's parts, loaded in a new process,
+    they add none), and that process compiles nothing: all comes from the cache."""
     out = subprocess.run([sys.executable, "-m", "pixelforest.warmup"], capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stderr
     assert "compiling its filters and forest" in out.stdout and "compiled in" in out.stdout
-    # a new process training and predicting with the default features compiles nothing: all from the cache
-    code = """
-import numpy as np, pixelforest as pf
-from pixelforest import _trainer, forest, _filters, _bank2d, _holes
-img = np.random.default_rng(1).random((72, 64), dtype=np.float32)
-lab = np.zeros(img.shape, np.uint8); lab[5:8, 5:30] = 1; lab[30:33, 5:30] = 2
-pf.train(img, lab, features="pixelforest-default", trees=3, seed=0).predict(img)
-used = [d for m in (_trainer, forest, _filters, _bank2d, _holes) for d in vars(m).values() if hasattr(d, "stats")]
-print(sum(len(d.stats.cache_hits) for d in used), sum(len(d.stats.cache_misses) for d in used))
-"""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=900)
-    hits, misses = map(int, out.stdout.split())
-    assert hits > 5 and misses == 0, out.stdout
+    out = subprocess.run([sys.executable, "-c", FIRST_COMMANDS, str(tmp_path)], capture_output=True, text=True,
+                         timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    counts, rest = out.stdout.split("\nNEW\n", 1)
+    new, misses = rest.split("MISSES\n")
+    n_kernels, hits = map(int, counts.split()[-2:])
+    assert n_kernels > 20 and hits > 5, out.stdout
+    assert new.strip() == "", "kernels the warmup did not build:\n" + new
+    assert misses.strip() == "", "compiled after the warmup:\n" + misses

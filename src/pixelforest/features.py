@@ -702,6 +702,9 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
         raise ValueError(f"out must be a C-contiguous float32 array of shape {(T, Z, Y, X, n_out)}, "
                          f"got {out.dtype} {out.shape}{'' if out.flags.c_contiguous else ', strided'}")
     chans = [np.ascontiguousarray(data[..., c], dtype=np.float32) for c in range(C)]
+    # a read-only channel (a memory-mapped .npy, a read-only view) is copied: the compiled kernels
+    # are built for writeable arrays only, not again for read-only ones at a user's first such command
+    chans = [ch if ch.flags.writeable else ch.copy() for ch in chans]
     # feature -> scale -> channel -> eigen index; compute per (scale, channel) once
     cells = spec.cells()
     by_scale: dict[int, list[str]] = {}

@@ -1,8 +1,10 @@
 """Compile pixelforest's kernels once, before the first command needs them.
 
 ``python -m pixelforest.warmup`` builds the compiled kernels (numba, cached on disk beside the
-installed package, reused by every later process) in two processes at once: the filters of the
-feature presets in one, the forest's training and prediction in the other. The set-up scripts
+installed package, reused by every later process) in three processes at once: the filters of the
+feature presets on a 2D image in one, on a 3D stack in another (its 3D scales and the 2D scales
+of a thin stack go through other kernels than an all-2D bank), the forest's training and
+prediction in the third. The set-up scripts
 and the Fiji plugin's own environment set-up run it, so that a user's first command does not
 wait for compilation. Run again, it only loads the cache (about 2 s).
 """
@@ -14,7 +16,7 @@ import sys
 import time
 
 #: what each process compiles (each is a function of this module)
-PARTS = ("features", "forest")
+PARTS = ("features", "volumes", "forest")
 
 
 def _features() -> None:
@@ -26,6 +28,20 @@ def _features() -> None:
     img = np.random.default_rng(0).random((64, 64), dtype=np.float32)
     for preset in ("pixelforest-default", "ilastik-default"):
         compute_features(img, preset)
+
+
+def _volumes() -> None:
+    """The filters of the presets on a small 3D stack as the command line fits them to its depth
+    (3D scales plane by plane, the largest ones in 2D), one channel and two."""
+    import numpy as np
+
+    from .features import compute_canonical, resolve_spec
+
+    vol = np.random.default_rng(0).random((1, 16, 64, 64, 2), dtype=np.float32)
+    for preset in ("minimal", "pixelforest-default"):
+        spec = resolve_spec(preset, z_size=vol.shape[1])
+        compute_canonical(vol, spec)
+        compute_canonical(vol[..., :1], spec)
 
 
 def _forest() -> None:
