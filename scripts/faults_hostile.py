@@ -29,6 +29,8 @@ import tifffile
 import pixelforest as pf
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from _procfs import alive, children, stat_fields  # noqa: E402  (the tests' /proc reader)
 PF = [sys.executable, "-m", "pixelforest.cli"]
 NATIVE = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGILL, -signal.SIGFPE, 134, 139, 135, 132, 136}
 
@@ -179,24 +181,19 @@ def scenario_output_is_input(d: Path) -> dict:
 # ---------------------------------------------------------------- 8. --jobs interrupted
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit():
-            try:
-                if int((p / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(p.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
-
-def _alive(pid: int) -> bool:
+def _stopped(proc, timeout: float, workers=()) -> tuple[float, bool]:
+    """After a signal: seconds until ``proc`` and its ``workers`` ended (the workers waited for 10 s
+    at most), and whether ``proc`` outlived ``timeout`` (then it is killed)."""
+    t0 = time.time()
+    hung = False
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state != "Z"
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        hung = True
+    while time.time() - t0 < 10 and any(alive(w) for w in workers):
+        time.sleep(0.02)
+    return time.time() - t0, hung
 
 
 def scenario_jobs_interrupted(d: Path) -> dict:
@@ -212,25 +209,17 @@ def scenario_jobs_interrupted(d: Path) -> dict:
                                       "--block-shape", "64,64"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 start_new_session=True)
         deadline = time.time() + 60
-        while time.time() < deadline and len(_children(proc.pid)) < 2:
+        while time.time() < deadline and len(children(proc.pid)) < 2:
             time.sleep(0.1)
         while time.time() < deadline and not (out.exists() and list(out.glob(".*tmp-*"))):
             time.sleep(0.05)  # a worker is writing
-        workers = _children(proc.pid)
+        workers = children(proc.pid)
         if sig == signal.SIGINT:
             os.killpg(proc.pid, signal.SIGINT)
         else:
             proc.kill()
-        t0 = time.time()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            hangs += 1
-        while time.time() - t0 < 10 and any(_alive(w) for w in workers):
-            time.sleep(0.02)
-        took = time.time() - t0
-        hangs += took > 2.0
+        took, hung = _stopped(proc, 10, workers)
+        hangs += hung + (took > 2.0)
         crashes += proc.returncode in NATIVE
         time.sleep(0.2)
         temps = _temps(out) if sig == signal.SIGINT else []
@@ -463,22 +452,14 @@ def scenario_rois_and_long_prediction(d: Path) -> dict:
     busy = 0
     while time.time() < deadline and proc.poll() is None:
         time.sleep(0.25)
-        try:
-            busy = int(Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[11])
-        except (OSError, IndexError, ValueError):
-            busy = 0
+        f = stat_fields(proc.pid)
+        busy = int(f[11]) if f else 0
         if busy > 300:  # 3 s of CPU (clock ticks): into the forest
             break
     running = proc.poll() is None
     proc.send_signal(signal.SIGINT)
-    t0 = time.time()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        hangs += 1
-    took = time.time() - t0
-    hangs += took > 2.0
+    took, hung = _stopped(proc, 30)
+    hangs += hung + (took > 2.0)
     crashes += proc.returncode in NATIVE
     left = [p.name for p in d.glob("*o.h5*")]
     ok = rois_ok and running and proc.returncode == 130 and not left

@@ -190,12 +190,6 @@ def _run_imagej(cmd, cwd, home, timeout, env=None):
 
 def _session_pids(sid: int) -> list[int]:
     """The processes of session ``sid`` (Linux /proc)."""
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[3]) == sid:
-                    out.append(int(d.name))
-            except (OSError, ValueError, IndexError):
-                pass
-    return out
+    from _procfs import pids_with
+
+    return pids_with(3, sid)

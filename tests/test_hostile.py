@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pixelforest as pf
-from pixelforest.batch import predict_file, predict_files
+from _procfs import alive, children
+from pixelforest.batch import predict_file
 from pixelforest.features import FeatureError, FeatureSpec
 from pixelforest.io.rois import fill_oval, fill_polygons, thick_polyline
 from pixelforest.project import ClassifierFileError, load_classifier
@@ -454,18 +455,6 @@ def test_memory_limit_honours_rlimit():
 # ------------------------------------------------------------ interruptions
 
 
-def _children(pid) -> list[int]:
-    out = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                if int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
-                    out.append(int(d.name))
-            except (OSError, IndexError, ValueError):
-                pass
-    return out
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_batch_jobs_stop_with_their_parent(model, tmp_path, sig):
@@ -481,11 +470,11 @@ def test_batch_jobs_stop_with_their_parent(model, tmp_path, sig):
                                   "--block-shape", "64,64"], env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.time() + 120
-    while time.time() < deadline and len(_children(proc.pid)) < 2:
+    while time.time() < deadline and len(children(proc.pid)) < 2:
         time.sleep(0.2)
     while time.time() < deadline and not (out.exists() and list(out.glob(".*tmp-*"))):
         time.sleep(0.05)  # a worker is writing: started (a worker still starting ends when its start-up is done)
-    workers = _children(proc.pid)
+    workers = children(proc.pid)
     assert workers
     if sig == signal.SIGINT:
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole process group
@@ -493,8 +482,7 @@ def test_batch_jobs_stop_with_their_parent(model, tmp_path, sig):
         proc.kill()
     t0 = time.time()
     proc.wait(timeout=30)
-    while time.time() - t0 < 5 and any(Path(f"/proc/{w}").exists() and "Z" not in
-                                       Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1][:3] for w in workers):
+    while time.time() - t0 < 5 and any(alive(w) for w in workers):
         time.sleep(0.05)
     stopped = time.time() - t0
     assert stopped < 2.5, f"workers still alive {stopped:.1f} s after the signal"
