@@ -19,7 +19,7 @@ public class TrainClassifier extends PixelForestCommand {
 		p.choice("Labels from", new String[] { "ROI Manager", "Overlay" }, "ROI Manager");
 		p.choice("Features", FEATURES, FEATURES[0]);
 		p.file("Feature file", "");
-		p.message("the filters the classifier sees: pixelforest-default (what works best on our tests), ilastik-default (ilastik's),\nminimal (fast),\nauto (the one that best predicts strokes of yours it did not learn from), or from a file (e.g. saved by Suggest Features)");
+		p.message("the filters the classifier sees: pixelforest-default (what works best on our tests), ilastik-default (ilastik's),\nminimal (fast), auto (the one that best predicts strokes of yours it did not learn from), or from a file\n(e.g. saved by Suggest Features)");
 		p.string("Classes", "");
 		p.message("class names in label order (optional; default: ROI groups, class:NAME names, colours)");
 		p.number("Trees", 100);
