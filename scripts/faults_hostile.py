@@ -294,7 +294,7 @@ def _hostile_classifiers(d: Path, model: Path) -> list[Path]:
 
 CHECK_LOADS = r"""
 import json, sys, time
-from pixelforest.project import load_classifier
+from pixelforest.io.pfc import load_classifier
 for p in sys.argv[1:]:
     t0 = time.time()
     try:

@@ -11,7 +11,7 @@ import pixelforest as pf
 from pixelforest.batch import predict_file, predict_files
 from pixelforest.cli import main
 from pixelforest.features import FeatureSpec
-from pixelforest.lazy import LazyImage
+from pixelforest.io.lazy import LazyImage
 
 SPEC = FeatureSpec.from_cells({"GaussianSmoothing": [0.3, 1.6], "HessianOfGaussianEigenvalues": [1.0],
                                "StructureTensorEigenvalues": [3.5]})

@@ -12,7 +12,7 @@ import tifffile
 
 import pixelforest as pf
 from pixelforest.cli import main
-from pixelforest.io.convert import convert_file
+from pixelforest.conversion import convert_file
 from pixelforest.io.hdf5 import ilastik4ij_chunks, read_hdf5
 from pixelforest.io.ilp import IlastikProject, write_ilp
 from pixelforest.io.images import read_image

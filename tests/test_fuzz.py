@@ -19,7 +19,7 @@ from pixelforest.features import FeatureError
 from pixelforest.io.ilp import IlastikProject, IlpError
 from pixelforest.io.images import ImageReadError, read_image
 from pixelforest.io.rois import RoiError, read_roi_file
-from pixelforest.project import ClassifierFileError
+from pixelforest.io.pfc import ClassifierFileError
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 CLEAR = (ImageReadError, RoiError, IlpError, ClassifierFileError, FeatureError, FileNotFoundError)
@@ -123,10 +123,10 @@ def test_feature_bank_on_random_inputs(shape, dtype, channels, cells):
 
 
 def test_refused_before_allocation(monkeypatch, blobs2d, blobs_labels):
-    import pixelforest.lazy as lazy
+    import pixelforest.runtime as runtime
 
     clf = pf.train(blobs2d, blobs_labels, features="minimal", trees=3, seed=0)
-    monkeypatch.setattr(lazy, "available_memory", lambda: 1024)
+    monkeypatch.setattr(runtime, "available_memory", lambda: 1024)
     with pytest.raises(MemoryError, match=r"needs .* GiB but only .* are available; predict it block by block"):
         clf.predict(blobs2d)
     with pytest.raises(MemoryError, match="features of a"):

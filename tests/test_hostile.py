@@ -27,7 +27,7 @@ from _procfs import alive, children
 from pixelforest.batch import predict_file
 from pixelforest.features import FeatureError, FeatureSpec
 from pixelforest.io.rois import fill_oval, fill_polygons, thick_polyline
-from pixelforest.project import ClassifierFileError, load_classifier
+from pixelforest.io.pfc import ClassifierFileError, load_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 PF = [sys.executable, "-m", "pixelforest.cli"]
@@ -444,9 +444,9 @@ def test_feature_scale_limit():
         FeatureSpec.from_cells({"HoleFilling": [1e5]})
 
 
-def test_memory_limit_honours_rlimit():
+def test_available_memory_honours_rlimit():
     code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30));"
-            "from pixelforest.lazy import available_memory; print(available_memory())")
+            "from pixelforest.runtime import available_memory; print(available_memory())")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=120)
     assert r.returncode == 0, r.stderr
     assert int(r.stdout) <= 3 * 2**30
@@ -570,7 +570,7 @@ def test_hdf5_hard_link_cycle_scanned_once(tmp_path):
 RLIMIT_PREDICT = r"""
 import resource, numpy as np
 import pixelforest as pf
-from pixelforest.safety import _vm_size, memory_limit
+from pixelforest.runtime import _vm_size, available_memory
 rng = np.random.default_rng(0)
 vol = rng.normal(size=(160, 160, 160)).astype(np.float32)
 lab = np.zeros(vol.shape, np.uint8); lab[80, 70:90, 70:90] = 1; lab[5, 5:20, 5:20] = 2
@@ -578,7 +578,7 @@ clf = pf.train(vol, lab, features="minimal", trees=3, seed=0)
 clf.predict(vol[:40, :40, :40])  # compiled and warmed up before the limit
 room = _vm_size()["VmData"] + 700 * 2**20
 resource.setrlimit(resource.RLIMIT_DATA, (room, room))
-assert memory_limit() <= 700 * 2**20
+assert available_memory() <= 700 * 2**20
 print(clf.predict(vol).shape)
 """
 
@@ -592,10 +592,10 @@ def test_prediction_runs_in_smaller_blocks_under_rlimit_data():
 
 
 @pytest.mark.parametrize("version", [1, 2])
-def test_cgroup_memory_limit(tmp_path, version):
+def test_cgroup_available_memory(tmp_path, version):
     """The cgroup files as the kernel lays them out (v1 and v2): the room is limit - usage of the
     tightest group on the way up; "max" (v2) or a huge v1 value is no limit."""
-    from pixelforest.safety import _cgroup_limit
+    from pixelforest.runtime import _cgroup_limit
 
     if version == 2:
         (tmp_path / "proc").write_text("0::/user.slice/job\n")

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _java_available() -> bool:
-    from pixelforest.imagej.session import JavaNotFoundError, find_java
+    from pixelforest.imagej.jvm import JavaNotFoundError, find_java
 
     try:
         find_java()
@@ -54,7 +54,7 @@ def test_session_is_imagej_1x_on_system_java(pfij):
 
 
 def test_missing_java_error(monkeypatch, tmp_path):
-    from pixelforest.imagej.session import JavaNotFoundError, find_java
+    from pixelforest.imagej.jvm import JavaNotFoundError, find_java
 
     monkeypatch.setenv("JAVA_HOME", str(tmp_path))
     monkeypatch.setenv("PATH", str(tmp_path))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import pixelforest as pf
-from pixelforest.project import FORMAT_VERSION, ClassifierFileError
+from pixelforest.io.pfc import FORMAT_VERSION, ClassifierFileError
 
 
 @pytest.fixture
@@ -156,7 +156,7 @@ def test_inconsistent_forest_refused(saved, tmp_path):
 
 def test_atomic_save_leaves_nothing_on_failure(trained, tmp_path, monkeypatch):
     target = tmp_path / "model.pfc"
-    import pixelforest.project as project
+    import pixelforest.io.pfc as project
 
     def boom(a):
         raise RuntimeError("disk full")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 
-from .safety import raise_if_interrupted
+from .runtime import raise_if_interrupted
 
 import numpy as np
 

@@ -18,7 +18,8 @@ import numpy as np
 from . import axes as _axes
 from .classifier import ILASTIK_SOURCES, Classifier, normalize_source
 from .io.images import OUTPUT_FORMATS, normalize_format, parse_source, read_image, write_result
-from .safety import check_output_not_input, check_unchanged, die_with_parent, fingerprint, raise_if_interrupted
+from .io.guards import check_output_not_input, check_unchanged, fingerprint
+from .runtime import die_with_parent, raise_if_interrupted
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".h5", ".hdf5", ".npy", ".zarr")
 DEFAULT_NAME = "{dataset_dir}/{nickname}_{result_type}"
@@ -138,7 +139,8 @@ class _Converting:
 
 def _predict_file_lazy(clf, spec, src, fmt, path, dataset, axes, block_shape, progress, dtype, export_drange, rng,
                        memory_bytes, scheduler, allow_external=None, check_input=None) -> dict:
-    from .lazy import BlockOutput, LazyImage, available_memory
+    from .io.lazy import BlockOutput, LazyImage
+    from .runtime import available_memory
 
     t0 = time.time()
     img = LazyImage(spec, axes, allow_external=allow_external)
@@ -190,7 +192,7 @@ def expand_inputs(inputs) -> list[str]:
 
 def check_inputs(clf: Classifier, files, axes=None, allow_external: bool | None = None) -> dict[str, str]:
     """Inputs the classifier cannot take, refused before any work: ``{file: reason}``."""
-    from .lazy import LazyImage
+    from .io.lazy import LazyImage
 
     bad = {}
     for f in files:
@@ -223,7 +225,7 @@ def _worker_init(parent: int | None = None) -> None:
     worker was still starting is noticed too); Ctrl-C is the parent's to handle (it stops the workers)."""
     import signal
 
-    from .safety import install_interrupt_handler
+    from .runtime import install_interrupt_handler
 
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -232,7 +234,7 @@ def _worker_init(parent: int | None = None) -> None:
 
 def _one(model, f, kw):
     """Predict one file in a worker process (the model is loaded there)."""
-    from .project import load_classifier
+    from .io.pfc import load_classifier
 
     clf = load_classifier(model, allow_external=kw.get("allow_external")) if isinstance(model, (str, Path)) else model
     r = predict_file(clf, f, **kw)
@@ -242,7 +244,7 @@ def _one(model, f, kw):
 
 def check_targets(targets: dict) -> None:
     """Refuse, before any work, outputs that would replace an input or that two inputs share."""
-    from .safety import file_keys
+    from .io.guards import file_keys
 
     inputs: dict = {}
     for f in targets:

@@ -21,6 +21,7 @@ from . import blockwise
 from .features import (DEFAULT_FEATURES, FeatureSpec, check_image_values, check_scales, compute_canonical,
                        image_stats, resolve_spec)
 from .forest import Forest, from_sklearn
+from .runtime import check_memory
 
 SOURCES = ("probabilities", "simple-segmentation", "uncertainty", "features")
 #: ilastik's export source names, as in ``--export_source``
@@ -292,7 +293,7 @@ class Classifier:
                           memory_bytes: int | None = None) -> np.ndarray:
         """Predict a ``(T, Z, Y, X, C)`` array (or a lazily read image); result ``(T, Z, Y, X, K)``.
 
-        ``out`` may be any block writer (e.g. :class:`pixelforest.lazy.BlockOutput`), so
+        ``out`` may be any block writer (e.g. :class:`pixelforest.io.lazy.BlockOutput`), so
         results larger than memory go straight to disk; ``memory_bytes`` bounds one block.
         """
         src = normalize_source(source)
@@ -311,7 +312,7 @@ class Classifier:
         block = self._block(block_shape, (T, Z, Y, X), halo, memory_bytes)
         stats = self._stats_chain(image5)
         total = blockwise.n_blocks((T, Z, Y, X), block)
-        from .safety import raise_if_interrupted
+        from .runtime import raise_if_interrupted
 
         for i, sl in enumerate(blockwise.iter_blocks((T, Z, Y, X), block)):
             raise_if_interrupted()
@@ -328,7 +329,7 @@ class Classifier:
         if block_shape is None:
             n_feat = sum(st.n_features for st in self._stage_list())
             if not budget_bytes:  # the default, within what this process may use (rlimits, cgroup, free memory)
-                from .lazy import available_memory
+                from .runtime import available_memory
 
                 budget_bytes = max(min(blockwise.DEFAULT_BLOCK_BYTES, available_memory() // 4), 16 * 2**20)
             return blockwise.block_shape_for(shape, n_feat, self.n_inputs, budget_bytes=budget_bytes, halo=halo)
@@ -369,23 +370,10 @@ class Classifier:
     # -- persistence ---------------------------------------------------------
 
     def save(self, path) -> None:
-        """Save as a data-only classifier file (see :mod:`pixelforest.project`)."""
-        from .project import save_classifier
+        """Save as a data-only classifier file (see :mod:`pixelforest.io.pfc`)."""
+        from .io.pfc import save_classifier
 
         save_classifier(self, path)
-
-
-def check_memory(nbytes: int, what: str) -> None:
-    """Refuse, before allocating, a request larger than the memory available now."""
-    from .lazy import available_memory
-
-    avail = available_memory()
-    if nbytes > avail:
-        raise MemoryError(
-            f"{what} needs {nbytes / 2**30:.1f} GiB but only {avail / 2**30:.1f} GiB of memory are available; "
-            f"predict it block by block into a file instead (pixelforest batch ... --output-format hdf5 or zarr, "
-            f"or Classifier.predict_canonical(LazyImage(...), out=BlockOutput(...)))"
-        )
 
 
 def segmentation_from_probabilities(p: np.ndarray) -> np.ndarray:

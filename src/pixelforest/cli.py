@@ -131,7 +131,7 @@ def cmd_predict(args) -> int:
     from .batch import DEFAULT_NAME, predict_file
     from .classifier import normalize_source
     from .io.images import normalize_format
-    from .project import load_classifier
+    from .io.pfc import load_classifier
 
     images = list(args.images or []) + list(args.raw_data or [])
     if not images:
@@ -163,7 +163,7 @@ def cmd_predict(args) -> int:
             raise
         except Exception as e:  # any per-file error fails that input only
             from .batch import _message
-            from .safety import raise_if_interrupted
+            from .runtime import raise_if_interrupted
 
             raise_if_interrupted()  # a Ctrl-C swallowed inside a compiled kernel surfaces as another error
 
@@ -180,7 +180,7 @@ def cmd_predict(args) -> int:
 
 def cmd_batch(args) -> int:
     from .batch import DEFAULT_NAME, predict_files
-    from .project import load_classifier
+    from .io.pfc import load_classifier
 
     inputs = list(args.inputs or []) + list(args.raw_data or [])
     if not inputs:
@@ -272,7 +272,7 @@ def cmd_suggest(args) -> int:
 
 
 def cmd_convert(args) -> int:
-    from .io.convert import convert
+    from .conversion import convert
 
     rows = convert(args.inputs, args.output, layout=args.layout, dataset=args.dataset, compression=args.compression,
                    axes=args.axes, to_tiff=args.to_tiff, skip_existing=not args.overwrite,
@@ -304,7 +304,7 @@ def cmd_export_ilp(args) -> int:
     import warnings
 
     from .io.ilp import ilastik_cells, write_ilp
-    from .project import load_classifier
+    from .io.pfc import load_classifier
 
     clf = load_classifier(args.model)
     with warnings.catch_warnings():
@@ -320,7 +320,7 @@ def cmd_export_ilp(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .project import load_classifier
+    from .io.pfc import load_classifier
 
     if str(args.model).lower().endswith(".ilp"):
         from .io.ilp import IlastikProject
@@ -528,7 +528,7 @@ def main(argv=None) -> int:
     import signal
     import threading
 
-    from .safety import INTERRUPTED, install_interrupt_handler
+    from .runtime import INTERRUPTED, install_interrupt_handler
 
     previous = signal.getsignal(signal.SIGINT)
     ours = threading.current_thread() is threading.main_thread() and previous is signal.default_int_handler
@@ -543,7 +543,7 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    from .safety import INTERRUPTED
+    from .runtime import INTERRUPTED
 
     try:
         try:

@@ -1,6 +1,6 @@
 """The block-wise pipeline as a Dask graph: local threads or processes, or a dask.distributed cluster.
 
-The image (a :class:`~pixelforest.lazy.LazyImage`, opened by each task, so any
+The image (a :class:`~pixelforest.io.lazy.LazyImage`, opened by each task, so any
 worker that sees the file can read it) is chunked spatially, each chunk is grown
 by the feature halo from its neighbours (``dask.array.overlap``, no padding at
 the image border, where the features mirror exactly as on the whole image),

@@ -694,7 +694,7 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
     flags = spec.in_2d_flags(zs)
     n_out = spec.n_features(C, 2 if zs <= 1 else 3)
     if out is None:
-        from .classifier import check_memory
+        from .runtime import check_memory
 
         check_memory(T * Z * Y * X * n_out * 4, f"{n_out} features of a {T}x{Z}x{Y}x{X} image")
         out = np.empty((T, Z, Y, X, n_out), dtype=np.float32)

@@ -183,7 +183,7 @@ def _features(img5: np.ndarray, spec: FeatureSpec, task=None) -> np.ndarray | No
 
 
 def _classifier(params) -> Classifier:
-    from .project import load_classifier
+    from .io.pfc import load_classifier
 
     path = params.get("classifier") or STATE.current
     if not path:
@@ -210,7 +210,7 @@ def _stamp(path) -> tuple | None:
     to :data:`STAMP_HASH_BYTES` the SHA-256 of the content."""
     import hashlib
 
-    from .safety import fingerprint
+    from .io.guards import fingerprint
 
     fp = fingerprint(path)
     if fp is None:
@@ -371,7 +371,7 @@ def req_export_hdf5(task, params, image):
 def req_import_hdf5(task, params, image):
     from .io.hdf5 import read_as_tzcyx
 
-    from .imagej.convert import _as_imagej_dtype
+    from .imagej.imageplus import _as_imagej_dtype
 
     arr, axes, dataset = read_as_tzcyx(params["path"], params.get("dataset") or None, params.get("axes") or None)
     return {"result": _to_ndarray(_as_imagej_dtype(arr, str(params["path"]))), "axes": axes, "dataset": dataset}
@@ -569,7 +569,7 @@ def req_live_save(task, params, image):
 
 def req_live_resume(task, params, image):
     """Resume a saved classifier on an image of the session: its classes, features and labels."""
-    from .project import load_classifier
+    from .io.pfc import load_classifier
 
     live = _live(params)
     path = str(params["path"])

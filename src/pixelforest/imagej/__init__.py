@@ -18,9 +18,9 @@ import numpy as np
 from .. import axes as _axes
 from ..classifier import Classifier, default_color, normalize_source
 from ..classifier import train as _train
-from .convert import Calibration, from_imageplus, get_calibration, slice_labels, to_imageplus
-from .rois import collect, group_names, java_mask, labels_for_imageplus, roi_manager
-from .session import IJ_VERSION, JavaNotFoundError, jimport, start
+from .imageplus import Calibration, from_imageplus, get_calibration, slice_labels, to_imageplus
+from .roimanager import collect, group_names, java_mask, labels_for_imageplus, roi_manager
+from .jvm import IJ_VERSION, JavaNotFoundError, jimport, start
 
 __all__ = [
     "Calibration", "IJ_VERSION", "JavaNotFoundError", "Cancelled", "collect", "from_imageplus", "get_calibration",
@@ -150,7 +150,7 @@ def suggestion_rois(uncertainty, k: int = 5, size: int = 15, labels=None, add_to
         roi.setStrokeColor(Color(255, 255, 0))
         out.append(roi)
     if add_to_manager:
-        from .rois import add_to_roi_manager
+        from .roimanager import add_to_roi_manager
 
         add_to_roi_manager(out)
     return out

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .convert import Calibration, to_imageplus
-from .session import jimport
+from .imageplus import Calibration, to_imageplus
+from .jvm import jimport
 
 
 def _lut_from_color(rgb):
@@ -112,7 +112,7 @@ def segmentation_to_rois(seg4: np.ndarray, class_names, class_colors, *, classes
                         roi.setPosition(0, z + 1, t + 1)
                     out.append(roi)
     if add_to_manager:
-        from .rois import add_to_roi_manager
+        from .roimanager import add_to_roi_manager
 
         add_to_roi_manager(out)
     return out

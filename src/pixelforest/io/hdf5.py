@@ -36,7 +36,6 @@ def ilastik4ij_chunks(shape_tzyxc) -> tuple[int, ...]:
 
 def write_ilastik4ij(img5: np.ndarray, path, *, dataset: str = "data", compression: int = 0) -> Path:
     """Write a (T, Z, Y, X, C) array as ilastik4ij's Export HDF5 does (atomically)."""
-    import h5py
 
     path = Path(path)
     if path.suffix.lower() != ".h5":
@@ -63,7 +62,7 @@ def read_hdf5(path, dataset: str | None = None, axes: str | None = None,
     External links, virtual datasets and external storage are refused unless ``allow_external``."""
     import h5py
 
-    from ..safety import ExternalDataError, check_chunks, check_hdf5_links
+    from .guards import ExternalDataError, check_chunks, check_hdf5_links
 
     path = Path(path)
     if not path.exists():

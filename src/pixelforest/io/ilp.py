@@ -66,7 +66,7 @@ class IlastikProject:
     def __init__(self, path, allow_external: bool | None = None):
         import h5py
 
-        from ..safety import ExternalDataError, check_hdf5_links
+        from .guards import ExternalDataError, check_hdf5_links
 
         self.path = Path(path)
         self.allow_external = allow_external
@@ -184,7 +184,7 @@ class IlastikProject:
             key = f"Input Data/local_data/{lane.dataset_id}"
             if key not in self._f:
                 raise IlpError(f"{self.path}: lane {lane.index} data {key!r} is missing from the project")
-            from ..safety import check_chunks
+            from .guards import check_chunks
 
             check_chunks(self._f[key], self.path)
             arr = self._f[key][()]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import axes as _axes
-from ..safety import ExternalDataError
+from .guards import ExternalDataError
 
 HDF5_SUFFIXES = (".h5", ".hdf5", ".hdf", ".ilp")
 ZARR_SUFFIXES = (".zarr",)
@@ -158,7 +158,7 @@ def _read_zarr(src: ImageSource):
 def _read_hdf5(src: ImageSource, allow_external: bool | None = None):
     import h5py
 
-    from ..safety import check_chunks, check_hdf5_links
+    from .guards import check_chunks, check_hdf5_links
 
     with h5py.File(src.path, "r") as f:
         check_hdf5_links(f, src.path, allow_external)

@@ -1,4 +1,4 @@
-"""Guards against hostile files and unlucky runs, shared by the readers, writers and commands.
+"""Guards against hostile files, shared by the readers, writers and commands.
 
 * :func:`same_file`: an output path that resolves to an input (the same name, a link to it,
   a hard link) is refused before any work.
@@ -10,16 +10,12 @@
   ``--allow-external``).
 * :func:`check_chunks`: a compressed HDF5 dataset declaring far more data than its file could
   plausibly expand to (a "chunk bomb") is refused before it is read.
-* :func:`memory_limit`: the memory this process may use: the smallest of the memory available
-  (``/proc/meminfo``), ``RLIMIT_AS`` / ``RLIMIT_DATA`` and the cgroup (v1 or v2) memory limit.
-* :func:`die_with_parent`: a worker process that ends when its parent does (Linux).
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import threading
 from pathlib import Path
 
 #: a compressed HDF5 dataset may declare at most this many times its file's size (deflate's
@@ -79,7 +75,7 @@ def same_file(a, b) -> bool:
 def check_output_not_input(output, inputs) -> None:
     """Refuse an output that would replace one of ``inputs`` (files; HDF5 ``file.h5/dataset``
     specs are reduced to their file)."""
-    from .io.images import parse_source
+    from .images import parse_source
 
     for spec in inputs:
         src = parse_source(spec).path
@@ -136,7 +132,7 @@ def check_hdf5_links(f, path, allow_external: bool | None = None) -> None:
     except ExternalDataError:
         raise
     except (RuntimeError, OSError, KeyError, ValueError, TypeError) as e:  # h5py's errors on a damaged file
-        from .io.images import ImageReadError
+        from .images import ImageReadError
 
         raise ImageReadError(f"{path}: damaged HDF5 file ({type(e).__name__}: {e})") from None
 
@@ -196,169 +192,3 @@ def check_chunks(ds, path, file_size: int | None = None) -> None:
         raise ValueError(
             f"{path}: dataset {ds.name} declares {nbytes / 2**30:.1f} GiB of compressed data in a file of "
             f"{file_size} bytes (more than {MAX_EXPANSION}:1); refusing it as damaged or hostile")
-
-
-# ----------------------------------------------------------------- memory
-
-
-def _read_int(path) -> int | None:
-    try:
-        with open(path) as fh:
-            text = fh.read().strip()
-    except OSError:
-        return None
-    if not text or text == "max":
-        return None
-    try:
-        v = int(text.split()[0])
-    except ValueError:
-        return None
-    return v if 0 < v < 2**62 else None
-
-
-def _cgroup_limit(cgroup_file="/proc/self/cgroup", root="/sys/fs/cgroup") -> int | None:
-    """The memory this process's cgroup (and those above it) may still use: v2 ``memory.max`` -
-    ``memory.current``, v1 ``memory.limit_in_bytes`` - ``memory.usage_in_bytes``; None when unlimited."""
-    try:
-        with open(cgroup_file) as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return None
-    best = None
-    for line in lines:
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        _, controllers, rel = parts
-        rel = rel.lstrip("/")
-        if controllers == "":  # v2
-            base = Path(root)
-            limit, usage = "memory.max", "memory.current"
-        elif "memory" in controllers.split(","):
-            base = Path(root) / "memory"
-            limit, usage = "memory.limit_in_bytes", "memory.usage_in_bytes"
-        else:
-            continue
-        d = base / rel
-        # the limit of this group or any above it
-        while True:
-            lim = _read_int(d / limit)
-            if lim is not None:
-                used = _read_int(d / usage) or 0
-                room = max(lim - used, 0)
-                best = room if best is None else min(best, room)
-            if d == base or base not in d.parents:
-                break
-            d = d.parent
-    return best
-
-
-def _rlimit_room() -> int | None:
-    try:
-        import resource
-    except ImportError:  # pragma: no cover - not Unix
-        return None
-    room = None
-    vm = _vm_size()
-    for name in ("RLIMIT_AS", "RLIMIT_DATA"):
-        res = getattr(resource, name, None)
-        if res is None:
-            continue
-        soft, _hard = resource.getrlimit(res)
-        if soft == resource.RLIM_INFINITY or soft <= 0:
-            continue
-        used = vm.get("VmSize" if name == "RLIMIT_AS" else "VmData", 0)
-        r = max(soft - used, 0)
-        room = r if room is None else min(room, r)
-    return room
-
-
-def _vm_size() -> dict:
-    out = {}
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(("VmSize:", "VmData:")):
-                    k, v = line.split(":", 1)
-                    out[k] = int(v.split()[0]) * 1024
-    except (OSError, ValueError):
-        pass
-    return out
-
-
-def meminfo_available() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 2 * 2**30
-
-
-def memory_limit() -> int:
-    """Bytes this process can still allocate: the least of the available memory, its
-    ``RLIMIT_AS``/``RLIMIT_DATA`` room and its cgroup's room."""
-    vals = [meminfo_available(), _rlimit_room(), _cgroup_limit()]
-    return int(min(v for v in vals if v is not None))
-
-
-# ----------------------------------------------------------------- processes
-
-
-#: set by the command line's Ctrl-C (and a --jobs worker's SIGTERM) handler. A KeyboardInterrupt
-#: raised while numba compiles a kernel is swallowed inside llvmlite's callbacks, so long-running
-#: steps also check this flag after every compiled kernel and between blocks.
-INTERRUPTED = threading.Event()
-
-
-def raise_if_interrupted() -> None:
-    if INTERRUPTED.is_set():
-        raise KeyboardInterrupt
-
-
-def install_interrupt_handler(*signums) -> None:
-    """Make ``signums`` raise KeyboardInterrupt and set :data:`INTERRUPTED` (main thread only)."""
-    import signal
-
-    def handler(signum, frame):
-        INTERRUPTED.set()
-        raise KeyboardInterrupt
-
-    for s in signums:
-        signal.signal(s, handler)
-
-
-def die_with_parent(parent: int | None = None) -> None:
-    """Ask the kernel to end this process when its parent ends (Linux ``PR_SET_PDEATHSIG``);
-    elsewhere a thread watches the parent's id. ``parent``: the pid the parent had when it started
-    this process; if the process's parent is another one by now, it ends at once."""
-    import signal
-    import sys
-
-    if parent is not None and os.getppid() != parent:
-        os._exit(1)
-    parent = os.getppid() if parent is None else parent
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            PR_SET_PDEATHSIG = 1
-            if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0:
-                if os.getppid() != parent:  # the parent ended before the call
-                    os._exit(1)
-                return
-        except (OSError, AttributeError):
-            pass
-    import threading
-    import time
-
-    def watch():
-        while True:
-            if os.getppid() != parent:
-                os._exit(1)
-            time.sleep(0.5)
-
-    threading.Thread(target=watch, daemon=True).start()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, asdict
 import numpy as np
 
 from .. import axes as _axes
-from .session import jimport
+from .jvm import jimport
 
 _BITDEPTH_DTYPE = {8: np.uint8, 16: np.uint16, 32: np.float32, 24: np.uint8}
 

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from .classifier import MAX_STAGES, Classifier, LabelImage
-from .features import FEATURE_FORMAT_VERSION, FeatureError, FeatureSpec
-from .forest import Forest
-from .safety import ExternalDataError
+from .. import __version__
+from ..classifier import MAX_STAGES, Classifier, LabelImage
+from ..features import FEATURE_FORMAT_VERSION, FeatureError, FeatureSpec
+from ..forest import Forest
+from .guards import ExternalDataError
 
 FORMAT = "pixelforest-classifier"
 #: 2 adds auto-context stages, 3 pixelforest's own TopHat feature, 4 its HoleFilling; a file is
@@ -193,7 +193,7 @@ def load_classifier(path, allow_external: bool | None = None) -> Classifier:
     with open(path, "rb") as f:
         head = f.read(8)
     if head.startswith(b"\x89HDF"):
-        from .io.ilp import IlastikProject, IlpError
+        from .ilp import IlastikProject, IlpError
 
         try:
             with IlastikProject(path, allow_external=allow_external) as ilp:
@@ -293,7 +293,7 @@ def _check_arrays(path, m: dict, members: dict) -> list[str]:
     """The array members the classifier needs, checked against each other and the limits before
     any is read: every forest array and label array present with consistent dtypes and shapes, no
     member that nothing uses, the declared sizes within the limits and the memory available."""
-    from .lazy import available_memory
+    from ..runtime import available_memory
 
     declared = m["arrays"]
     n_classes = len(m["classes"])

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import axes as _axes
-from .safety import check_chunks, check_hdf5_links, memory_limit
-from .io.images import (HDF5_SUFFIXES, H5Writer, TIFF_SUFFIXES, ImageReadError, _tiff_axes, _tmp_for, axes_from_axistags,
+from .. import axes as _axes
+from .guards import check_chunks, check_hdf5_links
+from .images import (HDF5_SUFFIXES, H5Writer, TIFF_SUFFIXES, ImageReadError, _tiff_axes, _tmp_for, axes_from_axistags,
                         axistags_json, guess_axes, parse_source)
 
 
@@ -245,10 +245,3 @@ def _zarr_settle(timeout: float = 3.0) -> None:
         if not pending:
             return
         time.sleep(0.02)
-
-
-def available_memory() -> int:
-    """Bytes of memory this process can use now: the least of the available memory (Linux
-    MemAvailable; a conservative guess elsewhere), its ``RLIMIT_AS``/``RLIMIT_DATA`` room and its
-    cgroup (v1 or v2) memory limit (see :func:`pixelforest.safety.memory_limit`)."""
-    return memory_limit()

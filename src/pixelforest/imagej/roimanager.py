@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.rois import LabelRoi, RoiError, _paste, read_roi_file, rois_to_labels
-from .session import jimport
+from .jvm import jimport
 
 
 def _java_color(c):
@@ -72,7 +72,7 @@ def roi_manager(create: bool = False):
     RoiManager = jimport("ij.plugin.frame.RoiManager")
     rm = RoiManager.getInstance()
     if rm is None and create:
-        from .session import is_headless
+        from .jvm import is_headless
 
         if is_headless():
             return None
