@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The README's screenshots of Live Training, made in ImageJ's real GUI on a virtual screen.
+"""The screenshots of Live Training in README.md and docs/, made in ImageJ's real GUI on a virtual screen.
 
 Builds the plugin, opens scikit-image's bundled immunohistochemistry image (512 x 512 RGB, no
 files of ours needed) in ImageJ, opens *Live Training...*, names three classes, paints strokes

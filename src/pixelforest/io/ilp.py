@@ -2,7 +2,7 @@
 
 Feature selection, label names and colours, the sparse label blocks of every
 lane, each lane's raw data (resolved relative to the project, or stored inside
-it), and the trained vigra forests. See ``docs/ilastik-compat`` in the README.
+it), and the trained vigra forests. See ``docs/ilastik.md``.
 """
 
 from __future__ import annotations
