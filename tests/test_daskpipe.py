@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import h5py
 import numpy as np
 import pytest
 
@@ -59,8 +60,6 @@ def test_compute_into_an_array_and_a_block_output(clf2d, tmp_path):
     bo = BlockOutput(tmp_path / "seg.h5", "yx", g.shape, np.uint8)
     compute_into(g, bo, scheduler="synchronous")
     bo.close()
-    import h5py
-
     with h5py.File(tmp_path / "seg.h5", "r") as f:
         assert np.array_equal(f["exported_data"][..., 0], clf.predict(img, "simple-segmentation"))
 

@@ -59,14 +59,11 @@ def _write(tmp_path, kind, arr, axes):
             d = f.create_dataset("group/data", data=arr, chunks=tuple(min(n, 4) for n in arr.shape))
             d.attrs["axistags"] = axistags_json(axes)
         return f"{tmp_path / 'im.h5'}/group/data", axes
-    if kind == "zarr":
-        g = zarr.open_group(str(tmp_path / "im.zarr"), mode="w")
-        a = g.create_array("raw", shape=arr.shape, dtype=arr.dtype, chunks=tuple(min(n, 4) for n in arr.shape))
-        a[...] = arr
-        a.attrs["axistags"] = axistags_json(axes)
-        return tmp_path / "im.zarr", axes
-    np.save(tmp_path / "im.npy", arr)
-    return tmp_path / "im.npy", None
+    g = zarr.open_group(str(tmp_path / "im.zarr"), mode="w")  # a group holding one array: no need to name it
+    a = g.create_array("raw", shape=arr.shape, dtype=arr.dtype, chunks=tuple(min(n, 4) for n in arr.shape))
+    a[...] = arr
+    a.attrs["axistags"] = axistags_json(axes)
+    return tmp_path / "im.zarr", axes
 
 
 @pytest.mark.parametrize("kind", ["tiff", "hdf5", "zarr"])
