@@ -157,9 +157,10 @@ FIRST_COMMANDS = """
 import sys, numpy as np, tifffile
 from pathlib import Path
 from numba.core.registry import CPUDispatcher
-from pixelforest import _trainer, forest, _filters, _bank2d, _holes, warmup
+from pixelforest import _compiled, _trainer, forest, warmup
+from pixelforest.features._kernels import bank2d, filters, holes
 from pixelforest.cli import main
-kernels = {f"{m.__name__}.{k}": d for m in (_trainer, forest, _filters, _bank2d, _holes)
+kernels = {f"{m.__name__}.{k}": d for m in (_compiled, _trainer, forest, filters, bank2d, holes)
            for k, d in vars(m).items() if isinstance(d, CPUDispatcher)}
 for part in warmup.PARTS:
     getattr(warmup, "_" + part)()
