@@ -38,6 +38,7 @@ from .spec import (DOG_RATIO, FILTER_WINDOW, OWN_FEATURE_IDS, PRESMOOTH_WINDOW, 
 #: features held plane by plane before they are interleaved into the (pixels, features) output
 PLANAR_BUDGET_BYTES = 256 * 2**20
 
+
 @functools.lru_cache(maxsize=256)
 def kernel(sigma: float, order: int = 0, window: float = FILTER_WINDOW) -> np.ndarray:
     """vigra-style sampled Gaussian (derivative) kernel, indexed ``-r..r``.
@@ -71,6 +72,7 @@ def _conv(data: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
 
 
 def _separable(data: np.ndarray, kernels: dict[int, np.ndarray]) -> np.ndarray:
+    """``data`` convolved along each axis of ``kernels`` with its kernel, in turn."""
     out = data
     for ax, k in kernels.items():
         out = _conv(out, k, ax)
@@ -86,11 +88,6 @@ def _eig2(a, b, c):
     """Eigenvalues (descending) of symmetric 2x2 [[a, b], [b, c]]."""
     return eig2(np.ascontiguousarray(a, np.float32), np.ascontiguousarray(b, np.float32),
                 np.ascontiguousarray(c, np.float32))
-
-
-def _eig3(m00, m01, m02, m11, m12, m22):
-    """Eigenvalues (descending) of symmetric 3x3 matrices given by components."""
-    return eig3(m00, m01, m02, m11, m12, m22)
 
 
 class _ScaleBank:
@@ -176,7 +173,7 @@ class _ScaleBank:
         if len(self.axes) == 2:
             ev = _eig2(m[(0, 0)], m[(0, 1)], m[(1, 1)])
         else:
-            ev = _eig3(m[(0, 0)], m[(0, 1)], m[(0, 2)], m[(1, 1)], m[(1, 2)], m[(2, 2)])
+            ev = eig3(m[(0, 0)], m[(0, 1)], m[(0, 2)], m[(1, 1)], m[(1, 2)], m[(2, 2)])
         return [np.asarray(e, dtype=np.float32) for e in ev]
 
     def compute(self, fid: str) -> list[np.ndarray]:
