@@ -180,6 +180,29 @@ def test_multichannel_order_is_feature_scale_channel_eigen():
     assert np.array_equal(both, want)
 
 
+def test_column_layout_is_the_one_of_names_and_of_the_output():
+    """FeatureSpec.columns: each cell's columns, channel after channel, in the order of the names
+    and of the computed features (a cell computed alone gives its columns of the whole bank)."""
+    spec = FeatureSpec.from_cells({"GaussianSmoothing": [1.0], "StructureTensorEigenvalues": [0.7],
+                                   "HessianOfGaussianEigenvalues": [0.7, 1.6], "TopHat": [1.0]})
+    for n_channels, ndim in ((1, 2), (2, 2), (3, 3)):
+        cols = spec.columns(n_channels, ndim)
+        assert [(c.fid, c.si) for c in cols] == spec.cells()
+        assert cols[0].start == 0 and all(a.stop == b.start for a, b in zip(cols[:-1], cols[1:], strict=True))
+        assert cols[-1].stop == spec.n_features(n_channels, ndim) == len(spec.names(n_channels, ndim))
+        for c in cols:
+            assert c.per_channel == (3 if ndim == 3 and c.fid.endswith("Eigenvalues") else
+                                     2 if c.fid.endswith("Eigenvalues") or c.fid == "TopHat" else 1)
+            assert [c.channel_start(k) for k in range(n_channels)] == list(range(c.start, c.stop, c.per_channel))
+            assert all(n.startswith(f"{pf.features.FEATURE_NAMES[c.fid]} (σ={spec.scales[c.si]}) in {ndim}D")
+                       for n in spec.names(n_channels, ndim)[c.start:c.stop])
+    img = np.random.default_rng(2).random((40, 44, 2)).astype(np.float32)
+    whole = pf.compute_features(img, spec, channel_axis=-1)
+    for c in spec.columns(2, 2):
+        alone = pf.compute_features(img, FeatureSpec.from_cells({c.fid: [spec.scales[c.si]]}), channel_axis=-1)
+        assert np.array_equal(whole[..., c.start:c.stop], alone)
+
+
 def test_axes_orders_agree():
     rng = np.random.default_rng(2)
     img = rng.random((3, 30, 32)).astype(np.float32)  # cyx
