@@ -392,8 +392,8 @@ def test_jobs_run_once_each_and_raise_the_first_error():
         lock = threading.Lock()
 
         def job(i):
-            with lock:
-                counts[i] += 1
+            with lock:  # noqa: B023 - run within this iteration
+                counts[i] += 1  # noqa: B023
         run_jobs([lambda i=i: job(i) for i in range(50)], workers)
         assert counts == [1] * 50
     results = []
