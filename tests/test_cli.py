@@ -130,7 +130,7 @@ def test_train_a_thin_stack_with_the_default_features(tmp_path):
     assert main(["train", str(tmp_path / "stack.tif"), "--labels", str(tmp_path / "stack_labels.tif"),
                  "--trees", "5", "--seed", "0", "-o", str(model), "-q"]) == 0
     spec = pf.load(model).spec
-    assert dict(zip(spec.scales, spec.compute_in_2d)) == {0.5: False, 1.0: False, 2.0: False, 4.0: True,
+    assert dict(zip(spec.scales, spec.compute_in_2d, strict=True)) == {0.5: False, 1.0: False, 2.0: False, 4.0: True,
                                                           8.0: True, 16.0: True}  # need 3, 5, 8, 15, 29, 57
 
 
@@ -157,9 +157,10 @@ FIRST_COMMANDS = """
 import sys, numpy as np, tifffile
 from pathlib import Path
 from numba.core.registry import CPUDispatcher
-from pixelforest import _trainer, forest, _filters, _bank2d, _holes, warmup
+from pixelforest import _compiled, _trainer, forest, warmup
+from pixelforest.features._kernels import bank2d, filters, holes
 from pixelforest.cli import main
-kernels = {f"{m.__name__}.{k}": d for m in (_trainer, forest, _filters, _bank2d, _holes)
+kernels = {f"{m.__name__}.{k}": d for m in (_compiled, _trainer, forest, filters, bank2d, holes)
            for k, d in vars(m).items() if isinstance(d, CPUDispatcher)}
 for part in warmup.PARTS:
     getattr(warmup, "_" + part)()

@@ -180,6 +180,29 @@ def test_multichannel_order_is_feature_scale_channel_eigen():
     assert np.array_equal(both, want)
 
 
+def test_column_layout_is_the_one_of_names_and_of_the_output():
+    """FeatureSpec.columns: each cell's columns, channel after channel, in the order of the names
+    and of the computed features (a cell computed alone gives its columns of the whole bank)."""
+    spec = FeatureSpec.from_cells({"GaussianSmoothing": [1.0], "StructureTensorEigenvalues": [0.7],
+                                   "HessianOfGaussianEigenvalues": [0.7, 1.6], "TopHat": [1.0]})
+    for n_channels, ndim in ((1, 2), (2, 2), (3, 3)):
+        cols = spec.columns(n_channels, ndim)
+        assert [(c.fid, c.si) for c in cols] == spec.cells()
+        assert cols[0].start == 0 and all(a.stop == b.start for a, b in zip(cols[:-1], cols[1:], strict=True))
+        assert cols[-1].stop == spec.n_features(n_channels, ndim) == len(spec.names(n_channels, ndim))
+        for c in cols:
+            assert c.per_channel == (3 if ndim == 3 and c.fid.endswith("Eigenvalues") else
+                                     2 if c.fid.endswith("Eigenvalues") or c.fid == "TopHat" else 1)
+            assert [c.channel_start(k) for k in range(n_channels)] == list(range(c.start, c.stop, c.per_channel))
+            assert all(n.startswith(f"{pf.features.FEATURE_NAMES[c.fid]} (σ={spec.scales[c.si]}) in {ndim}D")
+                       for n in spec.names(n_channels, ndim)[c.start:c.stop])
+    img = np.random.default_rng(2).random((40, 44, 2)).astype(np.float32)
+    whole = pf.compute_features(img, spec, channel_axis=-1)
+    for c in spec.columns(2, 2):
+        alone = pf.compute_features(img, FeatureSpec.from_cells({c.fid: [spec.scales[c.si]]}), channel_axis=-1)
+        assert np.array_equal(whole[..., c.start:c.stop], alone)
+
+
 def test_axes_orders_agree():
     rng = np.random.default_rng(2)
     img = rng.random((3, 30, 32)).astype(np.float32)  # cyx
@@ -205,12 +228,8 @@ def test_compute_in_2d_runs_per_slice():
     assert f3.shape[-1] == 3 and not np.array_equal(f3[..., 0], f[..., 0])
 
 
-def _plane_by_plane(monkeypatch, image, spec, **kw):
-    import pixelforest.features as F
-
-    with monkeypatch.context() as m:
-        m.setattr(F, "FUSED_2D", False)
-        return pf.compute_features(image, spec, **kw)
+def _plane_by_plane(image, spec, **kw):
+    return pf.compute_features(image, spec, fused=False, **kw)
 
 
 SMALL = (0.3, 0.7, 1.0, 1.6)
@@ -230,15 +249,15 @@ SMALL = (0.3, 0.7, 1.0, 1.6)
     ((4, 40, 50), "zyx", FeatureSpec.from_cells({"HessianOfGaussianEigenvalues": [1.0, 1.6]},
                                                   compute_in_2d=[True, True])),
 ])
-def test_row_fused_bank_equals_plane_by_plane(monkeypatch, case):
-    """The row-fused 2D bank (pixelforest._bank2d) gives bit for bit the plane-by-plane bank's
+def test_row_fused_bank_equals_plane_by_plane(case):
+    """The row-fused 2D bank (pixelforest.features._kernels.bank2d) gives bit for bit the plane-by-plane bank's
     output (the one the 3D scales use), whatever the image's size, channels and selected cells."""
     shape, axes, spec = case
     rng = np.random.default_rng(len(shape) * 100 + shape[0])
     img = (rng.random(shape) * 200).astype(np.float32)
     img[..., :3] = 0  # flat and zero patches: signed zeros and degenerate eigenvalues
     fused = pf.compute_features(img, spec, axes=axes)
-    ref = _plane_by_plane(monkeypatch, img, spec, axes=axes)
+    ref = _plane_by_plane(img, spec, axes=axes)
     assert fused.shape == ref.shape and fused.dtype == np.float32
     assert np.array_equal(fused, ref)
     assert np.array_equal(np.signbit(fused), np.signbit(ref))
@@ -361,20 +380,20 @@ def test_names_match_ilastik_projects(ilastik_tests, case, n_channels, ndim):
 
 
 def test_jobs_run_once_each_and_raise_the_first_error():
-    """The job list of a feature bank (pixelforest._tasks): every job runs exactly once whatever the
+    """The job list of a feature bank (pixelforest.features._kernels.tasks): every job runs exactly once whatever the
     threads, calls from several threads at once share the pool and all finish, and a job's
     exception reaches the caller (the jobs not yet started are dropped)."""
     import threading
 
-    from pixelforest._tasks import run_jobs
+    from pixelforest.features._kernels.tasks import run_jobs
 
     for workers in (1, 2, 5):
         counts = [0] * 50
         lock = threading.Lock()
 
         def job(i):
-            with lock:
-                counts[i] += 1
+            with lock:  # noqa: B023 - run within this iteration
+                counts[i] += 1  # noqa: B023
         run_jobs([lambda i=i: job(i) for i in range(50)], workers)
         assert counts == [1] * 50
     results = []
@@ -441,7 +460,7 @@ def test_compiled_correlation_is_scipys_mirror_correlation(taps):
     against scipy.ndimage.correlate1d with mode='mirror' in float64."""
     from scipy import ndimage
 
-    from pixelforest._filters import correlate1d
+    from pixelforest.features._kernels.filters import correlate1d
 
     d = np.random.default_rng(0).random((3, 17, 23)).astype(np.float32)
     k = np.asarray(taps)
@@ -456,7 +475,7 @@ def test_compiled_min_max_filters_are_scipys(size):
     'mirror', also where the box is wider than the image (the mirror folds several times)."""
     from scipy import ndimage
 
-    from pixelforest._filters import closing, minmax_filter, opening
+    from pixelforest.features._kernels.filters import closing, minmax_filter, opening
 
     d = np.random.default_rng(1).random(size).astype(np.float32)
     axes = (1, 2, 3) if size[1] > 3 else (2, 3)
@@ -615,7 +634,7 @@ def test_hole_filling_tiles_equal_one_tile():
     """The compiled filter works tile by tile (a halo of the largest reach around each): small
     tiles give what one tile over the whole image gives, in 2D and 3D, smooth or few-levelled
     (with more threads than tiles, one tile's two polarities run as two jobs)."""
-    from pixelforest._holes import hole_filling, tile_cores
+    from pixelforest.features._kernels.holes import hole_filling, tile_cores
 
     rng = np.random.default_rng(5)
     from scipy import ndimage

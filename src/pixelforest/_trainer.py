@@ -36,9 +36,8 @@ import numba
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from ._filters import parallel_call
+from ._compiled import argsort, parallel_call
 from .forest import interruptible
-from ._holes import _argsort
 from .forest import LEAF, Forest
 
 #: bins per feature; bin codes are uint8
@@ -162,7 +161,7 @@ def _bin_features(X, codes, lower, upper):  # pragma: no cover - compiled
     n, n_feat = X.shape
     for f in numba.prange(n_feat):
         col = X[:, f].copy()
-        order = _argsort(col)
+        order = argsort(col)
         distinct = 1
         for k in range(1, n):
             distinct += col[order[k]] != col[order[k - 1]]

@@ -14,8 +14,7 @@ import numpy as np
 
 from . import axes as _axes
 from .classifier import Classifier, LabelImage, train_from_samples
-from .features import (FeatureSpec, check_image_values, check_scales, compute_canonical, image_stats, resolve_spec,
-                       values_per_channel)
+from .features import FeatureSpec, check_image_values, check_scales, compute_canonical, image_stats, resolve_spec
 
 
 class Session:
@@ -76,11 +75,8 @@ class Session:
     def _keep(self, spec: FeatureSpec, keys: list, full: np.ndarray) -> np.ndarray:
         """The session's cells become views of ``full`` (its features side by side): no second
         copy is kept, and asking again (retrain, predict) costs nothing."""
-        k0 = 0
-        for key, (fid, si) in zip(keys, spec.cells()):
-            n = values_per_channel(fid, spec.in_2d_flags(self.image5.shape[1])[si]) * self.image5.shape[-1]
-            self._cells[key] = full[..., k0:k0 + n]
-            k0 += n
+        for key, col in zip(keys, spec.columns(self.image5.shape[-1], 3 if self.image5.shape[1] > 1 else 2)):
+            self._cells[key] = full[..., col.start:col.stop]
         self._assembled = (keys, full)
         return full
 
@@ -104,12 +100,8 @@ class Session:
                                          structure_tensor=spec.structure_tensor)
             sub = replace(sub, normalize=spec.normalize)
             out = compute_canonical(self.image5, sub, check=False, stats=self._stats(spec))
-            k = 0
-            for fid, sub_si in sub.cells():
-                si = sis[sub_si]
-                n = values_per_channel(fid, flags[si]) * C
-                self._cells[self._cell_key(fid, si, spec)] = out[..., k:k + n]
-                k += n
+            for col in sub.columns(C, 3 if self.image5.shape[1] > 1 else 2):
+                self._cells[self._cell_key(col.fid, sis[col.si], spec)] = out[..., col.start:col.stop]
         if self._assembled is not None and self._assembled[0] == keys:
             return self._assembled[1]
         full = np.concatenate([self._cells[k] for k in keys], axis=-1)

@@ -21,17 +21,12 @@ from dataclasses import replace
 import numpy as np
 
 from .classifier import mtry
-from .features import FEATURE_IDS, FeatureSpec, compute_canonical, values_per_channel
+from .features import FEATURE_IDS, FeatureSpec, compute_canonical
 
 
 def _cell_columns(spec: FeatureSpec, n_channels: int, z_size: int):
-    flags = spec.in_2d_flags(z_size)
-    cols, k = [], 0
-    for fid, si in spec.cells():
-        n = values_per_channel(fid, flags[si]) * n_channels
-        cols.append(((fid, si), list(range(k, k + n))))
-        k += n
-    return cols
+    return [((col.fid, col.si), list(range(col.start, col.stop)))
+            for col in spec.columns(n_channels, 2 if z_size <= 1 else 3)]
 
 
 def _oob(X, y, seed):

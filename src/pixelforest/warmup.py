@@ -15,16 +15,17 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
+from .classifier import fit_forest
+from .features import compute_canonical, compute_features, feature_names, resolve_spec
+
 #: what each process compiles (each is a function of this module)
 PARTS = ("features", "volumes", "forest")
 
 
 def _features() -> None:
     """The filters of the presets, on a small 2D image, as training and prediction call them."""
-    import numpy as np
-
-    from .features import compute_features
-
     img = np.random.default_rng(0).random((64, 64), dtype=np.float32)
     for preset in ("pixelforest-default", "ilastik-default"):
         compute_features(img, preset)
@@ -33,10 +34,6 @@ def _features() -> None:
 def _volumes() -> None:
     """The filters of the presets on a small 3D stack as the command line fits them to its depth
     (3D scales plane by plane, the largest ones in 2D), one channel and two."""
-    import numpy as np
-
-    from .features import compute_canonical, resolve_spec
-
     vol = np.random.default_rng(0).random((1, 16, 64, 64, 2), dtype=np.float32)
     for preset in ("minimal", "pixelforest-default"):
         spec = resolve_spec(preset, z_size=vol.shape[1])
@@ -46,11 +43,6 @@ def _volumes() -> None:
 
 def _forest() -> None:
     """The forest's trainer and its prediction, on random features shaped like the default's."""
-    import numpy as np
-
-    from .classifier import fit_forest
-    from .features import feature_names
-
     rng = np.random.default_rng(0)
     n = len(feature_names("pixelforest-default"))
     X = rng.random((400, n), dtype=np.float32)

@@ -1,6 +1,6 @@
 """The 2D feature bank fused row by row (numba, parallel, GIL released).
 
-:class:`pixelforest.features._ScaleBank` computes a scale's features pass by pass, each pass a
+:class:`pixelforest.features.compute._ScaleBank` computes a scale's features pass by pass, each pass a
 whole plane, and the planes are then interleaved into the ``(pixels, features)`` output: about
 twenty plane-sized arrays per scale go through memory. Here, for one 2D plane, each image row
 is finished while it is in cache: the first-axis (y) passes of every derivative the row needs
@@ -10,7 +10,7 @@ pre-smooths, scale by scale, only the band of rows its current block of output r
 block plus a few rows of halo), and keeps the structure tensor's gradient products (smoothed
 along y again) in a ring of rows.
 
-The arithmetic is :mod:`pixelforest._filters`' exactly (same taps, same float64 sums in the same
+The arithmetic is :mod:`.filters`' exactly (same taps, same float64 sums in the same
 order, float32 rounding between passes, the same float32 formulas for eigenvalues, Laplacian,
 gradient magnitude and difference of Gaussians), so the output is bit for bit that of the
 plane-by-plane bank, and a block of an image still gives the whole image's pixels.
@@ -22,7 +22,8 @@ import functools
 
 import numpy as np
 
-from ._filters import HAVE_NUMBA, _halves, kernel_parity, parallel_call
+from ..._compiled import HAVE_NUMBA, parallel_call
+from .filters import halves, kernel_parity
 
 #: kernel slots per scale (rows of ``taps``)
 K_SF0, K_SF1, K_SF2, K_DOG, K_OUTER, K_IN0, K_IN1, K_PRE = range(8)
@@ -35,7 +36,7 @@ ROWS_PER_JOB = 64
 
 def pack_kernels(kernels: list[list[np.ndarray | None]]):
     """Per scale, per slot, the taps of an (anti)symmetric convolution kernel as the compiled loops
-    use them (:func:`pixelforest._filters._halves` of the reversed kernel), padded into one array,
+    use them (:func:`.filters.halves` of the reversed kernel), padded into one array,
     with their parities and radii."""
     S = len(kernels)
     R = max((k.size // 2 for ks in kernels for k in ks if k is not None), default=1)
@@ -50,7 +51,7 @@ def pack_kernels(kernels: list[list[np.ndarray | None]]):
             p = kernel_parity(c)
             if p == 0:
                 raise ValueError("the fused bank needs symmetric or antisymmetric kernels")
-            h = _halves(c, p)
+            h = halves(c, p)
             taps[s, j, :h.size] = h
             parity[s, j] = p
             radius[s, j] = c.size // 2
@@ -85,7 +86,7 @@ def _checked(plane, kernels, cols, out):
 
 def plane_jobs(plane: np.ndarray, kernels, cols: np.ndarray, out: np.ndarray) -> list:
     """:func:`compute_plane` as a list of ``(cost, job)``, one job per block of ROWS_PER_JOB rows,
-    for :func:`pixelforest._tasks.run_jobs`; cost in pixels (times the scales, about)."""
+    for :func:`.tasks.run_jobs`; cost in pixels (times the scales, about)."""
     taps, parity, radius, cols, ring, halo = _checked(plane, kernels, cols, out)
     plane = np.ascontiguousarray(plane, np.float32)
     ucols = np.unique(np.concatenate([cols[cols >= 0], cols[:, [C_ST, C_HESS]][cols[:, [C_ST, C_HESS]] >= 0] + 1]))
@@ -102,7 +103,7 @@ if HAVE_NUMBA:
     from numba.core import cgutils, types
     from numba.extending import intrinsic
 
-    from ._filters import _mirror, pad_row, xpass_row, ypass_row
+    from .filters import mirror, pad_row, xpass_row, ypass_row
 
     @numba.njit(cache=True)
     def _short(c, u1, d1, u2, d2, k, p, r, out, off, X):  # pragma: no cover - compiled
@@ -129,8 +130,8 @@ if HAVE_NUMBA:
         float32; src holds the image's rows lo, lo+1, ..."""
         if r <= 2:
             X = src.shape[1]
-            u1, d1 = src[_mirror(i + 1, Y) - lo], src[_mirror(i - 1, Y) - lo]
-            u2, d2 = src[_mirror(i + 2, Y) - lo], src[_mirror(i - 2, Y) - lo]
+            u1, d1 = src[mirror(i + 1, Y) - lo], src[mirror(i - 1, Y) - lo]
+            u2, d2 = src[mirror(i + 2, Y) - lo], src[mirror(i - 2, Y) - lo]
             _short(src[i - lo], u1, d1, u2, d2, taps, p, r, buf, R, X)
         else:
             ypass_row(src, lo, Y, i, taps[:r + 1], p, buf, R, acc)
@@ -140,8 +141,8 @@ if HAVE_NUMBA:
         """:func:`_mid` of one row with a Gaussian (t0), its first (t1) and second (t2) derivative
         (radius r <= 2), each summed as alone."""
         X = src.shape[1]
-        u1, d1 = src[_mirror(i + 1, Y) - lo], src[_mirror(i - 1, Y) - lo]
-        u2, d2 = src[_mirror(i + 2, Y) - lo], src[_mirror(i - 2, Y) - lo]
+        u1, d1 = src[mirror(i + 1, Y) - lo], src[mirror(i - 1, Y) - lo]
+        u2, d2 = src[mirror(i + 2, Y) - lo], src[mirror(i - 2, Y) - lo]
         row = src[i - lo]
         _short(row, u1, d1, u2, d2, t0, 1, r, buf0, R, X)
         _short(row, u1, d1, u2, d2, t1, -1, r, buf1, R, X)
@@ -176,7 +177,7 @@ if HAVE_NUMBA:
         row j (mirrored into the image), into ring slot j mod W."""
         X = band.shape[1]
         W = ring.shape[1]
-        pj = _mirror(j, Y)
+        pj = mirror(j, Y)
         r0, r1 = radius[s, K_IN0], radius[s, K_IN1]
         _mid(band, lo, Y, pj, taps[s, K_IN0], parity[s, K_IN0], r0, b0, R, acc)
         _mid(band, lo, Y, pj, taps[s, K_IN1], parity[s, K_IN1], r1, b1, R, acc)
@@ -199,7 +200,7 @@ if HAVE_NUMBA:
 
     @numba.njit(cache=True)
     def _put_eig(a, b, c, e1, e2, X):  # pragma: no cover - compiled
-        """Eigenvalues (descending) of [[a, b], [b, c]] (as :func:`pixelforest._filters.eig2`)."""
+        """Eigenvalues (descending) of [[a, b], [b, c]] (as :func:`.filters.eig2`)."""
         half = np.float32(0.5)
         for x in range(X):
             mean = (a[x] + c[x]) * half

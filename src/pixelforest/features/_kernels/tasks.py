@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from .runtime import raise_if_interrupted
+from ...runtime import raise_if_interrupted
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()

@@ -23,17 +23,13 @@ import math
 
 import numpy as np
 
-from ._filters import HAVE_NUMBA, parallel_call
+from ..._compiled import HAVE_NUMBA, argsort, njit, parallel_call
 
 if HAVE_NUMBA:
     import numba
 
-    njit = numba.njit
     prange = numba.prange
 else:  # pragma: no cover - numba is a dependency; this runs the same code (slowly) in Python
-    def njit(*args, **kwargs):
-        return args[0] if args and callable(args[0]) else (lambda f: f)
-
     prange = range
 
 
@@ -93,7 +89,7 @@ def hole_filling_jobs(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, b
                       tile_pixels: int | None = None) -> list:
     """:func:`hole_filling` as a list of ``(cost, job)``: each job one tile's polarity (or, with
     more tiles than ``threads``, both polarities of a tile: one sort), for
-    :func:`pixelforest._tasks.run_jobs`; cost is the tile's pixels."""
+    :func:`.tasks.run_jobs`; cost is the tile's pixels."""
     (data, tiles, halo, reaches, out2d, cols, box), n_tiles = _prepare(data, reaches, out2d, dark_cols,
                                                                        bright_cols, tile_pixels)
     Z, Y, X = data.shape
@@ -131,7 +127,7 @@ def tile_job(data, tiles, i, pol, halo, reaches, out2d, cols, box):  # pragma: n
             for x in range(wx0, wx1):
                 f[k] = data[z, y, x]
                 k += 1
-    order = _argsort(f)
+    order = argsort(f)
     parent = np.empty(f.size, np.int32)
     zpar = np.empty(f.size, np.int32)
     rank = np.empty(f.size, np.uint8)
@@ -143,33 +139,6 @@ def tile_job(data, tiles, i, pol, halo, reaches, out2d, cols, box):  # pragma: n
         _tree(f, order, p == 1, Z, ty, tx, parent, zpar, rank, rep, bb)
         _walk(f, parent, zpar, bb, Z, ty, tx, y0 - wy0, y1 - wy0, x0 - wx0, x1 - wx0, wy0, wx0, Y, X,
               reaches, out2d, cols[p])
-
-
-@njit(cache=True, nogil=True)
-def _argsort(v):  # pragma: no cover - compiled
-    """Ascending argsort of a flat float32 array: LSD radix sort (11-11-10 bits) of its bit
-    pattern made order-preserving (sign bit flipped for >= 0, all bits for < 0)."""
-    n = v.size
-    bits = v.view(np.uint32)
-    keys = np.empty(n, np.uint32)
-    for i in range(n):
-        b = bits[i]
-        keys[i] = (b ^ np.uint32(0xFFFFFFFF)) if (b >> np.uint32(31)) else (b | np.uint32(0x80000000))
-    idx = np.arange(n).astype(np.int32)
-    tmp = np.empty(n, np.int32)
-    cnt = np.empty(2049, np.int64)
-    for shift in (0, 11, 22):
-        cnt[:] = 0
-        for i in range(n):
-            cnt[((keys[idx[i]] >> np.uint32(shift)) & np.uint32(2047)) + 1] += 1
-        for j in range(2048):
-            cnt[j + 1] += cnt[j]
-        for i in range(n):
-            k = (keys[idx[i]] >> np.uint32(shift)) & np.uint32(2047)
-            tmp[cnt[k]] = idx[i]
-            cnt[k] += 1
-        idx, tmp = tmp, idx
-    return idx
 
 
 @njit(cache=True, nogil=True)

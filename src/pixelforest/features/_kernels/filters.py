@@ -13,38 +13,12 @@ Without numba, scipy.ndimage does the same correlation.
 
 from __future__ import annotations
 
-import threading
-
-from .runtime import raise_if_interrupted
-
 import numpy as np
 
-try:
+from ..._compiled import HAVE_NUMBA, parallel_call
+
+if HAVE_NUMBA:
     import numba
-
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover
-    HAVE_NUMBA = False
-
-_LOCK = threading.Lock()
-_threadsafe: bool | None = None  # known after the first parallel launch
-
-
-def parallel_call(kernel, *args):
-    """Run a ``parallel=True`` kernel. numba's fallback ``workqueue`` threading layer (used when
-    neither OpenMP nor TBB is available) aborts the process when two Python threads launch
-    parallel kernels at once (Dask's threads, two requests in the Fiji worker); then launches are
-    taken one at a time. With OpenMP or TBB they run concurrently."""
-    global _threadsafe
-    if _threadsafe:
-        out = kernel(*args)
-    else:
-        with _LOCK:
-            out = kernel(*args)
-            if _threadsafe is None:
-                _threadsafe = numba.threading_layer() in ("omp", "tbb")
-    raise_if_interrupted()  # a Ctrl-C swallowed while the kernel was compiled or ran
-    return out
 
 
 def kernel_parity(k: np.ndarray) -> int:
@@ -58,7 +32,7 @@ def kernel_parity(k: np.ndarray) -> int:
     return 0
 
 
-def _halves(k: np.ndarray, parity: int) -> np.ndarray:
+def halves(k: np.ndarray, parity: int) -> np.ndarray:
     """Taps as used by the compiled loops: ``[centre, pair 1, pair 2, ...]`` for (anti)symmetric
     kernels (pair t weights ``x[i + t]`` and, with the parity's sign, ``x[i - t]``), else as given."""
     k = np.asarray(k, np.float64)
@@ -83,7 +57,7 @@ def correlate1d(data: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
 
         return ndimage.correlate1d(data, k, axis=axis, mode="mirror", output=np.float32)
     parity = kernel_parity(k)
-    taps = _halves(k, parity)
+    taps = halves(k, parity)
     shape = data.shape
     L = shape[axis]
     A = int(np.prod(shape[:axis], dtype=np.int64))
@@ -101,7 +75,7 @@ def correlate1d(data: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
 if HAVE_NUMBA:
 
     @numba.njit(cache=True, inline="always")
-    def _mirror(i, n):  # pragma: no cover - compiled
+    def mirror(i, n):  # pragma: no cover - compiled
         """scipy's "mirror" extension (d c b | a b c d | c b a), folded as often as needed."""
         if n == 1:
             return 0
@@ -113,8 +87,8 @@ if HAVE_NUMBA:
     def pad_row(buf, X, r, R):  # pragma: no cover - compiled
         """Mirror borders of the row held in buf[R:R+X], r pixels each side."""
         for j in range(r):
-            buf[R - r + j] = buf[R + _mirror(j - r, X)]
-            buf[R + X + j] = buf[R + _mirror(X + j, X)]
+            buf[R - r + j] = buf[R + mirror(j - r, X)]
+            buf[R + X + j] = buf[R + mirror(X + j, X)]
 
     @numba.njit(cache=True, inline="always")
     def _acc_pair(acc, kt, hi, lo, n, parity):  # pragma: no cover - compiled
@@ -133,12 +107,12 @@ if HAVE_NUMBA:
         B = src.shape[1]
         r = taps.size - 1 if parity != 0 else taps.size // 2
         if parity == 0:
-            row = src[_mirror(i - r, L) - lo]
+            row = src[mirror(i - r, L) - lo]
             k0 = taps[0]
             for b in range(B):
                 acc[b] = k0 * row[b]
             for t in range(1, taps.size):
-                row = src[_mirror(i + t - r, L) - lo]
+                row = src[mirror(i + t - r, L) - lo]
                 kt = taps[t]
                 for b in range(B):
                     acc[b] += kt * row[b]
@@ -151,8 +125,8 @@ if HAVE_NUMBA:
             else:
                 acc[:B] = 0.0
             for t in range(1, r + 1):
-                up = src[_mirror(i + t, L) - lo]
-                dn = src[_mirror(i - t, L) - lo]
+                up = src[mirror(i + t, L) - lo]
+                dn = src[mirror(i - t, L) - lo]
                 _acc_pair(acc, taps[t], up, dn, B, parity)
         for b in range(B):
             dst[off + b] = acc[b]
@@ -261,7 +235,7 @@ def eig3(m00, m01, m02, m11, m12, m22) -> tuple[np.ndarray, np.ndarray, np.ndarr
     shape = np.shape(m00)
     if not HAVE_NUMBA:  # pragma: no cover
         mats = np.empty((comps[0].size, 3, 3))
-        for (i, j), c in zip([(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)], comps):
+        for (i, j), c in zip([(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)], comps, strict=True):
             mats[:, i, j] = mats[:, j, i] = c
         ev = np.linalg.eigvalsh(mats)
         return tuple(ev[:, k].astype(np.float32).reshape(shape) for k in (2, 1, 0))
@@ -401,12 +375,12 @@ if HAVE_NUMBA:
         """van Herk / Gil-Werman over the padded positions j of ``lines``, columns [c0, c0 + n): the
         positions are cut into blocks of the window's width w = 2r+1; g holds each block's running
         extremum from its start, h from its end (a window [k, k+w-1] is then max(h[k], g[k+w-1])).
-        Row j of the padded lines is ``lines[j]``, or with ``mirrored`` row ``_mirror(j - r, L)``
+        Row j of the padded lines is ``lines[j]``, or with ``mirrored`` row ``mirror(j - r, L)``
         of the L unpadded ones."""
         w = 2 * r + 1
         P = L + 2 * r
         for j in range(P):
-            row = lines[_mirror(j - r, L)] if mirrored else lines[j]
+            row = lines[mirror(j - r, L)] if mirrored else lines[j]
             if j % w == 0:
                 for b in range(n):
                     g[j, b] = row[c0 + b]
@@ -417,7 +391,7 @@ if HAVE_NUMBA:
                 for b in range(n):
                     g[j, b] = min(g[j - 1, b], row[c0 + b])
         for j in range(P - 1, -1, -1):
-            row = lines[_mirror(j - r, L)] if mirrored else lines[j]
+            row = lines[mirror(j - r, L)] if mirrored else lines[j]
             if j == P - 1 or (j + 1) % w == 0:
                 for b in range(n):
                     h[j, b] = row[c0 + b]
@@ -477,8 +451,8 @@ if HAVE_NUMBA:
         for is_max in ops:
             for j in range(r):  # mirror borders
                 for i in range(STRIP):
-                    buf[j, i] = buf[r + _mirror(j - r, L), i]
-                    buf[r + L + j, i] = buf[r + _mirror(L + j, L), i]
+                    buf[j, i] = buf[r + mirror(j - r, L), i]
+                    buf[r + L + j, i] = buf[r + mirror(L + j, L), i]
             _block_extrema(buf, False, r, L, 0, STRIP, is_max, g, h)
             for k in range(L):  # the window [k, k + w - 1] of the padded line -> position k
                 if is_max:

@@ -1,0 +1,69 @@
+"""What pixelforest's compiled (numba) kernels share: whether numba is there, a safe way to launch
+a parallel kernel, and a compiled argsort used by hole filling and the forest's trainer."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from .runtime import raise_if_interrupted
+
+try:
+    import numba
+
+    HAVE_NUMBA = True
+    njit = numba.njit
+except ImportError:  # pragma: no cover - numba is a dependency; this runs the same code (slowly) in Python
+    HAVE_NUMBA = False
+
+    def njit(*args, **kwargs):
+        return args[0] if args and callable(args[0]) else (lambda f: f)
+
+
+_LOCK = threading.Lock()
+_threadsafe: bool | None = None  # known after the first parallel launch
+
+
+def parallel_call(kernel, *args):
+    """Run a ``parallel=True`` kernel. numba's fallback ``workqueue`` threading layer (used when
+    neither OpenMP nor TBB is available) aborts the process when two Python threads launch
+    parallel kernels at once (Dask's threads, two requests in the Fiji worker); then launches are
+    taken one at a time. With OpenMP or TBB they run concurrently."""
+    global _threadsafe
+    if _threadsafe:
+        out = kernel(*args)
+    else:
+        with _LOCK:
+            out = kernel(*args)
+            if _threadsafe is None:
+                _threadsafe = numba.threading_layer() in ("omp", "tbb")
+    raise_if_interrupted()  # a Ctrl-C swallowed while the kernel was compiled or ran
+    return out
+
+
+@njit(cache=True, nogil=True)
+def argsort(v):  # pragma: no cover - compiled
+    """Ascending argsort of a flat float32 array: LSD radix sort (11-11-10 bits) of its bit
+    pattern made order-preserving (sign bit flipped for >= 0, all bits for < 0)."""
+    n = v.size
+    bits = v.view(np.uint32)
+    keys = np.empty(n, np.uint32)
+    for i in range(n):
+        b = bits[i]
+        keys[i] = (b ^ np.uint32(0xFFFFFFFF)) if (b >> np.uint32(31)) else (b | np.uint32(0x80000000))
+    idx = np.arange(n).astype(np.int32)
+    tmp = np.empty(n, np.int32)
+    cnt = np.empty(2049, np.int64)
+    for shift in (0, 11, 22):
+        cnt[:] = 0
+        for i in range(n):
+            cnt[((keys[idx[i]] >> np.uint32(shift)) & np.uint32(2047)) + 1] += 1
+        for j in range(2048):
+            cnt[j + 1] += cnt[j]
+        for i in range(n):
+            k = (keys[idx[i]] >> np.uint32(shift)) & np.uint32(2047)
+            tmp[cnt[k]] = idx[i]
+            cnt[k] += 1
+        idx, tmp = tmp, idx
+    return idx
