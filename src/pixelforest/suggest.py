@@ -20,7 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .classifier import mtry
+from .fitting import mtry
 from .features import FEATURE_IDS, FeatureSpec, compute_canonical, values_per_channel
 
 

@@ -48,7 +48,7 @@ def _forest() -> None:
     """The forest's trainer and its prediction, on random features shaped like the default's."""
     import numpy as np
 
-    from .classifier import fit_forest
+    from .fitting import fit_forest
     from .features import feature_names
 
     rng = np.random.default_rng(0)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import axes as _axes
 from ..classifier import Classifier, default_color, normalize_source
-from ..classifier import train as _train
+from ..training import train as _train
 from .imageplus import Calibration, from_imageplus, get_calibration, slice_labels, to_imageplus
 from .roimanager import collect, group_names, java_mask, labels_for_imageplus, roi_manager
 from .jvm import IJ_VERSION, JavaNotFoundError, jimport, start
