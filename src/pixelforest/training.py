@@ -135,7 +135,7 @@ def training_set(imgs: list, labs: list, names: list[str], axes_list: list, chan
     return TrainingSet(labelled, label_images, int(n_channels), int(ndim))
 
 
-def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=None, channel_axis=None,
+def train(images, labels, *, features=DEFAULT_FEATURES, trees: int = 100, seed=None, channel_axis=None,
           axes=None, classes: Sequence[str] | None = None, colors=None, n_jobs: int = -1,
           image_names: Sequence[str] | None = None, stages: int = 1) -> Classifier:
     """Train a pixel classifier from sparse label images.
@@ -148,7 +148,8 @@ def train(images, labels, *, features="ilastik-default", trees: int = 100, seed=
         One label image per image, shape = the image's non-channel shape;
         0 = unlabelled, k = class k.
     features : FeatureSpec, preset name, dict, .json path or ``"auto"``
-        ``"auto"``: the preset is chosen on these labels by cross-validation grouped by stroke
+        Default: ``pixelforest-default`` (as the CLI and the Fiji plugin), fitted to the thinnest
+        stack. ``"auto"``: the preset is chosen on these labels by cross-validation grouped by stroke
         (:mod:`pixelforest.autotune`); what was chosen, and each candidate's error, are kept in
         ``classifier.training["auto"]``.
     trees : int
