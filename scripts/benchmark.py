@@ -224,7 +224,7 @@ def section_predict(quick: bool):
     from sklearn.ensemble import RandomForestClassifier
 
     import pixelforest as pf
-    from pixelforest.classifier import mtry
+    from pixelforest.fitting import mtry
     from pixelforest.forest import from_sklearn
 
     img, src = image_2d(quick)
@@ -337,12 +337,12 @@ def section_train(quick: bool):
     from sklearn.ensemble import RandomForestClassifier
 
     import pixelforest as pf
-    from pixelforest.classifier import fit_forest
+    from pixelforest.fitting import fit_forest
 
     sys.path.insert(0, str(ROOT / "tests"))
     import _reference_trainer  # the trainer before its speed-up (issue 17), kept for the tests
 
-    from pixelforest.classifier import mtry
+    from pixelforest.fitting import mtry
 
     img, src = image_2d(quick)
     feats = pf.compute_features(img, "pixelforest-default")
@@ -651,7 +651,7 @@ def section_big(big_gb: float, limit_gb: float, workdir: Path):
     lab[(sub > 1900) & (rng.random(sub.shape) < 0.01)] = 1
     lab[(sub < 1150) & (rng.random(sub.shape) < 0.01)] = 2
     model = workdir / "big.pfc"
-    pf.train(sub, lab, features="minimal", trees=50, seed=0).save(model)
+    pf.save(pf.train(sub, lab, features="minimal", trees=50, seed=0), model)
     limit = int(limit_gb * 2**30)
     out = workdir / "big_seg.h5"
     r = subprocess.run([sys.executable, "-c", BIG_CHILD, str(limit), str(model), f"{vol}/data", str(out)],

@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     clf = pf.train(image, labels, features="ilastik-default", channel_axis=-1, classes=names, seed=args.seed)
     t_train = time.time() - t0
     model = args.out / "ihc.pfc"
-    clf.save(model)
+    pf.save(clf, model)
     clf = pf.load(model)
 
     # --- predict through the CLI, as a user would

@@ -78,7 +78,7 @@ def make_inputs(d: Path, n: int = 4, size=(16, 256, 256)):
         img = f["data"][()]
     clf = pf.train(img[0] if size[0] == 1 else img, lab[0] if size[0] == 1 else lab, features="minimal", trees=10,
                    seed=0)
-    clf.save(d / "m.pfc")
+    pf.save(clf, d / "m.pfc")
     return files, clf
 
 
@@ -206,7 +206,7 @@ def scenario_worker_killed(d: Path) -> dict:
     lab = np.zeros(img2d.shape, np.uint8)
     lab[100:110, 100:110] = 1
     lab[10:20, 10:20] = 2
-    pf.train(img2d, lab, features="minimal", trees=10, seed=0).save(d / "m.pfc")
+    pf.save(pf.train(img2d, lab, features="minimal", trees=10, seed=0), d / "m.pfc")
     svc = Service(".", {"PIXELFOREST_WORKER_MEMORY_MB": "1"}, sys.executable, "-c", worker)
     with h5py.File(files[0], "r") as f:
         arr = f["data"][()][None, :, None]  # (T, Z, C, Y, X)

@@ -54,7 +54,7 @@ def _model(d: Path, size=48):
     lab[size // 2 - 4:size // 2 + 4, size // 2 - 4:size // 2 + 4] = 1
     lab[1:5, 1:5] = 2
     clf = pf.train(img, lab, features="minimal", trees=4, seed=0)
-    clf.save(d / "m.pfc")
+    pf.save(clf, d / "m.pfc")
     return d / "m.pfc", clf, img
 
 
@@ -443,7 +443,7 @@ def scenario_rois_and_long_prediction(d: Path) -> dict:
     from pixelforest.forest import concat
 
     big = pf.Classifier(clf.spec, concat([clf.forest] * 2500), clf.class_names, clf.class_colors, 1, 2)
-    big.save(d / "big.pfc")
+    pf.save(big, d / "big.pfc")
     np.save(d / "im.npy", np.tile(img, (16, 16)))
     proc = subprocess.Popen(PF + ["predict", str(d / "big.pfc"), str(d / "im.npy"), "-o", str(d / "o.h5"), "-q"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -478,7 +478,7 @@ def scenario_worker_reload(d: Path) -> dict:
     model, clf, img = _model(d)
     first = worker._classifier({"classifier": str(model)}).class_names
     st = model.stat()
-    pf.Classifier(clf.spec, clf.forest, ["cells", "background"], clf.class_colors, 1, 2).save(model)
+    pf.save(pf.Classifier(clf.spec, clf.forest, ["cells", "background"], clf.class_colors, 1, 2), model)
     os.utime(model, ns=(st.st_atime_ns, st.st_mtime_ns))  # even with the old modification time
     second = worker._classifier({"classifier": str(model)}).class_names
 

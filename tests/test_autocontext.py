@@ -46,7 +46,7 @@ def test_blockwise_lazy_and_saved_equal_whole(blobs2d, two_stage, tmp_path):
     whole = clf.predict(blobs2d)
     for block in [(17, 23), (40, 50), (96, 7)]:
         assert np.array_equal(clf.predict(blobs2d, block_shape=block), whole), block
-    clf.save(tmp_path / "m.pfc")
+    pf.save(clf, tmp_path / "m.pfc")
     manifest = json.loads(zipfile.ZipFile(tmp_path / "m.pfc").read("manifest.json"))
     assert manifest["format_version"] == 2 and manifest["stages"] == 2
     assert "context_forest_roots" in manifest["arrays"] and manifest["context"]["context"] is None
@@ -59,7 +59,7 @@ def test_blockwise_lazy_and_saved_equal_whole(blobs2d, two_stage, tmp_path):
     with h5py.File(tmp_path / "o.h5", "r") as f:
         assert np.array_equal(f["exported_data"][()], whole)
     # a one-stage classifier is still written as format version 1 (older pixelforest reads it)
-    pf.train(blobs2d, (blobs2d > 60).astype(np.uint8) + 1, features="minimal", trees=2).save(tmp_path / "one.pfc")
+    pf.save(pf.train(blobs2d, (blobs2d > 60).astype(np.uint8) + 1, features="minimal", trees=2), tmp_path / "one.pfc")
     assert json.loads(zipfile.ZipFile(tmp_path / "one.pfc").read("manifest.json"))["format_version"] == 1
 
 

@@ -61,7 +61,7 @@ def test_out_of_core_equals_whole(volume, tmp_path):
 
 def test_batch_folder_refuses_mismatched_inputs_and_resumes(volume, tmp_path, capsys):
     vol, clf = volume
-    clf.save(tmp_path / "m.pfc")
+    pf.save(clf, tmp_path / "m.pfc")
     ins = tmp_path / "in"
     ins.mkdir()
     _h5(ins / "a.h5", vol)
@@ -100,7 +100,7 @@ def test_interrupted_file_leaves_nothing_behind(volume, tmp_path):
 
 def test_parallel_files_equal_sequential(volume, tmp_path):
     vol, clf = volume
-    clf.save(tmp_path / "m.pfc")
+    pf.save(clf, tmp_path / "m.pfc")
     files = [_h5(tmp_path / f"v{i}.h5", np.roll(vol, 7 * i, axis=2)) for i in range(3)]
     rows = predict_files(clf, files, out_dir=tmp_path / "par", jobs=2, model_path=tmp_path / "m.pfc")
     assert [r["status"] for r in rows] == ["done"] * 3

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import pixelforest as pf
-from pixelforest.classifier import mtry, segmentation_from_probabilities, uncertainty_from_probabilities
+from pixelforest.classifier import segmentation_from_probabilities, uncertainty_from_probabilities
+from pixelforest.fitting import mtry
 from pixelforest.features import FeatureSpec
 
 
@@ -69,7 +70,7 @@ def test_class_without_pixels_gets_zero(blobs2d, blobs_labels):
 def test_training_features_equal_whole_image(blobs2d, blobs_labels):
     # training crops to the labelled box + halo; the samples equal whole-image features
     from pixelforest import axes as A
-    from pixelforest.classifier import extract_samples
+    from pixelforest.training import extract_samples
 
     spec = FeatureSpec.preset("ilastik-default")
     img = np.pad(blobs2d, ((0, 0), (0, 60)), mode="reflect")
@@ -192,7 +193,7 @@ def test_normalised_features_blockwise_lazy_and_saved(blobs2d, blobs_labels, tmp
     # rescaled pixels may move a feature across a split, so a tree here and there votes otherwise
     diff = np.abs(clf.predict(blobs2d * 3 + 50) - whole)
     assert diff.max() <= 0.2 and (diff > 0).mean() < 0.005
-    clf.save(tmp_path / "m.pfc")
+    pf.save(clf, tmp_path / "m.pfc")
     back = pf.load(tmp_path / "m.pfc")
     assert back.spec.normalize == normalize and np.array_equal(back.predict(blobs2d), whole)
     with h5py.File(tmp_path / "img.h5", "w") as f:
@@ -228,7 +229,7 @@ def test_default_features_fit_a_thin_stack(tmp_path):
     assert flags == {0.5: False, 1.0: False, 2.0: False, 4.0: False, 8.0: True, 16.0: True}  # 29, 57 > 20 slices
     p = clf.predict(vol)
     assert p.shape == vol.shape + (2,) and p[:, 30, 30, 0].min() > 0.5
-    clf.save(tmp_path / "m.pfc")
+    pf.save(clf, tmp_path / "m.pfc")
     assert pf.load(tmp_path / "m.pfc").spec.compute_in_2d == clf.spec.compute_in_2d
     with pytest.raises(FeatureError, match="scale 8.0 .* needs at least 29 pixels along z but the image has z=20"):
         pf.train(vol, lab, features=FeatureSpec.preset(DEFAULT_FEATURES), seed=0, trees=5)

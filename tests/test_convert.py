@@ -109,7 +109,7 @@ def test_hdf5_import_rules(tmp_path):
 def test_predict_exports_zarr_and_export_dtype(tmp_path, blobs2d, blobs_labels):
     tifffile.imwrite(tmp_path / "img.tif", blobs2d)
     clf = pf.train(blobs2d, blobs_labels, features="minimal", seed=0, trees=10)
-    clf.save(tmp_path / "m.pfc")
+    pf.save(clf, tmp_path / "m.pfc")
     assert main(["predict", str(tmp_path / "m.pfc"), str(tmp_path / "img.tif"), "--output_format", "zarr",
                  "--export_dtype", "uint8", "--export_drange", "(0,255)", "-o", str(tmp_path) + "/", "-q"]) == 0
     arr, axes = read_image(tmp_path / "img_Probabilities.zarr")
@@ -205,7 +205,7 @@ def test_written_ilp_keeps_ilastiks_features_only(ilastik_tests, tmp_path, capsy
         imgs, labs, axes, names = ilp.training_data()
     clf = pf.train(imgs, labs, features="pixelforest-default", axes=axes, image_names=names, seed=0, trees=5)
     model = tmp_path / "m.pfc"
-    clf.save(model)
+    pf.save(clf, model)
     out = work / "ours.ilp"
     assert main(["export-ilp", str(model), "-o", str(out)]) == 0
     said = capsys.readouterr().out

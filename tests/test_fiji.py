@@ -161,7 +161,7 @@ def test_gui_smoke(fiji, scribbles, tmp_path):
     blobs = tifffile.imread(scribbles / "blobs.tif")
     lab = tifffile.imread(scribbles / "annotations.tif")
     model = tmp_path / "m.pfc"
-    pf.train(blobs, lab, features="minimal", seed=0, trees=20, classes=["background", "blob"]).save(model)
+    pf.save(pf.train(blobs, lab, features="minimal", seed=0, trees=20, classes=["background", "blob"]), model)
     shot = tmp_path / "screen.png"
     rc, log = fiji["run"]([str(ROOT / "tests" / "fiji" / "GuiSmoke.java"), str(scribbles / "blobs.tif"), str(model),
                            str(shot)], cp=[fiji["jar"]], timeout=300)
@@ -213,7 +213,7 @@ def test_two_commands_at_once_and_no_worker_left(fiji, scribbles, tmp_path):
     lab = tifffile.imread(scribbles / "annotations.tif")
     model = tmp_path / "m.pfc"
     clf = pf.train(blobs, lab, features="minimal", seed=0, trees=20)
-    clf.save(model)
+    pf.save(clf, model)
     rc, log = fiji["run"](["groovy.ui.GroovyMain", str(ROOT / "tests" / "fiji" / "TwoCommands.groovy"),
                            str(scribbles / "blobs.tif"), str(model)], cp=[RUNTIME / "groovy-4.0.28.jar"])
     assert "ERROR" not in log and "MISSING" not in log, log
@@ -235,7 +235,7 @@ def test_worker_ends_when_imagej_is_killed_mid_task(fiji, scribbles, tmp_path):
     blobs = tifffile.imread(scribbles / "blobs.tif")
     lab = tifffile.imread(scribbles / "annotations.tif")
     model = tmp_path / "m.pfc"
-    pf.train(blobs, lab, features="ilastik-default", seed=0, trees=100).save(model)
+    pf.save(pf.train(blobs, lab, features="ilastik-default", seed=0, trees=100), model)
     m = fiji["base"] / "killed.ijm"
     m.write_text(f"""setBatchMode(true);
 print("PID " + call("org.pixelforest.fiji.PythonService.workerPid"));
@@ -394,7 +394,7 @@ def test_commands_refuse_unwritable_places_and_missing_paths_before_any_work(fij
     blobs = tifffile.imread(scribbles / "blobs.tif")
     lab = tifffile.imread(scribbles / "annotations.tif")
     model = tmp_path / "m.pfc"
-    pf.train(blobs, lab, features="minimal", trees=10, seed=0).save(model)
+    pf.save(pf.train(blobs, lab, features="minimal", trees=10, seed=0), model)
     rois = ROIS_FROM_SCRIBBLES.format(labels=scribbles / "annotations.tif")
     cases = {
         "export": (f'open("{scribbles / "blobs.tif"}");\nrun("Export HDF5", "datasetname=data compressionlevel=0");',
@@ -460,7 +460,7 @@ print("NOT REACHED");
 def test_apply_offers_only_a_classifier_that_fits_and_every_dialog_has_help(fiji, scribbles, tmp_path):
     blobs = tifffile.imread(scribbles / "blobs.tif")
     model = tmp_path / "gray.pfc"
-    pf.train(blobs, tifffile.imread(scribbles / "annotations.tif"), features="minimal", trees=5, seed=0).save(model)
+    pf.save(pf.train(blobs, tifffile.imread(scribbles / "annotations.tif"), features="minimal", trees=5, seed=0), model)
     rgb = tmp_path / "rgb.tif"
     tifffile.imwrite(rgb, np.stack([blobs] * 3, -1), photometric="rgb")
     out = {}

@@ -39,7 +39,7 @@ def _seed_files(tmp: Path) -> dict[str, bytes]:
     lab = np.zeros(img.shape, np.uint8)
     lab[2:6, 2:8] = 1
     lab[30:34, 30:40] = 2
-    pf.train(img, lab, features="minimal", trees=3, seed=0).save(tmp / "seed.pfc")
+    pf.save(pf.train(img, lab, features="minimal", trees=3, seed=0), tmp / "seed.pfc")
     out["pfc"] = (tmp / "seed.pfc").read_bytes()
     import roifile
 

@@ -48,7 +48,7 @@ def model(tmp_path_factory):
     lab[20:28, 20:28] = 1
     lab[2:6, 2:6] = 2
     clf = pf.train(img, lab, features="minimal", trees=4, seed=0)
-    clf.save(d / "m.pfc")
+    pf.save(clf, d / "m.pfc")
     tifffile.imwrite(d / "img.tif", img)
     return d / "m.pfc", clf, img
 
@@ -500,7 +500,7 @@ def test_ctrl_c_inside_long_prediction(model, tmp_path):
     from pixelforest.forest import concat
 
     big = pf.Classifier(clf.spec, concat([clf.forest] * 2500), clf.class_names, clf.class_colors, 1, 2)
-    big.save(tmp_path / "big.pfc")
+    pf.save(big, tmp_path / "big.pfc")
     np.save(tmp_path / "im.npy", np.tile(img, (16, 16)))  # 768 x 768
     proc = subprocess.Popen(PF + ["predict", str(tmp_path / "big.pfc"), str(tmp_path / "im.npy"), "-o",
                                   str(tmp_path / "o.h5"), "-q"], env=ENV, stderr=subprocess.PIPE, text=True)
@@ -530,12 +530,12 @@ def test_worker_reloads_a_changed_classifier(model, tmp_path):
 
     path, clf, img = model
     p = tmp_path / "w.pfc"
-    clf.save(p)
+    pf.save(clf, p)
     first = worker._classifier({"classifier": str(p)})
     assert first.class_names == clf.class_names
     other = pf.Classifier(clf.spec, clf.forest, ["a", "b"], clf.class_colors, 1, 2)
     st = p.stat()
-    other.save(p)
+    pf.save(other, p)
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # even with the old modification time
     assert worker._classifier({"classifier": str(p)}).class_names == ["a", "b"]
 

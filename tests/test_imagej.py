@@ -263,7 +263,7 @@ def test_results_as_imageplus(pfij, blobs2d, blobs_labels):
     imp = pfij.to_imageplus(blobs2d, "yx", calibration=cal, title="blobs.tif")
     clf = pf.train(blobs2d, blobs_labels, features="minimal", seed=0, trees=20, classes=["blob", "bg"],
                    colors=[(255, 0, 255), (0, 128, 255)])
-    prob = clf.predict_imageplus(imp)
+    prob = pfij.predict_imageplus(clf, imp)
     assert prob.isComposite() and prob.getNChannels() == 2 and prob.getBitDepth() == 32
     assert pfij.slice_labels(prob) == ["blob", "bg"]
     assert pfij.get_calibration(prob) == cal
@@ -272,13 +272,13 @@ def test_results_as_imageplus(pfij, blobs2d, blobs_labels):
 
     lut = prob.getChannelLut(1)
     assert (lut.getRed(JInt(255)), lut.getGreen(JInt(255)), lut.getBlue(JInt(255))) == (255, 0, 255)
-    seg = clf.predict_imageplus(imp, "simple-segmentation")
+    seg = pfij.predict_imageplus(clf, imp, "simple-segmentation")
     assert seg.getBitDepth() == 8 and np.array_equal(pfij.from_imageplus(seg)[0], clf.predict(blobs2d, "simple-segmentation"))
     cm = seg.getProcessor().getLut()
     assert (cm.getRed(JInt(2)), cm.getGreen(JInt(2)), cm.getBlue(JInt(2))) == (0, 128, 255)
-    unc = clf.predict_imageplus(imp, "uncertainty")
+    unc = pfij.predict_imageplus(clf, imp, "uncertainty")
     assert unc.getBitDepth() == 32 and np.allclose(pfij.from_imageplus(unc)[0], clf.predict(blobs2d, "uncertainty"))
-    feats = clf.predict_imageplus(imp, "features")
+    feats = pfij.predict_imageplus(clf, imp, "features")
     assert pfij.slice_labels(feats) == clf.feature_names
 
 
@@ -389,7 +389,7 @@ def test_pyimagej_gateway_session(tmp_path):
         "OvalRoi = pfij.jimport('ij.gui.OvalRoi'); Roi = pfij.jimport('ij.gui.Roi')\n"
         "a = OvalRoi(24, 24, 10, 10); a.setGroup(1); b = Roi(50, 5, 20, 10); b.setGroup(2)\n"
         "clf = pfij.train(imp, rois=[a, b], features='minimal', seed=0)\n"
-        "prob = clf.predict_imageplus(imp)\n"
+        "prob = pfij.predict_imageplus(clf, imp)\n"
         "print('OK', IJ.getVersion(), prob.getNChannels())\n",
         encoding="utf-8")
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)

@@ -22,7 +22,7 @@ def trained(blobs2d, blobs_labels):
 @pytest.fixture
 def saved(trained, tmp_path):
     p = tmp_path / "model.pfc"
-    trained.save(p)
+    pf.save(trained, p)
     return p
 
 
@@ -114,7 +114,7 @@ def test_lowest_version_that_holds_the_classifier(blobs2d, blobs_labels, tmp_pat
     tophats = {"features": {"GaussianSmoothing": [1.0], "TopHat": [1.0, 2.0]}}
     for features, version in (("minimal", 1), (tophats, 3), ("pixelforest-default", 4)):
         clf = pf.train(blobs2d, blobs_labels, features=features, seed=0, trees=3)
-        clf.save(tmp_path / "m.pfc")
+        pf.save(clf, tmp_path / "m.pfc")
         with zipfile.ZipFile(tmp_path / "m.pfc") as z:
             assert json.loads(z.read("manifest.json"))["format_version"] == version
         assert np.array_equal(pf.load(tmp_path / "m.pfc").predict(blobs2d), clf.predict(blobs2d))
@@ -163,13 +163,13 @@ def test_atomic_save_leaves_nothing_on_failure(trained, tmp_path, monkeypatch):
 
     monkeypatch.setattr(project, "_npy_bytes", boom)
     with pytest.raises(RuntimeError):
-        trained.save(target)
+        pf.save(trained, target)
     assert list(tmp_path.iterdir()) == []
     monkeypatch.undo()
-    trained.save(target)
+    pf.save(trained, target)
     assert [p.name for p in tmp_path.iterdir()] == ["model.pfc"]
 
 
 def test_save_into_missing_folder(trained, tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        trained.save(tmp_path / "nope" / "m.pfc")
+        pf.save(trained, tmp_path / "nope" / "m.pfc")

@@ -9,7 +9,7 @@ from sklearn.datasets import make_classification, make_moons
 from sklearn.ensemble import RandomForestClassifier
 
 from pixelforest import _trainer
-from pixelforest.classifier import fit_forest, mtry
+from pixelforest.fitting import fit_forest, mtry
 from pixelforest.forest import LEAF
 
 

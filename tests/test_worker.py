@@ -76,7 +76,7 @@ def test_readable_errors(service, blobs2d, tmp_path):
     rgb = _nd(np.zeros((1, 1, 3) + blobs2d.shape, np.uint8))
     clf = pf.train(blobs2d, (np.arange(blobs2d.size).reshape(blobs2d.shape) % 50 == 0).astype(np.uint8) * 1
                    + (np.arange(blobs2d.size).reshape(blobs2d.shape) % 50 == 1) * 2, features="minimal", trees=5)
-    clf.save(tmp_path / "one.pfc")
+    pf.save(clf, tmp_path / "one.pfc")
     out = call(service, "predict", {"classifier": str(tmp_path / "one.pfc")}, rgb)
     assert out["error"].startswith("image has 3 channel(s) (an RGB image has 3) but the classifier was trained on images of 1")
 
@@ -88,7 +88,7 @@ def test_cancel(tmp_path):
     lab = np.zeros((1024, 1024), np.uint8)
     lab[:10, :10] = 1
     lab[-10:, -10:] = 2
-    pf.train(big[0, 0, 0], lab, features="ilastik-default", trees=10).save(tmp_path / "m.pfc")
+    pf.save(pf.train(big[0, 0, 0], lab, features="ilastik-default", trees=10), tmp_path / "m.pfc")
     # a worker with too little memory to cache features: it predicts block by block
     svc = Service(".", {"PIXELFOREST_WORKER_MEMORY_MB": "1"}, sys.executable, "-c", WORKER)
     try:

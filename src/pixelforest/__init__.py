@@ -3,13 +3,21 @@
 >>> import pixelforest as pf
 >>> clf = pf.train(image, labels)                # labels: 0 = unlabelled, k = class k
 >>> prob = clf.predict(image)                    # float32, one channel per class
->>> clf.save("model.pfc"); clf = pf.load("model.pfc")
+>>> pf.save(clf, "model.pfc"); clf = pf.load("model.pfc")
 """
 
 __version__ = "0.1.0"
 
-from .classifier import Classifier, train  # noqa: E402
+from .classifier import Classifier  # noqa: E402
 from .features import FeatureSpec, compute_features, feature_names  # noqa: E402
 from .io.pfc import load_classifier as load  # noqa: E402
+from .io.pfc import save_classifier  # noqa: E402
+from .training import train  # noqa: E402
 
-__all__ = ["Classifier", "FeatureSpec", "compute_features", "feature_names", "load", "train", "__version__"]
+
+def save(clf: Classifier, path) -> None:
+    """Save a classifier as a data-only classifier file (see :mod:`pixelforest.io.pfc`)."""
+    save_classifier(clf, path)
+
+
+__all__ = ["Classifier", "FeatureSpec", "compute_features", "feature_names", "load", "save", "train", "__version__"]

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .fitting import fit_forest
+
 #: presets compared, the default first (it wins ties)
 CANDIDATES = ("pixelforest-default", "ilastik-default")
 #: trees of each fold's forest (the error of a forest settles well before the final 100 trees)
@@ -69,8 +71,6 @@ def assign_folds(groups: np.ndarray, y: np.ndarray, class_names=None) -> tuple[n
 
 def cv_error(X: np.ndarray, y: np.ndarray, folds: np.ndarray, n_classes: int, *, seed=None, n_jobs: int = -1) -> float:
     """Balanced error of forests of :data:`CV_TREES` trees, each scored on the fold it did not see."""
-    from .classifier import fit_forest
-
     pred = np.zeros(y.size, y.dtype)
     for f in np.unique(folds):
         test = folds == f

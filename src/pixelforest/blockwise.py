@@ -44,23 +44,23 @@ def block_shape_for(shape_tzyx, n_features: int, n_channels: int, budget_bytes: 
 
 def iter_blocks(shape_tzyx, block) -> Iterator[tuple[slice, ...]]:
     """Slices (t, z, y, x) tiling ``shape_tzyx`` with blocks of shape ``block``."""
-    ranges = [range(0, n, b) for n, b in zip(shape_tzyx, block)]
+    ranges = [range(0, n, b) for n, b in zip(shape_tzyx, block, strict=True)]
     for starts in itertools.product(*ranges):
-        yield tuple(slice(s, min(s + b, n)) for s, b, n in zip(starts, block, shape_tzyx))
+        yield tuple(slice(s, min(s + b, n)) for s, b, n in zip(starts, block, shape_tzyx, strict=True))
 
 
-def grow(sl: tuple[slice, ...], halo: int, shape_tzyx, grow_z: bool = True) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
+def grow(sl: tuple[slice, ...], halo: int, shape_tzyx) -> tuple[tuple[slice, ...], tuple[slice, ...]]:
     """Grow spatial slices by ``halo`` (clipped); return (outer, inner-relative-to-outer)."""
     outer, inner = [sl[0]], [slice(0, sl[0].stop - sl[0].start)]
     for ax in (1, 2, 3):
         s = sl[ax]
-        h = halo if (ax > 1 or grow_z) else 0
-        a = max(0, s.start - h)
-        b = min(shape_tzyx[ax], s.stop + h)
+        a = max(0, s.start - halo)
+        b = min(shape_tzyx[ax], s.stop + halo)
         outer.append(slice(a, b))
         inner.append(slice(s.start - a, s.stop - a))
     return tuple(outer), tuple(inner)
 
 
 def n_blocks(shape_tzyx, block) -> int:
-    return int(np.prod([math.ceil(n / b) for n, b in zip(shape_tzyx, block)]))
+    """How many blocks :func:`iter_blocks` gives."""
+    return int(np.prod([math.ceil(n / b) for n, b in zip(shape_tzyx, block, strict=True)]))

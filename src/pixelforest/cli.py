@@ -54,9 +54,10 @@ def _progress_bar(desc: str, enabled: bool, unit: str = "block"):
 
 def cmd_train(args) -> int:
     from . import axes as _axes
-    from .classifier import train
+    from .training import train
     from .features import DEFAULT_FEATURES, resolve_spec
     from .io.images import read_image
+    from .io.pfc import save_classifier
 
     labels = args.labels
     images = list(args.images or [])
@@ -109,7 +110,7 @@ def cmd_train(args) -> int:
         print(f"training on {len(imgs)} image(s) with {what}...", file=sys.stderr)
     clf = train(imgs, labs, features=spec, trees=args.trees, seed=args.seed, axes=axes, classes=classes,
                 colors=colors, image_names=names, stages=args.stages)
-    clf.save(args.output)
+    save_classifier(clf, args.output)
     dt = time.time() - t0
     t = clf.training
     if "auto" in t:
@@ -244,7 +245,7 @@ def cmd_objects(args) -> int:
 
 
 def cmd_suggest(args) -> int:
-    from .classifier import _canonical_labels
+    from .training import canonical_labels
     from .features import resolve_spec
     from .io.images import read_image
     from .suggest import suggest_features
@@ -253,7 +254,7 @@ def cmd_suggest(args) -> int:
     img, ax = read_image(args.image, args.axes)
     lab, _ = read_image(args.labels)
     image5 = _axes.to_canonical(img, ax)
-    lab4 = _canonical_labels(lab, ax, image5.shape, str(args.labels))
+    lab4 = canonical_labels(lab, ax, image5.shape, str(args.labels))
     res = suggest_features(image5, lab4, resolve_spec(args.features), n=args.number, method=args.method,
                            progress=_progress_bar("suggesting", not args.quiet, unit="step"))
     for fid, scale, score in res["cells"]:

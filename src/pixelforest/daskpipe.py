@@ -38,18 +38,18 @@ def predict_graph(clf: Classifier, image, source: str = "probabilities", block_s
     T, Z, Y, X, C = image.shape
     clf.check_image(_Shape(image.shape))
     halo = clf.total_halo()
-    _, bz, by, bx = clf._block(block_shape, (T, Z, Y, X), halo, memory_bytes)
+    _, bz, by, bx = clf.block_for(block_shape, (T, Z, Y, X), halo, memory_bytes)
     x = da.from_array(image, chunks=(1, bz, by, bx, C), meta=np.empty((0,) * 5, image.dtype), asarray=False)
     depth = {0: 0, 1: min(halo, Z - 1) if Z > 1 else 0, 2: min(halo, Y - 1), 3: min(halo, X - 1), 4: 0}
     g = da.overlap.overlap(x, depth=depth, boundary="none")
     shape, dtype = clf.result_shape(image.shape, src)
     K = shape[-1]
-    stats = clf._stats_chain(image)  # whole-image normalisation, once, on the client
+    stats = clf.normalization_stats(image)  # whole-image normalisation, once, on the client
 
     def predict_block(block):
         block = np.asarray(block)
         feats = clf.piece_features(block, tuple(slice(0, n) for n in block.shape[:4]), stats, Z)
-        return clf._from_features(feats, src)
+        return clf.from_features(feats, src)
 
     r = g.map_blocks(predict_block, dtype=dtype, chunks=g.chunks[:4] + ((K,),))
     return da.overlap.trim_internal(r, depth, boundary="none")
@@ -88,7 +88,7 @@ def compute_into(graph, out, scheduler: str = "threads", progress=None) -> None:
                 values = client.compute(parts, sync=True)
             else:
                 values = dask.compute(*parts, scheduler=scheduler)
-            for b, v in zip(idx, values):
+            for b, v in zip(idx, values, strict=True):
                 sl = tuple(slice(int(starts[d][b[d]]), int(starts[d][b[d]]) + graph.chunks[d][b[d]]) for d in range(4))
                 out[sl] = np.asarray(v)
             if progress is not None:

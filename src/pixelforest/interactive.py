@@ -13,8 +13,9 @@ from dataclasses import replace
 import numpy as np
 
 from . import axes as _axes
-from .classifier import Classifier, LabelImage, train_from_samples
+from .classifier import Classifier, LabelImage, normalize_source
 from .features import FeatureSpec, check_image_values, check_scales, compute_canonical, image_stats, resolve_spec
+from .training import train_from_samples
 
 
 class Session:
@@ -181,12 +182,10 @@ class Session:
             raise ValueError("train first")
         feats = self.features(self.classifier.spec)
         if view is not None:
-            sl = dict(zip(self.axes.replace("c", ""), view if isinstance(view, tuple) else (view,)))
+            sl = dict(zip(self.axes.replace("c", ""), view if isinstance(view, tuple) else (view,), strict=False))
             feats = feats[tuple(sl.get(a, slice(None)) for a in _axes.CANONICAL[:4])]
-        from .classifier import normalize_source
-
         src = normalize_source(source)
-        res = self.classifier._from_features(feats, src)
+        res = self.classifier.from_features(feats, src)
         return _axes.from_canonical(res, self.axes, channels=src in ("probabilities", "features"))
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from .classifier import Classifier, segmentation_from_probabilities
+from .classifier import Classifier, segmentation_from_probabilities, uncertainty_from_probabilities
 from .features import FeatureSpec, fit_to_size, resolve_spec
 from .interactive import Session, train_sessions
 from .postprocess import suggest_regions
@@ -141,8 +141,6 @@ class LiveSession:
         Y, X = s.image5.shape[2:4]
         stride = max(1, int(np.ceil(np.sqrt(Y * X / max_pixels))))
         p = s.predict_plane(t, z, stride=stride, classifier=self.classifier)
-        from .classifier import uncertainty_from_probabilities
-
         unc = uncertainty_from_probabilities(p)
         ys = np.minimum(np.arange(0, Y, stride) + stride // 2, Y - 1)  # the pixels predict_plane looked at
         xs = np.minimum(np.arange(0, X, stride) + stride // 2, X - 1)
@@ -165,7 +163,7 @@ class LiveSession:
         """Take a saved classifier's classes, features and labels for image ``key`` (the saved label
         image of the same shape and, when several, the same name); its forest predicts until the
         next round. Returns the labels as :meth:`labels_of` does."""
-        if clf.context is not None:
+        if clf.stages > 1:
             raise ValueError("live training trains one stage; this classifier has auto-context stages "
                              "(apply it with Apply Classifier... instead)")
         s = self.image(key)

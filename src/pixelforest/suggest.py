@@ -20,8 +20,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from .classifier import mtry
 from .features import FEATURE_IDS, FeatureSpec, compute_canonical
+from .fitting import mtry
 
 
 def _cell_columns(spec: FeatureSpec, n_channels: int, z_size: int):

@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 
-from .classifier import fit_forest
 from .features import compute_canonical, compute_features, feature_names, resolve_spec
+from .fitting import fit_forest
 
 #: what each process compiles (each is a function of this module)
 PARTS = ("features", "volumes", "forest")

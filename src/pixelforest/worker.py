@@ -102,7 +102,7 @@ def _warm_up() -> None:
     prediction) on a tiny image while the user is still choosing: a request that comes meanwhile
     waits for a kernel being loaded instead of loading it again, and later ones find them ready."""
     try:
-        from .classifier import train
+        from .training import train
 
         rng = np.random.default_rng(0)
         img = rng.random((64, 64), dtype=np.float32)
@@ -264,7 +264,9 @@ def _roi_labels(params) -> tuple[np.ndarray, list[str], list]:
 
 
 def req_train(task, params, image):
-    from .classifier import LabelImage, train, train_from_samples
+    from .classifier import LabelImage
+    from .io.pfc import save_classifier
+    from .training import train, train_from_samples
 
     img5 = _image(image)
     T, Z, Y, X, C = img5.shape
@@ -292,7 +294,7 @@ def req_train(task, params, image):
     out = params.get("output")
     key = str(out) if out else f"(unsaved classifier {time.strftime('%H:%M:%S')})"
     if out:
-        clf.save(out)
+        save_classifier(clf, out)
         _remember(key, clf)
     else:
         STATE.classifiers[key] = clf
@@ -337,7 +339,7 @@ def req_predict(task, params, image):
         res5 = clf.predict_canonical(img5, src, block_shape=params.get("block"), progress=_progress(task, "predicting"))
     else:
         task.update("predicting", 0, 1)
-        res5 = clf._from_features(feats, src)
+        res5 = clf.from_features(feats, src)
     out = np.ascontiguousarray(np.moveaxis(res5, -1, 2))  # (T, Z, K, Y, X), ImageJ's order
     names = {"probabilities": clf.class_names, "features": clf.feature_names}.get(src, [src])
     return {"result": _to_ndarray(out), "labels": "\n".join(names), "classes": ",".join(clf.class_names),
@@ -553,6 +555,8 @@ def req_feature_presets(task, params, image):
 
 def req_live_save(task, params, image):
     """Save the last round's classifier, with every image's labels, as a .pfc."""
+    from .io.pfc import save_classifier
+
     live = _live(params)
     if live.classifier is None:
         raise ValueError("nothing to save yet: label two classes and train first")
@@ -561,7 +565,7 @@ def req_live_save(task, params, image):
         live.set_classes(list(params["classes"]), [list(c) for c in params["colors"]])
         if len(live.classes) == live.classifier.n_classes:
             live.classifier.class_names, live.classifier.class_colors = list(live.classes), list(live.colors)
-    live.classifier.save(path)
+    save_classifier(live.classifier, path)
     _remember(path, live.classifier)
     STATE.current = path
     return {"path": path}

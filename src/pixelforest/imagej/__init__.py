@@ -17,7 +17,8 @@ import numpy as np
 
 from .. import axes as _axes
 from ..classifier import Classifier, default_color, normalize_source
-from ..classifier import train as _train
+from ..features import DEFAULT_FEATURES
+from ..training import train as _train
 from .imageplus import Calibration, from_imageplus, get_calibration, slice_labels, to_imageplus
 from .roimanager import collect, group_names, java_mask, labels_for_imageplus, roi_manager
 from .jvm import IJ_VERSION, JavaNotFoundError, jimport, start
@@ -37,7 +38,7 @@ def _as_list(x):
     return list(x) if isinstance(x, (list, tuple)) else [x]
 
 
-def train(imps, rois="manager", *, features="ilastik-default", classes=None, trees: int = 100, seed=None,
+def train(imps, rois="manager", *, features=DEFAULT_FEATURES, classes=None, trees: int = 100, seed=None,
           colors=None, stages: int = 1) -> Classifier:
     """Train a classifier from ImagePlus images and their ROIs.
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..classifier import MAX_STAGES, Classifier, LabelImage
+from ..classifier import MAX_STAGES, Classifier, LabelImage, Stage
 from ..features import FEATURE_FORMAT_VERSION, FeatureError, FeatureSpec
 from ..forest import Forest
 from .guards import ExternalDataError
@@ -90,18 +90,19 @@ def _npy_bytes(a: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _forest_members(clf: Classifier, prefix: str, arrays: dict) -> dict | None:
+def _forest_members(stage: Stage, prefix: str, arrays: dict) -> dict | None:
     """Add a stage's forest arrays (``<prefix>forest_*``); return its manifest entry."""
-    if clf.forest is None:
+    if stage.forest is None:
         return None
-    for k, v in clf.forest.arrays().items():
+    for k, v in stage.forest.arrays().items():
         arrays[f"{prefix}forest_{k}"] = v
-    return {"n_trees": clf.forest.n_trees, "n_features": clf.forest.n_features}
+    return {"n_trees": stage.forest.n_trees, "n_features": stage.forest.n_features}
 
 
 def classifier_to_members(clf: Classifier) -> tuple[dict, dict[str, np.ndarray]]:
+    """The manifest and the arrays of a classifier file."""
     arrays: dict[str, np.ndarray] = {}
-    forest = _forest_members(clf, "", arrays)
+    forest = _forest_members(clf.stage_list[-1], "", arrays)
     labels_meta = []
     for i, li in enumerate(clf.labels):
         arrays[f"labels_{i}_index"] = li.index.astype(np.int64)
@@ -113,7 +114,7 @@ def classifier_to_members(clf: Classifier) -> tuple[dict, dict[str, np.ndarray]]
         "created_by": f"pixelforest {__version__}",
         "source": clf.source,
         "features": clf.spec.to_dict(),
-        "classes": [{"name": n, "color": list(c)} for n, c in zip(clf.class_names, clf.class_colors)],
+        "classes": [{"name": n, "color": list(c)} for n, c in zip(clf.class_names, clf.class_colors, strict=False)],
         "n_channels": clf.n_channels,
         "ndim": clf.ndim,
         "n_features": clf.n_features,
@@ -124,29 +125,30 @@ def classifier_to_members(clf: Classifier) -> tuple[dict, dict[str, np.ndarray]]
         "arrays": {},
     }
     manifest["format_version"] = 1  # readable by every pixelforest
-    if clf.context is not None:  # auto-context: the earlier stages, nested, arrays prefixed "context_"
+    if clf.stages > 1:  # auto-context: the earlier stages, nested, arrays prefixed "context_"
         manifest["format_version"] = 2
         manifest["stages"] = clf.stages
-        manifest["context"] = _context_members(clf.context, "context_", arrays)
-    stage = clf
-    while stage is not None:
+        manifest["context"] = _context_members(clf, clf.stages - 2, "context_", arrays)
+    for stage in reversed(clf.stage_list):
         for fid, _ in stage.spec.cells():
             manifest["format_version"] = max(manifest["format_version"], FEATURE_FORMAT_VERSION.get(fid, 1))
-        stage = stage.context
     return manifest, arrays
 
 
-def _context_members(clf: Classifier, prefix: str, arrays: dict) -> dict:
+def _context_members(clf: Classifier, k: int, prefix: str, arrays: dict) -> dict:
+    """The manifest entry of stage ``k``, holding the entries of the stages before it (``context``)."""
+    stage = clf.stage_list[k]
     return {
-        "features": clf.spec.to_dict(),
-        "n_features": clf.n_features,
-        "training": clf.training,
-        "forest": _forest_members(clf, prefix, arrays),
-        "context": None if clf.context is None else _context_members(clf.context, prefix + "context_", arrays),
+        "features": stage.spec.to_dict(),
+        "n_features": clf.n_features_of(k),
+        "training": stage.training,
+        "forest": _forest_members(stage, prefix, arrays),
+        "context": None if k == 0 else _context_members(clf, k - 1, prefix + "context_", arrays),
     }
 
 
 def save_classifier(clf: Classifier, path) -> Path:
+    """Write ``clf`` to ``path`` (atomically); returns the path."""
     path = Path(path)
     manifest, arrays = classifier_to_members(clf)
     blobs = {}
@@ -457,29 +459,28 @@ def _spec_and_forest(path, m: dict, arrays: dict, prefix: str, top: dict | None 
     return spec, forest
 
 
-def _context_from(path, m, arrays: dict, top: dict, prefix: str, depth: int = 1) -> Classifier | None:
-    if m is None:
-        return None
-    if not isinstance(m, dict) or depth >= MAX_STAGES:
-        raise _fail(path, f"invalid auto-context entry {prefix.rstrip('_')!r}")
-    spec, forest = _spec_and_forest(path, m, arrays, prefix, top)
-    if forest is None:
-        raise _fail(path, f"auto-context stage {prefix.rstrip('_')!r} has no forest")
-    clf = Classifier(spec=spec, forest=forest, class_names=[c["name"] for c in top["classes"]],
-                     class_colors=[tuple(int(v) for v in c["color"]) for c in top["classes"]],
-                     n_channels=int(top["n_channels"]), ndim=int(top["ndim"]), training=m.get("training") or {},
-                     context=_context_from(path, m.get("context"), arrays, top, prefix + "context_", depth + 1))
-    _check_forest(path, clf, prefix)
-    return clf
+def _earlier_stages(path, m: dict, arrays: dict) -> list[tuple[str, Stage]]:
+    """The auto-context stages before the top one, first stage first, each with its array prefix."""
+    out = []
+    for prefix, entry in _stages(path, m)[1:]:
+        spec, forest = _spec_and_forest(path, entry, arrays, prefix, m)
+        if forest is None:
+            raise _fail(path, f"auto-context stage {prefix.rstrip('_')!r} has no forest")
+        out.append((prefix, Stage(spec, forest, entry.get("training") or {})))
+    return out[::-1]
 
 
-def _check_forest(path, clf: Classifier, prefix: str = "") -> None:
-    forest = clf.forest
-    if forest is not None:
-        if forest.n_features != clf.n_features:
-            raise _fail(path, f"{prefix}forest expects {forest.n_features} features but the feature spec gives {clf.n_features}")
-        if forest.n_classes != clf.n_classes:
-            raise _fail(path, f"{prefix}forest has {forest.n_classes} classes but {clf.n_classes} class names are listed")
+def _check_forests(path, clf: Classifier, prefixes: list[str]) -> None:
+    """Each stage's forest takes the features its spec gives and gives the classes listed."""
+    for k, prefix in enumerate(prefixes):
+        forest, n_features = clf.stage_list[k].forest, clf.n_features_of(k)
+        if forest is not None:
+            if forest.n_features != n_features:
+                raise _fail(path, f"{prefix}forest expects {forest.n_features} features but the feature spec gives "
+                                  f"{n_features}")
+            if forest.n_classes != clf.n_classes:
+                raise _fail(path, f"{prefix}forest has {forest.n_classes} classes but {clf.n_classes} class names are "
+                                  f"listed")
 
 
 def _classifier_from(path, m: dict, arrays: dict) -> Classifier:
@@ -495,6 +496,7 @@ def _classifier_from(path, m: dict, arrays: dict) -> Classifier:
         if len(shape) != 4 or (li.index.size and (li.index.min() < 0 or li.index.max() >= np.prod(shape))):
             raise _fail(path, f"label entry {i} indexes outside its image shape {shape}")
         labels.append(li)
+    earlier = _earlier_stages(path, m, arrays)
     clf = Classifier(
         spec=spec,
         forest=forest,
@@ -505,7 +507,7 @@ def _classifier_from(path, m: dict, arrays: dict) -> Classifier:
         training=m.get("training") or {},
         labels=labels,
         source=str(m.get("source", "pixelforest")),
-        context=_context_from(path, m.get("context"), arrays, m, "context_"),
+        earlier=[stage for _, stage in earlier],
     )
-    _check_forest(path, clf)
+    _check_forests(path, clf, [prefix for prefix, _ in earlier] + [""])
     return clf
