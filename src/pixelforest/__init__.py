@@ -10,6 +10,6 @@ __version__ = "0.1.0"
 
 from .classifier import Classifier, train  # noqa: E402
 from .features import FeatureSpec, compute_features, feature_names  # noqa: E402
-from .io.pfc import load_classifier as load  # noqa: E402
+from .ilastik import load_classifier as load  # noqa: E402
 
 __all__ = ["Classifier", "FeatureSpec", "compute_features", "feature_names", "load", "train", "__version__"]
