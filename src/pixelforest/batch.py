@@ -17,6 +17,7 @@ import numpy as np
 
 from . import axes as _axes
 from .classifier import ILASTIK_SOURCES, Classifier, normalize_source
+from .daskpipe import compute_into, predict_graph
 from .ilastik import load_classifier
 from .io.atomic import tmp_for
 from .io.export import export_dtype, export_range, known_drange, output_shape, pipeline_drange, to_output_layout
@@ -111,8 +112,6 @@ def _predict_file_lazy(clf, spec, src, fmt, path, dataset, axes, block_shape, pr
         writer, lambda b: export_dtype(b, dtype, export_drange, rng)[0])
     try:
         if scheduler:
-            from .daskpipe import compute_into, predict_graph
-
             compute_into(predict_graph(clf, img, src, block_shape, memory_bytes), sink, scheduler, progress)
         else:
             clf.predict_canonical(img, src, block_shape=block_shape, progress=progress, out=sink,

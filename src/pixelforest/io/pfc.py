@@ -31,6 +31,7 @@ from .. import __version__
 from ..classifier import MAX_STAGES, Classifier, LabelImage
 from ..features import FEATURE_FORMAT_VERSION, FeatureError, FeatureSpec
 from ..forest import Forest
+from ..runtime import available_memory
 from .atomic import atomic_write_bytes
 
 FORMAT = "pixelforest-classifier"
@@ -273,8 +274,6 @@ def _check_arrays(path, m: dict, members: dict) -> list[str]:
     """The array members the classifier needs, checked against each other and the limits before
     any is read: every forest array and label array present with consistent dtypes and shapes, no
     member that nothing uses, the declared sizes within the limits and the memory available."""
-    from ..runtime import available_memory
-
     declared = m["arrays"]
     n_classes = len(m["classes"])
     need: dict[str, tuple] = {}  # name -> (dtype kinds, shape with None for "any")
