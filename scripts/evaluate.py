@@ -545,7 +545,7 @@ def plot_loop(results: dict, path: Path, split: str = "score") -> str:
     shown = [s for s in COLORS if any(s in mean for mean in results.values())]
     caption = ("fg IoU (" + split + " images) against added strokes, mean over seeds; " +
                ", ".join(f"{STRATEGY_NAMES[s]}: rgb{COLORS[s]}" for s in shown))
-    from pixelforest.io.images import atomic_output
+    from pixelforest.io.atomic import atomic_output
 
     try:
         import matplotlib
@@ -674,7 +674,7 @@ def run_loop(args) -> int:
     report.append(f"{args.strokes} strokes a round, {rounds} rounds, {seeds} seed(s), a stroke = up to "
                   f"{STROKE_LENGTH} px long, {STROKE_WIDTH} px wide, in one ground-truth class; "
                   f"features {DEFAULT_FEATURES}, computed once per image; {time.time() - t0:.0f} s")
-    from pixelforest.io.images import atomic_output
+    from pixelforest.io.atomic import atomic_output
 
     atomic_output(out / "loop.md", lambda tmp: Path(tmp).write_text("\n".join(report) + "\n", encoding="utf-8"))
     atomic_output(out / "loop.json", lambda tmp: Path(tmp).write_text(

@@ -32,7 +32,7 @@ def _h5(path, arr, axes=None):
     with h5py.File(path, "w") as f:
         d = f.create_dataset("data", data=arr, chunks=True)
         if axes:
-            from pixelforest.io.images import axistags_json
+            from pixelforest.io.export import axistags_json
 
             d.attrs["axistags"] = axistags_json(axes)
     return f"{path}/data"

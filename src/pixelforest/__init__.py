@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 from .classifier import Classifier  # noqa: E402
 from .features import FeatureSpec, compute_features, feature_names  # noqa: E402
-from .io.pfc import load_classifier as load  # noqa: E402
+from .ilastik import load_classifier as load  # noqa: E402
 from .io.pfc import save_classifier  # noqa: E402
 from .training import train  # noqa: E402
 

@@ -17,9 +17,14 @@ import numpy as np
 
 from . import axes as _axes
 from .classifier import ILASTIK_SOURCES, Classifier, normalize_source
+from .daskpipe import compute_into, predict_graph
+from .ilastik import load_classifier
+from .io.atomic import tmp_for
+from .io.export import export_dtype, export_range, known_drange, output_shape, pipeline_drange, to_output_layout
+from .io.guards import check_output_not_input, check_unchanged, file_keys, fingerprint
 from .io.images import OUTPUT_FORMATS, normalize_format, parse_source, read_image, write_result
-from .io.guards import check_output_not_input, check_unchanged, fingerprint
-from .runtime import die_with_parent, raise_if_interrupted
+from .io.lazy import BlockOutput, LazyImage
+from .runtime import available_memory, die_with_parent, install_interrupt_handler, raise_if_interrupted
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".h5", ".hdf5", ".npy", ".zarr")
 DEFAULT_NAME = "{dataset_dir}/{nickname}_{result_type}"
@@ -38,52 +43,6 @@ def output_path(fmt_string: str, source_spec, result_type: str, fmt: str, out_di
     if p.suffix.lower() not in (".h5", ".hdf5", ".tif", ".tiff", ".npy", ".zarr"):
         p = p.with_name(p.name + OUTPUT_FORMATS[fmt])
     return p
-
-
-def to_output_layout(res5: np.ndarray, out_axes: str) -> np.ndarray:
-    """(T, Z, Y, X, K) -> the input's axes with c (the result channels) in place."""
-    present = [a for a in _axes.CANONICAL if a in out_axes]
-    squeeze = tuple(i for i, a in enumerate(_axes.CANONICAL) if a not in out_axes)
-    r = res5.reshape(tuple(s for i, s in enumerate(res5.shape) if i not in squeeze))
-    return np.transpose(r, [present.index(a) for a in out_axes])
-
-
-def pipeline_drange(res: np.ndarray, src: str, n_classes: int) -> tuple[float, float]:
-    """The value range of a result before export (ilastik's pipeline_result_drange)."""
-    if src in ("probabilities", "uncertainty"):
-        return (0.0, 1.0)
-    if src == "simple-segmentation":
-        return (0.0, float(n_classes))
-    return (float(res.min()), float(res.max())) if res.size else (0.0, 1.0)
-
-
-def export_dtype(res: np.ndarray, dtype=None, export_drange=None, in_drange=None):
-    """ilastik's --export_dtype / --export_drange: rescale ``in_drange`` linearly to
-    ``export_drange`` (default: the full range of an integer dtype) and cast, rounding and clipping
-    for integer types. Returns ``(array, drange)``."""
-    if dtype is None and export_drange is None:
-        return res, in_drange
-    dt = np.dtype(dtype) if dtype is not None else res.dtype
-    a, b = in_drange
-    c, d = export_range(dt, export_drange, in_drange)
-    scale = (d - c) / (b - a) if b != a else 0.0
-    out = (res.astype(np.float64) - a) * scale + c
-    if dt.kind in "iu":
-        info = np.iinfo(dt)
-        out = np.clip(np.rint(out), info.min, info.max)
-    return out.astype(dt), (c, d)
-
-
-def export_range(dt, export_drange, in_drange) -> tuple[float, float]:
-    """The exported value range: ``export_drange``, else an integer dtype's full range, else ``in_drange``."""
-    dt = np.dtype(dt)
-    if export_drange is None:
-        export_drange = (np.iinfo(dt).min, np.iinfo(dt).max) if dt.kind in "iu" else in_drange
-    c, d = export_drange
-    return float(c), float(d)
-
-
-KNOWN_DRANGE = {"probabilities": (0.0, 1.0), "uncertainty": (0.0, 1.0)}
 
 
 def predict_file(clf: Classifier, spec, source: str = "probabilities", fmt: str = "hdf5", *, target=None,
@@ -107,7 +66,7 @@ def predict_file(clf: Classifier, spec, source: str = "probabilities", fmt: str 
     in_path = parse_source(spec).path
     before = fingerprint(in_path)
     if fmt in ("hdf5", "compressed-hdf5", "zarr"):
-        rng = in_drange or KNOWN_DRANGE.get(src) or ((0.0, float(clf.n_classes)) if src == "simple-segmentation" else None)
+        rng = in_drange or known_drange(src, clf.n_classes)
         if rng is not None or dtype is None:
             return _predict_file_lazy(clf, spec, src, fmt, path, dataset, axes, block_shape, progress, dtype,
                                       export_drange, rng, memory_bytes, scheduler, allow_external,
@@ -139,9 +98,6 @@ class _Converting:
 
 def _predict_file_lazy(clf, spec, src, fmt, path, dataset, axes, block_shape, progress, dtype, export_drange, rng,
                        memory_bytes, scheduler, allow_external=None, check_input=None) -> dict:
-    from .io.lazy import BlockOutput, LazyImage
-    from .runtime import available_memory
-
     t0 = time.time()
     img = LazyImage(spec, axes, allow_external=allow_external)
     shape5, rdtype = clf.result_shape(img.shape, src)
@@ -156,8 +112,6 @@ def _predict_file_lazy(clf, spec, src, fmt, path, dataset, axes, block_shape, pr
         writer, lambda b: export_dtype(b, dtype, export_drange, rng)[0])
     try:
         if scheduler:
-            from .daskpipe import compute_into, predict_graph
-
             compute_into(predict_graph(clf, img, src, block_shape, memory_bytes), sink, scheduler, progress)
         else:
             clf.predict_canonical(img, src, block_shape=block_shape, progress=progress, out=sink,
@@ -168,7 +122,7 @@ def _predict_file_lazy(clf, spec, src, fmt, path, dataset, axes, block_shape, pr
     except BaseException:
         writer.abort()
         raise
-    shape = [shape5[_axes.CANONICAL.index(a)] for a in writer.out_axes]
+    shape = list(output_shape(shape5, writer.out_axes))
     return {"input": str(spec), "output": str(path), "result_type": ILASTIK_SOURCES[src], "dtype": str(out_dtype),
             "axes": writer.out_axes, "shape": shape, "seconds": round(time.time() - t0, 3)}
 
@@ -192,15 +146,13 @@ def expand_inputs(inputs) -> list[str]:
 
 def check_inputs(clf: Classifier, files, axes=None, allow_external: bool | None = None) -> dict[str, str]:
     """Inputs the classifier cannot take, refused before any work: ``{file: reason}``."""
-    from .io.lazy import LazyImage
-
     bad = {}
     for f in files:
         try:
             img = LazyImage(f, axes, allow_external=allow_external)
         except Exception as e:  # any error of a hostile or damaged file refuses that file only
             raise_if_interrupted()  # a Ctrl-C swallowed inside a compiled kernel surfaces as another error
-            bad[f] = _message(e)
+            bad[f] = error_message(e)
             continue
         T, Z, Y, X, C = img.shape
         if C != clf.n_channels or (3 if Z > 1 else 2) != clf.ndim:
@@ -209,7 +161,7 @@ def check_inputs(clf: Classifier, files, axes=None, allow_external: bool | None 
     return bad
 
 
-def _message(e: BaseException) -> str:
+def error_message(e: BaseException) -> str:
     """A one-line message for a per-file error of any type."""
     text = str(e).strip().splitlines()
     text = text[0] if text else ""
@@ -225,8 +177,6 @@ def _worker_init(parent: int | None = None) -> None:
     worker was still starting is noticed too); Ctrl-C is the parent's to handle (it stops the workers)."""
     import signal
 
-    from .runtime import install_interrupt_handler
-
     die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     install_interrupt_handler(signal.SIGTERM)
@@ -234,8 +184,6 @@ def _worker_init(parent: int | None = None) -> None:
 
 def _one(model, f, kw):
     """Predict one file in a worker process (the model is loaded there)."""
-    from .io.pfc import load_classifier
-
     clf = load_classifier(model, allow_external=kw.get("allow_external")) if isinstance(model, (str, Path)) else model
     r = predict_file(clf, f, **kw)
     r["status"] = "done"
@@ -244,8 +192,6 @@ def _one(model, f, kw):
 
 def check_targets(targets: dict) -> None:
     """Refuse, before any work, outputs that would replace an input or that two inputs share."""
-    from .io.guards import file_keys
-
     inputs: dict = {}
     for f in targets:
         for k in file_keys(parse_source(f).path):
@@ -268,8 +214,6 @@ def _stop_pool(ex, targets) -> None:
     remove their temporary files; SIGKILL after 1 s), then remove any temporary file left."""
     import signal
 
-    from .io.images import _tmp_for
-
     procs = list((getattr(ex, "_processes", None) or {}).values())
     ex.shutdown(wait=False, cancel_futures=True)
     for p in procs:
@@ -285,7 +229,7 @@ def _stop_pool(ex, targets) -> None:
             p.kill()
             p.join(0.5)
     for t in targets:
-        _tmp_for(Path(t))  # removes temporary files of processes that are gone
+        tmp_for(Path(t))  # removes temporary files of processes that are gone
 
 
 def predict_files(clf: Classifier, inputs, *, source: str = "probabilities", fmt: str = "hdf5", out_dir=None,
@@ -321,7 +265,7 @@ def predict_files(clf: Classifier, inputs, *, source: str = "probabilities", fmt
             summary.append(fn())
         except Exception as e:  # any per-file error fails that file only
             raise_if_interrupted()  # a Ctrl-C swallowed inside a compiled kernel surfaces as another error
-            summary.append({"input": f, "output": "", "status": "failed", "error": _message(e)})
+            summary.append({"input": f, "output": "", "status": "failed", "error": error_message(e)})
         done += 1
         if progress:
             progress(done, len(todo))

@@ -132,7 +132,7 @@ def cmd_predict(args) -> int:
     from .batch import DEFAULT_NAME, predict_file
     from .classifier import normalize_source
     from .io.images import normalize_format
-    from .io.pfc import load_classifier
+    from .ilastik import load_classifier
 
     images = list(args.images or []) + list(args.raw_data or [])
     if not images:
@@ -163,12 +163,12 @@ def cmd_predict(args) -> int:
         except KeyboardInterrupt:
             raise
         except Exception as e:  # any per-file error fails that input only
-            from .batch import _message
+            from .batch import error_message
             from .runtime import raise_if_interrupted
 
             raise_if_interrupted()  # a Ctrl-C swallowed inside a compiled kernel surfaces as another error
 
-            print(f"pixelforest predict: {spec}: {_message(e)}", file=sys.stderr)
+            print(f"pixelforest predict: {spec}: {error_message(e)}", file=sys.stderr)
             failed.append(str(spec))
     if failed:
         print(f"pixelforest predict: {len(failed)} of {len(images)} input(s) failed: {', '.join(failed)}", file=sys.stderr)
@@ -181,7 +181,7 @@ def cmd_predict(args) -> int:
 
 def cmd_batch(args) -> int:
     from .batch import DEFAULT_NAME, predict_files
-    from .io.pfc import load_classifier
+    from .ilastik import load_classifier
 
     inputs = list(args.inputs or []) + list(args.raw_data or [])
     if not inputs:
@@ -207,7 +207,8 @@ def cmd_batch(args) -> int:
 def cmd_objects(args) -> int:
     from . import axes as _axes
     from .io.images import read_image, write_result
-    from .postprocess import ObjectParams, measure_objects, segment_objects, write_csv
+    from .io.tables import write_csv
+    from .postprocess import ObjectParams, measure_objects, segment_objects
 
     arr, ax = read_image(args.probabilities, args.axes)
     p5 = _axes.to_canonical(arr, ax)
@@ -305,7 +306,7 @@ def cmd_export_ilp(args) -> int:
     import warnings
 
     from .io.ilp import ilastik_cells, write_ilp
-    from .io.pfc import load_classifier
+    from .ilastik import load_classifier
 
     clf = load_classifier(args.model)
     with warnings.catch_warnings():
@@ -321,7 +322,7 @@ def cmd_export_ilp(args) -> int:
 
 
 def cmd_info(args) -> int:
-    from .io.pfc import load_classifier
+    from .ilastik import load_classifier
 
     if str(args.model).lower().endswith(".ilp"):
         from .io.ilp import IlastikProject

@@ -16,8 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from . import axes as _axes
+from .batch import error_message, expand_inputs
+from .io.guards import check_output_not_input
 from .io.hdf5 import read_hdf5, write_ilastik4ij
-from .io.images import HDF5_SUFFIXES, parse_source, read_image, write_result
+from .io.images import read_image, write_result
+from .io.source import HDF5_SUFFIXES, parse_source
+from .runtime import raise_if_interrupted
 
 LAYOUTS = ("ilastik4ij", "ilastik")
 
@@ -26,8 +30,6 @@ def convert_file(src, dst, *, layout: str = "ilastik4ij", dataset: str | None = 
                  axes: str | None = None, allow_external: bool | None = None) -> dict:
     """Convert one image; returns a summary row. An output that would replace the input is
     refused; HDF5 inputs referring to other files are refused unless ``allow_external``."""
-    from .io.guards import check_output_not_input
-
     check_output_not_input(dst, [src])
     if layout not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; expected one of {list(LAYOUTS)}")
@@ -71,8 +73,6 @@ def convert(inputs, output, *, layout: str = "ilastik4ij", dataset: str | None =
             allow_external: bool | None = None) -> list[dict]:
     """Convert files, folders and globs; already converted outputs are skipped; one failure
     does not stop the others."""
-    from .batch import expand_inputs
-
     files = expand_inputs(inputs)
     if not files:
         raise ValueError(f"no input images found in {list(inputs) if not isinstance(inputs, str) else inputs!r}")
@@ -90,12 +90,8 @@ def convert(inputs, output, *, layout: str = "ilastik4ij", dataset: str | None =
                 rows.append(convert_file(f, target, layout=layout, dataset=dataset, compression=compression, axes=axes,
                                          allow_external=allow_external))
             except Exception as e:  # any per-file error fails that file only
-                from .batch import _message
-                from .runtime import raise_if_interrupted
-
                 raise_if_interrupted()  # a Ctrl-C swallowed inside compiled code surfaces as another error
-
-                rows.append({"input": f, "output": str(target), "status": "failed", "error": _message(e)})
+                rows.append({"input": f, "output": str(target), "status": "failed", "error": error_message(e)})
         if progress:
             progress(i + 1, len(files))
     return rows

@@ -132,25 +132,6 @@ def measure_objects(labels: np.ndarray, prob: np.ndarray | None = None, image: n
     return rows
 
 
-def write_csv(rows: list[dict], path) -> None:
-    import csv
-    import io as _io
-
-    from .io.images import atomic_output
-
-    cols = list(rows[0].keys()) if rows else ["label"]
-    buf = _io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=cols)
-    w.writeheader()
-    w.writerows(rows)
-
-    def write(tmp):
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            f.write(buf.getvalue())
-
-    atomic_output(path, write)
-
-
 def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels: np.ndarray | None = None) -> list[dict]:
     """Where to label next: ``k`` places, each a box of about ``size`` pixels, most worth a stroke first.
 

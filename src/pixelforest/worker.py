@@ -183,7 +183,7 @@ def _features(img5: np.ndarray, spec: FeatureSpec, task=None) -> np.ndarray | No
 
 
 def _classifier(params) -> Classifier:
-    from .io.pfc import load_classifier
+    from .ilastik import load_classifier
 
     path = params.get("classifier") or STATE.current
     if not path:
@@ -573,7 +573,7 @@ def req_live_save(task, params, image):
 
 def req_live_resume(task, params, image):
     """Resume a saved classifier on an image of the session: its classes, features and labels."""
-    from .io.pfc import load_classifier
+    from .ilastik import load_classifier
 
     live = _live(params)
     path = str(params["path"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.rois import LabelRoi, RoiError, _paste, read_roi_file, rois_to_labels
+from ..io.rois import LabelRoi, RoiError, paste, read_roi_file, rois_to_labels
 from .jvm import jimport
 
 
@@ -24,7 +24,13 @@ def _java_color(c):
 
 
 def java_mask(roi, shape) -> np.ndarray:
-    """ImageJ's own pixels of a Roi on an (H, W) canvas."""
+    """ImageJ's own pixels of a Roi on an (H, W) canvas.
+
+    The one place this layer rasterises: a live ``ij.gui.Roi`` may be of any kind ImageJ has
+    (shape, rotated, text, subpixel ...), and ImageJ's own mask is its truth, so it is used for
+    fidelity rather than re-drawn from coordinates; the mask is placed with :func:`pixelforest.io.rois.paste`,
+    and everything else (classes, stack positions, overlaps) is :func:`pixelforest.io.rois.rois_to_labels`.
+    """
     H, W = shape
     Roi = jimport("ij.gui.Roi")
     m = np.zeros((H, W), bool)
@@ -40,7 +46,7 @@ def java_mask(roi, shape) -> np.ndarray:
         local = np.ones((int(b.height), int(b.width)), bool)
     else:
         local = np.array(mk.getPixels(), copy=True).view(np.uint8).reshape(int(mk.getHeight()), int(mk.getWidth())) > 0
-    return _paste(m, local, int(b.x), int(b.y))
+    return paste(m, local, int(b.x), int(b.y))
 
 
 def from_java_roi(roi) -> LabelRoi:

@@ -18,6 +18,8 @@ import os
 import stat
 from pathlib import Path
 
+from .source import ImageReadError, parse_source
+
 #: a compressed HDF5 dataset may declare at most this many times its file's size (deflate's
 #: best case is about 1000:1; a probability map of a mostly empty image compresses about 100:1)
 MAX_EXPANSION = 2000
@@ -75,8 +77,6 @@ def same_file(a, b) -> bool:
 def check_output_not_input(output, inputs) -> None:
     """Refuse an output that would replace one of ``inputs`` (files; HDF5 ``file.h5/dataset``
     specs are reduced to their file)."""
-    from .images import parse_source
-
     for spec in inputs:
         src = parse_source(spec).path
         if same_file(output, src):
@@ -132,8 +132,6 @@ def check_hdf5_links(f, path, allow_external: bool | None = None) -> None:
     except ExternalDataError:
         raise
     except (RuntimeError, OSError, KeyError, ValueError, TypeError) as e:  # h5py's errors on a damaged file
-        from .images import ImageReadError
-
         raise ImageReadError(f"{path}: damaged HDF5 file ({type(e).__name__}: {e})") from None
 
 

@@ -1,20 +1,32 @@
-"""Reading ilastik Pixel Classification projects (``.ilp``, HDF5).
+"""ilastik Pixel Classification projects (``.ilp``, HDF5): reading and writing.
 
-Feature selection, label names and colours, the sparse label blocks of every
+Reading: feature selection, label names and colours, the sparse label blocks of every
 lane, each lane's raw data (resolved relative to the project, or stored inside
-it), and the trained vigra forests. See ``docs/ilastik.md``.
+it), and the trained vigra forests. Writing: a project ilastik retrains from
+(:func:`write_ilp`). A classifier is built from a project in :mod:`pixelforest.ilastik`.
+See ``docs/ilastik.md``.
 """
 
 from __future__ import annotations
 
+import datetime
+import os
 import re
+import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..features import DEFAULT_SCALES, FeatureSpec
-from .images import ImageReadError, axes_from_axistags, parse_source, read_image
+from .. import axes as _axes
+from ..features import DEFAULT_SCALES, FEATURE_NAMES, ILASTIK_FEATURE_IDS, FeatureSpec
+from ..forest import concat, from_vigra_trees
+from .atomic import atomic_output
+from .export import axistags_json
+from .guards import ExternalDataError, check_chunks, check_hdf5_links
+from .images import read_image
+from .source import ImageReadError, axes_from_axistags, parse_source
 
 
 class IlpError(ValueError):
@@ -65,8 +77,6 @@ class IlastikProject:
 
     def __init__(self, path, allow_external: bool | None = None):
         import h5py
-
-        from .guards import ExternalDataError, check_hdf5_links
 
         self.path = Path(path)
         self.allow_external = allow_external
@@ -184,8 +194,6 @@ class IlastikProject:
             key = f"Input Data/local_data/{lane.dataset_id}"
             if key not in self._f:
                 raise IlpError(f"{self.path}: lane {lane.index} data {key!r} is missing from the project")
-            from .guards import check_chunks
-
             check_chunks(self._f[key], self.path)
             arr = self._f[key][()]
             ax = lane.axes
@@ -252,8 +260,6 @@ class IlastikProject:
 
     def forest(self):
         """The project's trained forest (all ForestNNNN groups), or None."""
-        from ..forest import concat, from_vigra_trees
-
         key = "PixelClassification/ClassifierForests"
         if key not in self._f:
             return None
@@ -287,48 +293,8 @@ class IlastikProject:
             return known
         return None
 
-    # -- classifier ------------------------------------------------------------------
-
-    def to_classifier(self):
-        """The project's own trained classifier (ilastik's stored forest on our features)."""
-        from ..classifier import Classifier, default_color
-
-        forest = self.forest()
-        if forest is None:
-            raise IlpError(
-                f"{self.path}: the project holds no trained forest (ilastik retrains on load); "
-                f"retrain from its labels with `pixelforest train --labels {self.path.name} -o MODEL`"
-            )
-        spec = self.feature_spec()
-        names = self.label_names()
-        colors = self.label_colors()
-        lanes = self.lanes()
-        if not lanes:
-            raise IlpError(f"{self.path}: project has no input lanes; cannot tell the image channels")
-        lane = lanes[0]
-        n_channels, ndim = self._lane_geometry(lane)
-        known = self.forest_labels() or list(range(1, forest.n_classes + 1))
-        if len(known) != forest.n_classes:
-            raise IlpError(f"{self.path}: known_labels lists {len(known)} labels but the forest has "
-                           f"{forest.n_classes} classes")
-        n_classes = max(len(names), max(known))
-        if forest.n_classes != n_classes:  # place the forest's columns at their label values
-            value = np.zeros((forest.value.shape[0], n_classes), np.float32)
-            value[:, np.asarray(known) - 1] = forest.value
-            forest.value = value
-        names = names + [f"Label {k}" for k in range(len(names) + 1, n_classes + 1)]
-        colors = colors + [default_color(i) for i in range(len(colors), n_classes)]
-        clf = Classifier(spec, forest, names[:n_classes], colors[:n_classes], n_channels, ndim,
-                         {"from_ilastik_project": str(self.path.name), "ilastik_version": self.version},
-                         [], source="ilastik project")
-        if forest.n_features != clf.n_features:
-            raise IlpError(
-                f"{self.path}: stored forest uses {forest.n_features} features but the feature selection gives "
-                f"{clf.n_features} for {n_channels}-channel {ndim}D data"
-            )
-        return clf
-
-    def _lane_geometry(self, lane: Lane) -> tuple[int, int]:
+    def lane_geometry(self, lane: Lane) -> tuple[int, int]:
+        """``(channels, ndim)`` of a lane's raw data (from the project, else from the data)."""
         if lane.shape is not None and lane.axes and len(lane.axes) == len(lane.shape):
             shape, axes = lane.shape, lane.axes
         else:
@@ -358,16 +324,8 @@ class IlastikProject:
 ILASTIK_WRITE_VERSION = "1.4.0"
 
 
-def _vigra_axistags(axes: str) -> bytes:
-    from .images import axistags_json
-
-    return axistags_json(axes).encode()
-
-
 def ilastik_cells(spec) -> tuple[list, list[str]]:
     """The spec's (feature, scale) cells ilastik has, and the names of those it has not."""
-    from ..features import FEATURE_NAMES, ILASTIK_FEATURE_IDS
-
     cells = spec.cells()
     kept = [c for c in cells if c[0] in ILASTIK_FEATURE_IDS]
     dropped = sorted({f"{FEATURE_NAMES[fid]} (σ={spec.scales[si]:g})" for fid, si in cells if fid not in ILASTIK_FEATURE_IDS})
@@ -381,21 +339,29 @@ def write_ilp(clf, path, raw_data=None) -> Path:
     with the feature selection, class names and colours and the sparse labels as
     ``LabelSets`` blocks; no forest (ilastik retrains on load).
     """
-    import datetime
-    import os
-    import uuid
-
     import h5py
 
+    path = Path(path)
+    lanes, raw = _exportable(clf, path, raw_data)
+
+    def w(tmp):
+        with h5py.File(tmp, "w") as f:
+            _write_header(f)
+            _write_lanes(f, lanes, raw, path)
+            _write_features(f, clf.spec)
+            _write_classes_and_labels(f, clf, lanes)
+            _write_export_settings(f)
+
+    return atomic_output(path, w)
+
+
+def _exportable(clf, path: Path, raw_data) -> tuple[list, list]:
+    """Refuse a classifier a Pixel Classification project cannot hold (warn about the features
+    ilastik has not); returns its labelled images and their raw data paths."""
     if getattr(clf, "context", None) is not None:
         raise ValueError(f"this classifier has {clf.stages} auto-context stages; a Pixel Classification project holds "
                          f"one (ilastik's Autocontext workflow is a different project type): export a classifier "
                          f"trained with --stages 1")
-
-    from .images import atomic_output, parse_source
-    from ..features import ILASTIK_FEATURE_IDS
-
-    path = Path(path)
     if path.suffix.lower() != ".ilp":
         raise ValueError(f"{path}: an ilastik project must end in .ilp")
     lanes = list(clf.labels)
@@ -405,84 +371,104 @@ def write_ilp(clf, path, raw_data=None) -> Path:
     raw = list(raw_data) if raw_data else [li.name for li in lanes]
     if len(raw) != len(lanes):
         raise ValueError(f"{len(raw)} raw data path(s) for {len(lanes)} labelled image(s)")
-    spec = clf.spec
-    kept, dropped = ilastik_cells(spec)
+    kept, dropped = ilastik_cells(clf.spec)
     if not kept:
         raise ValueError(f"this classifier uses only features ilastik does not have ({', '.join(dropped)}); a Pixel "
                          f"Classification project holds ilastik's: train with --features ilastik-default (or a "
                          f"feature JSON of ilastik's features) to export it")
     if dropped:
-        import warnings
-
         warnings.warn(f"{path}: ilastik has no {', '.join(dropped)}: the project selects the classifier's other "
-                      f"{len(kept)} feature cells (ilastik retrains from the labels on load)", stacklevel=2)
+                      f"{len(kept)} feature cells (ilastik retrains from the labels on load)", stacklevel=3)
+    return lanes, raw
+
+
+def _vlen():
+    import h5py
+
+    return h5py.special_dtype(vlen=bytes)
+
+
+def _s_array(items) -> np.ndarray:
+    """Strings as a fixed-length bytes array (as ilastik stores names)."""
+    enc = [str(x).encode("utf-8") for x in items]
+    return np.array(enc, dtype=f"S{max(1, max(len(e) for e in enc))}")
+
+
+def _write_header(f) -> None:
+    vlen = _vlen()
+    f.create_dataset("ilastikVersion", data=ILASTIK_WRITE_VERSION.encode(), dtype=vlen)
+    f.create_dataset("workflowName", data=b"Pixel Classification", dtype=vlen)
+    f.create_dataset("time", data=datetime.datetime.now().strftime("%a %b %d %H:%M:%S %Y").encode(), dtype=vlen)
+    f.create_dataset("currentApplet", data=np.int32(2))
+
+
+def _write_lanes(f, lanes, raw, path: Path) -> None:
+    """``Input Data``: one lane per labelled image, its raw data path relative to the project."""
+    vlen = _vlen()
+    g = f.create_group("Input Data")
+    g.create_dataset("Role Names", data=np.array([b"Raw Data", b"Prediction Mask"], dtype="S15"))
+    g.create_dataset("StorageVersion", data=b"0.2", dtype=vlen)
+    infos = g.create_group("infos")
+    for i, (li, src) in enumerate(zip(lanes, raw)):
+        if not src:
+            raise ValueError(f"labelled image {i} has no raw data path; pass it with --raw-data")
+        source = parse_source(src)
+        axes = li.axes or ("zyx" if li.shape[1] > 1 else "yx")
+        rel = os.path.relpath(source.path.resolve(), path.parent.resolve())
+        fp = rel + (f"/{source.dataset}" if source.dataset else "")
+        r = infos.create_group(f"lane{i:04d}/Raw Data")
+        r.create_dataset("allowLabels", data=True)
+        r.create_dataset("axisorder", data=axes.encode(), dtype=vlen)
+        r.create_dataset("axistags", data=axistags_json(axes).encode(), dtype=vlen)
+        r.create_dataset("datasetId", data=str(uuid.uuid4()).encode(), dtype=vlen)
+        r.create_dataset("display_mode", data=b"default", dtype=vlen)
+        r.create_dataset("filePath", data=fp.encode(), dtype=vlen)
+        r.create_dataset("fromstack", data=True)
+        r.create_dataset("location", data=b"FileSystem", dtype=vlen)
+        r.create_dataset("nickname", data=source.nickname.encode(), dtype=vlen)
+
+
+def _write_features(f, spec) -> None:
+    """``FeatureSelections``: ilastik's features (the spec's other features left out)."""
+    fs = f.create_group("FeatureSelections")
+    fs.create_dataset("FeatureIds", data=_s_array(ILASTIK_FEATURE_IDS))
+    fs.create_dataset("Scales", data=np.asarray(spec.scales, np.float64))
+    fs.create_dataset("SelectionMatrix", data=np.asarray(spec.selection[:len(ILASTIK_FEATURE_IDS)], bool))
+    fs.create_dataset("ComputeIn2d", data=np.asarray(spec.compute_in_2d or (False,) * len(spec.scales), bool))
+    fs.create_dataset("StorageVersion", data=b"0.1", dtype=_vlen())
+
+
+def _write_classes_and_labels(f, clf, lanes) -> None:
+    """``PixelClassification``: class names and colours, and each lane's labels as one block."""
     n = len(clf.class_names)
+    pc = f.create_group("PixelClassification")
+    for key, data in (("LabelNames", _s_array(clf.class_names)),
+                      ("LabelColors", np.asarray(clf.class_colors, np.int32).reshape(n, 3)),
+                      ("PmapColors", np.asarray(clf.class_colors, np.int32).reshape(n, 3))):
+        pc.create_dataset(key, data=data).attrs["isEmpty"] = np.False_
+    pc.create_dataset("StorageVersion", data=b"0.1", dtype=_vlen())
+    sets = pc.create_group("LabelSets")
+    for i, li in enumerate(lanes):
+        lab_group = sets.create_group(f"labels{i:03d}")
+        block, slices = _label_block(li)
+        if block is not None:
+            ds = lab_group.create_dataset("block0000", data=block, compression="gzip")
+            ds.attrs["blockSlice"] = "[" + ",".join(f"{a}:{b}" for a, b in slices) + "]"
 
-    def s_array(items):
-        enc = [str(x).encode("utf-8") for x in items]
-        return np.array(enc, dtype=f"S{max(1, max(len(e) for e in enc))}")
 
-    def w(tmp):
-        with h5py.File(tmp, "w") as f:
-            vlen = h5py.special_dtype(vlen=bytes)
-            f.create_dataset("ilastikVersion", data=ILASTIK_WRITE_VERSION.encode(), dtype=vlen)
-            f.create_dataset("workflowName", data=b"Pixel Classification", dtype=vlen)
-            f.create_dataset("time", data=datetime.datetime.now().strftime("%a %b %d %H:%M:%S %Y").encode(), dtype=vlen)
-            f.create_dataset("currentApplet", data=np.int32(2))
-            g = f.create_group("Input Data")
-            g.create_dataset("Role Names", data=np.array([b"Raw Data", b"Prediction Mask"], dtype="S15"))
-            g.create_dataset("StorageVersion", data=b"0.2", dtype=vlen)
-            infos = g.create_group("infos")
-            for i, (li, src) in enumerate(zip(lanes, raw)):
-                if not src:
-                    raise ValueError(f"labelled image {i} has no raw data path; pass it with --raw-data")
-                source = parse_source(src)
-                axes = li.axes or ("zyx" if li.shape[1] > 1 else "yx")
-                rel = os.path.relpath(source.path.resolve(), path.parent.resolve())
-                fp = rel + (f"/{source.dataset}" if source.dataset else "")
-                r = infos.create_group(f"lane{i:04d}/Raw Data")
-                r.create_dataset("allowLabels", data=True)
-                r.create_dataset("axisorder", data=axes.encode(), dtype=vlen)
-                r.create_dataset("axistags", data=_vigra_axistags(axes), dtype=vlen)
-                r.create_dataset("datasetId", data=str(uuid.uuid4()).encode(), dtype=vlen)
-                r.create_dataset("display_mode", data=b"default", dtype=vlen)
-                r.create_dataset("filePath", data=fp.encode(), dtype=vlen)
-                r.create_dataset("fromstack", data=True)
-                r.create_dataset("location", data=b"FileSystem", dtype=vlen)
-                r.create_dataset("nickname", data=source.nickname.encode(), dtype=vlen)
-            fs = f.create_group("FeatureSelections")
-            fs.create_dataset("FeatureIds", data=s_array(ILASTIK_FEATURE_IDS))
-            fs.create_dataset("Scales", data=np.asarray(spec.scales, np.float64))
-            fs.create_dataset("SelectionMatrix", data=np.asarray(spec.selection[:len(ILASTIK_FEATURE_IDS)], bool))
-            fs.create_dataset("ComputeIn2d", data=np.asarray(spec.compute_in_2d or (False,) * len(spec.scales), bool))
-            fs.create_dataset("StorageVersion", data=b"0.1", dtype=vlen)
-            pc = f.create_group("PixelClassification")
-            for key, data in (("LabelNames", s_array(clf.class_names)),
-                              ("LabelColors", np.asarray(clf.class_colors, np.int32).reshape(n, 3)),
-                              ("PmapColors", np.asarray(clf.class_colors, np.int32).reshape(n, 3))):
-                pc.create_dataset(key, data=data).attrs["isEmpty"] = np.False_
-            pc.create_dataset("StorageVersion", data=b"0.1", dtype=vlen)
-            sets = pc.create_group("LabelSets")
-            for i, li in enumerate(lanes):
-                lab_group = sets.create_group(f"labels{i:03d}")
-                block, slices = _label_block(li)
-                if block is not None:
-                    ds = lab_group.create_dataset("block0000", data=block, compression="gzip")
-                    ds.attrs["blockSlice"] = "[" + ",".join(f"{a}:{b}" for a, b in slices) + "]"
-            pe = f.create_group("Prediction Export")
-            pe.create_dataset("OutputFilenameFormat", data=b"{dataset_dir}/{nickname}_{result_type}", dtype=vlen)
-            pe.create_dataset("OutputFormat", data=b"hdf5", dtype=vlen)
-            pe.create_dataset("OutputInternalPath", data=b"exported_data", dtype=vlen)
-            pe.create_dataset("StorageVersion", data=b"0.1", dtype=vlen)
-
-    return atomic_output(path, w)
+def _write_export_settings(f) -> None:
+    """``Prediction Export``: ilastik's default export (HDF5, ``exported_data``)."""
+    vlen = _vlen()
+    pe = f.create_group("Prediction Export")
+    pe.create_dataset("OutputFilenameFormat", data=b"{dataset_dir}/{nickname}_{result_type}", dtype=vlen)
+    pe.create_dataset("OutputFormat", data=b"hdf5", dtype=vlen)
+    pe.create_dataset("OutputInternalPath", data=b"exported_data", dtype=vlen)
+    pe.create_dataset("StorageVersion", data=b"0.1", dtype=vlen)
 
 
 def _label_block(li):
     """The labels of one lane as one block in the lane's axes (singleton non-channel axes dropped,
     c = 1 last), with its slice, as ilastik stores LabelSets."""
-    from .. import axes as _axes
-
     dense = li.dense()  # (T, Z, Y, X)
     if not dense.any():
         return None, None

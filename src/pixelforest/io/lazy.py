@@ -11,16 +11,17 @@ volume with memory bounded by the block size.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from .. import axes as _axes
+from .atomic import PendingOutput
+from .export import export_chunks, output_shape, set_export_attrs, to_output_layout
 from .guards import check_chunks, check_hdf5_links
-from .images import (HDF5_SUFFIXES, H5Writer, TIFF_SUFFIXES, ImageReadError, _tiff_axes, _tmp_for, axes_from_axistags,
-                        axistags_json, guess_axes, parse_source)
+from .hdf5 import H5Writer, find_dataset
+from .images import open_zarr_array
+from .source import HDF5_SUFFIXES, TIFF_SUFFIXES, ImageReadError, axes_from_axistags, guess_axes, parse_source, tiff_axes
 
 
 class LazyImage:
@@ -43,49 +44,15 @@ class LazyImage:
     # -- file access ---------------------------------------------------------------
 
     def _open(self, probe: bool = False):
+        """``(handle to close or None, array-like)`` of the file; ``probe``: check it first (links, chunks)."""
         p = self.source.path
         suffix = p.suffix.lower()
         if not p.exists():
             raise ImageReadError(f"image file {p} does not exist")
         if suffix in HDF5_SUFFIXES:
-            import h5py
-
-            f = h5py.File(p, "r")
-            if probe:
-                try:
-                    check_hdf5_links(f, p, self.allow_external)
-                except BaseException:
-                    f.close()
-                    raise
-            name = self.source.dataset
-            if name is None:
-                found = []
-                f.visititems(lambda n, o: found.append(n) if isinstance(o, h5py.Dataset) and o.ndim >= 2 else None)
-                if len(found) != 1:
-                    f.close()
-                    raise ImageReadError(f"{p}: name the dataset as {p}/<dataset>; it holds {found}")
-                name = found[0]
-            if name not in f or not isinstance(f[name], h5py.Dataset):
-                f.close()
-                raise ImageReadError(f"{p}: no dataset {name!r}")
-            if probe:
-                try:
-                    check_chunks(f[name], p)
-                except BaseException:
-                    f.close()
-                    raise
-            return f, f[name]
+            return self._open_hdf5(probe)
         if suffix == ".zarr":
-            import zarr
-
-            node = zarr.open(str(p), mode="r")
-            if isinstance(node, zarr.Group):
-                names = sorted(k for k, _ in node.arrays())
-                name = self.source.dataset or (names[0] if len(names) == 1 else None)
-                if name not in names:
-                    raise ImageReadError(f"{p}: name the array as {p}/<array>; arrays: {names}")
-                node = node[name]
-            return None, node
+            return None, open_zarr_array(self.source)
         if suffix in TIFF_SUFFIXES:
             import tifffile
             import zarr
@@ -100,6 +67,22 @@ class LazyImage:
             return None, np.load(p, mmap_mode="r", allow_pickle=False)
         raise ImageReadError(f"{p}: unsupported format {suffix!r} for lazy reading (TIFF, HDF5, Zarr, .npy)")
 
+    def _open_hdf5(self, probe: bool):
+        import h5py
+
+        p = self.source.path
+        f = h5py.File(p, "r")
+        try:
+            if probe:
+                check_hdf5_links(f, p, self.allow_external)
+            ds = f[find_dataset(f, p, self.source.dataset)]
+            if probe:
+                check_chunks(ds, p)
+        except BaseException:
+            f.close()
+            raise
+        return f, ds
+
     def _probe(self):
         handle, arr = self._open(probe=True)
         try:
@@ -112,7 +95,7 @@ class LazyImage:
             elif suffix == ".zarr" and arr.attrs.get("axistags"):
                 ax = axes_from_axistags(arr.attrs["axistags"])
             elif suffix in TIFF_SUFFIXES:
-                ax = _tiff_axes(handle.series[0].axes, shape)
+                ax = tiff_axes(handle.series[0].axes)
             elif suffix == ".npy":
                 ax = _axes.default_axes(len(shape)) if len(shape) in (2, 3) else None
             if ax is None or len(ax) != len(shape):
@@ -148,67 +131,57 @@ class LazyImage:
 class BlockOutput:
     """Result blocks written into an HDF5 dataset or Zarr array in the export layout.
 
-    Created on a temporary path; :meth:`close` renames it into place when complete,
-    :meth:`abort` removes it, so no partial output is ever left behind.
+    Created on a temporary path (:class:`.atomic.PendingOutput`); :meth:`close` renames it into
+    place when complete, :meth:`abort` removes it, so no partial output is ever left behind.
     """
 
     def __init__(self, path, in_axes: str, shape5, dtype, fmt: str = "hdf5", dataset: str = "exported_data",
                  drange=None, compression: int = 0):
-        self.path = Path(path)
         self.fmt = fmt
         self.out_axes = _axes.output_axes(in_axes)
         self.shape5 = tuple(int(s) for s in shape5)  # (T, Z, Y, X, K)
-        shape = tuple(self.shape5[_axes.CANONICAL.index(a)] for a in self.out_axes)
-        self.tmp = _tmp_for(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        chunks = tuple(1 if a in "tc" else min(n, 64 if "z" in self.out_axes else 256) for n, a in zip(shape, self.out_axes))
-        attrs = {"axistags": axistags_json(self.out_axes), "display_mode": "default"}
+        shape = output_shape(self.shape5, self.out_axes)
+        chunks = export_chunks(shape, self.out_axes)
+        self._pending = PendingOutput(path)
+        self.path, self.tmp = self._pending.path, self._pending.tmp
         self._writer = None
-        self._file = None
         try:
             if fmt == "zarr":
                 import zarr
 
-                self._file = None
                 group = zarr.open_group(str(self.tmp), mode="w")
                 self.ds = group.create_array(dataset, shape=shape, dtype=dtype, chunks=chunks)
-                self.ds.attrs.update(attrs)
-                if drange is not None:
-                    self.ds.attrs["drange"] = [float(v) for v in drange]
             else:
                 self._writer = H5Writer(self.tmp)
-                self._file = self._writer.file
                 kw = {"compression": "gzip", "compression_opts": compression} if compression else {}
-                self.ds = self._file.create_dataset(dataset, shape=shape, dtype=dtype, chunks=chunks, **kw)
-                for k, v in attrs.items():
-                    self.ds.attrs[k] = v
-                if drange is not None:
-                    self.ds.attrs["drange"] = np.asarray(drange, dtype=dtype)
-        except BaseException:
-            self.abort()
-            raise
+                self.ds = self._writer.file.create_dataset(dataset, shape=shape, dtype=dtype, chunks=chunks, **kw)
+            set_export_attrs(self.ds, self.out_axes, drange, zarr=fmt == "zarr")
+        except BaseException as e:
+            self._fail(e)
         self.shape = self.shape5
         self.ndim = 5
 
     def __setitem__(self, sl, block: np.ndarray):
         """Write a (T, Z, Y, X, K) block at canonical slices ``sl`` (spatial slices only)."""
         sl = tuple(sl) + (slice(None),) * (5 - len(sl))
-        keep = [a for a in _axes.CANONICAL if a in self.out_axes]
-        data = block.reshape(tuple(n for a, n in zip(_axes.CANONICAL, block.shape) if a in keep))
-        data = np.transpose(data, [keep.index(a) for a in self.out_axes])
-        self.ds[tuple(sl[_axes.CANONICAL.index(a)] for a in self.out_axes)] = data
-        if self._writer is not None:
-            self._writer.check()  # a full disk: stop at the first failed write
+        try:
+            self.ds[tuple(sl[_axes.CANONICAL.index(a)] for a in self.out_axes)] = to_output_layout(block, self.out_axes)
+            if self._writer is not None:
+                self._writer.check()  # a full disk: stop at the first failed write
+        except OSError as e:
+            self._raise(e)
 
     def close(self) -> Path:
-        if self._writer is not None:
-            self._writer.close()
-        if self.path.exists():
-            shutil.rmtree(self.path) if self.path.is_dir() else self.path.unlink()
-        os.replace(self.tmp, self.path)
-        return self.path
+        """Finish the file and rename it into place."""
+        try:
+            if self._writer is not None:
+                self._writer.close()
+            return self._pending.commit()
+        except OSError as e:
+            self._raise(e)
 
     def abort(self) -> None:
+        """Remove the temporary output (the target is left as it was)."""
         if self._writer is not None:
             try:
                 self._writer.close(check=False)
@@ -216,10 +189,15 @@ class BlockOutput:
                 pass
         if self.fmt == "zarr":
             _zarr_settle()  # a failed write leaves zarr's other chunk writes running: let them end first
-        if self.tmp.is_dir():
-            shutil.rmtree(self.tmp, ignore_errors=True)
-        else:
-            self.tmp.unlink(missing_ok=True)
+        self._pending.discard()
+
+    def _raise(self, e: OSError):
+        """Raise a write error naming the output (the temporary file stays until :meth:`abort`)."""
+        raise (self._pending.failure(e) or e) from None
+
+    def _fail(self, e: BaseException):
+        self.abort()
+        raise (self._pending.failure(e) or e) from None
 
 
 def _zarr_settle(timeout: float = 3.0) -> None:

@@ -21,7 +21,6 @@ import hashlib
 import io
 import json
 import math
-import os
 import zipfile
 import zlib
 from pathlib import Path
@@ -32,7 +31,8 @@ from .. import __version__
 from ..classifier import MAX_STAGES, Classifier, LabelImage, Stage
 from ..features import FEATURE_FORMAT_VERSION, FeatureError, FeatureSpec
 from ..forest import Forest
-from .guards import ExternalDataError
+from ..runtime import available_memory
+from .atomic import atomic_write_bytes
 
 FORMAT = "pixelforest-classifier"
 #: 2 adds auto-context stages, 3 pixelforest's own TopHat feature, 4 its HoleFilling; a file is
@@ -64,24 +64,6 @@ FOREST_ARRAYS = ("roots", "feature", "threshold", "left", "right", "value")
 
 class ClassifierFileError(ValueError):
     """A classifier file that cannot be loaded (damaged, truncated, foreign, too new)."""
-
-
-def atomic_write_bytes(path: Path, writer) -> None:
-    """Call ``writer(fileobj)`` on a temp file beside ``path``, then rename it over ``path``."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            writer(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as e:  # named by the file asked for, not by the temp file
-        tmp.unlink(missing_ok=True)
-        raise type(e)(f"cannot write {path}: {e.strerror or e}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _npy_bytes(a: np.ndarray) -> bytes:
@@ -166,7 +148,7 @@ def save_classifier(clf: Classifier, path) -> Path:
 
     if path.parent and not path.parent.exists():
         raise FileNotFoundError(f"cannot save classifier to {path}: folder {path.parent} does not exist")
-    atomic_write_bytes(path, write)
+    atomic_write_bytes(path, write, mkdir=False)
     return path
 
 
@@ -184,9 +166,9 @@ def _fail(path, msg) -> ClassifierFileError:
     return ClassifierFileError(f"{path}: {msg}")
 
 
-def load_classifier(path, allow_external: bool | None = None) -> Classifier:
-    """Load a classifier file written by :func:`save_classifier` (or an ilastik ``.ilp``; its
-    external links, virtual datasets and external storage are refused unless ``allow_external``)."""
+def load_classifier(path) -> Classifier:
+    """Load a classifier file written by :func:`save_classifier` (``pixelforest.load`` loads
+    ilastik projects too: :func:`pixelforest.ilastik.load_classifier`)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"classifier file {path} does not exist")
@@ -194,16 +176,9 @@ def load_classifier(path, allow_external: bool | None = None) -> Classifier:
         raise ClassifierFileError(f"{path} is a folder, expected a classifier file ({SUFFIX}) or an ilastik project (.ilp)")
     with open(path, "rb") as f:
         head = f.read(8)
-    if head.startswith(b"\x89HDF"):
-        from .ilp import IlastikProject, IlpError
-
-        try:
-            with IlastikProject(path, allow_external=allow_external) as ilp:
-                return ilp.to_classifier()
-        except (KeyError, OSError, RuntimeError, ValueError, TypeError, IndexError, RecursionError) as e:
-            if isinstance(e, (IlpError, FileNotFoundError, ExternalDataError)):
-                raise
-            raise IlpError(f"{path}: damaged ilastik project ({type(e).__name__}: {e})") from None
+    if head.startswith(b"\x89HDF"):  # loaded by pixelforest.load (pixelforest.ilastik), not here
+        raise _fail(path, "an ilastik project (HDF5), not a pixelforest classifier archive; load it with "
+                          "pixelforest.load")
     if not head.startswith(b"PK"):
         raise _fail(path, f"not a pixelforest classifier (expected a {SUFFIX} ZIP archive or an ilastik .ilp project)")
     try:
@@ -211,32 +186,7 @@ def load_classifier(path, allow_external: bool | None = None) -> Classifier:
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as e:
         raise _fail(path, f"damaged or truncated classifier file ({e})") from None
     with z:
-        try:
-            info = z.getinfo("manifest.json")
-        except KeyError:
-            raise _fail(path, "not a pixelforest classifier (no manifest.json in the archive)") from None
-        if info.file_size > MAX_MANIFEST_BYTES:
-            raise _fail(path, f"manifest of {info.file_size} bytes is implausibly large (at most {MAX_MANIFEST_BYTES}); "
-                              f"refusing to read it")
-        members = z.infolist()
-        if len(members) > MAX_MEMBERS:
-            raise _fail(path, f"the archive holds {len(members)} members, more than a classifier has "
-                              f"(at most {MAX_MEMBERS}); refusing it")
-        try:
-            text = z.read(info)
-            if len(text) > MAX_MANIFEST_BYTES:
-                raise ValueError("manifest larger than its header says")
-            text = text.decode("utf-8")
-            depth = _json_depth(text)
-            if depth > MAX_MANIFEST_DEPTH:
-                raise _fail(path, f"manifest is nested {depth} levels deep (at most {MAX_MANIFEST_DEPTH}); "
-                                  f"not a pixelforest classifier")
-            manifest = json.loads(text, parse_constant=_no_constant)
-        except ClassifierFileError:
-            raise
-        except (zipfile.BadZipFile, zlib.error, ValueError, UnicodeDecodeError, OSError, EOFError,
-                NotImplementedError, RecursionError) as e:
-            raise _fail(path, f"damaged manifest ({_first_line(e)})") from None
+        manifest, members = _read_manifest(path, z)
         try:
             _check_manifest(path, manifest)
             needed = _check_arrays(path, manifest, {i.filename: i for i in members})
@@ -253,6 +203,37 @@ def load_classifier(path, allow_external: bool | None = None) -> Classifier:
         raise
     except (KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError, RecursionError) as e:
         raise _fail(path, f"invalid classifier ({type(e).__name__}: {_first_line(e)})") from None
+
+
+def _read_manifest(path, z: zipfile.ZipFile) -> tuple[dict, list]:
+    """The parsed manifest of an open archive and its members, checked against the limits first."""
+    try:
+        info = z.getinfo("manifest.json")
+    except KeyError:
+        raise _fail(path, "not a pixelforest classifier (no manifest.json in the archive)") from None
+    if info.file_size > MAX_MANIFEST_BYTES:
+        raise _fail(path, f"manifest of {info.file_size} bytes is implausibly large (at most {MAX_MANIFEST_BYTES}); "
+                          f"refusing to read it")
+    members = z.infolist()
+    if len(members) > MAX_MEMBERS:
+        raise _fail(path, f"the archive holds {len(members)} members, more than a classifier has "
+                          f"(at most {MAX_MEMBERS}); refusing it")
+    try:
+        text = z.read(info)
+        if len(text) > MAX_MANIFEST_BYTES:
+            raise ValueError("manifest larger than its header says")
+        text = text.decode("utf-8")
+        depth = _json_depth(text)
+        if depth > MAX_MANIFEST_DEPTH:
+            raise _fail(path, f"manifest is nested {depth} levels deep (at most {MAX_MANIFEST_DEPTH}); "
+                              f"not a pixelforest classifier")
+        manifest = json.loads(text, parse_constant=_no_constant)
+    except ClassifierFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, ValueError, UnicodeDecodeError, OSError, EOFError,
+            NotImplementedError, RecursionError) as e:
+        raise _fail(path, f"damaged manifest ({_first_line(e)})") from None
+    return manifest, members
 
 
 def _first_line(e) -> str:
@@ -295,8 +276,6 @@ def _check_arrays(path, m: dict, members: dict) -> list[str]:
     """The array members the classifier needs, checked against each other and the limits before
     any is read: every forest array and label array present with consistent dtypes and shapes, no
     member that nothing uses, the declared sizes within the limits and the memory available."""
-    from ..runtime import available_memory
-
     declared = m["arrays"]
     n_classes = len(m["classes"])
     need: dict[str, tuple] = {}  # name -> (dtype kinds, shape with None for "any")

@@ -132,7 +132,8 @@ def fill_oval(left: int, top: int, width: int, height: int, shape) -> np.ndarray
     return m
 
 
-def _paste(canvas: np.ndarray, local: np.ndarray, x0: int, y0: int) -> np.ndarray:
+def paste(canvas: np.ndarray, local: np.ndarray, x0: int, y0: int) -> np.ndarray:
+    """OR a local (h, w) mask into ``canvas`` with its top-left corner at (x0, y0), clipped to the canvas."""
     H, W = canvas.shape
     h, w = local.shape
     ys, xs = max(0, -y0), max(0, -x0)
@@ -251,8 +252,9 @@ def from_roifile(roi) -> LabelRoi:
             pts = np.asarray(roi.coordinates(), np.float64)
             if roi.subpixel_coordinates is None:
                 pts += 0.5  # integer vertices of segmented/freehand lines are pixel centres
-        # ImageJ turns every line into an area of its stroke width (at least 1 px)
-        def raster(shape, pts=pts, w=max(width, 1.0)):
+        stroke = max(width, 1.0)  # ImageJ turns every line into an area of its stroke width (at least 1 px)
+
+        def raster(shape, pts=pts, w=stroke):
             return thick_polyline(pts, w, shape)
     elif rt == T.POINT:
         kind = "point"
