@@ -70,10 +70,10 @@ class Request:
 
 
 NDARRAY = "NDArray"
-CLASSIFIER = Param("classifier", "str (path)", None, "a .pfc or trained .ilp; default: the last one used")
+CLASSIFIER = Param("classifier", "str (path) | null", None, "a .pfc or trained .ilp; default: the last one used")
 TITLE = Param("title", "str", "", "the image's title (in messages)")
 SESSION = Param("session", "str", doc="the Live Training panel's id")
-IMAGE_ID = Param("image", "str", doc="the image's id in the panel (the pixels come as the request's image)")
+IMAGE_ID = Param("image", "str", doc="the image's id in the panel")
 ROIS = (Param("roi_index", f"{NDARRAY} int32 (T, Z, Y, X)", doc="per pixel 1 + the index of the last ROI over it"),
         Param("rois", "list of {name: str, group: int, kind: 'area' | 'line' | 'point', color: [r, g, b] | null}",
               doc="each ROI's name, group and stroke colour, in index order"),
@@ -86,6 +86,7 @@ LABELS = (Param("index", f"{NDARRAY} int64 (n,)", doc="labelled pixels: flat ind
 VIEW = (Param("t", "int", 0, "frame"), Param("z", "int", 0, "slice"),
         Param("region", "[y0, y1, x0, x1] | null", None, "the part of the plane to predict; null: all of it"),
         Param("stride", "int", 1, "predict every stride-th pixel (a zoomed-out canvas)"))
+METHODS = "filter (mutual information), gini (forest importance) or wrapper (forward selection)"
 FEATURES = "str (preset, 'auto', .json path or JSON text) | map (a feature spec)"
 PREDICTION = {"prediction": f"{NDARRAY} uint8 (K + 1, h, w): K probabilities (0-255) and the segmentation",
               "version": "int: the round whose classifier predicted"}
@@ -114,7 +115,7 @@ REQUESTS: dict[str, Request] = {
          "colors": "list of [r, g, b]: one per class", "computed_cells": "int (see train)"}, image=True),
     "suggest": Request("the best feature cells for the ROIs (Suggest Features)", (
         *ROIS, Param("features", FEATURES, "ilastik-default", "the candidates"), Param("n", "int", 7),
-        Param("method", "str", "filter", "filter or wrapper"),
+        Param("method", "str", "filter", METHODS),
         Param("output", "str (path) | null", None, "where to save the chosen features (.json)"), TITLE),
         {"features": "map: the chosen feature spec", "oob_error": "float",
          "oob_error_all": "float: with every candidate",
@@ -140,9 +141,11 @@ REQUESTS: dict[str, Request] = {
     "live_labels": Request("an image's labels replace its previous ones (no training)",
                            (SESSION, IMAGE_ID, *LABELS), {}),
     "live_train": Request("a round: the image's labels, training on every image's, the view predicted", (
-        SESSION, IMAGE_ID, *LABELS, *VIEW),
-        {"version": "int: the round", "samples": "list[int]: labelled pixels per class",
-         "oob_error": "float | null", **{k: v + " (only with a region)" for k, v in PREDICTION.items()}}),
+        SESSION, IMAGE_ID, *LABELS, *VIEW[:2],
+        Param("region", "[y0, y1, x0, x1] | null", None, "the part of the plane to predict; null: no prediction"),
+        VIEW[3]),
+        {"version": "int: the round", "samples": "list[int]: labelled pixels per class", "oob_error": "float | null",
+         "prediction": PREDICTION["prediction"] + " (only with a region)"}),
     "live_predict": Request("a region of a plane from the last round's classifier", (SESSION, IMAGE_ID, *VIEW),
                             PREDICTION),
     "live_suggest": Request("where to label next on a plane", (SESSION, IMAGE_ID, *VIEW[:2], Param("k", "int", 5)),
@@ -156,7 +159,7 @@ REQUESTS: dict[str, Request] = {
          "plane_size": "int: the smallest image plane's side (only with max_scale)"}),
     "live_suggest_features": Request("suggest features from a panel's labels (the Features dialog)", (
         SESSION, IMAGE_ID, Param("candidates", FEATURES, "ilastik-default"), Param("n", "int", 7),
-        Param("method", "str", "filter")),
+        Param("method", "str", "filter", METHODS)),
         {"features": "map: the chosen feature spec", "oob_error": "float", "oob_error_all": "float"}),
     "live_save": Request("save the last round's classifier and every image's labels (.pfc)", (
         SESSION, Param("path", "str (path)"),

@@ -3,7 +3,6 @@ package org.pixelforest.fiji;
 import ij.IJ;
 import ij.ImagePlus;
 import ij.gui.Roi;
-import ij.io.FileInfo;
 import org.apposed.appose.NDArray;
 
 import java.io.File;
