@@ -476,11 +476,11 @@ def scenario_worker_reload(d: Path) -> dict:
     from pixelforest import worker
 
     model, clf, img = _model(d)
-    first = worker._classifier({"classifier": str(model)}).class_names
+    first = worker.cache.classifier_for({"classifier": str(model)}).class_names
     st = model.stat()
     pf.save(pf.Classifier(clf.spec, clf.forest, ["cells", "background"], clf.class_colors, 1, 2), model)
     os.utime(model, ns=(st.st_atime_ns, st.st_mtime_ns))  # even with the old modification time
-    second = worker._classifier({"classifier": str(model)}).class_names
+    second = worker.cache.classifier_for({"classifier": str(model)}).class_names
 
     class Task:
         outputs: dict = {}

@@ -531,13 +531,13 @@ def test_worker_reloads_a_changed_classifier(model, tmp_path):
     path, clf, img = model
     p = tmp_path / "w.pfc"
     pf.save(clf, p)
-    first = worker._classifier({"classifier": str(p)})
+    first = worker.cache.classifier_for({"classifier": str(p)})
     assert first.class_names == clf.class_names
     other = pf.Classifier(clf.spec, clf.forest, ["a", "b"], clf.class_colors, 1, 2)
     st = p.stat()
     pf.save(other, p)
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))  # even with the old modification time
-    assert worker._classifier({"classifier": str(p)}).class_names == ["a", "b"]
+    assert worker.cache.classifier_for({"classifier": str(p)}).class_names == ["a", "b"]
 
 
 def test_worker_answers_hostile_classifier_with_a_message(model, tmp_path):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 
@@ -16,7 +15,7 @@ appose = pytest.importorskip("appose", reason="appose is not installed (pip inst
 from appose.service import Service  # noqa: E402
 
 WORKER = "import appose.python_worker; appose.python_worker.main()"
-SCRIPT = "import pixelforest.worker as _pfw\n_pfw.handle(task, request, params, image)\n"
+from pixelforest.worker.protocol import SCRIPT  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -46,23 +45,23 @@ def test_train_predict_through_the_service(service, blobs2d, tmp_path):
     index = np.zeros((1, 1) + blobs2d.shape, np.int32)
     index[0, 0, 58:63, 36:45] = 1  # ROI 0: inside a blob
     index[0, 0, 5:8, 50:70] = 2  # ROI 1: background
-    rois = json.dumps([{"name": "class:blob #1", "group": 0, "color": None, "kind": "area"},
-                       {"name": "", "group": 0, "color": [0, 0, 255], "kind": "area"}])
+    rois = [{"name": "class:blob #1", "group": 0, "color": None, "kind": "area"},
+            {"name": "", "group": 0, "color": [0, 0, 255], "kind": "area"}]
     out = call(service, "train", {"roi_index": _nd(index), "rois": rois, "features": "minimal", "trees": 20,
                                   "seed": 0, "output": str(tmp_path / "m.pfc")}, img)
     assert "error" not in out, out
-    assert out["classes"] == "blob,#0000ff" and out["n_features"] == 9
+    assert out["classes"] == ["blob", "#0000ff"] and out["n_features"] == 9
     res = call(service, "predict", {"classifier": str(tmp_path / "m.pfc"), "source": "probabilities"}, img)
     prob = res["result"].ndarray().copy()
     assert prob.shape == (1, 1, 2) + blobs2d.shape
     engine = pf.load(tmp_path / "m.pfc").predict(blobs2d)
     assert np.abs(np.moveaxis(prob[0, 0], 0, -1) - engine).max() <= 1e-6
-    assert res["labels"].split("\n") == ["blob", "#0000ff"] and res["colors"].split(";")[1] == "0,0,255"
+    assert res["labels"] == ["blob", "#0000ff"] and res["colors"][1] == [0, 0, 255]
     # Apply after Train on the same image: every feature from the worker's cache
     assert out["computed_cells"] == len(pf.FeatureSpec.preset("minimal").cells()) and res["computed_cells"] == 0
     # another selection computes only the cells the first did not have
     spec = {"scales": [1.0, 2.0], "features": {"GaussianSmoothing": [1.0, 2.0], "LaplacianOfGaussian": [1.0]}}
-    out = call(service, "train", {"roi_index": _nd(index), "rois": rois, "features": json.dumps(spec), "trees": 5}, img)
+    out = call(service, "train", {"roi_index": _nd(index), "rois": rois, "features": spec, "trees": 5}, img)
     assert "error" not in out, out
     assert out["computed_cells"] == 1  # Gaussian Smoothing at 2.0; the others are minimal's
 
@@ -185,7 +184,7 @@ def test_live_on_a_small_image_leaves_out_the_scales_it_cannot_hold(service):
     assert info["plane_size"] == 40
     from pixelforest.features import FeatureSpec, check_scales
 
-    for fid, top in zip(info["ids"], info["max_scale"]):
+    for fid, top in zip(info["ids"], info["max_scale"], strict=True):
         if top is None:
             assert fid == "HoleFilling"
             continue

@@ -98,3 +98,23 @@ def from_canonical(result: np.ndarray, axes: str, channels: bool = True) -> np.n
 def output_axes(axes: str) -> str:
     """Axes of an exported result: the input's axes with ``c`` appended if missing."""
     return axes if "c" in axes else axes + "c"
+
+
+def as_imagej_dtype(a: np.ndarray, name: str) -> np.ndarray:
+    """``a`` in one of ImageJ's pixel types (uint8, uint16, float32), converted only when exact; ``name`` for errors."""
+    if a.dtype in (np.uint8, np.uint16, np.float32):
+        return a
+    if a.dtype == bool:
+        return a.astype(np.uint8)
+    if a.dtype.kind in "iu":
+        lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+        if lo >= 0 and hi <= 255:
+            return a.astype(np.uint8)
+        if lo >= 0 and hi <= 65535:
+            return a.astype(np.uint16)
+        if -(2**24) <= lo and hi <= 2**24:
+            return a.astype(np.float32)
+        raise ValueError(f"{name}: integer values {lo}..{hi} do not fit ImageJ's 8/16/32-bit types exactly")
+    if a.dtype.kind == "f":
+        return a.astype(np.float32)
+    raise TypeError(f"{name}: dtype {a.dtype} cannot become an ImagePlus")

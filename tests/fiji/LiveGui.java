@@ -1,4 +1,6 @@
 import ij.IJ;
+import org.pixelforest.fiji.Protocol;
+import org.pixelforest.fiji.Protocol.Out;
 import ij.ImageJ;
 import ij.ImagePlus;
 import ij.WindowManager;
@@ -331,8 +333,8 @@ public class LiveGui {
 				ClassLoader cl = Thread.currentThread().getContextClassLoader();
 				Thread.currentThread().setContextClassLoader(LiveSession.class.getClassLoader());
 				try {
-					java.util.Map<String, Object> info = org.pixelforest.fiji.PythonService.call("live_info", null, null, "asking");
-					System.out.println("RESULT workerinfo sessions " + info.get("sessions") + " cached " + info.get("cached_sessions") + " images " + info.get("images") + " rss_kb " + info.get("rss_kb"));
+					java.util.Map<String, Object> info = org.pixelforest.fiji.PythonService.call(Protocol.LIVE_INFO, null, null, "asking");
+					System.out.println("RESULT workerinfo sessions " + info.get(Out.SESSIONS) + " cached " + info.get(Out.CACHED_SESSIONS) + " images " + info.get(Out.IMAGES) + " rss_kb " + info.get(Out.RSS_KB));
 				}
 				finally {
 					Thread.currentThread().setContextClassLoader(cl);

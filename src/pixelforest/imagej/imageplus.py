@@ -117,25 +117,6 @@ def _java_plane(plane: np.ndarray, W: int, H: int):
     return FloatProcessor(W, H, JArray(JFloat)(p))
 
 
-def _as_imagej_dtype(a: np.ndarray, name: str) -> np.ndarray:
-    if a.dtype in (np.uint8, np.uint16, np.float32):
-        return a
-    if a.dtype == bool:
-        return a.astype(np.uint8)
-    if a.dtype.kind in "iu":
-        lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
-        if lo >= 0 and hi <= 255:
-            return a.astype(np.uint8)
-        if lo >= 0 and hi <= 65535:
-            return a.astype(np.uint16)
-        if -(2**24) <= lo and hi <= 2**24:
-            return a.astype(np.float32)
-        raise ValueError(f"{name}: integer values {lo}..{hi} do not fit ImageJ's 8/16/32-bit types exactly")
-    if a.dtype.kind == "f":
-        return a.astype(np.float32)
-    raise TypeError(f"{name}: dtype {a.dtype} cannot become an ImagePlus")
-
-
 def to_imageplus(array, axes: str | None = None, *, channel_axis=None, title: str = "image",
                  calibration: Calibration | None = None, rgb: bool = False, slice_labels=None,
                  composite_mode: str = "composite"):
@@ -168,7 +149,7 @@ def to_imageplus(array, axes: str | None = None, *, channel_axis=None, title: st
         imp.setDimensions(1, Z, T)
         C = 1
     else:
-        d5 = _as_imagej_dtype(d5, title)
+        d5 = _axes.as_imagej_dtype(d5, title)
         for t in range(T):
             for z in range(Z):
                 for c in range(C):

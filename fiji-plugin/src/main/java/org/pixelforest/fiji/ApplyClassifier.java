@@ -4,10 +4,12 @@ import ij.ImagePlus;
 import org.apposed.appose.NDArray;
 
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.awt.Color;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.pixelforest.fiji.Protocol.Key;
+import org.pixelforest.fiji.Protocol.Out;
 
 /** Plugins > Pixel Forest > Apply Classifier...: probabilities, segmentation, uncertainty or features as images. */
 public class ApplyClassifier extends PixelForestCommand {
@@ -43,9 +45,9 @@ public class ApplyClassifier extends PixelForestCommand {
 		if (!new java.io.File(classifier).isFile()) return "is no longer there";
 		try {
 			Map<String, Object> p = new HashMap<>();
-			p.put("classifier", classifier);
-			Map<String, Object> out = PythonService.call("load", p, null, "reading " + classifier);
-			int channels = ((Number) out.get("n_channels")).intValue(), ndim = ((Number) out.get("ndim")).intValue();
+			p.put(Key.CLASSIFIER, classifier);
+			Map<String, Object> out = PythonService.call(Protocol.LOAD, p, null, "reading " + classifier);
+			int channels = ((Number) out.get(Out.N_CHANNELS)).intValue(), ndim = ((Number) out.get(Out.NDIM)).intValue();
 			int c = imp.getBitDepth() == 24 ? 3 : imp.getNChannels();
 			if (c != channels) return "was trained on images of " + channels + " channel(s), and this one has " + c;
 			if ((imp.getNSlices() > 1 ? 3 : 2) != ndim) return ndim == 3 ? "was trained on z-stacks, and this image is 2D" : "was trained on 2D images, and this one is a z-stack";
@@ -61,34 +63,24 @@ public class ApplyClassifier extends PixelForestCommand {
 		NDArray res = null;
 		try {
 			Map<String, Object> params = new HashMap<>();
-			if (!classifier.isEmpty()) params.put("classifier", classifier);
-			params.put("source", source(output));
-			params.put("title", imp.getTitle());
-			Map<String, Object> out = PythonService.call("predict", params, img, "applying the classifier to " + imp.getTitle());
-			res = (NDArray) out.get("result");
-			List<String> labels = Arrays.asList(String.valueOf(out.get("labels")).split("\n"));
-			List<int[]> colors = colors(String.valueOf(out.get("colors")));
+			if (!classifier.isEmpty()) params.put(Key.CLASSIFIER, classifier);
+			params.put(Key.SOURCE, source(output));
+			params.put(Key.TITLE, imp.getTitle());
+			Map<String, Object> out = PythonService.call(Protocol.PREDICT, params, img, "applying the classifier to " + imp.getTitle());
+			res = (NDArray) out.get(Out.RESULT);
+			List<String> labels = Protocol.strings(out.get(Out.LABELS));
+			List<Color> colors = Protocol.colors(out.get(Out.COLORS));
 			String title = imp.getTitle().replaceAll("\\.[^.]+$", "") + "_" + output.replace(' ', '_');
 			ImagePlus result = ImageBridge.toImagePlus(res, title, labels, imp.getCalibration());
 			if (output.equals("Probabilities")) ImageBridge.styleProbabilities(result, colors);
 			else if (output.equals("Simple Segmentation")) ImageBridge.styleSegmentation(result, colors);
 			else if (output.equals("Uncertainty")) result.setDisplayRange(0, 1);
-			result.setProperty("pixelforest.classes", String.valueOf(out.get("classes")));
+			result.setProperty("pixelforest.classes", String.join(",", Protocol.strings(out.get(Out.CLASSES))));
 			return result;
 		}
 		finally {
 			img.close();
 			if (res != null) res.close();
 		}
-	}
-
-	static List<int[]> colors(String text) {
-		List<int[]> out = new ArrayList<>();
-		for (String c : text.split(";")) {
-			if (c.trim().isEmpty()) continue;
-			String[] v = c.split(",");
-			out.add(new int[] { Integer.parseInt(v[0].trim()), Integer.parseInt(v[1].trim()), Integer.parseInt(v[2].trim()) });
-		}
-		return out;
 	}
 }

@@ -7,6 +7,8 @@ import ij.measure.ResultsTable;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import org.pixelforest.fiji.Protocol.Key;
+import org.pixelforest.fiji.Protocol.Out;
 
 /** Plugins > Pixel Forest > Batch...: apply a classifier to every image of a folder (or glob), writing files. */
 public class BatchClassifier extends PixelForestCommand {
@@ -32,28 +34,28 @@ public class BatchClassifier extends PixelForestCommand {
 		String classifier = p.nextString().trim(), input = p.nextString().trim(), output = p.nextString().trim();
 		String type = p.nextChoice(), format = p.nextChoice();
 		Map<String, Object> params = new HashMap<>();
-		if (!classifier.isEmpty()) params.put("classifier", classifier);
-		params.put("inputs", input);
-		params.put("output_dir", output);
-		params.put("source", source(type));
-		params.put("format", format);
-		Map<String, Object> out = PythonService.call("batch", params, null, "batch processing");
+		if (!classifier.isEmpty()) params.put(Key.CLASSIFIER, classifier);
+		params.put(Key.INPUTS, input);
+		params.put(Key.OUTPUT_DIR, output);
+		params.put(Key.SOURCE, source(type));
+		params.put(Key.FORMAT, format);
+		Map<String, Object> out = PythonService.call(Protocol.BATCH, params, null, "batch processing");
 		rememberClassifier(classifier);
-		@SuppressWarnings("unchecked") List<Map<String, Object>> summary = (List<Map<String, Object>>) out.get("summary");
+		@SuppressWarnings("unchecked") List<Map<String, Object>> summary = (List<Map<String, Object>>) out.get(Out.SUMMARY);
 		ResultsTable rt = new ResultsTable();
 		int done = 0, skipped = 0;
 		for (Map<String, Object> row : summary) {
 			rt.incrementCounter();
-			String status = String.valueOf(row.get("status"));
-			rt.addValue("Input", String.valueOf(row.get("input")));
+			String status = String.valueOf(row.get(Protocol.Row.STATUS));
+			rt.addValue("Input", String.valueOf(row.get(Protocol.Row.INPUT)));
 			rt.addValue("Status", status);
-			rt.addValue("Output", String.valueOf(row.getOrDefault("output", "")));
-			rt.addValue("Error", String.valueOf(row.getOrDefault("error", "")));
+			rt.addValue("Output", String.valueOf(row.getOrDefault(Protocol.Row.OUTPUT, "")));
+			rt.addValue("Error", String.valueOf(row.getOrDefault(Protocol.Row.ERROR, "")));
 			if (status.startsWith("skipped")) skipped++;
 			else if (!status.equals("failed")) done++;
 		}
 		rt.show(TABLE);
-		int failed = ((Number) out.get("failed")).intValue();
+		int failed = ((Number) out.get(Out.FAILED)).intValue();
 		String line = "Pixel Forest batch: " + done + " done, " + skipped + " skipped (already there), " + failed + " failed; see the table \"" + TABLE + "\".";
 		IJ.log(line);
 		if (failed > 0) fail(failed + " of " + summary.size() + " file(s) failed; the table \"" + TABLE + "\" says why.");

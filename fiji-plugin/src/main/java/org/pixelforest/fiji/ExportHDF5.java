@@ -7,6 +7,8 @@ import org.apposed.appose.NDArray;
 
 import java.util.HashMap;
 import java.util.Map;
+import org.pixelforest.fiji.Protocol.Key;
+import org.pixelforest.fiji.Protocol.Out;
 
 /**
  * Plugins > Pixel Forest > Export HDF5: the image as ilastik4ij's Export HDF5 writes it, with its
@@ -47,11 +49,11 @@ public class ExportHDF5 extends PixelForestCommand {
 		NDArray img = ImageBridge.toNDArray(imp);
 		try {
 			Map<String, Object> params = new HashMap<>();
-			params.put("path", path);
-			params.put("dataset", dataset.isEmpty() ? "data" : dataset);
-			params.put("compression", level);
-			Map<String, Object> out = PythonService.call("export_hdf5", params, img, "exporting " + imp.getTitle());
-			IJ.showStatus("Pixel Forest: exported " + imp.getTitle() + " to " + out.get("path"));
+			params.put(Key.PATH, path);
+			params.put(Key.DATASET, dataset.isEmpty() ? "data" : dataset);
+			params.put(Key.COMPRESSION, level);
+			Map<String, Object> out = PythonService.call(Protocol.EXPORT_HDF5, params, img, "exporting " + imp.getTitle());
+			IJ.showStatus("Pixel Forest: exported " + imp.getTitle() + " to " + out.get(Out.PATH));
 		}
 		finally {
 			img.close();

@@ -25,6 +25,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.pixelforest.fiji.Protocol.Key;
+import org.pixelforest.fiji.Protocol.Out;
 
 /**
  * Features...: a preset, or ilastik's feature x scale grid as checkboxes (with pixelforest's own
@@ -50,7 +52,7 @@ final class FeatureDialog extends JDialog {
 	/** Loads the presets from the worker (off the event thread), then shows the dialog. */
 	static void show(JFrame owner, LiveSession session) {
 		session.submit("Features", () -> {
-			Map<String, Object> out = PythonService.call("feature_presets", LiveSession.map("session", session.id), null,
+			Map<String, Object> out = PythonService.call(Protocol.FEATURE_PRESETS, LiveSession.map(Key.SESSION, session.id), null,
 				"reading the feature presets");
 			SwingUtilities.invokeLater(() -> new FeatureDialog(owner, session, out).setVisible(true));
 		});
@@ -60,20 +62,36 @@ final class FeatureDialog extends JDialog {
 	private FeatureDialog(JFrame owner, LiveSession session, Map<String, Object> info) {
 		super(owner, "Pixel Forest: Features", true);
 		this.session = session;
-		ids = (List<String>) info.get("ids");
-		names = (List<String>) info.get("names");
+		ids = (List<String>) info.get(Out.IDS);
+		names = (List<String>) info.get(Out.NAMES);
 		minScale = new ArrayList<>();
-		for (Object v : (List<Object>) info.get("min_scale")) minScale.add(((Number) v).doubleValue());
-		List<Object> max = (List<Object>) info.get("max_scale");
+		for (Object v : (List<Object>) info.get(Out.MIN_SCALE)) minScale.add(((Number) v).doubleValue());
+		List<Object> max = (List<Object>) info.get(Out.MAX_SCALE);
 		for (int f = 0; f < ids.size(); f++)
 			maxScale.add(max == null || max.get(f) == null ? null : ((Number) max.get(f)).doubleValue());
-		planeSize = info.get("plane_size") == null ? 0 : ((Number) info.get("plane_size")).intValue();
-		presets = (Map<String, Object>) info.get("presets");
+		planeSize = info.get(Out.PLANE_SIZE) == null ? 0 : ((Number) info.get(Out.PLANE_SIZE)).intValue();
+		presets = (Map<String, Object>) info.get(Out.PRESETS);
 		List<String> choices = new ArrayList<>(presets.keySet());
 		choices.add("custom");
 		preset = new JComboBox<>(choices.toArray(new String[0]));
 		JPanel root = new JPanel(new BorderLayout(6, 6));
 		root.setBorder(BorderFactory.createEmptyBorder(8, 8, 8, 8));
+		root.add(topRows(), BorderLayout.NORTH);
+		root.add(grid, BorderLayout.CENTER);
+		root.add(bottomRow(), BorderLayout.SOUTH);
+		setContentPane(root);
+		load(session.features instanceof Map ? (Map<String, Object>) session.features : (Map<String, Object>) presets.get(String.valueOf(session.features)));
+		preset.setSelectedItem(matchingPreset());
+		preset.addActionListener(e -> {
+			Object p = presets.get(String.valueOf(preset.getSelectedItem()));
+			if (p != null) load((Map<String, Object>) p);
+		});
+		pack();
+		setLocationRelativeTo(owner);
+	}
+
+	/** The preset, intensities and scales rows. */
+	private JPanel topRows() {
 		JPanel top = new JPanel(new GridLayout(3, 1, 2, 2));
 		JPanel r1 = new JPanel(new FlowLayout(FlowLayout.LEFT, 4, 0));
 		r1.add(new JLabel("Preset"));
@@ -95,8 +113,11 @@ final class FeatureDialog extends JDialog {
 		r2.add(apply);
 		top.add(r2);
 		top.add(new JLabel("<html>Small scales see fine detail; large scales see context. More features: slower, not always better.</html>"));
-		root.add(top, BorderLayout.NORTH);
-		root.add(grid, BorderLayout.CENTER);
+		return top;
+	}
+
+	/** Suggest, From file..., OK and Cancel. */
+	private JPanel bottomRow() {
 		JPanel bottom = new JPanel(new FlowLayout(FlowLayout.LEFT, 4, 0));
 		JComboBox<String> method = new JComboBox<>(new String[] { "filter", "gini", "wrapper" });
 		method.setToolTipText("filter: mutual information (ilastik's default); gini: forest importance; wrapper: forward selection");
@@ -119,16 +140,7 @@ final class FeatureDialog extends JDialog {
 		cancel.addActionListener(e -> dispose());
 		bottom.add(ok);
 		bottom.add(cancel);
-		root.add(bottom, BorderLayout.SOUTH);
-		setContentPane(root);
-		load(session.features instanceof Map ? (Map<String, Object>) session.features : (Map<String, Object>) presets.get(String.valueOf(session.features)));
-		preset.setSelectedItem(matchingPreset());
-		preset.addActionListener(e -> {
-			Object p = presets.get(String.valueOf(preset.getSelectedItem()));
-			if (p != null) load((Map<String, Object>) p);
-		});
-		pack();
-		setLocationRelativeTo(owner);
+		return bottom;
 	}
 
 	@SuppressWarnings("unchecked")
@@ -221,15 +233,15 @@ final class FeatureDialog extends JDialog {
 		button.setEnabled(false);
 		Map<String, Object> candidates = spec();
 		session.submit("Suggest features", () -> {
-			Map<String, Object> p = LiveSession.map("session", session.id);
-			p.put("image", session.images.get(0).id);
-			p.put("candidates", candidates);
-			p.put("method", method);
-			p.put("n", n);
+			Map<String, Object> p = LiveSession.map(Key.SESSION, session.id);
+			p.put(Key.IMAGE, session.images.get(0).id);
+			p.put(Key.CANDIDATES, candidates);
+			p.put(Key.METHOD, method);
+			p.put(Key.N, n);
 			try {
-				Map<String, Object> out = PythonService.call("live_suggest_features", p, null, "suggesting features");
-				@SuppressWarnings("unchecked") Map<String, Object> s = (Map<String, Object>) out.get("features");
-				double oob = ((Number) out.get("oob_error")).doubleValue(), all = ((Number) out.get("oob_error_all")).doubleValue();
+				Map<String, Object> out = PythonService.call(Protocol.LIVE_SUGGEST_FEATURES, p, null, "suggesting features");
+				@SuppressWarnings("unchecked") Map<String, Object> s = (Map<String, Object>) out.get(Out.FEATURES);
+				double oob = ((Number) out.get(Out.OOB_ERROR)).doubleValue(), all = ((Number) out.get(Out.OOB_ERROR_ALL)).doubleValue();
 				SwingUtilities.invokeLater(() -> {
 					load(s);
 					preset.setSelectedItem("custom");

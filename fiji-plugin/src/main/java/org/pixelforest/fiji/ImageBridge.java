@@ -97,13 +97,12 @@ public final class ImageBridge {
 	}
 
 	/** Class colours on the channels of a probability image, display range 0..1. */
-	public static void styleProbabilities(ImagePlus imp, List<int[]> colors) {
+	public static void styleProbabilities(ImagePlus imp, List<Color> colors) {
 		int k = imp.getNChannels();
 		if (imp instanceof CompositeImage) {
 			CompositeImage ci = (CompositeImage) imp;
 			for (int c = 0; c < k && c < colors.size(); c++) {
-				int[] rgb = colors.get(c);
-				ci.setChannelLut(LUT.createLutFromColor(new Color(rgb[0], rgb[1], rgb[2])), c + 1);
+				ci.setChannelLut(LUT.createLutFromColor(colors.get(c)), c + 1);
 				ci.setPositionWithoutUpdate(c + 1, 1, 1);
 				ci.setDisplayRange(0, 1);
 			}
@@ -113,11 +112,11 @@ public final class ImageBridge {
 	}
 
 	/** A LUT with class k in the colour of class k (0 black). */
-	public static void styleSegmentation(ImagePlus imp, List<int[]> colors) {
+	public static void styleSegmentation(ImagePlus imp, List<Color> colors) {
 		byte[] r = new byte[256], g = new byte[256], b = new byte[256];
 		for (int k = 0; k < colors.size() && k < 255; k++) {
-			int[] c = colors.get(k);
-			r[k + 1] = (byte) c[0]; g[k + 1] = (byte) c[1]; b[k + 1] = (byte) c[2];
+			Color c = colors.get(k);
+			r[k + 1] = (byte) c.getRed(); g[k + 1] = (byte) c.getGreen(); b[k + 1] = (byte) c.getBlue();
 		}
 		LUT lut = new LUT(r, g, b);
 		imp.getProcessor().setLut(lut);

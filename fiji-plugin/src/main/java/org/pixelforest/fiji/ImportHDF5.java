@@ -6,6 +6,8 @@ import org.apposed.appose.NDArray;
 import java.io.File;
 import java.util.HashMap;
 import java.util.Map;
+import org.pixelforest.fiji.Protocol.Key;
+import org.pixelforest.fiji.Protocol.Out;
 
 /**
  * Plugins > Pixel Forest > Import HDF5: ilastik4ij's name, macro keys ({@code select},
@@ -28,16 +30,16 @@ public class ImportHDF5 extends PixelForestCommand {
 		if (!p.show()) return;
 		String path = p.nextString().trim(), dataset = p.nextString().trim(), axes = p.nextString().trim();
 		Map<String, Object> params = new HashMap<>();
-		params.put("path", path);
-		params.put("dataset", dataset);
-		params.put("axes", axes);
-		Map<String, Object> out = PythonService.call("import_hdf5", params, null, "importing " + path);
-		NDArray res = (NDArray) out.get("result");
+		params.put(Key.PATH, path);
+		params.put(Key.DATASET, dataset);
+		params.put(Key.AXES, axes);
+		Map<String, Object> out = PythonService.call(Protocol.IMPORT_HDF5, params, null, "importing " + path);
+		NDArray res = (NDArray) out.get(Out.RESULT);
 		try {
-			String name = dataset.isEmpty() ? String.valueOf(out.get("dataset")) : dataset;
+			String name = dataset.isEmpty() ? String.valueOf(out.get(Out.DATASET)) : dataset;
 			String title = new File(path).getPath().replace('\\', '/') + "/" + name.replaceAll("^/+", "");
 			ImagePlus imp = ImageBridge.importedImage(res, title);
-			imp.setProperty("pixelforest.axes", String.valueOf(out.get("axes")));
+			imp.setProperty("pixelforest.axes", String.valueOf(out.get(Out.AXES)));
 			show(imp);
 		}
 		finally {

@@ -36,6 +36,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
+import org.pixelforest.fiji.Protocol.Key;
+import org.pixelforest.fiji.Protocol.Out;
 
 /**
  * A live training session: classes, the images being labelled, and the rounds that follow the
@@ -212,7 +214,7 @@ public final class LiveSession {
 				synchronized (lock) { running = false; lock.notifyAll(); }
 			}
 		}
-		try { PythonService.call("live_close", map("session", id), null, "ending live training"); }
+		try { PythonService.call(Protocol.LIVE_CLOSE, map(Key.SESSION, id), null, "ending live training"); }
 		catch (Exception ignored) { }  // a dead worker holds no session either
 	}
 
@@ -243,10 +245,10 @@ public final class LiveSession {
 		for (String image : removed) {
 			removed.remove(image);
 			if (workerGeneration != PythonService.generation()) continue;  // a new worker never had it
-			Map<String, Object> p = map("session", id);
-			p.put("image", image);
+			Map<String, Object> p = map(Key.SESSION, id);
+			p.put(Key.IMAGE, image);
 			try {
-				PythonService.call("live_remove", p, null, "leaving out a closed image");
+				PythonService.call(Protocol.LIVE_REMOVE, p, null, "leaving out a closed image");
 			}
 			catch (PythonService.PixelForestException e) {
 				if (workerGeneration != PythonService.generation() || !PythonService.isRunning()) throw e;
@@ -259,17 +261,17 @@ public final class LiveSession {
 		setStatus("Computing features of " + li.imp.getTitle() + "...");
 		NDArray img = ImageBridge.toNDArray(li.imp);
 		try {
-			Map<String, Object> p = map("session", id);
-			p.put("image", li.id);
-			p.put("title", li.imp.getTitle());
-			p.put("features", features);
-			p.put("trees", trees);
-			p.put("seed", seed);
-			Map<String, Object> out = PythonService.call("live_open", p, img, "computing features of " + li.imp.getTitle(), () -> closed);
+			Map<String, Object> p = map(Key.SESSION, id);
+			p.put(Key.IMAGE, li.id);
+			p.put(Key.TITLE, li.imp.getTitle());
+			p.put(Key.FEATURES, features);
+			p.put(Key.TREES, trees);
+			p.put(Key.SEED, seed);
+			Map<String, Object> out = PythonService.call(Protocol.LIVE_OPEN, p, img, "computing features of " + li.imp.getTitle(), () -> closed);
 			workerGeneration = PythonService.generation();
-			if (out.get("spec") instanceof Map) features = out.get("spec");
+			if (out.get(Out.SPEC) instanceof Map) features = out.get(Out.SPEC);
 			int adopted = li.labelCount();
-			String note = out.get("note") == null ? "" : String.valueOf(out.get("note"));
+			String note = out.get(Out.NOTE) == null ? "" : String.valueOf(out.get(Out.NOTE));
 			if (!note.isEmpty()) IJ.log("Pixel Forest live training: " + li.imp.getTitle() + ": " + note + ".");
 			if (restarts > 0) setStatus("The Python worker was started again; " + li.imp.getTitle() + " is ready.");
 			else setStatus(images.size() > 1 ? "Added " + li.imp.getTitle() + "."
@@ -306,7 +308,7 @@ public final class LiveSession {
 			for (int k = 0; k < nClasses; k++) present[k] |= labels.present[k];
 			if (o == li) mine = labels;
 			else if (o.sentVersion != ov) {
-				sendLabels(o, labels, "live_labels", null, staleRound(v));
+				sendLabels(o, labels, Protocol.LIVE_LABELS, null, staleRound(v));
 				o.sentVersion = ov;
 			}
 		}
@@ -323,10 +325,10 @@ public final class LiveSession {
 		long t0 = System.currentTimeMillis();
 		lastTimes[1] = t0;
 		setBusy(String.format("Training on %,d labelled pixels...", total));
-		Map<String, Object> out = sendLabels(li, mine, "live_train", view, staleRound(v));
+		Map<String, Object> out = sendLabels(li, mine, Protocol.LIVE_TRAIN, view, staleRound(v));
 		lastTimes[2] = System.currentTimeMillis();
 		li.sentVersion = li.version;
-		trainedVersion = ((Number) out.get("version")).intValue();
+		trainedVersion = ((Number) out.get(Out.VERSION)).intValue();
 		li.cache.keepOnly(view.t, view.z);
 		for (LiveImage o : images) if (o != li) o.cache.clear();
 		show(li, view, out);
@@ -335,10 +337,10 @@ public final class LiveSession {
 		restarts = 0;
 		// then the view at the canvas's resolution, and the other images' views
 		if (view.stride > full.stride || images.size() > 1) viewChanged();
-		double oob = ((Number) out.get("oob_error")).doubleValue();
+		Number oob = (Number) out.get(Out.OOB_ERROR);
 		roundStatus = String.format("Round %d: %,d labelled pixels%s, %d ms%s.", roundsDone.get(), total,
 			images.size() > 1 ? " in " + images.size() + " images" : "", lastRoundMs,
-			oob >= 0 ? String.format(", out-of-bag error %.3f", oob) : "");
+			oob != null ? String.format(", out-of-bag error %.3f", oob.doubleValue()) : "");
 		setStatus(roundStatus);
 	}
 
@@ -350,10 +352,10 @@ public final class LiveSession {
 		try {
 			ImageBridge.buffer(index).asLongBuffer().put(labels.index);
 			ImageBridge.buffer(value).put(labels.value);
-			Map<String, Object> p = map("session", id);
-			p.put("image", li.id);
-			p.put("index", index);
-			p.put("value", value);
+			Map<String, Object> p = map(Key.SESSION, id);
+			p.put(Key.IMAGE, li.id);
+			p.put(Key.INDEX, index);
+			p.put(Key.VALUE, value);
 			putClasses(p);
 			if (view != null) putView(p, view);
 			return PythonService.call(request, p, null, "training", cancel);
@@ -370,17 +372,17 @@ public final class LiveSession {
 		List<List<Integer>> colors = new ArrayList<>();
 		for (LabelClass c : classes) {
 			names.add(c.name);
-			colors.add(Arrays.asList(c.color.getRed(), c.color.getGreen(), c.color.getBlue()));
+			colors.add(Protocol.rgb(c.color));
 		}
-		p.put("classes", names);
-		p.put("colors", colors);
+		p.put(Key.CLASSES, names);
+		p.put(Key.COLORS, colors);
 	}
 
 	private static void putView(Map<String, Object> p, LiveImage.View view) {
-		p.put("t", view.t);
-		p.put("z", view.z);
-		p.put("region", Arrays.asList(view.rect.y, view.rect.y + view.rect.height, view.rect.x, view.rect.x + view.rect.width));
-		p.put("stride", view.stride);
+		p.put(Key.T, view.t);
+		p.put(Key.Z, view.z);
+		p.put(Key.REGION, Arrays.asList(view.rect.y, view.rect.y + view.rect.height, view.rect.x, view.rect.x + view.rect.width));
+		p.put(Key.STRIDE, view.stride);
 	}
 
 	/**
@@ -408,12 +410,12 @@ public final class LiveSession {
 		}
 		LiveImage.View need = new LiveImage.View(view.t, view.z, missing, view.stride);
 		if (DEBUG) System.err.println(System.currentTimeMillis() % 100000 + " Pixel Forest live: predicting " + need.rect + " at stride " + need.stride);
-		Map<String, Object> p = map("session", id);
-		p.put("image", li.id);
+		Map<String, Object> p = map(Key.SESSION, id);
+		p.put(Key.IMAGE, li.id);
 		putView(p, need);
 		setBusy("Predicting " + (li.imp.getStackSize() > 1 ? "this slice" : "the view") + "...");
 		BooleanSupplier gone = () -> closed || isStale() || !li.view().samePlane(need);
-		Map<String, Object> out = PythonService.call("live_predict", p, null, "predicting", gone);
+		Map<String, Object> out = PythonService.call(Protocol.LIVE_PREDICT, p, null, "predicting", gone);
 		show(li, need, out);
 		if (DEBUG) System.err.println(System.currentTimeMillis() % 100000 + " Pixel Forest live: shown " + need.rect + " at stride " + need.stride);
 		setStatus(roundStatus);
@@ -421,14 +423,14 @@ public final class LiveSession {
 
 	/** Stores a prediction in the cache, renders it and swaps it into the overlay. */
 	private void show(LiveImage li, LiveImage.View view, Map<String, Object> out) {
-		NDArray nd = (NDArray) out.get("prediction");
+		NDArray nd = (NDArray) out.get(Out.PREDICTION);
 		if (nd == null) return;
 		try {
 			int[] s = nd.shape().toIntArray(NDArray.Shape.Order.C_ORDER);
 			byte[] data = new byte[s[0] * s[1] * s[2]];
 			ByteBuffer buf = ImageBridge.buffer(nd);
 			buf.get(data);
-			int version = ((Number) out.get("version")).intValue();
+			int version = ((Number) out.get(Out.VERSION)).intValue();
 			if (version > trainedVersion) trainedVersion = version;  // a round cancelled after training still trained
 			PredictionCache.Plane plane = li.cache.put(view.t, view.z, view.rect, view.stride, data, s[0] - 1, s[1], s[2], version);
 			li.cache.render(plane, view.rect, mode, LiveImage.rgb(classes));
@@ -693,10 +695,10 @@ public final class LiveSession {
 	/** Saves the classifier and its labels (.pfc); blocks until the current round is done. */
 	void save(String path) throws Exception {
 		if (trainedVersion == 0) throw new PythonService.PixelForestException("Nothing to save yet: paint strokes of two classes first.");
-		Map<String, Object> p = map("session", id);
-		p.put("path", path);
+		Map<String, Object> p = map(Key.SESSION, id);
+		p.put(Key.PATH, path);
 		putClasses(p);
-		PythonService.call("live_save", p, null, "saving the classifier");
+		PythonService.call(Protocol.LIVE_SAVE, p, null, "saving the classifier");
 		savedPath = path;
 		savedAt = labelsVersion.get();
 		PixelForestCommand.rememberClassifier(path);
@@ -706,11 +708,11 @@ public final class LiveSession {
 	/** Resumes a saved classifier on the active image: its classes, features and labels (as ROIs). */
 	void resume(String path) throws Exception {
 		LiveImage li = activeImage();
-		Map<String, Object> p = map("session", id);
-		p.put("image", li.id);
-		p.put("path", path);
-		Map<String, Object> out = PythonService.call("live_resume", p, null, "opening " + new File(path).getName());
-		NDArray index = (NDArray) out.get("index"), value = (NDArray) out.get("value");
+		Map<String, Object> p = map(Key.SESSION, id);
+		p.put(Key.IMAGE, li.id);
+		p.put(Key.PATH, path);
+		Map<String, Object> out = PythonService.call(Protocol.LIVE_RESUME, p, null, "opening " + new File(path).getName());
+		NDArray index = (NDArray) out.get(Out.INDEX), value = (NDArray) out.get(Out.VALUE);
 		long[] idx = new long[(int) index.shape().numElements()];
 		byte[] val = new byte[idx.length];
 		ImageBridge.buffer(index).asLongBuffer().get(idx);
@@ -718,13 +720,10 @@ public final class LiveSession {
 		index.close();
 		value.close();
 		List<LabelClass> loaded = new ArrayList<>();
-		@SuppressWarnings("unchecked") List<Object> names = (List<Object>) out.get("classes");
-		@SuppressWarnings("unchecked") List<List<Number>> colors = (List<List<Number>>) out.get("colors");
-		for (int i = 0; i < names.size(); i++) {
-			List<Number> c = colors.get(i);
-			loaded.add(new LabelClass(String.valueOf(names.get(i)), new Color(c.get(0).intValue(), c.get(1).intValue(), c.get(2).intValue())));
-		}
-		features = out.get("spec");
+		List<String> names = Protocol.strings(out.get(Out.CLASSES));
+		List<Color> colors = Protocol.colors(out.get(Out.COLORS));
+		for (int i = 0; i < names.size(); i++) loaded.add(new LabelClass(names.get(i), colors.get(i)));
+		features = out.get(Out.SPEC);
 		SwingUtilities.invokeAndWait(() -> {
 			classes.clear();
 			classes.addAll(loaded);
@@ -736,11 +735,11 @@ public final class LiveSession {
 			refresh(li);
 			if (panel != null) panel.classesChanged();
 		});
-		trainedVersion = ((Number) out.get("version")).intValue();
+		trainedVersion = ((Number) out.get(Out.VERSION)).intValue();
 		savedPath = path;
 		savedAt = labelsVersion.get();
 		viewChanged();
-		String of = out.get("labels_of") == null ? "" : String.valueOf(out.get("labels_of"));
+		String of = out.get(Out.LABELS_OF) == null ? "" : String.valueOf(out.get(Out.LABELS_OF));
 		roundStatus = "Opened " + new File(path).getName() + ": " + idx.length + " labelled pixels"
 			+ (of.isEmpty() || of.equals(li.imp.getTitle()) ? "." : " (the labels of " + of + ").");
 		setStatus(roundStatus);
@@ -751,13 +750,13 @@ public final class LiveSession {
 		LiveImage li = activeImage();
 		if (trainedVersion == 0) throw new PythonService.PixelForestException("Train first: paint strokes of two classes.");
 		int[] pos = li.position();
-		Map<String, Object> p = map("session", id);
-		p.put("image", li.id);
-		p.put("t", pos[0]);
-		p.put("z", pos[1]);
-		p.put("k", k);
-		Map<String, Object> out = PythonService.call("live_suggest", p, null, "finding where to label next");
-		@SuppressWarnings("unchecked") List<List<Number>> regions = (List<List<Number>>) out.get("regions");
+		Map<String, Object> p = map(Key.SESSION, id);
+		p.put(Key.IMAGE, li.id);
+		p.put(Key.T, pos[0]);
+		p.put(Key.Z, pos[1]);
+		p.put(Key.K, k);
+		Map<String, Object> out = PythonService.call(Protocol.LIVE_SUGGEST, p, null, "finding where to label next");
+		@SuppressWarnings("unchecked") List<List<Number>> regions = (List<List<Number>>) out.get(Out.REGIONS);
 		List<double[]> found = new ArrayList<>();
 		List<Roi> marks = new ArrayList<>();
 		for (int i = 0; i < regions.size(); i++) {
@@ -802,15 +801,15 @@ public final class LiveSession {
 
 	/** Changes the features (only cells not computed yet are computed); the next round uses them. */
 	void setFeatures(Object spec) throws Exception {
-		Map<String, Object> p = map("session", id);
-		p.put("features", spec);
+		Map<String, Object> p = map(Key.SESSION, id);
+		p.put(Key.FEATURES, spec);
 		setBusy("Computing features...");
-		Map<String, Object> out = PythonService.call("live_features", p, null, "computing features");
-		features = out.get("spec");
+		Map<String, Object> out = PythonService.call(Protocol.LIVE_FEATURES, p, null, "computing features");
+		features = out.get(Out.SPEC);
 		trainedVersion = 0;
 		for (LiveImage li : images) { li.cache.clear(); li.sentVersion = -1; }
 		SwingUtilities.invokeLater(() -> { refreshAll(); labelsChanged(); });
-		setStatus("Features: " + out.get("n_features") + " per pixel.");
+		setStatus("Features: " + out.get(Out.N_FEATURES) + " per pixel.");
 	}
 
 	/** The path of a classifier saved from the current labels: the last one, or a new one asked for. */

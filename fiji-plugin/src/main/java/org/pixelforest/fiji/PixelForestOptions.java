@@ -3,6 +3,7 @@ package org.pixelforest.fiji;
 import ij.IJ;
 
 import java.util.Map;
+import org.pixelforest.fiji.Protocol.Out;
 
 /** Plugins > Pixel Forest > Pixel Forest Options...: the Python environment, threads and memory of the worker. */
 public class PixelForestOptions extends PixelForestCommand {
@@ -29,7 +30,7 @@ public class PixelForestOptions extends PixelForestCommand {
 		Options.set(python, Math.max(0, threads), Math.max(64, memory));
 		PythonService.stop();
 		if (setup) Options.setPython(PythonSetup.create(PythonSetup.envDir()).getPath());
-		Map<String, Object> out = PythonService.call("ping", null, null, "starting Python");
-		IJ.log("Pixel Forest: pixelforest " + out.get("version") + " in " + out.get("python"));
+		Map<String, Object> out = PythonService.call(Protocol.PING, null, null, "starting Python");
+		IJ.log("Pixel Forest: pixelforest " + out.get(Out.VERSION) + " in " + out.get(Out.PYTHON));
 	}
 }

@@ -12,6 +12,7 @@ import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.pixelforest.fiji.Protocol.Out;
 
 /**
  * The one long-lived Python worker (Appose) behind every Pixel Forest command.
@@ -106,7 +107,7 @@ public final class PythonService {
 		ClassLoader saved = Thread.currentThread().getContextClassLoader();
 		Thread.currentThread().setContextClassLoader(PythonService.class.getClassLoader());
 		try {
-			return String.valueOf(call("ping", null, null, "starting Python").get("pid"));
+			return String.valueOf(call(Protocol.PING, null, null, "starting Python").get(Out.PID));
 		}
 		catch (PixelForestException e) {
 			return "error: " + e.getMessage();
@@ -139,9 +140,9 @@ public final class PythonService {
 	{
 		Service svc = service();
 		Map<String, Object> inputs = new HashMap<>();
-		inputs.put("request", request);
-		inputs.put("params", params == null ? new HashMap<String, Object>() : params);
-		inputs.put("image", image);
+		inputs.put(Protocol.Task.REQUEST, request);
+		inputs.put(Protocol.Task.PARAMS, params == null ? new HashMap<String, Object>() : params);
+		inputs.put(Protocol.Task.IMAGE, image);
 		Service.Task task;
 		try {
 			task = svc.task(SCRIPT, inputs);
@@ -160,6 +161,13 @@ public final class PythonService {
 		});
 		IJ.resetEscape();
 		task.start();
+		await(task, done, what, cancel);
+		IJ.showProgress(1.0);
+		return outputs(svc, task, what);
+	}
+
+	/** Waits for the task's end, cancelling it on Esc or when {@code cancel} says so. */
+	private static void await(Service.Task task, CountDownLatch done, String what, BooleanSupplier cancel) throws CancelledException {
 		boolean cancelSent = false;
 		long finishedSeen = 0;
 		try {
@@ -179,7 +187,10 @@ public final class PythonService {
 			Thread.currentThread().interrupt();
 			throw new CancelledException(what);
 		}
-		IJ.showProgress(1.0);
+	}
+
+	/** A finished task's outputs, or its failure as a readable exception. */
+	private static Map<String, Object> outputs(Service svc, Service.Task task, String what) throws PixelForestException {
 		switch (task.status) {
 			case COMPLETE:
 				break;
@@ -196,10 +207,10 @@ public final class PythonService {
 				throw new PixelForestException(readable(task.error, what));
 		}
 		Map<String, Object> out = task.outputs;
-		if (Boolean.TRUE.equals(out.get("cancelled"))) throw new CancelledException(what);
-		Object err = out.get("error");
+		if (Boolean.TRUE.equals(out.get(Out.CANCELLED))) throw new CancelledException(what);
+		Object err = out.get(Out.ERROR);
 		if (err != null) {
-			Object trace = out.get("trace");
+			Object trace = out.get(Out.TRACE);
 			if (trace != null && IJ.debugMode) IJ.log(String.valueOf(trace));
 			throw new PixelForestException(String.valueOf(err));
 		}

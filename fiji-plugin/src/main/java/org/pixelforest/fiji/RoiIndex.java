@@ -15,32 +15,36 @@ import java.awt.Point;
 import java.awt.Rectangle;
 import java.nio.IntBuffer;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import org.pixelforest.fiji.Protocol.Key;
 
 /**
  * ROIs rasterised with ImageJ's own masks into a (T, Z, Y, X) int32 index image
- * (1 + index of the last ROI covering a pixel), plus each ROI's name, group and
- * colour as JSON. The Python side turns them into classes with the same rules as
+ * (1 + index of the last ROI covering a pixel), plus each ROI's name, group, kind and
+ * colour. The Python side turns them into classes with the same rules as
  * everywhere: group, then a class:NAME name, then stroke colour.
  */
 public final class RoiIndex {
 
 	public final NDArray index;
-	public final String json;
+	/** Each ROI's name, group, kind and colour ({@link Protocol.RoiKey}), in index order. */
+	public final List<Map<String, Object>> rois;
 	public final int count;
 
-	private RoiIndex(NDArray index, String json, int count) {
+	private RoiIndex(NDArray index, List<Map<String, Object>> rois) {
 		this.index = index;
-		this.json = json;
-		this.count = count;
+		this.rois = rois;
+		this.count = rois.size();
 	}
 
 	/** The worker's parameters for these ROIs: their index image, their name/group/colour and ImageJ's group names. */
-	public java.util.Map<String, Object> params() {
-		java.util.Map<String, Object> p = new java.util.HashMap<>();
-		p.put("roi_index", index);
-		p.put("rois", json);
-		p.put("group_names", groupNames());
+	public Map<String, Object> params() {
+		Map<String, Object> p = new HashMap<>();
+		p.put(Key.ROI_INDEX, index);
+		p.put(Key.ROIS, rois);
+		p.put(Key.GROUP_NAMES, groupNames());
 		return p;
 	}
 
@@ -90,7 +94,7 @@ public final class RoiIndex {
 		int c = imp.getNChannels(), z = imp.getNSlices(), t = imp.getNFrames();
 		NDArray nd = new NDArray(NDArray.DType.INT32, new NDArray.Shape(NDArray.Shape.Order.C_ORDER, t, z, h, w));
 		IntBuffer buf = ImageBridge.buffer(nd).asIntBuffer();
-		StringBuilder js = new StringBuilder("[");
+		List<Map<String, Object>> meta = new ArrayList<>();
 		for (int i = 0; i < rois.length; i++) {
 			Roi roi = rois[i];
 			int value = i + 1;
@@ -98,17 +102,20 @@ public final class RoiIndex {
 				int base = (tz[0] * z + tz[1]) * w * h;
 				paint(roi, w, h, p -> buf.put(base + p, value));
 			}
-			if (i > 0) js.append(',');
-			Color col = roi.getStrokeColor();
-			String kind = roi.getType() == Roi.POINT ? "point" : roi.isLine() ? "line" : "area";
-			js.append("{\"name\":").append(quote(roi.getName() == null ? "" : roi.getName()))
-				.append(",\"group\":").append(roi.getGroup())
-				.append(",\"kind\":\"").append(kind).append('"')
-				.append(",\"color\":").append(col == null ? "null" : "[" + col.getRed() + "," + col.getGreen() + "," + col.getBlue() + "]")
-				.append('}');
+			meta.add(describe(roi));
 		}
-		js.append(']');
-		return new RoiIndex(nd, js.toString(), rois.length);
+		return new RoiIndex(nd, meta);
+	}
+
+	/** A ROI as the worker takes it: its name, group, kind and stroke colour (null: none of its own). */
+	static Map<String, Object> describe(Roi roi) {
+		Map<String, Object> m = new HashMap<>();
+		Color col = roi.getStrokeColor();
+		m.put(Protocol.RoiKey.NAME, roi.getName() == null ? "" : roi.getName());
+		m.put(Protocol.RoiKey.GROUP, roi.getGroup());
+		m.put(Protocol.RoiKey.KIND, roi.getType() == Roi.POINT ? "point" : roi.isLine() ? "line" : "area");
+		m.put(Protocol.RoiKey.COLOR, col == null ? null : Protocol.rgb(col));
+		return m;
 	}
 
 	/** Receives the pixels (y * width + x) a ROI covers. */
@@ -162,30 +169,14 @@ public final class RoiIndex {
 		return out;
 	}
 
-	static String quote(String s) {
-		StringBuilder sb = new StringBuilder("\"");
-		for (char ch : s.toCharArray()) {
-			if (ch == '"' || ch == '\\') sb.append('\\').append(ch);
-			else if (ch < 0x20) sb.append(String.format("\\u%04x", (int) ch));
-			else sb.append(ch);
-		}
-		return sb.append('"').toString();
-	}
-
-	/** ImageJ's group names as a JSON object {"1": "name", ...}. */
-	static String groupNames() {
+	/** ImageJ's group names: {"1": "name", ...} (groups without a name left out). */
+	static Map<String, String> groupNames() {
 		String names = Roi.getGroupNames();
-		StringBuilder sb = new StringBuilder("{");
+		Map<String, String> out = new HashMap<>();
 		if (names != null) {
 			String[] parts = names.split(",");
-			boolean first = true;
-			for (int i = 0; i < parts.length; i++) {
-				if (parts[i].trim().isEmpty()) continue;
-				if (!first) sb.append(',');
-				sb.append('"').append(i + 1).append("\":").append(quote(parts[i].trim()));
-				first = false;
-			}
+			for (int i = 0; i < parts.length; i++) if (!parts[i].trim().isEmpty()) out.put(String.valueOf(i + 1), parts[i].trim());
 		}
-		return sb.append('}').toString();
+		return out;
 	}
 }

@@ -8,6 +8,8 @@ import ij.measure.ResultsTable;
 
 import java.util.List;
 import java.util.Map;
+import org.pixelforest.fiji.Protocol.Key;
+import org.pixelforest.fiji.Protocol.Out;
 
 /** Plugins > Pixel Forest > Suggest Features...: the best (feature, scale) cells for the ROIs, as a feature .json. */
 public class SuggestFeatures extends PixelForestCommand {
@@ -31,22 +33,22 @@ public class SuggestFeatures extends PixelForestCommand {
 		NDArray img = ImageBridge.toNDArray(imp);
 		try {
 			Map<String, Object> params = index.params();
-			params.put("title", imp.getTitle());
-			params.put("features", candidates);
-			params.put("n", n);
-			if (!save.isEmpty()) params.put("output", save);
-			Map<String, Object> out = PythonService.call("suggest", params, img, "suggesting features");
-			@SuppressWarnings("unchecked") List<List<Object>> cells = (List<List<Object>>) out.get("cells");
+			params.put(Key.TITLE, imp.getTitle());
+			params.put(Key.FEATURES, candidates);
+			params.put(Key.N, n);
+			if (!save.isEmpty()) params.put(Key.OUTPUT, save);
+			Map<String, Object> out = PythonService.call(Protocol.SUGGEST, params, img, "suggesting features");
+			@SuppressWarnings("unchecked") List<List<Object>> cells = (List<List<Object>>) out.get(Out.CELLS);
 			ResultsTable rt = new ResultsTable();
 			for (List<Object> c : cells) {
 				rt.incrementCounter();
 				rt.addValue("Feature", String.valueOf(c.get(0)));
-				rt.addValue("Scale", Double.parseDouble(String.valueOf(c.get(1))));
-				rt.addValue("Score", Double.parseDouble(String.valueOf(c.get(2))));
+				rt.addValue("Scale", ((Number) c.get(1)).doubleValue());
+				rt.addValue("Score", ((Number) c.get(2)).doubleValue());
 			}
 			rt.show("Pixel Forest Suggested Features");
-			IJ.log("Pixel Forest: " + cells.size() + " features suggested, out-of-bag error " + IJ.d2s(((Number) out.get("oob_error")).doubleValue(), 4)
-				+ " (all candidates: " + IJ.d2s(((Number) out.get("oob_error_all")).doubleValue(), 4) + ")"
+			IJ.log("Pixel Forest: " + cells.size() + " features suggested, out-of-bag error " + IJ.d2s(((Number) out.get(Out.OOB_ERROR)).doubleValue(), 4)
+				+ " (all candidates: " + IJ.d2s(((Number) out.get(Out.OOB_ERROR_ALL)).doubleValue(), 4) + ")"
 				+ (save.isEmpty() ? "" : "; saved to " + save + " (choose it as Features in Train Classifier)") + ".");
 		}
 		finally {

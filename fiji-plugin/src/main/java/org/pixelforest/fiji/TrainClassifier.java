@@ -3,11 +3,14 @@ package org.pixelforest.fiji;
 import ij.IJ;
 import ij.ImagePlus;
 import ij.gui.Roi;
-import ij.io.FileInfo;
 import org.apposed.appose.NDArray;
 
 import java.io.File;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import org.pixelforest.fiji.Protocol.Key;
+import org.pixelforest.fiji.Protocol.Out;
 
 /** Plugins > Pixel Forest > Train Classifier...: the current image + ROIs -> a saved, loaded classifier. */
 public class TrainClassifier extends PixelForestCommand {
@@ -48,27 +51,61 @@ public class TrainClassifier extends PixelForestCommand {
 		NDArray img = ImageBridge.toNDArray(imp);
 		try {
 			Map<String, Object> params = index.params();
-			params.put("classes", classes);
-			params.put("features", features);
-			params.put("trees", trees);
-			params.put("stages", stages);
-			if (seed >= 0) params.put("seed", seed);
-			if (!save.isEmpty()) params.put("output", save);
-			params.put("title", imp.getTitle());
-			Map<String, Object> out = PythonService.call("train", params, img, "training on " + imp.getTitle());
-			String key = String.valueOf(out.get("classifier"));
+			params.put(Key.CLASSES, classList(classes));
+			params.put(Key.FEATURES, features);
+			params.put(Key.TREES, trees);
+			params.put(Key.STAGES, stages);
+			if (seed >= 0) params.put(Key.SEED, seed);
+			if (!save.isEmpty()) params.put(Key.OUTPUT, save);
+			params.put(Key.TITLE, imp.getTitle());
+			Map<String, Object> out = PythonService.call(Protocol.TRAIN, params, img, "training on " + imp.getTitle());
+			String key = String.valueOf(out.get(Out.CLASSIFIER));
 			rememberClassifier(key);
-			double oob = ((Number) out.get("oob_error")).doubleValue();
-			if (out.get("features_choice") != null) IJ.log("Pixel Forest: " + out.get("features_choice"));
-			IJ.log("Pixel Forest: trained on " + imp.getTitle() + " from " + index.count + " ROIs: classes " + out.get("classes")
-				+ ", labelled pixels " + out.get("samples") + ", " + out.get("n_features") + " features, OOB error "
-				+ (oob < 0 ? "n/a" : IJ.d2s(oob, 4)) + (save.isEmpty() ? " (not saved)" : ", saved to " + save));
-			IJ.showStatus("Pixel Forest: classifier trained (OOB error " + (oob < 0 ? "n/a" : IJ.d2s(oob, 3)) + ")");
+			Number oob = (Number) out.get(Out.OOB_ERROR);
+			List<String> names = Protocol.strings(out.get(Out.CLASSES));
+			if (out.get(Out.FEATURES_CHOICE) != null) IJ.log("Pixel Forest: " + out.get(Out.FEATURES_CHOICE));
+			IJ.log("Pixel Forest: trained on " + imp.getTitle() + " from " + index.count + " ROIs: classes " + String.join(",", names)
+				+ ", labelled pixels " + samples(names, (List<?>) out.get(Out.SAMPLES)) + ", " + out.get(Out.N_FEATURES)
+				+ " features, OOB error " + (oob == null ? "n/a" : IJ.d2s(oob.doubleValue(), 4))
+				+ (save.isEmpty() ? " (not saved)" : ", saved to " + save));
+			IJ.showStatus("Pixel Forest: classifier trained (OOB error " + (oob == null ? "n/a" : IJ.d2s(oob.doubleValue(), 3)) + ")");
 		}
 		finally {
 			img.close();
 			index.index.close();
 		}
+	}
+
+	/** The Classes field ("a, b, c") as a list of names (none: classes from the ROIs). */
+	static List<String> classList(String text) {
+		List<String> names = new ArrayList<>();
+		for (String c : text.split(",")) if (!c.trim().isEmpty()) names.add(c.trim());
+		return names;
+	}
+
+	/** Labelled pixels per class as the Log line shows them: {"name": count, ...} (Python's JSON text). */
+	static String samples(List<String> names, List<?> counts) {
+		StringBuilder sb = new StringBuilder("{");
+		for (int i = 0; i < names.size(); i++) sb.append(i > 0 ? ", " : "").append(jsonString(names.get(i))).append(": ").append(counts.get(i));
+		return sb.append('}').toString();
+	}
+
+	/** A string as Python's json.dumps writes it (non-ASCII escaped). */
+	static String jsonString(String s) {
+		StringBuilder sb = new StringBuilder("\"");
+		for (char ch : s.toCharArray()) {
+			switch (ch) {
+				case '"': sb.append("\\\""); break;
+				case '\\': sb.append("\\\\"); break;
+				case '\n': sb.append("\\n"); break;
+				case '\r': sb.append("\\r"); break;
+				case '\t': sb.append("\\t"); break;
+				case '\b': sb.append("\\b"); break;
+				case '\f': sb.append("\\f"); break;
+				default: sb.append(ch < 0x20 || ch > 0x7f ? String.format("\\u%04x", (int) ch) : String.valueOf(ch));
+			}
+		}
+		return sb.append('"').toString();
 	}
 
 	static final String FROM_FILE = "from file...";

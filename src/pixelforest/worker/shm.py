@@ -1,0 +1,41 @@
+"""Images crossing between ImageJ and the worker in shared memory (Appose NDArrays), and their clean-up."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: NDArrays handed to the plugin, freed on the next request (it has read them by then)
+PENDING: list = []
+
+
+def image_from(image) -> np.ndarray:
+    """The request's (T, Z, C, Y, X) shared-memory image -> a (T, Z, Y, X, C) numpy copy."""
+    if image is None:
+        raise ValueError("no image was sent to the worker")
+    a = image.ndarray()
+    if a.ndim != 5:
+        raise ValueError(f"expected a (T, Z, C, Y, X) image, got shape {a.shape}")
+    return np.ascontiguousarray(np.moveaxis(a, 2, -1))
+
+
+def to_ndarray(arr: np.ndarray):
+    """A new shared-memory Appose NDArray holding ``arr`` (freed on the next request)."""
+    import appose
+
+    nd = appose.NDArray(str(arr.dtype), list(arr.shape))
+    nd.ndarray()[...] = arr
+    PENDING.append(nd)
+    return nd
+
+
+def release_pending() -> None:
+    """Frees the shared memory of results the plugin has read: unmapped here (Appose's dispose()
+    only unlinks the name, and the mapping would stay in this process: a round's result each
+    time), then unlinked."""
+    for nd in PENDING:
+        for free in (nd.shm.close, nd.shm.unlink):
+            try:
+                free()
+            except Exception:  # already gone, or a view still open (then it goes with the view)
+                pass
+    PENDING.clear()
