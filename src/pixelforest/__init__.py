@@ -6,13 +6,13 @@
 >>> pf.save(clf, "model.pfc"); clf = pf.load("model.pfc")
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
 
-from .classifier import Classifier  # noqa: E402
-from .features import FeatureSpec, compute_features, feature_names  # noqa: E402
-from .ilastik import load_classifier as load  # noqa: E402
-from .io.pfc import save_classifier  # noqa: E402
-from .training import train  # noqa: E402
+from .classifier import Classifier
+from .features import FeatureSpec, compute_features, feature_names
+from .ilastik import load_classifier as load
+from .io.pfc import save_classifier
+from .training import train
 
 
 def save(clf: Classifier, path) -> None:

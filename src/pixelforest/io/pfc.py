@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..classifier import MAX_STAGES, Classifier, LabelImage, Stage
 from ..features import FEATURE_FORMAT_VERSION, FeatureError, FeatureSpec
 from ..forest import Forest

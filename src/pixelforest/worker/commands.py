@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from ..autotune import describe
 from ..axes import as_imagej_dtype
 from ..batch import DEFAULT_NAME, ILASTIK_SOURCES, expand_inputs, normalize_format, output_path, predict_files

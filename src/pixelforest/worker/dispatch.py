@@ -5,7 +5,7 @@ from __future__ import annotations
 import traceback
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..features import NonFiniteError
 from ..live import Cancelled
 from . import commands, live_panel
