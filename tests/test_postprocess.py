@@ -8,8 +8,8 @@ import csv
 import numpy as np
 import pytest
 
-from pixelforest.postprocess import (ObjectParams, measure_objects, segment_objects, suggest_regions, suggestion_image,
-                                     threshold_value, write_csv)
+from pixelforest.io.tables import write_csv
+from pixelforest.postprocess import ObjectParams, measure_objects, segment_objects, suggest_regions, threshold_value
 
 # ----------------------------------------------------------------- thresholds
 
@@ -208,13 +208,3 @@ def test_suggest_regions_nan_counts_as_certain():
     (r,) = suggest_regions(unc, k=2, size=5)
     assert r["center"] == (12, 12)
 
-
-def test_suggestion_image():
-    regions = [{"box": ((0, 2), (0, 3))}, {"box": ((3, 5), (1, 2))}]
-    img = suggestion_image((5, 4), regions)
-    want = np.zeros((5, 4), np.uint8)
-    want[0:2, 0:3] = 1
-    want[3:5, 1:2] = 2
-    assert img.dtype == np.uint8 and np.array_equal(img, want)
-    many = [{"box": ((0, 1), (0, 1))}] * 300
-    assert suggestion_image((2, 2), many)[0, 0] == 255  # capped at 255

@@ -171,11 +171,3 @@ def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels:
         out.append({"center": tuple(int(v) for v in c), "box": box, "uncertainty": float(mean_u[c]), "score": best})
         score[sum((g - v) ** 2 for g, v in zip(grid, c)) < (2 * size) ** 2] = 0.0
     return out
-
-
-def suggestion_image(shape, regions: list[dict]) -> np.ndarray:
-    """A uint8 image with region i (1-based, most worth a stroke first) painted as value i."""
-    img = np.zeros(shape, np.uint8)
-    for i, r in enumerate(regions, start=1):
-        img[tuple(slice(a, b) for a, b in r["box"])] = min(i, 255)
-    return img

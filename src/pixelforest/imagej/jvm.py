@@ -45,12 +45,6 @@ def find_java() -> Path:
     )
 
 
-def jvm_running() -> bool:
-    import scyjava
-
-    return bool(scyjava.jvm_started())
-
-
 def start(headless: bool = True, ij_version: str = IJ_VERSION, endpoints=(), heap: str | None = None):
     """Start (or reuse) the JVM with ImageJ 1.x; returns the ``ij.IJ`` class.
 

@@ -155,9 +155,6 @@ class IlastikProject:
     def label_colors(self):
         return self._colors("LabelColors")
 
-    def pmap_colors(self):
-        return self._colors("PmapColors")
-
     # -- lanes -----------------------------------------------------------------------
 
     def lanes(self) -> list[Lane]:
