@@ -8,7 +8,7 @@ import java.util.List;
 /**
  * The requests the plugin sends the Python worker, and their parameter and output keys: the names
  * of {@code pixelforest.worker.protocol}, which also says each one's type, default and meaning
- * (docs/protocol.md). tests/test_protocol.py checks that both sides name the same requests and keys.
+ * (docs/protocol.md). tests/worker/test_protocol.py checks that both sides name the same requests and keys.
  * Lists and maps travel as such ({@code java.util.List}, {@code Map}), images as {@code NDArray}s.
  */
 public final class Protocol {

@@ -13,7 +13,7 @@ import pytest
 import pixelforest as pf
 from pixelforest.io.ilp import IlastikProject, IlpError, parse_block_slice
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # labelled pixels per project = the forests' training row count stored by ilastik
 N_LABELS = {"2d": 466, "2d3c": 412, "3d": 32, "5t2d1c": 154}

@@ -29,7 +29,7 @@ from pixelforest.features import FeatureError, FeatureSpec
 from pixelforest.io.rois import fill_oval, fill_polygons, thick_polyline
 from pixelforest.io.pfc import ClassifierFileError, load_classifier
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PF = [sys.executable, "-m", "pixelforest.cli"]
 ENV = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pixelforest.worker import HANDLERS, handle, protocol
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 JAVA = ROOT / "fiji-plugin" / "src" / "main" / "java" / "org" / "pixelforest" / "fiji"
 #: the keys of a feature spec map (the engine's JSON layout, which the Features dialog edits)
 SPEC_KEYS = {"scales", "features", "normalize", "compute_in_2d"}

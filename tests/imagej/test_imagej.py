@@ -17,7 +17,7 @@ import tifffile
 import pixelforest as pf
 from pixelforest.io.rois import LabelRoi, RoiError, read_roi_file, rois_to_labels
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _java_available() -> bool:
