@@ -198,8 +198,9 @@ def scenario_worker_killed(d: Path) -> dict:
                 "detail": "skipped: appose not installed"}
     import appose
 
+    from pixelforest.worker.protocol import SCRIPT as script  # the line the plugin runs for every task
+
     worker = "import appose.python_worker; appose.python_worker.main()"
-    script = "import pixelforest.worker as _pfw\n_pfw.handle(task, request, params, image)\n"
     files, clf = make_inputs(d, n=1, size=(1, 1500, 1500))
     with h5py.File(files[0], "r") as f:
         img2d = f["data"][0]

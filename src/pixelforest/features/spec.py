@@ -258,7 +258,7 @@ class FeatureSpec:
         as ilastik), ``pixelforest-default`` (Gaussian smoothing and Hessian eigenvalues at
         sigma 0.5-16, top-hats of half-width 1-16 and hole filling of reach 4-64, on each image
         normalised to its two intensity classes, ``normalize="otsu"``; chosen by
-        ``scripts/evaluate.py``, see the README) and
+        ``scripts/evaluate.py``, see docs/features.md) and
         ``minimal``. ``scales`` replaces a preset's scales (each cell at every scale its feature allows)."""
         if name == "ilastik-default":
             scales = DEFAULT_SCALES if scales is None else scales
@@ -403,7 +403,7 @@ class FeatureSpec:
 
 
 PRESETS = ("ilastik-default", "pixelforest-default", "minimal")
-#: what a new user gets when choosing nothing (CLI, Fiji); chosen by scripts/evaluate.py (see README)
+#: what a new user gets when choosing nothing (API, CLI, Fiji); chosen by scripts/evaluate.py (docs/features.md)
 DEFAULT_FEATURES = "pixelforest-default"
 
 
