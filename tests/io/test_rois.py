@@ -69,9 +69,6 @@ def test_polygon_left_edge_on_centres_is_outside_right_edge_inside():
         ....."""))
 
 
-@pytest.mark.xfail(reason="fill_polygons puts a pixel whose centre lies exactly on an upper edge inside and on a "
-                          "lower edge outside (rows from ceil(y - 0.5)); ImageJ 1.54p (and the module's docstring) "
-                          "do the opposite, so such ROIs label the row above ImageJ's", strict=True)
 def test_polygon_upper_edge_on_centres_is_outside_lower_edge_inside():
     sq = fill_polygons([np.array([[0.5, 0.5], [5.5, 0.5], [5.5, 5.5], [0.5, 5.5]])], (7, 7))
     assert np.array_equal(sq, mask("""
@@ -154,7 +151,8 @@ def test_lines_are_strokes_of_their_width():
 
 
 def test_polyline_round_join():
-    """Two width-3 strokes meeting at (6.5, 1.5): the join adds the pixels within 1.5 of the corner."""
+    """Two width-3 strokes meeting at (6.5, 1.5): the join adds the pixels within 1.5 of the corner.
+    The butt end at y = 6.5 runs through the centres of row 6: a lower edge, so row 6 is inside (as ImageJ)."""
     got = thick_polyline(np.array([[1.5, 1.5], [6.5, 1.5], [6.5, 6.5]]), 3, (8, 9))
     assert np.array_equal(got, mask("""
         ..######.
@@ -163,15 +161,12 @@ def test_polyline_round_join():
         .....###.
         .....###.
         .....###.
-        .........
+        .....###.
         ........."""))
     with pytest.raises(RoiError, match="not finite"):
         thick_polyline(np.array([[0, 0], [np.nan, 1]]), 1, (4, 4))
 
 
-@pytest.mark.xfail(reason="a width-1 straight line at integer y runs along pixel centres: ImageJ 1.54p labels the "
-                          "row below (y = 3 -> row 3), fill_polygons the row above (row 2); the same edge rule as "
-                          "test_polygon_upper_edge_on_centres_is_outside_lower_edge_inside", strict=True)
 def test_line_along_pixel_centres_as_imagej():
     assert np.array_equal(thick_polyline(np.array([[1, 3], [5, 3]]), 1, (5, 7)), mask("""
         .......

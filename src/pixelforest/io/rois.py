@@ -49,9 +49,11 @@ def fill_polygons(polygons: Sequence[np.ndarray], shape: tuple[int, int]) -> np.
             raise RoiError("ROI coordinates are not finite numbers")
         x1, y1 = p[:, 0], p[:, 1]
         x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
-        # rows from coordinates clipped just outside the image: the same rows inside it, no overflow
-        r1 = np.ceil(np.clip(y1, -2.0, H + 2.0) - 0.5).astype(np.int64)
-        r2 = np.ceil(np.clip(y2, -2.0, H + 2.0) - 0.5).astype(np.int64)
+        # an edge from y1 to y2 crosses the rows whose centre r + 0.5 lies in (y1, y2]: a centre on the
+        # upper end is outside, on the lower end inside (ImageJ's PolygonFiller: Math.round(y) rounds
+        # ties up); coordinates clipped just outside the image: the same rows inside it, no overflow
+        r1 = (np.floor(np.clip(y1, -2.0, H + 2.0) - 0.5) + 1).astype(np.int64)
+        r2 = (np.floor(np.clip(y2, -2.0, H + 2.0) - 0.5) + 1).astype(np.int64)
         keep = r1 != r2
         swap = r1 > r2
         xa = np.where(swap, x2, x1)[keep]
