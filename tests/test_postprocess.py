@@ -136,9 +136,6 @@ def test_measurements_in_3d():
     assert (r["bbox_z0"], r["bbox_z1"]) == (1, 3)
 
 
-@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # the empty label's centroid
-@pytest.mark.xfail(reason="measure_objects assumes labels 1..N without gaps: a label image with a missing "
-                          "label (1 and 3) fails with TypeError (find_objects gives None for label 2)", strict=True)
 def test_measurements_of_labels_with_a_gap():
     lab = np.zeros((6, 6), np.int32)
     lab[0:2, 0:2] = 1

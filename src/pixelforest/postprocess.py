@@ -101,13 +101,13 @@ def measure_objects(labels: np.ndarray, prob: np.ndarray | None = None, image: n
     nd = labels.ndim
     names = "zyx"[-nd:]
     ps = np.ones(nd) if pixel_size is None else np.asarray(pixel_size, np.float64).reshape(-1)[-nd:]
-    n = int(labels.max())
-    if n == 0:
+    if int(labels.max(initial=0)) <= 0:
         return []
-    idx = np.arange(1, n + 1)
-    counts = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    counts = np.bincount(labels.ravel())
+    idx = np.flatnonzero(counts[1:]) + 1  # the labels present: numbering may have gaps
+    counts = counts[idx]
     coms = ndimage.center_of_mass(np.ones(labels.shape), labels, idx)
-    boxes = ndimage.find_objects(labels)
+    boxes = [b for b in ndimage.find_objects(labels) if b is not None]  # None for the labels absent
     mean_p = ndimage.mean(prob, labels, idx) if prob is not None else None
     chans = []
     if image is not None:
@@ -117,8 +117,8 @@ def measure_objects(labels: np.ndarray, prob: np.ndarray | None = None, image: n
     rows = []
     size_name = "volume" if nd == 3 else "area"
     vox = float(np.prod(ps))
-    for i in range(n):
-        r = {"label": i + 1, size_name: float(counts[i] * vox), "pixels": int(counts[i])}
+    for i, lab in enumerate(idx):
+        r = {"label": int(lab), size_name: float(counts[i] * vox), "pixels": int(counts[i])}
         for a, v, s in zip(names, coms[i], ps):
             r[f"centroid_{a}"] = float(v * s)
         for a, sl in zip(names, boxes[i]):
