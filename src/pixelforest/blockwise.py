@@ -33,7 +33,9 @@ def block_shape_for(shape_tzyx, n_features: int, n_channels: int, budget_bytes: 
     if Z * Y * X <= voxels:
         return (1, Z, Y, X)
     if Z > 1:
-        side = int(round(voxels ** (1 / 3)))
+        side = round(voxels ** (1 / 3))
+        if side ** 3 > voxels:  # rounded up: one less, the largest cube that fits the budget
+            side -= 1
         side = max(side - 2 * halo, 16, halo)
         return (1, min(Z, side), min(Y, side), min(X, side))
     side = max(int(math.sqrt(voxels)) - 2 * halo, 32, halo)
