@@ -25,15 +25,12 @@ def test_mtry_is_vigras_rounded_square_root():
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_same_seed_same_forest(method):
+def test_same_seed_same_forest(method, same_forest):
     X, y = _problem()
     a, oob_a = fit_forest(X, y, 3, trees=8, seed=5, method=method, n_jobs=1)
     b, oob_b = fit_forest(X, y, 3, trees=8, seed=5, method=method, n_jobs=1)
     assert oob_a == oob_b
-    arrays_a, arrays_b = a.arrays(), b.arrays()
-    assert arrays_a.keys() == arrays_b.keys()
-    for k in arrays_a:
-        assert np.array_equal(arrays_a[k], arrays_b[k]), k
+    assert same_forest(a, b)
     c, _ = fit_forest(X, y, 3, trees=8, seed=6, method=method, n_jobs=1)
     assert not np.array_equal(c.predict_proba(X), a.predict_proba(X))
 

@@ -81,7 +81,7 @@ def test_damaged_project_is_an_ilp_error(trained):
 
 
 @pytest.mark.parametrize("case", list(CHANNELS_NDIM))
-def test_classifier_predicts_what_the_stored_forest_says(ilastik_tests, case):
+def test_classifier_predicts_what_the_stored_forest_says(ilastik_tests, case, same_forest):
     path = ilastik_tests / f"PixelClassification{case}.ilp"
     clf = load_classifier(path)
     with IlastikProject(path) as ilp:
@@ -91,8 +91,7 @@ def test_classifier_predicts_what_the_stored_forest_says(ilastik_tests, case):
     assert clf.source == "ilastik project" and clf.training["from_ilastik_project"] == path.name
     assert clf.class_names == ["Label 1", "Label 2"] and clf.class_colors == [(255, 0, 0), (0, 255, 0)]
     assert (clf.n_channels, clf.ndim) == CHANNELS_NDIM[case]
-    ours, theirs = clf.forest.arrays(), stored.arrays()
-    assert ours.keys() == theirs.keys() and all(np.array_equal(ours[k], theirs[k]) for k in ours)
+    assert same_forest(clf.forest, stored)
     feats = compute_features(raw, clf.spec, axes=axes)
     want = stored.predict_proba(feats.reshape(-1, feats.shape[-1])).reshape(feats.shape[:-1] + (2,))
     assert np.array_equal(clf.predict(raw, axes=axes), want)

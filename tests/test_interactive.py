@@ -13,12 +13,7 @@ from pixelforest.interactive import Session, train_sessions
 MINIMAL = FeatureSpec.preset("minimal")
 
 
-def _same_forest(a, b) -> bool:
-    x, y = a.forest.arrays(), b.forest.arrays()
-    return x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
-
-
-def test_retrains_give_the_forest_train_gives_on_the_same_labels(blobs2d, blobs_labels):
+def test_retrains_give_the_forest_train_gives_on_the_same_labels(blobs2d, blobs_labels, same_forest):
     first, second = np.where(blobs_labels == 1, 1, 0), np.where(blobs_labels == 2, 2, 0)  # painted one by one
     s = Session(blobs2d, "minimal", trees=6, seed=4)
     s.add_labels(first)
@@ -29,14 +24,14 @@ def test_retrains_give_the_forest_train_gives_on_the_same_labels(blobs2d, blobs_
     assert np.array_equal(s.labels[0, 0], blobs_labels)
     clf = s.train()
     ref = pf.train(blobs2d, blobs_labels, features="minimal", trees=6, seed=4)
-    assert s.classifier is clf and _same_forest(clf, ref)
+    assert s.classifier is clf and same_forest(clf.forest, ref.forest)
     assert clf.training["n_samples"] == ref.training["n_samples"] == int((blobs_labels > 0).sum())
     assert np.array_equal(s.predict(), ref.predict(blobs2d))
     seg = s.predict("simple-segmentation", view=(slice(10, 40), slice(20, 90)))
     assert np.array_equal(seg, ref.predict(blobs2d, "simple-segmentation")[10:40, 20:90])
     # another selection for one retrain: the same as training with it
     spec = FeatureSpec.from_cells({"GaussianSmoothing": [1.0, 3.5]})
-    assert _same_forest(s.train(spec), pf.train(blobs2d, blobs_labels, features=spec, trees=6, seed=4))
+    assert same_forest(s.train(spec).forest, pf.train(blobs2d, blobs_labels, features=spec, trees=6, seed=4).forest)
 
 
 def test_set_labels_replaces_every_label(blobs2d, blobs_labels):
@@ -55,14 +50,14 @@ def test_set_labels_replaces_every_label(blobs2d, blobs_labels):
     assert np.flatnonzero(s.labels).tolist() == [0, 5, 130]  # refused changes left the labels as they were
 
 
-def test_channels_follow_the_images_axes(blobs2d, blobs_labels):
+def test_channels_follow_the_images_axes(blobs2d, blobs_labels, same_forest):
     img = np.stack([blobs2d, blobs2d[::-1]])  # c, y, x
     s = Session(img, "minimal", axes="cyx", trees=5, seed=0)
     s.add_labels(blobs_labels)
     clf = s.train()
     assert clf.n_channels == 2
     ref = pf.train(img, blobs_labels, features="minimal", axes="cyx", trees=5, seed=0)
-    assert _same_forest(clf, ref)
+    assert same_forest(clf.forest, ref.forest)
     assert np.array_equal(s.predict(), ref.predict(img, axes="cyx"))
 
 
@@ -112,7 +107,7 @@ def test_twin_shares_features_but_not_labels(blobs2d, blobs_labels):
     assert s.labels.reshape(-1)[0] == blobs_labels.reshape(-1)[0]
 
 
-def test_train_sessions_is_train_on_several_images(blobs2d, blobs_labels):
+def test_train_sessions_is_train_on_several_images(blobs2d, blobs_labels, same_forest):
     small = np.ascontiguousarray(blobs2d[10:70, 15:100])
     lab_small = np.zeros(small.shape, np.uint8)
     lab_small[20:24, 5:12] = 2
@@ -124,7 +119,7 @@ def test_train_sessions_is_train_on_several_images(blobs2d, blobs_labels):
     clf = train_sessions([a, b, empty], classes=["x", "y"], trees=5, seed=2)
     ref = pf.train([blobs2d, small], [blobs_labels, lab_small], features="minimal", classes=["x", "y"], trees=5,
                    seed=2)
-    assert _same_forest(clf, ref) and clf.classes == ["x", "y"]
+    assert same_forest(clf.forest, ref.forest) and clf.classes == ["x", "y"]
     assert [li.name for li in clf.labels] == ["a.tif", "b.tif", "c.tif"] and clf.training["n_images"] == 3
     assert np.array_equal(clf.labels[1].dense()[0, 0], lab_small)
 

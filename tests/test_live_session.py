@@ -27,13 +27,12 @@ def _round(img, lab, key="a", name="a.tif", trees=5):
     return ls
 
 
-def test_a_round_predicts_what_its_classifier_predicts(blobs2d, blobs_labels):
+def test_a_round_predicts_what_its_classifier_predicts(blobs2d, blobs_labels, same_forest):
     ls = _round(blobs2d, blobs_labels)
     clf = ls.classifier
     assert ls.version == 1 and clf.classes == CLASSES and clf.class_colors == COLORS
     ref = pf.train(blobs2d, blobs_labels, features="minimal", classes=CLASSES, colors=COLORS, trees=5, seed=0)
-    assert clf.forest.arrays().keys() == ref.forest.arrays().keys()
-    assert all(np.array_equal(v, ref.forest.arrays()[k]) for k, v in clf.forest.arrays().items())
+    assert same_forest(clf.forest, ref.forest)
     out = ls.predict("a")
     p = clf.predict(blobs2d)
     assert out.shape == (3,) + blobs2d.shape and out.dtype == np.uint8
@@ -151,3 +150,13 @@ def test_resume_takes_a_saved_classifiers_labels_and_forest(blobs2d, blobs_label
     two = pf.train(blobs2d, blobs_labels, features="minimal", trees=3, seed=0, stages=2)
     with pytest.raises(ValueError, match="this classifier has auto-context stages"):
         ls.resume("x", two)
+
+
+def test_suggestions_are_away_from_the_labels(blobs2d, blobs_labels):
+    ls = _round(blobs2d, blobs_labels)
+    places = ls.suggest("a", k=4)
+    assert 1 <= len(places) <= 4
+    for place in places:
+        (y0, y1), (x0, x1) = place["box"]
+        assert 0 <= y0 < y1 <= 96 and 0 <= x0 < x1 <= 120 and 0.0 <= place["uncertainty"] <= 1.0
+        assert not blobs_labels[y0:y1, x0:x1].any()  # a box never holds a labelled pixel
