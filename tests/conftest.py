@@ -74,6 +74,15 @@ def blobs_labels(blobs2d) -> np.ndarray:
     return lab
 
 
+@pytest.fixture
+def same_forest():
+    """A check that two forests (:class:`pixelforest.forest.Forest`) are equal, array by array."""
+    def same(a, b) -> bool:
+        x, y = a.arrays(), b.arrays()
+        return x.keys() == y.keys() and all(np.array_equal(x[k], y[k]) for k in x)
+    return same
+
+
 #: the ImageJ tests. scripts/test.sh distributes the tests by file (pytest-xdist's --dist loadfile):
 #: a file's tests run in one worker, in order, so that its module-scoped JVM or images are made once;
 #: each worker has virtual screens of its own (PIXELFOREST_XVFB_FROM), so two files run side by side.
