@@ -167,9 +167,6 @@ def test_train_refuses_bad_arguments(blobs2d, blobs_labels):
         pf.train(blobs2d, blobs_labels, axes=["yx", "yx", "yx"])
 
 
-@pytest.mark.xfail(strict=True, reason="train() zips images with image_names without strict=True "
-                                       "(training.training_set): fewer names than images silently drops the "
-                                       "images past the last name from training, while n_images counts them")
 def test_fewer_image_names_than_images_drop_no_image(blobs2d, blobs_labels):
     other = np.zeros_like(blobs_labels)
     other[40:50, 100:110] = 1

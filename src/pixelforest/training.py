@@ -207,6 +207,8 @@ def _check_arguments(imgs: list, labs: list, trees, stages, image_names, axes) -
     if not isinstance(stages, (int, np.integer)) or not 1 <= stages <= MAX_STAGES:
         raise ValueError(f"stages must be an integer from 1 to {MAX_STAGES} (2 = auto-context), got {stages!r}")
     names = list(image_names) if image_names is not None else [f"image {i}" for i in range(len(imgs))]
+    if len(names) != len(imgs):
+        raise ValueError(f"got {len(names)} image name(s) for {len(imgs)} images; give one name per image")
     axes_list = list(axes) if isinstance(axes, (list, tuple)) else [axes] * len(imgs)
     if len(axes_list) != len(imgs):
         raise ValueError(f"got {len(axes_list)} axes strings for {len(imgs)} images")
