@@ -86,7 +86,7 @@ def test_exact_round_trip_every_depth_and_layout(pfij, dtype, axes, shape):
     assert back_axes == axes and back.dtype == arr.dtype and np.array_equal(back, arr)
     assert back_cal == cal
     # ImageJ's own view agrees on dimensions and on a pixel in the last plane
-    dims = dict(zip(axes, shape))
+    dims = dict(zip(axes, shape, strict=True))
     assert (imp.getNChannels(), imp.getNSlices(), imp.getNFrames()) == (dims.get("c", 1), dims.get("z", 1), dims.get("t", 1))
     n = imp.getStackIndex(dims.get("c", 1), dims.get("z", 1), dims.get("t", 1))
     ip = imp.getStack().getProcessor(n)
