@@ -86,7 +86,7 @@ def test_exact_round_trip_every_depth_and_layout(pfij, dtype, axes, shape):
     assert back_axes == axes and back.dtype == arr.dtype and np.array_equal(back, arr)
     assert back_cal == cal
     # ImageJ's own view agrees on dimensions and on a pixel in the last plane
-    dims = dict(zip(axes, shape))
+    dims = dict(zip(axes, shape, strict=True))
     assert (imp.getNChannels(), imp.getNSlices(), imp.getNFrames()) == (dims.get("c", 1), dims.get("z", 1), dims.get("t", 1))
     n = imp.getStackIndex(dims.get("c", 1), dims.get("z", 1), dims.get("t", 1))
     ip = imp.getStack().getProcessor(n)
@@ -223,6 +223,26 @@ def test_roi_positions_on_stacks(pfij):
     assert lab[1, 1, 1, 1] == 1 and lab[0, 1, 1, 1] == 0 and lab[1, 0, 1, 1] == 0
     assert lab[1, 1, 10, 10] == 2 and lab[:, :, 10, 10].sum() == 2
     assert (lab[:, :, 21, 21] == 2).all()
+
+
+def test_a_line_imagej_cannot_turn_into_an_area_covers_no_pixel(pfij, tmp_path):
+    """A line of no length: ImageJ's convertLineToArea gives null; it labels nothing, as the same line read from a
+    RoiSet.zip in pure Python does (and as the Fiji plugin leaves it out), while the other ROIs still label."""
+    Roi = pfij.jimport("ij.gui.Roi")
+    PolygonRoi = pfij.jimport("ij.gui.PolygonRoi")
+    from jpype import JArray, JFloat
+
+    dot = PolygonRoi(JArray(JFloat)([5.0, 5.0]), JArray(JFloat)([7.0, 7.0]), Roi.POLYLINE)
+    dot.setGroup(1)
+    box = Roi(1, 1, 3, 3)
+    box.setGroup(2)
+    assert Roi.convertLineToArea(dot) is None
+    assert not pfij.java_mask(dot, (20, 20)).any()
+    imp = pfij.to_imageplus(np.zeros((20, 20), np.uint8), "yx")
+    lab, names, _ = pfij.labels_for_imageplus(imp, [dot, box])
+    assert names == ["group 1", "group 2"] and (lab == 1).sum() == 0 and (lab == 2).sum() == 9
+    from_file, _, _ = rois_to_labels(read_roi_file(_roiset_zip(pfij, [dot, box], tmp_path / "RoiSet.zip")), (20, 20))
+    assert np.array_equal(from_file, lab[0, 0])
 
 
 def test_roi_class_rules():

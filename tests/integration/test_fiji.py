@@ -457,6 +457,47 @@ print("NOT REACHED");
     assert (tmp_path / "out" / "a_Probabilities.tiff").exists()
 
 
+def test_train_classifier_reads_roi_classes_and_positions_as_python_does(fiji, tmp_path):
+    """Train Classifier takes ROI classes by Python's rules (io/rois.py: ``Class : X`` in any case, names that
+    start with a class name), leaves out with a Log line what has no class or covers no pixel, and refuses a
+    ROI positioned past the image's slices with an error naming it, before any work."""
+    rois = [("Class : cell #1", 5, 5, 10, 10), ("Cell 2", 30, 5, 5, 4), ("class:background", 5, 40, 8, 8),
+            ("BACKGROUND stroke", 40, 40, 3, 10), ("notes", 50, 5, 5, 5), ("class:cell #far", 200, 200, 5, 5)]
+    add = "".join(f'makeRectangle({x}, {y}, {w}, {h});\nRoi.setName("{name}");\nroiManager("add");\n'
+                  for name, x, y, w, h in rois)
+    macro = f"""setBatchMode(true);
+newImage("ramp", "8-bit ramp", 64, 64, 1);
+roiManager("reset");
+{add}run("Select None");
+run("Train Classifier...", "labels=[ROI Manager] features=minimal classes=[] trees=10 seed=0 save=[{tmp_path}/c.pfc]");
+"""
+    rc, log = fiji["macro"](macro)
+    assert "Pixel Forest: labels from the ROI Manager: 5 ROIs; left out 1 without a class" in log, log
+    assert 'Pixel Forest: left out 1 ROI that covers no pixel of "ramp" (outside it, or a line of no length): ' \
+           'ROI "class:cell #far".' in log, log
+    assert 'classes cell,background, labelled pixels {"cell": 120, "background": 94}' in log, log
+    assert pf.load(tmp_path / "c.pfc").classes == ["cell", "background"]
+    macro = f"""setBatchMode(true);
+newImage("stack", "8-bit ramp", 64, 64, 3);
+makeRectangle(5, 5, 10, 10);
+Roi.setName("class:a");
+Overlay.addSelection;
+Overlay.setPosition(1);
+makeRectangle(30, 30, 10, 10);
+Roi.setName("class:b far");
+Overlay.addSelection;
+Overlay.setPosition(5);
+run("Select None");
+run("Train Classifier...", "labels=Overlay features=minimal classes=[] trees=10 seed=0 save=[{tmp_path}/d.pfc]");
+print("NOT REACHED");
+"""
+    rc, log = fiji["macro"](macro)
+    assert 'Pixel Forest error: ROI "class:b far" is on slice 5, beyond the image\'s 3 slices: set its position ' \
+           '(Edit > Selection > Properties...) or delete it.' in log, log
+    assert "NOT REACHED" not in log and log.count("Pixel Forest error") == 1, log
+    assert not (tmp_path / "d.pfc").exists()
+
+
 def test_apply_offers_only_a_classifier_that_fits_and_every_dialog_has_help(fiji, scribbles, tmp_path):
     blobs = tifffile.imread(scribbles / "blobs.tif")
     model = tmp_path / "gray.pfc"

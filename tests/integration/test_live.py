@@ -232,6 +232,35 @@ save stack.pfc
     assert np.array_equal(tifffile.imread(tmp_path / "slice6.tif"), engine[5])
 
 
+def test_overlay_labels_resume_by_pythons_rules(fiji, tmp_path):
+    """An overlay left by an earlier session: ``Class : NAME`` names give the classes (as Train Classifier and
+    Python read them); a label positioned past the last slice stays in the overlay, not a label, with one Log
+    line naming it and no dialog."""
+    img, _ = _blobs((3, 64, 80), seed=8)
+
+    def rect(name, group, position, x):
+        return roifile.ImagejRoi(roitype=roifile.ROI_TYPE.RECT, left=x, top=10, right=x + 8, bottom=18, name=name,
+                                 group=group, position=position).tobytes()
+
+    path = tmp_path / "resumed.tif"
+    tifffile.imwrite(path, img, imagej=True, metadata={"axes": "ZYX", "Overlays": [
+        rect("Class : Cell #1", 1, 1, 5), rect("class:Background", 2, 2, 30), rect("late", 2, 5, 55)]})
+    script = f"""
+open {path}
+live
+wait
+info
+log
+dialogs
+"""
+    rc, log, res = fiji["gui"](script, tmp_path)
+    assert rc == 0 and res.get("done") == ["true"], log
+    assert res["info"][0].startswith("classes Cell,Background "), res["info"]
+    assert ('Pixel Forest live training: resumed.tif: ROI "late" is on slice 5, beyond the image\'s 3 slices: '
+            'left in the overlay, not a label.') in res["log"][0], res["log"]
+    assert res["dialogs"] == [""], res["dialogs"]
+
+
 def test_strokes_during_a_round_start_exactly_one_more(fiji, tmp_path):
     """Three strokes drawn while a round runs: exactly one more round follows, and the final overlay
     matches the final labels."""

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pixelforest.io.rois import (LabelRoi, RoiError, fill_oval, fill_polygons, fill_rect, mark_points, read_roi_file,
-                                 rois_to_labels, thick_polyline)
+from pixelforest.io.rois import (LabelRoi, RoiError, assign_classes, fill_oval, fill_polygons, fill_rect, mark_points,
+                                 read_roi_file, rois_to_labels, thick_polyline)
 
 roifile = pytest.importorskip("roifile")
 
@@ -255,3 +255,12 @@ def test_hyperstack_positions():
     assert lab[1, 2, 1, 1] == 2 and (lab[:, :, 1, 1] > 0).sum() == 1
     # plain stack position 6 of (t=2, z=3, c=1): frame 2, slice 3 (c varies fastest, then z, then t)
     assert lab[1, 2, 2, 2] == 2 and (lab[:, :, 2, 2] > 0).sum() == 1
+
+
+def test_class_names_read_as_the_fiji_plugin_reads_them():
+    """``class:NAME`` in any case and spacing, up to ``#``, ``;`` or ``,``; a name that starts with a class
+    name (any case). The plugin's RoiIndex.hasClass / className follow this rule (tests/integration/test_fiji.py)."""
+    names = ("Class : cell #1", "CLASS:background; x", "Cell 2", "BACKGROUND stroke")
+    rois = [LabelRoi(name, "area", None) for name in names]
+    values, names, _ = assign_classes(rois)
+    assert names == ["cell", "background"] and values == [1, 2, 1, 2]

@@ -40,6 +40,8 @@ def java_mask(roi, shape) -> np.ndarray:
                 m[p.y, p.x] = True
         return m
     area = Roi.convertLineToArea(roi) if roi.isLine() else roi
+    if area is None:  # a line of no length, or wholly above or left of the image: no pixel, as from a file
+        return m
     b = area.getBounds()
     mk = area.getMask()
     if mk is None:

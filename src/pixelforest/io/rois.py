@@ -298,6 +298,7 @@ def read_roi_file(path) -> list[LabelRoi]:
 # ----------------------------------------------------------------- classes
 
 
+#: ``class:NAME`` in a ROI name; the Fiji plugin reads names with the same rule (RoiIndex.CLASS_NAME): change both
 _CLASS_PREFIX = re.compile(r"^\s*class\s*:\s*([^#;,]+?)\s*(?:[#;,].*)?$", re.IGNORECASE)
 
 
@@ -306,7 +307,12 @@ def roi_class_name(roi: LabelRoi, classes: Sequence[str] | None, group_names: di
     """The class of a ROI: group, then ``class:`` / class-name prefix, then stroke colour.
 
     A name prefix matches ``classes`` or, without them, the ``known`` names
-    (group names and ``class:`` names of the other ROIs)."""
+    (group names and ``class:`` names of the other ROIs).
+
+    A ROI without a class is refused here, where ROIs are handed over explicitly (a file, a list, a
+    script's ROI Manager) and an unattended run must not train on fewer than it was given. The Fiji
+    commands, which take whatever the ROI Manager or Overlay holds (measurements, annotations too),
+    leave such ROIs out with a Log line instead (RoiIndex.rois), by this same rule."""
     if roi.group > 0:
         if group_names and roi.group in group_names and group_names[roi.group]:
             return group_names[roi.group]
@@ -350,7 +356,7 @@ def assign_classes(rois: Sequence[LabelRoi], classes: Sequence[str] | None = Non
             raise RoiError(f"ROI classes {unknown} are not among the given classes {order}")
     else:
         order = []
-        for _, n in sorted({(r.group, n) for r, n in zip(rois, names) if r.group > 0}):
+        for _, n in sorted({(r.group, n) for r, n in zip(rois, names, strict=True) if r.group > 0}):
             if n not in order:
                 order.append(n)
         for n in names:
@@ -359,7 +365,7 @@ def assign_classes(rois: Sequence[LabelRoi], classes: Sequence[str] | None = Non
     if len(order) > 255:
         raise RoiError(f"{len(order)} classes: at most 255 are supported")
     colors: list = [None] * len(order)
-    for r, n in zip(rois, names):
+    for r, n in zip(rois, names, strict=True):
         k = order.index(n)
         if colors[k] is None and r.color is not None:
             colors[k] = r.color
@@ -397,7 +403,7 @@ def rois_to_labels(rois: Sequence[LabelRoi], shape, *, classes: Sequence[str] | 
         raise RoiError("no ROIs given: draw ROIs for at least two classes")
     values, order, colors = assign_classes(rois, classes, group_names, color_names)
     labels = np.zeros(full, np.uint8)
-    for roi, k in zip(rois, values):
+    for roi, k in zip(rois, values, strict=True):
         mask = roi.raster((H, W))
         if not mask.any():
             continue

@@ -1,5 +1,6 @@
 package org.pixelforest.fiji;
 
+import ij.IJ;
 import ij.ImagePlus;
 import ij.gui.ImageCanvas;
 import ij.gui.Overlay;
@@ -87,7 +88,8 @@ final class LiveImage {
 	/**
 	 * Takes the image's overlay: ROIs that carry a class (a group) become labels, so a session
 	 * ended earlier (its labels left in the overlay) resumes; everything else is kept as it is.
-	 * Returns the groups found, in order.
+	 * A ROI positioned past the image's slices or frames (Train Classifier refuses it) stays in
+	 * the overlay, not a label, and the Log says so. Returns the groups found, in order.
 	 */
 	List<Integer> adoptOverlay() {
 		List<Integer> groups = new ArrayList<>();
@@ -95,7 +97,12 @@ final class LiveImage {
 		if (ov == null) return groups;
 		for (Roi roi : ov.toArray()) {
 			if (roi.getProperty(RoiIndex.NOT_A_LABEL) != null) continue;  // an earlier session's prediction or marks
-			if (RoiIndex.isLabel(roi) && roi.getGroup() > 0) {
+			String misplaced = RoiIndex.misplaced(roi, imp.getNChannels(), imp.getNSlices(), imp.getNFrames());
+			if (misplaced != null && RoiIndex.isLabel(roi) && roi.getGroup() > 0) {
+				IJ.log("Pixel Forest live training: " + imp.getTitle() + ": " + misplaced + ": left in the overlay, not a label.");
+				foreign.add(roi);
+			}
+			else if (RoiIndex.isLabel(roi) && roi.getGroup() > 0) {
 				labels.add(roi);
 				if (!groups.contains(roi.getGroup())) groups.add(roi.getGroup());
 			}
@@ -120,7 +127,9 @@ final class LiveImage {
 
 	/** Removes the labels under an eraser selection (on the current plane); true when any changed. */
 	synchronized boolean erase(Roi eraser) {
-		ShapeRoi cut = new ShapeRoi(eraser.isLine() ? Roi.convertLineToArea(eraser) : eraser);
+		Roi eraserArea = eraser.isLine() ? Roi.convertLineToArea(eraser) : eraser;
+		if (eraserArea == null) return false;  // a line of no length (or off the image) erases nothing
+		ShapeRoi cut = new ShapeRoi(eraserArea);
 		int[] pos = position();
 		boolean changed = false;
 		for (int i = 0; i < labels.size(); i++) {
@@ -223,6 +232,7 @@ final class LiveImage {
 	}
 
 	boolean onPlane(Roi roi, int t, int z) {
+		if (RoiIndex.misplaced(roi, imp.getNChannels(), imp.getNSlices(), imp.getNFrames()) != null) return false;  // on none of its planes
 		for (int[] tz : RoiIndex.planes(roi, imp.getNChannels(), imp.getNSlices(), imp.getNFrames()))
 			if (tz[0] == t && tz[1] == z) return true;
 		return false;

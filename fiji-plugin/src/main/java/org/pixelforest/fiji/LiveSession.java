@@ -148,8 +148,10 @@ public final class LiveSession {
 		while (classes.size() < max) classes.add(new LabelClass("Label " + (classes.size() + 1), LabelClass.defaultColor(classes.size())));
 		for (Roi roi : li.labelRois()) {
 			LabelClass lc = classes.get(roi.getGroup() - 1);
-			// the ROI's own class name first: group names are ImageJ-wide, another panel may have renamed them
-			String name = roi.getName() != null && roi.getName().startsWith("class:") ? roi.getName().substring(6) : Roi.getGroupName(roi.getGroup());
+			// the ROI's own class name first (class:NAME, read as Train Classifier and Python read it): group
+			// names are ImageJ-wide, another panel may have renamed them
+			String own = RoiIndex.className(roi.getName());
+			String name = own != null ? own : Roi.getGroupName(roi.getGroup());
 			if (name != null && !name.trim().isEmpty() && !name.contains(",")) lc.name = name.trim();
 			if (roi.getStrokeColor() != null) lc.color = new Color(roi.getStrokeColor().getRGB() & 0xffffff);
 		}
@@ -503,6 +505,12 @@ public final class LiveSession {
 		}
 		else {
 			if (cls >= classes.size()) return;  // the class was deleted meanwhile
+			if (!RoiIndex.coversAny(roi, li.imp.getWidth(), li.imp.getHeight())) {
+				// a line of no length or a stroke off the image: it would label nothing (Train Classifier leaves such ROIs out too)
+				li.imp.deleteRoi();
+				setStatus("That stroke covers no pixel of the image: not added.");
+				return;
+			}
 			li.addLabel(roi, cls, classes.get(cls));
 		}
 		li.imp.deleteRoi();

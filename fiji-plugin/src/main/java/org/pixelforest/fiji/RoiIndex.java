@@ -17,14 +17,20 @@ import java.nio.IntBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.pixelforest.fiji.Protocol.Key;
 
 /**
  * ROIs rasterised with ImageJ's own masks into a (T, Z, Y, X) int32 index image
  * (1 + index of the last ROI covering a pixel), plus each ROI's name, group, kind and
  * colour. The Python side turns them into classes with the same rules as
- * everywhere: group, then a class:NAME name, then stroke colour.
+ * everywhere: group, then a class:NAME name or class-name prefix, then stroke colour.
+ * What the Python side refuses (src/pixelforest/io/rois.py) is refused here too, before any
+ * work, in the same words: a ROI positioned past the image's slices or frames. A ROI that covers
+ * no pixel (outside the image, a line of no length) is left out as in Python, and said in the Log.
  */
 public final class RoiIndex {
 
@@ -49,11 +55,13 @@ public final class RoiIndex {
 	}
 
 	/**
-	 * The label ROIs of "ROI Manager" or "Overlay": those that carry a class (a group, a
-	 * {@code class:NAME} name, or a stroke colour of their own). Text, images and Pixel Forest's own
-	 * marks are never labels; what is left out is said in the Log.
+	 * The label ROIs of "ROI Manager" or "Overlay": those that carry a class by Python's rule
+	 * ({@link #hasClass}; {@code classes}: the class names given, if any). Text, images and Pixel
+	 * Forest's own marks are never labels. ROIs without a class are left out, not refused (Python
+	 * refuses them, see roi_class_name in io/rois.py): the ROI Manager and the Overlay often hold
+	 * other ROIs too (measurements, annotations), and what is left out is said in the Log.
 	 */
-	public static Roi[] rois(ImagePlus imp, String source) throws PythonService.PixelForestException {
+	public static Roi[] rois(ImagePlus imp, String source, List<String> classes) throws PythonService.PixelForestException {
 		Roi[] all;
 		String where;
 		if (source.toLowerCase().startsWith("overlay")) {
@@ -68,19 +76,24 @@ public final class RoiIndex {
 			all = rm.getRoisAsArray();
 			where = "the ROI Manager";
 		}
-		List<Roi> labels = new ArrayList<>();
+		List<Roi> candidates = new ArrayList<>();
 		int text = 0, marks = 0, unclassed = 0;
 		for (Roi roi : all) {
 			if (roi instanceof TextRoi) text++;
 			else if (!isLabel(roi)) marks++;
-			else if (roi.getGroup() <= 0 && roi.getStrokeColor() == null && (roi.getName() == null || !roi.getName().startsWith("class:"))) unclassed++;
-			else labels.add(roi);
+			else candidates.add(roi);
+		}
+		List<String> known = classes.isEmpty() ? knownClasses(candidates) : classes;
+		List<Roi> labels = new ArrayList<>();
+		for (Roi roi : candidates) {
+			if (hasClass(roi, known)) labels.add(roi);
+			else unclassed++;
 		}
 		if (text + marks + unclassed > 0) {
 			List<String> parts = new ArrayList<>();
 			if (text > 0) parts.add(text + " text");
 			if (marks > 0) parts.add(marks + " image or mark" + (marks > 1 ? "s" : ""));
-			if (unclassed > 0) parts.add(unclassed + " without a class (no group, no class: name, no colour of its own)");
+			if (unclassed > 0) parts.add(unclassed + " without a class (no group, no class:NAME name or class-name prefix, no colour of its own)");
 			IJ.log("Pixel Forest: labels from " + where + ": " + labels.size() + " ROIs; left out " + String.join(", ", parts) + ".");
 		}
 		if (labels.isEmpty())
@@ -89,22 +102,93 @@ public final class RoiIndex {
 		return labels.toArray(new Roi[0]);
 	}
 
-	public static RoiIndex build(ImagePlus imp, Roi[] rois) {
+	/**
+	 * The index image of label ROIs on {@code imp}. Refused, before anything is allocated: a ROI
+	 * positioned past the image's slices or frames. Left out with a Log line: ROIs that cover no pixel
+	 * of the image; refused when none covers one.
+	 */
+	public static RoiIndex build(ImagePlus imp, Roi[] rois) throws PythonService.PixelForestException {
 		int w = imp.getWidth(), h = imp.getHeight();
 		int c = imp.getNChannels(), z = imp.getNSlices(), t = imp.getNFrames();
+		List<List<int[]>> where = new ArrayList<>();
+		for (Roi roi : rois) {
+			String why = misplaced(roi, c, z, t);
+			if (why != null) throw new PythonService.PixelForestException(why + ": set its position (Edit > Selection > Properties...) or delete it.");
+			where.add(planes(roi, c, z, t));
+		}
 		NDArray nd = new NDArray(NDArray.DType.INT32, new NDArray.Shape(NDArray.Shape.Order.C_ORDER, t, z, h, w));
 		IntBuffer buf = ImageBridge.buffer(nd).asIntBuffer();
 		List<Map<String, Object>> meta = new ArrayList<>();
+		List<String> empty = new ArrayList<>();
 		for (int i = 0; i < rois.length; i++) {
 			Roi roi = rois[i];
 			int value = i + 1;
-			for (int[] tz : planes(roi, c, z, t)) {
+			int[] count = { 0 };
+			for (int[] tz : where.get(i)) {
 				int base = (tz[0] * z + tz[1]) * w * h;
-				paint(roi, w, h, p -> buf.put(base + p, value));
+				paint(roi, w, h, p -> { buf.put(base + p, value); count[0]++; });
 			}
+			if (count[0] == 0) empty.add(named(roi));
 			meta.add(describe(roi));
 		}
+		if (empty.size() == rois.length) {
+			nd.close();
+			throw new PythonService.PixelForestException("The ROIs cover no pixel of the image \"" + imp.getTitle() + "\" (are they outside it?).");
+		}
+		if (!empty.isEmpty())
+			IJ.log("Pixel Forest: left out " + empty.size() + (empty.size() > 1 ? " ROIs that cover" : " ROI that covers") + " no pixel of \""
+				+ imp.getTitle() + "\" (outside it, or a line of no length): " + String.join(", ", empty) + ".");
 		return new RoiIndex(nd, meta);
+	}
+
+	/** A ROI as messages name it: ROI "its name", or its kind and place when it has none. */
+	static String named(Roi roi) {
+		String name = roi.getName();
+		if (name != null && !name.isEmpty()) return "ROI \"" + name + "\"";
+		Rectangle b = roi.getBounds();
+		return "the unnamed " + roi.getTypeAsString().toLowerCase(Locale.ROOT) + " ROI at x=" + b.x + ", y=" + b.y;
+	}
+
+	/**
+	 * A {@code class:NAME} ROI name, Python's rule (_CLASS_PREFIX in src/pixelforest/io/rois.py; change
+	 * both together): "class" in any case, spaces around the colon, the name up to a #, ; or , .
+	 */
+	static final Pattern CLASS_NAME = Pattern.compile("^\\s*class\\s*:\\s*([^#;,]+?)\\s*(?:[#;,].*)?$",
+		Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CHARACTER_CLASS);
+
+	/** The class a ROI's name gives with {@code class:NAME} ({@link #CLASS_NAME}), or null. */
+	static String className(String roiName) {
+		if (roiName == null) return null;
+		Matcher m = CLASS_NAME.matcher(roiName);
+		return m.find() ? m.group(1).strip() : null;  // find() from ^: a final newline passes, as with Python's re.match
+	}
+
+	/**
+	 * The class names a ROI name may start with when no classes are given, as in Python's
+	 * assign_classes: ImageJ's group names and the {@code class:NAME} names of these ROIs.
+	 */
+	static List<String> knownClasses(List<Roi> rois) {
+		List<String> known = new ArrayList<>(groupNames().values());
+		for (Roi roi : rois) {
+			String name = className(roi.getName());
+			if (name != null) known.add(name);
+		}
+		return known;
+	}
+
+	/**
+	 * Whether a ROI has a class by Python's rule (roi_class_name in io/rois.py): a group, a
+	 * {@code class:NAME} name, a name that starts with one of {@code candidates} (any case), or a
+	 * stroke colour of its own.
+	 */
+	static boolean hasClass(Roi roi, List<String> candidates) {
+		if (roi.getGroup() > 0 || roi.getStrokeColor() != null) return true;
+		String name = roi.getName();
+		if (name == null || name.isEmpty()) return false;
+		if (className(name) != null) return true;
+		String low = name.toLowerCase(Locale.ROOT);
+		for (String c : candidates) if (low.startsWith(c.toLowerCase(Locale.ROOT))) return true;
+		return false;
 	}
 
 	/** A ROI as the worker takes it: its name, group, kind and stroke colour (null: none of its own). */
@@ -124,7 +208,8 @@ public final class RoiIndex {
 	/**
 	 * ImageJ's pixels of a ROI on a w x h canvas, handed to {@code sink}: masks for areas, lines as
 	 * strokes of their width, points as points. Only the ROI's bounds clipped to the canvas are
-	 * visited, so the cost follows the ROI, not the image.
+	 * visited, so the cost follows the ROI, not the image. A line ImageJ cannot turn into an area
+	 * (one of no length, or wholly above or left of the image) covers no pixel, as in Python.
 	 */
 	static void paint(Roi roi, int w, int h, PixelSink sink) {
 		if (roi.getType() == Roi.POINT) {
@@ -143,6 +228,13 @@ public final class RoiIndex {
 				if (mk == null || mk.get(xx - b.x, yy - b.y) != 0) sink.set(yy * w + xx);
 	}
 
+	/** Whether a ROI covers any pixel of a w x h image ({@link #paint}). */
+	static boolean coversAny(Roi roi, int w, int h) {
+		boolean[] any = { false };
+		paint(roi, w, h, p -> any[0] = true);
+		return any[0];
+	}
+
 	/** Property set on overlay elements that are not labels (a prediction image, a "label here" mark). */
 	public static final String NOT_A_LABEL = "pixelforest.mark";
 
@@ -151,8 +243,24 @@ public final class RoiIndex {
 		return !(roi instanceof ImageRoi) && roi.getProperty(NOT_A_LABEL) == null;
 	}
 
-	/** (t, z) planes a ROI labels: its hyperstack position, its stack slice, or all. */
+	/**
+	 * Why a ROI cannot label a c x z x t image, in Python's words (_planes in io/rois.py): its
+	 * position is past the image's slices or frames. Null when it can.
+	 */
+	static String misplaced(Roi roi, int c, int z, int t) {
+		if (roi.hasHyperStackPosition()) {
+			if (roi.getTPosition() > t) return named(roi) + " is on frame " + roi.getTPosition() + " but the image has " + t;
+			if (roi.getZPosition() > z) return named(roi) + " is on slice " + roi.getZPosition() + " but the image has " + z;
+		}
+		else if (roi.getPosition() > c * z * t)
+			return named(roi) + " is on slice " + roi.getPosition() + ", beyond the image's " + c * z * t + " slices";
+		return null;
+	}
+
+	/** (t, z) planes a ROI labels: its hyperstack position, its stack slice, or all; refused past the image ({@link #misplaced}). */
 	static List<int[]> planes(Roi roi, int c, int z, int t) {
+		String why = misplaced(roi, c, z, t);
+		if (why != null) throw new IllegalArgumentException(why);
 		List<int[]> out = new ArrayList<>();
 		int zs = -1, ts = -1;
 		if (roi.hasHyperStackPosition()) {

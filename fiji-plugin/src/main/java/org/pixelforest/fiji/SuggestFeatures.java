@@ -6,6 +6,7 @@ import org.apposed.appose.NDArray;
 
 import ij.measure.ResultsTable;
 
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import org.pixelforest.fiji.Protocol.Key;
@@ -29,7 +30,7 @@ public class SuggestFeatures extends PixelForestCommand {
 		String labels = p.nextChoice(), candidates = p.nextString();
 		int n = (int) p.nextNumber();
 		String save = p.nextString().trim();
-		RoiIndex index = RoiIndex.build(imp, RoiIndex.rois(imp, labels));
+		RoiIndex index = RoiIndex.build(imp, RoiIndex.rois(imp, labels, Collections.emptyList()));
 		NDArray img = ImageBridge.toNDArray(imp);
 		try {
 			Map<String, Object> params = index.params();

@@ -46,7 +46,7 @@ public class TrainClassifier extends PixelForestCommand {
 		if (trees < 1) throw new IllegalArgumentException("Trees must be at least 1");
 		if (stages < 1 || stages > 4) throw new IllegalArgumentException("Stages must be 1 to 4 (2 = auto-context)");
 		if (!save.isEmpty()) checkWritable(new File(save));
-		Roi[] rois = RoiIndex.rois(imp, labels);
+		Roi[] rois = RoiIndex.rois(imp, labels, classList(classes));
 		RoiIndex index = RoiIndex.build(imp, rois);
 		NDArray img = ImageBridge.toNDArray(imp);
 		try {
