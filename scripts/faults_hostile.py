@@ -31,6 +31,7 @@ import pixelforest as pf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from _procfs import alive, children, stat_fields  # noqa: E402  (the tests' /proc reader)
+
 PF = [sys.executable, "-m", "pixelforest.cli"]
 NATIVE = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGILL, -signal.SIGFPE, 134, 139, 135, 132, 136}
 
@@ -364,8 +365,9 @@ def scenario_hostile_inputs(d: Path) -> dict:
     conv = _run(["convert", link, "-o", d / "conv" / "l.tif", "--to-tiff", "-q"])  # would copy secret.h5
     conv_ok = conv.returncode == 1 and "outside the file" in conv.stderr and not (d / "conv" / "l.tif").exists()
     # .ilp projects: bad known_labels, a 60000 x 60000 label block, a label block without blockSlice
-    from pixelforest.io.ilp import write_ilp
     import warnings
+
+    from pixelforest.io.ilp import write_ilp
 
     ilps = []
     with warnings.catch_warnings():

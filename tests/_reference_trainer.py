@@ -39,7 +39,8 @@ import numba
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-from pixelforest._compiled import argsort as _argsort, parallel_call
+from pixelforest._compiled import argsort as _argsort
+from pixelforest._compiled import parallel_call
 from pixelforest.forest import LEAF, Forest
 
 #: bins per feature; bin codes are uint8

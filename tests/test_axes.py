@@ -7,8 +7,15 @@ import itertools
 import numpy as np
 import pytest
 
-from pixelforest.axes import (CANONICAL, check_axes, default_axes, from_canonical, output_axes, resolve_axes,
-                              to_canonical)
+from pixelforest.axes import (
+    CANONICAL,
+    check_axes,
+    default_axes,
+    from_canonical,
+    output_axes,
+    resolve_axes,
+    to_canonical,
+)
 
 SIZES = {"t": 2, "z": 3, "y": 4, "x": 5, "c": 2}
 

@@ -9,8 +9,8 @@ import pytest
 
 import pixelforest as pf
 from pixelforest.classifier import segmentation_from_probabilities, uncertainty_from_probabilities
-from pixelforest.fitting import mtry
 from pixelforest.features import FeatureSpec
+from pixelforest.fitting import mtry
 
 
 def test_train_predict_outputs(blobs2d, blobs_labels):
@@ -216,7 +216,7 @@ def test_default_features_fit_a_thin_stack(tmp_path):
     """The default preset chosen by name trains on a stack thinner than its largest scales need in
     3D (those scales are then computed per slice, and the classifier keeps that); an explicit
     feature set keeps ilastik's rule and says which scale is too large."""
-    from pixelforest.features import DEFAULT_FEATURES, FeatureSpec, FeatureError
+    from pixelforest.features import DEFAULT_FEATURES, FeatureError, FeatureSpec
 
     rng = np.random.default_rng(0)
     vol = rng.random((20, 70, 64)).astype(np.float32)

@@ -46,4 +46,5 @@ rt = ResultsTable.getResultsTable()
 rt.save("%s/objects_jython.csv" % out)
 print("objects: %d" % rt.size())
 from java.lang import System
+
 System.exit(0)

@@ -7,7 +7,6 @@
 """
 
 from ._version import __version__
-
 from .classifier import Classifier
 from .features import FeatureSpec, compute_features, feature_names
 from .ilastik import load_classifier as load

@@ -37,8 +37,7 @@ import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
 from ._compiled import argsort, parallel_call
-from .forest import interruptible
-from .forest import LEAF, Forest
+from .forest import LEAF, Forest, interruptible
 
 #: bins per feature; bin codes are uint8
 MAX_BINS = 256

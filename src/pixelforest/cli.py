@@ -54,10 +54,10 @@ def _progress_bar(desc: str, enabled: bool, unit: str = "block"):
 
 def cmd_train(args) -> int:
     from . import axes as _axes
-    from .training import train
     from .features import DEFAULT_FEATURES, resolve_spec
     from .io.images import read_image
     from .io.pfc import save_classifier
+    from .training import train
 
     labels = args.labels
     images = list(args.images or [])
@@ -131,8 +131,8 @@ def cmd_train(args) -> int:
 def cmd_predict(args) -> int:
     from .batch import DEFAULT_NAME, predict_file
     from .classifier import normalize_source
-    from .io.images import normalize_format
     from .ilastik import load_classifier
+    from .io.images import normalize_format
 
     images = list(args.images or []) + list(args.raw_data or [])
     if not images:
@@ -246,11 +246,11 @@ def cmd_objects(args) -> int:
 
 
 def cmd_suggest(args) -> int:
-    from .training import canonical_labels
+    from . import axes as _axes
     from .features import resolve_spec
     from .io.images import read_image
     from .suggest import suggest_features
-    from . import axes as _axes
+    from .training import canonical_labels
 
     img, ax = read_image(args.image, args.axes)
     lab, _ = read_image(args.labels)
@@ -305,8 +305,8 @@ def _print_table(rows, cols):
 def cmd_export_ilp(args) -> int:
     import warnings
 
-    from .io.ilp import ilastik_cells, write_ilp
     from .ilastik import load_classifier
+    from .io.ilp import ilastik_cells, write_ilp
 
     clf = load_classifier(args.model)
     with warnings.catch_warnings():

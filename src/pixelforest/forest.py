@@ -32,9 +32,9 @@ try:  # numba is a declared dependency; the numpy fallback keeps imports working
 except ImportError:  # pragma: no cover
     _HAVE_NUMBA = False
 
-from ._compiled import parallel_call  # noqa: E402
-
 import threading  # noqa: E402
+
+from ._compiled import parallel_call  # noqa: E402
 
 
 def interruptible(fn, stop: np.ndarray, *args):

@@ -15,12 +15,18 @@ from typing import Sequence
 
 import numpy as np
 
-from . import autotune
+from . import autotune, blockwise
 from . import axes as _axes
-from . import blockwise
 from .classifier import MAX_STAGES, Classifier, LabelImage, Stage, default_color, stage_features, stage_stats
-from .features import (DEFAULT_FEATURES, FeatureSpec, check_image_values, check_scales, fit_to_depth, fit_to_size,
-                       resolve_spec)
+from .features import (
+    DEFAULT_FEATURES,
+    FeatureSpec,
+    check_image_values,
+    check_scales,
+    fit_to_depth,
+    fit_to_size,
+    resolve_spec,
+)
 from .fitting import fit_forest, mtry
 
 

@@ -19,10 +19,9 @@ import h5py
 import numpy as np
 import pytest
 import tifffile
+from conftest import NEEDS_FIJI, ROOT, RUNTIME, imagej_classpath
 
 import pixelforest as pf
-
-from conftest import NEEDS_FIJI, ROOT, RUNTIME, imagej_classpath
 
 pytestmark = NEEDS_FIJI
 

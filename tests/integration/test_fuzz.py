@@ -18,8 +18,8 @@ import pixelforest as pf
 from pixelforest.features import FeatureError
 from pixelforest.io.ilp import IlastikProject, IlpError
 from pixelforest.io.images import ImageReadError, read_image
-from pixelforest.io.rois import RoiError, read_roi_file
 from pixelforest.io.pfc import ClassifierFileError
+from pixelforest.io.rois import RoiError, read_roi_file
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 CLEAR = (ImageReadError, RoiError, IlpError, ClassifierFileError, FeatureError, FileNotFoundError)

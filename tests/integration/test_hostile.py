@@ -19,15 +19,15 @@ import h5py
 import numpy as np
 import pytest
 import tifffile
+from _procfs import alive, children
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pixelforest as pf
-from _procfs import alive, children
 from pixelforest.batch import predict_file
 from pixelforest.features import FeatureError, FeatureSpec
-from pixelforest.io.rois import fill_oval, fill_polygons, thick_polyline
 from pixelforest.io.pfc import ClassifierFileError, load_classifier
+from pixelforest.io.rois import fill_oval, fill_polygons, thick_polyline
 
 ROOT = Path(__file__).resolve().parents[2]
 PF = [sys.executable, "-m", "pixelforest.cli"]
@@ -355,9 +355,9 @@ def test_chunk_bomb_refused(model, tmp_path):
 @pytest.fixture
 def ilp(model, tmp_path):
     path, clf, img = model
-    from pixelforest.io.ilp import write_ilp
-
     import warnings
+
+    from pixelforest.io.ilp import write_ilp
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import roifile
 import tifffile
+from conftest import NEEDS_FIJI
 from scipy import ndimage
 from skimage import data, filters
 
 import pixelforest as pf
-from conftest import NEEDS_FIJI
 
 pytestmark = NEEDS_FIJI
 

@@ -9,9 +9,20 @@ import h5py
 import numpy as np
 import pytest
 
-from pixelforest.io.guards import (ALLOW_EXTERNAL_ENV, MAX_EXPANSION, SMALL_DATASET_BYTES, ExternalDataError,
-                                   allow_external_default, check_chunks, check_hdf5_links, check_output_not_input,
-                                   check_unchanged, file_keys, fingerprint, same_file)
+from pixelforest.io.guards import (
+    ALLOW_EXTERNAL_ENV,
+    MAX_EXPANSION,
+    SMALL_DATASET_BYTES,
+    ExternalDataError,
+    allow_external_default,
+    check_chunks,
+    check_hdf5_links,
+    check_output_not_input,
+    check_unchanged,
+    file_keys,
+    fingerprint,
+    same_file,
+)
 
 # ----------------------------------------------------------------- same file
 

@@ -25,15 +25,27 @@ import math
 import numpy as np
 
 from .. import axes as _axes
-from ..runtime import check_memory
 from .._compiled import HAVE_NUMBA
+from ..runtime import check_memory
 from ._kernels import bank2d, filters
 from ._kernels.filters import closing, correlate1d, eig2, eig3, opening, scatter_columns, store_tophats
 from ._kernels.holes import hole_filling, hole_filling_jobs
 from ._kernels.tasks import run_jobs, threads
 from .normalize import image_stats, normalize_block
-from .spec import (DOG_RATIO, FILTER_WINDOW, OWN_FEATURE_IDS, PRESMOOTH_WINDOW, CellColumns, FeatureSpec,
-                   check_image_values, check_scales, hole_reach, resolve_spec, tophat_radius, values_per_channel)
+from .spec import (
+    DOG_RATIO,
+    FILTER_WINDOW,
+    OWN_FEATURE_IDS,
+    PRESMOOTH_WINDOW,
+    CellColumns,
+    FeatureSpec,
+    check_image_values,
+    check_scales,
+    hole_reach,
+    resolve_spec,
+    tophat_radius,
+    values_per_channel,
+)
 
 #: features held plane by plane before they are interleaved into the (pixels, features) output
 PLANAR_BUDGET_BYTES = 256 * 2**20

@@ -20,8 +20,8 @@ from ..classifier import Classifier, default_color, normalize_source
 from ..features import DEFAULT_FEATURES
 from ..training import train as _train
 from .imageplus import Calibration, from_imageplus, get_calibration, slice_labels, to_imageplus
-from .roimanager import collect, group_names, java_mask, labels_for_imageplus, roi_manager
 from .jvm import IJ_VERSION, JavaNotFoundError, jimport, start
+from .roimanager import collect, group_names, java_mask, labels_for_imageplus, roi_manager
 
 __all__ = [
     "Calibration", "IJ_VERSION", "JavaNotFoundError", "Cancelled", "collect", "from_imageplus", "get_calibration",

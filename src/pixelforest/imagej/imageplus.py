@@ -8,7 +8,7 @@ NumPy and Java arrays (one bulk copy each, no per-pixel Python loops).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 

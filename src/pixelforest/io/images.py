@@ -16,8 +16,16 @@ from .atomic import atomic_output
 from .export import export_chunks, set_export_attrs
 from .guards import ExternalDataError, check_chunks, check_hdf5_links
 from .hdf5 import H5Writer, find_dataset
-from .source import (HDF5_SUFFIXES, TIFF_SUFFIXES, ImageReadError, ImageSource, axes_from_axistags,
-                     guess_axes, parse_source, tiff_axes)
+from .source import (
+    HDF5_SUFFIXES,
+    TIFF_SUFFIXES,
+    ImageReadError,
+    ImageSource,
+    axes_from_axistags,
+    guess_axes,
+    parse_source,
+    tiff_axes,
+)
 
 OUTPUT_FORMATS = {
     "hdf5": ".h5",

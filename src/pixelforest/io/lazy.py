@@ -21,7 +21,15 @@ from .export import export_chunks, output_shape, set_export_attrs, to_output_lay
 from .guards import check_chunks, check_hdf5_links
 from .hdf5 import H5Writer, find_dataset
 from .images import open_zarr_array
-from .source import HDF5_SUFFIXES, TIFF_SUFFIXES, ImageReadError, axes_from_axistags, guess_axes, parse_source, tiff_axes
+from .source import (
+    HDF5_SUFFIXES,
+    TIFF_SUFFIXES,
+    ImageReadError,
+    axes_from_axistags,
+    guess_axes,
+    parse_source,
+    tiff_axes,
+)
 
 
 class LazyImage:

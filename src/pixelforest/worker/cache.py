@@ -11,9 +11,9 @@ import numpy as np
 
 from ..classifier import Classifier
 from ..features import FeatureSpec
+from ..ilastik import load_classifier
 from ..interactive import Session
 from ..io.guards import fingerprint
-from ..ilastik import load_classifier
 
 #: budget for cached features (bytes): the plugin's Options > Memory
 FEATURE_CACHE_BYTES = int(os.environ.get("PIXELFOREST_WORKER_MEMORY_MB", "2048")) * 2**20

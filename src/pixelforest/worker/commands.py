@@ -18,12 +18,12 @@ from ..autotune import describe
 from ..axes import as_imagej_dtype
 from ..batch import DEFAULT_NAME, ILASTIK_SOURCES, expand_inputs, normalize_format, output_path, predict_files
 from ..classifier import Classifier, LabelImage, normalize_source
-from ..io.pfc import save_classifier
-from ..training import train, train_from_samples
 from ..features import DEFAULT_FEATURES, resolve_spec
 from ..io.hdf5 import read_as_tzcyx, write_ilastik4ij
+from ..io.pfc import save_classifier
 from ..io.rois import LabelRoi, assign_classes
 from ..suggest import suggest_features
+from ..training import train, train_from_samples
 from .cache import STATE, classifier_for, features_for, remember
 from .progress import progress
 from .shm import image_from, to_ndarray

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..training import train
 from ..features import DEFAULT_FEATURES
+from ..training import train
 from .shm import release_pending
 
 #: the process that started this worker (ImageJ/Fiji): its requests are the only ones this worker

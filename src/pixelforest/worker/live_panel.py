@@ -10,10 +10,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..features import DEFAULT_FEATURES, FEATURE_IDS, FEATURE_NAMES, MIN_SCALE, PRESETS, FeatureSpec, largest_scale
-from ..features import resolve_spec
-from ..interactive import Session
+from ..features import (
+    DEFAULT_FEATURES,
+    FEATURE_IDS,
+    FEATURE_NAMES,
+    MIN_SCALE,
+    PRESETS,
+    FeatureSpec,
+    largest_scale,
+    resolve_spec,
+)
 from ..ilastik import load_classifier
+from ..interactive import Session
 from ..io.pfc import save_classifier
 from ..live import Cancelled, LiveSession
 from ..suggest import suggest_features
