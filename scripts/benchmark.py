@@ -79,7 +79,7 @@ def timed_turns(fns, repeat: int = 4):
             t = time.perf_counter()
             outs[k] = fn()
             best[k] = min(best[k], time.perf_counter() - t)
-    return list(zip(best, outs))
+    return list(zip(best, outs, strict=True))
 
 
 def timed_pair(baseline, ours, repeat: int = 4):
@@ -185,8 +185,9 @@ def section_features(quick: bool):
         n = img.size
         # one untimed run of each, then the best of 4 taken in turns: the first runs in a process
         # also pay for the machine mapping fresh memory, and turns share any slow spell fairly
-        (tb, fb), (tp, fp) = timed_pair(lambda: multiscale_basic_features(img, channel_axis=None),
-                                        lambda: pf.compute_features(img, bank_for(ndim)), repeat=4)
+        (tb, fb), (tp, fp) = timed_pair(lambda img=img: multiscale_basic_features(img, channel_axis=None),
+                                        lambda img=img, ndim=ndim: pf.compute_features(img, bank_for(ndim)),
+                                        repeat=4)
         rows.append((f"features {ndim}D ({src}{', sigma<=5' if ndim == 3 else ''})", f"{n / tp / 1e6:.2f} Mpx/s ({fp.shape[-1]} ch)",
                      f"{n / tb / 1e6:.2f} Mpx/s ({fb.shape[-1]} ch)", tb / tp))
         if ndim != 2:
@@ -201,8 +202,9 @@ def section_features(quick: bool):
             m = im.size
             reps = 4 if m > 2**18 else 12
             with (cpu_hog() if hog else contextlib.nullcontext()):
-                (tb, fb), (tp, fp) = timed_pair(lambda: multiscale_basic_features(im, channel_axis=None),
-                                                lambda: pf.compute_features(im, "pixelforest-default"), repeat=reps)
+                (tb, fb), (tp, fp) = timed_pair(lambda im=im: multiscale_basic_features(im, channel_axis=None),
+                                                lambda im=im: pf.compute_features(im, "pixelforest-default"),
+                                                repeat=reps)
             rows.append((f"features 2D pixelforest-default, {what}", f"{m / tp / 1e6:.2f} Mpx/s ({fp.shape[-1]} ch)",
                          f"{m / tb / 1e6:.2f} Mpx/s ({fb.shape[-1]} ch)", tb / tp))
         # the ilastik bank against ilastik's own filter library, where installed
@@ -213,7 +215,7 @@ def section_features(quick: bool):
                 rows.append((label, "skipped", why[:34], None))
                 continue
             m = im.size
-            (tb, fb), (tp, fp) = timed_pair(lambda: ff2(im), lambda: pf.compute_features(im, "ilastik-default"),
+            (tb, fb), (tp, fp) = timed_pair(lambda ff2=ff2, im=im: ff2(im), lambda im=im: pf.compute_features(im, "ilastik-default"),
                                             repeat=4 if m > 2**18 else 12)
             rows.append((label, f"{m / tp / 1e6:.2f} Mpx/s ({fp.shape[-1]} ch)",
                          f"{m / tb / 1e6:.2f} Mpx/s ({sum(f.shape[0] for f in fb)} ch)", tb / tp))
@@ -245,11 +247,12 @@ def section_predict(quick: bool):
         if name == "deep":
             more, skipped = compiled_contenders(rf)
             contenders += more
-        timings = timed_turns([lambda: forest.predict_proba(X)] + [lambda fn=fn: fn(X) for _, fn in contenders],
+        timings = timed_turns([lambda forest=forest, X=X: forest.predict_proba(X)]
+                              + [lambda fn=fn, X=X: fn(X) for _, fn in contenders],
                               repeat=4 if name == "shallow" else 3)
         tp, pp = timings[0]
         label = f"  {h}x{w} px x {X.shape[1]} features"
-        for (who, _), (tb, pb) in zip(contenders, timings[1:]):
+        for (who, _), (tb, pb) in zip(contenders, timings[1:], strict=True):
             rows.append((f"{label}, vs {who}", f"{X.shape[0] / tp / 1e6:.2f} Mpx/s",
                          f"{X.shape[0] / tb / 1e6:.2f} Mpx/s (max |dp| {np.abs(pb - pp).max():.0e})", tb / tp))
         rows += [(f"{label}, vs {who}", "", f"skipped: {why}", None) for who, why in skipped]
@@ -356,13 +359,13 @@ def section_train(quick: bool):
         X = feats[strokes > 0]
         y = strokes[strokes > 0]
 
-        def reference():
+        def reference(X=X, y=y):
             return _reference_trainer.train_forest(X, np.asarray(y, np.int64) - 1, 2, trees=100, mtry=mtry(X.shape[1]),
                                                    seed=0)
 
         (tb, (fb, oob_b)), (tr, (fr, oob_r)), (tp, (fp, oob_p)) = timed_turns(
-            [lambda: fit_forest(X, y, 2, seed=0, method="sklearn"), reference,
-             lambda: fit_forest(X, y, 2, seed=0, method="pixelforest")], repeat=3)
+            [lambda X=X, y=y: fit_forest(X, y, 2, seed=0, method="sklearn"), reference,
+             lambda X=X, y=y: fit_forest(X, y, 2, seed=0, method="pixelforest")], repeat=3)
         same = oob_r == oob_p and all(np.array_equal(v, fr.arrays()[k]) for k, v in fp.arrays().items())
         rows += [(f"forest fit ({src}, {y.size} px in {n_strokes} strokes, {X.shape[1]} features)",
                   f"{tp:.3f} s", f"{tb:.3f} s (sklearn n_jobs=-1)", tb / tp),

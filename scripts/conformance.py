@@ -123,7 +123,7 @@ def main(argv=None) -> int:
         r0, r1 = runs[0], runs[1]
         spread = compare(r0["_p"], r1["_p"])
         target = RETRAIN_TARGETS.get(case)
-        for seed, r in zip(RETRAIN_SEEDS, runs):
+        for seed, r in zip(RETRAIN_SEEDS, runs, strict=True):
             print(f"{case:8} {f'retrained (seed {seed})':22} {r['argmax']*100:12.4f}% {r['iou']:8.4f} {r['mean_dp']:10.2e}")
         if target:
             good = mean["iou"] >= target[0] and mean["mean_dp"] <= target[1]

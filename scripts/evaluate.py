@@ -284,7 +284,7 @@ def points_errors(state, k, rng):
         depth = ndimage.distance_transform_edt(wrong)
         top = np.argsort(-sizes)[:k] + 1
         pos = ndimage.maximum_position(depth, lab, top)
-        cands += [(int(sizes[j - 1]), i, tuple(int(v) for v in p)) for j, p in zip(top, pos)]
+        cands += [(int(sizes[j - 1]), i, tuple(int(v) for v in p)) for j, p in zip(top, pos, strict=True)]
     cands.sort(key=lambda c: -c[0])
     return [(i, p) for _, i, p in cands[:k]]
 
@@ -372,7 +372,7 @@ def simulate_loop(train_items, eval_sets, *, features, rounds: int, k: int, seed
         return out
 
     def train(labels):
-        for s, lab in zip(tr, labels):
+        for s, lab in zip(tr, labels, strict=True):
             s.labels[0, 0] = lab
         return train_sessions(tr, tr[0].spec, trees=100, seed=seed)
 
@@ -382,13 +382,13 @@ def simulate_loop(train_items, eval_sets, *, features, rounds: int, k: int, seed
     res = {}
     for name in strategies:
         rng = np.random.default_rng([seed, STREAMS[name]])  # a strategy's own stream, whatever else runs
-        state = [{"gt": gt > 0, "labels": lab.copy(), "prob": p} for (_, gt), lab, p in zip(train_items, start, prob0)]
+        state = [{"gt": gt > 0, "labels": lab.copy(), "prob": p} for (_, gt), lab, p in zip(train_items, start, prob0, strict=True)]
         rows = [row0]
         for r in range(1, rounds + 1):
             for i, pt in STRATEGIES[name](state, k, rng):
                 paint(state[i]["labels"], state[i]["gt"], pt)
             clf = train([s["labels"] for s in state])
-            for s, sess in zip(state, tr):
+            for s, sess in zip(state, tr, strict=True):
                 s["prob"] = _fg_prob(clf, sess)
             rows.append({"round": r, "strokes": r * k, "pixels": int(sum((s["labels"] > 0).sum() for s in state)),
                          **score(clf)})
@@ -402,7 +402,7 @@ def strokes_to_reach(rows, target: float, key: str = "iou", split: str = "score"
     """Strokes at which a strategy's mean curve first reaches ``target`` (linear between rounds), or None."""
     xs = [r["strokes"] for r in rows]
     ys = [r[split][key] for r in rows]
-    for j, (x, y) in enumerate(zip(xs, ys)):
+    for j, (x, y) in enumerate(zip(xs, ys, strict=True)):
         if y >= target:
             if j == 0:
                 return float(x)
@@ -556,7 +556,7 @@ def plot_loop(results: dict, path: Path, split: str = "score") -> str:
         plt = None
     if plt is not None:
         fig, axs = plt.subplots(1, len(results), figsize=(5 * len(results), 3.6))
-        for ax, (ds, mean) in zip(np.atleast_1d(axs), results.items()):
+        for ax, (ds, mean) in zip(np.atleast_1d(axs), results.items(), strict=True):
             for s, rows in mean.items():
                 ax.plot([r["strokes"] for r in rows], [r[split]["iou"] for r in rows], "o-",
                         color=np.array(COLORS[s]) / 255, label=STRATEGY_NAMES[s])
@@ -571,7 +571,7 @@ def plot_loop(results: dict, path: Path, split: str = "score") -> str:
         return caption
     W, H, m = 360, 260, (14, 24, 44, 56)  # panel size; margins top, right, bottom, left
     img = np.full((H, W * len(results), 3), 255, np.uint8)
-    for pi, (ds, mean) in enumerate(results.items()):
+    for pi, mean in enumerate(results.values()):
         x0 = pi * W
         xs = [r["strokes"] for r in next(iter(mean.values()))]
         ys = [r[split]["iou"] for rows in mean.values() for r in rows]

@@ -385,7 +385,7 @@ def scenario_hostile_inputs(d: Path) -> dict:
         with h5py.File(p, "a") as f:
             names = []
             f["PixelClassification/LabelSets"].visititems(
-                lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+                lambda n, o, names=names: names.append(n) if isinstance(o, h5py.Dataset) else None)
             key = f"PixelClassification/LabelSets/{names[0]}"
             if huge:
                 del f[key]
@@ -396,7 +396,7 @@ def scenario_hostile_inputs(d: Path) -> dict:
                 del f[key].attrs["blockSlice"]
     ilp_runs = [_run(["train", "--labels", p, "-o", d / "t.pfc", "-q"], timeout=60) for p in ilps[1:]]
     ilp_runs.append(_run(["predict", ilps[0], good[0], "-o", d / "ilpout.h5", "-q"], timeout=60))
-    ilp_clear = sum(_one_line_error(x, p) for x, p in zip(ilp_runs, ilps[1:] + ilps[:1]))
+    ilp_clear = sum(_one_line_error(x, p) for x, p in zip(ilp_runs, ilps[1:] + ilps[:1], strict=True))
     ilp_clear -= "known_labels" not in ilp_runs[-1].stderr  # refused for the right reason
     crashes = sum(x.returncode in NATIVE for x in [r, conv, *ilp_runs])
     errors = len(bad) + 1 + len(ilps)

@@ -225,7 +225,7 @@ def test_default_features_fit_a_thin_stack(tmp_path):
     lab[:, 25:35, 25:35] = 1
     lab[:, 50:60, 5:15] = 2
     clf = pf.train(vol, lab, features=DEFAULT_FEATURES, seed=0, trees=5)
-    flags = dict(zip(clf.spec.scales, clf.spec.compute_in_2d))
+    flags = dict(zip(clf.spec.scales, clf.spec.compute_in_2d, strict=True))
     assert flags == {0.5: False, 1.0: False, 2.0: False, 4.0: False, 8.0: True, 16.0: True}  # 29, 57 > 20 slices
     p = clf.predict(vol)
     assert p.shape == vol.shape + (2,) and p[:, 30, 30, 0].min() > 0.5

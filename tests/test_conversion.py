@@ -186,9 +186,9 @@ def test_written_ilp_matches_ilastik_projects(ilastik_tests, tmp_path, case):
         assert back.feature_spec().cells() == spec.cells()
         imgs2, labs2, axes2, _ = back.training_data()
     assert axes2 == axes
-    for a, b in zip(labs, labs2):
+    for a, b in zip(labs, labs2, strict=True):
         assert np.array_equal(a, b)
-    for a, b in zip(imgs, imgs2):
+    for a, b in zip(imgs, imgs2, strict=True):
         assert np.array_equal(a, b)
 
 

@@ -86,7 +86,7 @@ def _is_kernel(node) -> bool:
 
 def test_functions_are_short():
     long = []
-    for path, module, tree in _modules():
+    for path, _, tree in _modules():
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _is_kernel(node):
                 n = node.end_lineno - node.lineno + 1

@@ -9,6 +9,7 @@ from ij.measure import ResultsTable
 from ij.plugin.filter import ThresholdToSelection
 from ij.plugin.frame import RoiManager
 from ij.process import ImageProcessor
+from java.lang import System
 
 image_path, label_path, out = sys.argv[1:4]
 if IJ.getInstance() is None:  # outside Fiji: start ImageJ, hidden and in batch mode, so that
@@ -45,6 +46,4 @@ IJ.run(blob, "Analyze Particles...", "size=20-Infinity display clear")
 rt = ResultsTable.getResultsTable()
 rt.save("%s/objects_jython.csv" % out)
 print("objects: %d" % rt.size())
-from java.lang import System
-
 System.exit(0)

@@ -440,12 +440,12 @@ def _fill(rec, features, cls, wt, start, end, hist, occupied):  # pragma: no cov
             hist[j + 2, b, c] += w
             occupied[j + 2, b >> 6] |= np.uint64(1) << np.uint64(b & 63)
         j += 3
-    for j in range(j, nf):
-        f = features[j]
+    for t in range(j, nf):  # the features left after the unrolled groups
+        f = features[t]
         for k in range(start, end):
             b = rec[k, f]
-            hist[j, b, cls[k]] += wt[k]
-            occupied[j, b >> 6] |= np.uint64(1) << np.uint64(b & 63)
+            hist[t, b, cls[k]] += wt[k]
+            occupied[t, b >> 6] |= np.uint64(1) << np.uint64(b & 63)
 
 
 @numba.njit(cache=True, inline="always")

@@ -96,7 +96,7 @@ def cmd_train(args) -> int:
         read = [read_image(p, args.axes, allow_external=args.allow_external) for p in images]
         imgs = [r[0] for r in read]
         axes = [r[1] for r in read]
-        depth = min(_axes.to_canonical(im, _axes.resolve_axes(im.ndim, a)).shape[1] for im, a in zip(imgs, axes))
+        depth = min(_axes.to_canonical(im, _axes.resolve_axes(im.ndim, a)).shape[1] for im, a in zip(imgs, axes, strict=True))
         spec = "auto" if args.features == "auto" else resolve_spec(args.features or DEFAULT_FEATURES, depth)
         names = [str(p) for p in images]
         labs = []
@@ -297,9 +297,9 @@ def _report(rows, cols, command: str, summary: str) -> int:
 def _print_table(rows, cols):
     cells = [[str(r.get(c, "")) for c in cols] for r in rows]
     widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(cols)]
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
     for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
 
 
 def cmd_export_ilp(args) -> int:
@@ -339,7 +339,7 @@ def cmd_info(args) -> int:
     clf = load_classifier(args.model, allow_external=args.allow_external)
     t = clf.training
     print(f"classifier: {args.model} ({clf.source})")
-    print(f"classes ({clf.n_classes}): " + ", ".join(f"{n} {tuple(c)}" for n, c in zip(clf.class_names, clf.class_colors)))
+    print(f"classes ({clf.n_classes}): " + ", ".join(f"{n} {tuple(c)}" for n, c in zip(clf.class_names, clf.class_colors, strict=True)))
     print(f"input: {clf.n_channels} channel(s), {clf.ndim}D")
     cells = clf.spec.cells()
     print(f"features: {clf.n_features} channels from {len(cells)} (feature, scale) cells; scales {list(clf.spec.scales)}; "

@@ -454,7 +454,7 @@ if _HAVE_NUMBA:
         """Workers take blocks of ``size`` samples one at a time (``claimed[0]`` counts them out)."""
         n, nf = X.shape
         n_blocks = (n + size - 1) // size
-        for w in numba.prange(workers):
+        for _ in numba.prange(workers):
             # rows padded by a cache line: a sample's features do not all fall in one cache set
             feats = np.empty((nf, size + 16), np.float32)
             order = np.empty((2, size), np.uint32)
@@ -623,11 +623,11 @@ def concat(forests: list[Forest]) -> Forest:
         return np.where(a == LEAF, LEAF, a + o)
     return Forest.from_arrays(
         {
-            "roots": np.concatenate([f.roots + o for f, o in zip(forests, offs)]),
+            "roots": np.concatenate([f.roots + o for f, o in zip(forests, offs, strict=True)]),
             "feature": np.concatenate([f.feature for f in forests]),
             "threshold": np.concatenate([f.threshold for f in forests]),
-            "left": np.concatenate([shift(f.left, o) for f, o in zip(forests, offs)]),
-            "right": np.concatenate([shift(f.right, o) for f, o in zip(forests, offs)]),
+            "left": np.concatenate([shift(f.left, o) for f, o in zip(forests, offs, strict=True)]),
+            "right": np.concatenate([shift(f.right, o) for f, o in zip(forests, offs, strict=True)]),
             "value": np.concatenate([f.value for f in forests]),
         },
         n_features=forests[0].n_features,

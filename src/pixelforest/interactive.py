@@ -76,7 +76,7 @@ class Session:
     def _keep(self, spec: FeatureSpec, keys: list, full: np.ndarray) -> np.ndarray:
         """The session's cells become views of ``full`` (its features side by side): no second
         copy is kept, and asking again (retrain, predict) costs nothing."""
-        for key, col in zip(keys, spec.columns(self.image5.shape[-1], 3 if self.image5.shape[1] > 1 else 2)):
+        for key, col in zip(keys, spec.columns(self.image5.shape[-1], 3 if self.image5.shape[1] > 1 else 2), strict=True):
             self._cells[key] = full[..., col.start:col.stop]
         self._assembled = (keys, full)
         return full

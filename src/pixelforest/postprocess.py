@@ -119,9 +119,10 @@ def measure_objects(labels: np.ndarray, prob: np.ndarray | None = None, image: n
     vox = float(np.prod(ps))
     for i, lab in enumerate(idx):
         r = {"label": int(lab), size_name: float(counts[i] * vox), "pixels": int(counts[i])}
-        for a, v, s in zip(names, coms[i], ps):
+        # strict=False: a pixel_size shorter than the labels' dimensions only gives the last axes' centroids
+        for a, v, s in zip(names, coms[i], ps, strict=False):
             r[f"centroid_{a}"] = float(v * s)
-        for a, sl in zip(names, boxes[i]):
+        for a, sl in zip(names, boxes[i], strict=True):
             r[f"bbox_{a}0"], r[f"bbox_{a}1"] = int(sl.start), int(sl.stop)
         if mean_p is not None:
             r["mean_probability"] = float(mean_p[i])
@@ -167,7 +168,7 @@ def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels:
         if best <= 1e-6:
             break
         c = np.unravel_index(j, u.shape)
-        box = tuple((max(0, int(v) - size // 2), min(n, int(v) + size // 2 + 1)) for v, n in zip(c, u.shape))
+        box = tuple((max(0, int(v) - size // 2), min(n, int(v) + size // 2 + 1)) for v, n in zip(c, u.shape, strict=True))
         out.append({"center": tuple(int(v) for v in c), "box": box, "uncertainty": float(mean_u[c]), "score": best})
-        score[sum((g - v) ** 2 for g, v in zip(grid, c)) < (2 * size) ** 2] = 0.0
+        score[sum((g - v) ** 2 for g, v in zip(grid, c, strict=True)) < (2 * size) ** 2] = 0.0
     return out

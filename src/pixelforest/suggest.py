@@ -87,7 +87,7 @@ def _select_wrapper(X, y, cols, n, auto, seed, c_penalty=0.1):
     folds = max(2, min(3, int(np.bincount(y).max())))
     while len(chosen) < (len(cols) if auto else n):
         trial = []
-        for i, (_, c) in enumerate(cols):
+        for i in range(len(cols)):
             if i in chosen:
                 trial.append(-np.inf)
                 continue
@@ -151,4 +151,4 @@ def suggest_features(img5: np.ndarray, labels4: np.ndarray, candidates: FeatureS
     if progress:
         progress(3, 3)
     return {"spec": spec, "oob_error": oob, "oob_error_all": oob_all, "method": method,
-            "cells": [[cols[i][0][0], candidates.scales[cols[i][0][1]], s] for i, s in zip(chosen, chosen_scores)]}
+            "cells": [[cols[i][0][0], candidates.scales[cols[i][0][1]], s] for i, s in zip(chosen, chosen_scores, strict=True)]}

@@ -431,7 +431,7 @@ def test_roi_rasterisation_bounded():
     # the same pixels as filling every segment over the whole image
     pts = rng.uniform(0, 40, (12, 2))
     ref = np.zeros((40, 40), bool)
-    for a, b in zip(pts[:-1], pts[1:]):
+    for a, b in zip(pts[:-1], pts[1:], strict=True):
         d = np.hypot(*(b - a))
         n = np.array([-(b - a)[1], (b - a)[0]]) / d * 1.5
         ref |= fill_polygons([np.array([a + n, b + n, b - n, a - n])], (40, 40))

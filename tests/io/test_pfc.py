@@ -33,7 +33,7 @@ def test_round_trip_identical(trained, saved, blobs2d):
     assert back.spec == trained.spec
     assert back.training["oob_error"] == trained.training["oob_error"]
     assert np.array_equal(back.predict(blobs2d), trained.predict(blobs2d))
-    for a, b in zip(back.labels, trained.labels):
+    for a, b in zip(back.labels, trained.labels, strict=True):
         assert np.array_equal(a.dense(), b.dense())
     assert back.feature_names == trained.feature_names
 

@@ -54,7 +54,7 @@ def train(imps, rois="manager", *, features=DEFAULT_FEATURES, classes=None, tree
     imps = _as_list(imps)
     sources = _as_list(rois) if isinstance(rois, (list, tuple)) and len(rois) == len(imps) and len(imps) > 1 else [rois] * len(imps)
     arrays, labels, axes_list, names_all, colors_all = [], [], [], None, None
-    for imp, src in zip(imps, sources):
+    for imp, src in zip(imps, sources, strict=True):
         arr, ax, _ = from_imageplus(imp)
         lab4, names, cols = labels_for_imageplus(imp, src, classes=classes if classes is not None else names_all)
         if names_all is None:

@@ -89,7 +89,7 @@ def from_imageplus(imp) -> tuple[np.ndarray, str, Calibration]:
         for t in range(T):
             for z in range(Z):
                 out[t, z] = _plane_to_numpy(stack.getPixels(imp.getStackIndex(1, z + 1, t + 1)), bd, H, W)
-        axes = "".join(a for a, n in zip("tz", (T, Z)) if n > 1) + "yxc"
+        axes = "".join(a for a, n in zip("tz", (T, Z), strict=True) if n > 1) + "yxc"
         full = "tzyxc"
     else:
         out = np.empty((T, Z, C, H, W), _BITDEPTH_DTYPE[bd])
@@ -97,7 +97,7 @@ def from_imageplus(imp) -> tuple[np.ndarray, str, Calibration]:
             for z in range(Z):
                 for c in range(C):
                     out[t, z, c] = _plane_to_numpy(stack.getPixels(imp.getStackIndex(c + 1, z + 1, t + 1)), bd, H, W)
-        axes = "".join(a for a, n in zip("tzc", (T, Z, C)) if n > 1) + "yx"
+        axes = "".join(a for a, n in zip("tzc", (T, Z, C), strict=True) if n > 1) + "yx"
         full = "tzcyx"
     squeeze = tuple(i for i, a in enumerate(full) if a not in axes)
     return out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in squeeze)), axes, get_calibration(imp)

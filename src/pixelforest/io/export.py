@@ -31,7 +31,7 @@ def axistags_json(axes: str) -> str:
 
 def export_chunks(shape, axes: str) -> tuple[int, ...]:
     """Chunks of an exported array: 1 along t and c, 64 (3D) or 256 (2D) along the spatial axes."""
-    return tuple(1 if a in "tc" else min(n, 64 if "z" in axes else 256) for n, a in zip(shape, axes))
+    return tuple(1 if a in "tc" else min(n, 64 if "z" in axes else 256) for n, a in zip(shape, axes, strict=True))
 
 
 def output_shape(shape5, out_axes: str) -> tuple[int, ...]:
@@ -42,7 +42,7 @@ def output_shape(shape5, out_axes: str) -> tuple[int, ...]:
 def to_output_layout(res5: np.ndarray, out_axes: str) -> np.ndarray:
     """(T, Z, Y, X, K) -> the input's axes with c (the result channels) in place."""
     present = [a for a in _axes.CANONICAL if a in out_axes]
-    r = res5.reshape(tuple(n for a, n in zip(_axes.CANONICAL, res5.shape) if a in out_axes))
+    r = res5.reshape(tuple(n for a, n in zip(_axes.CANONICAL, res5.shape, strict=True) if a in out_axes))
     return np.transpose(r, [present.index(a) for a in out_axes])
 
 

@@ -231,8 +231,9 @@ class IlastikProject:
             dims = [raw_shape[raw_axes.index(a)] for a in block_axes]
             if len(sl) == len(lab_axes) + 1:
                 dims = [raw_shape[raw_axes.index(a)] for a in lab_axes]
+            # the block's slices, with or without the trailing channel slice (strict=False below)
             if len(sl) not in (len(dims) + 1, len(dims)) or any(
-                    not 0 <= s.start < s.stop <= n for s, n in zip(sl, dims + [1])):
+                    not 0 <= s.start < s.stop <= n for s, n in zip(sl, dims + [1], strict=False)):
                 raise IlpError(f"{where}: blockSlice {_s(ds.attrs['blockSlice'])} lies outside the image "
                                f"(shape {tuple(dims)}, axes {''.join(block_axes)!r})")
             data = np.asarray(ds[()])
@@ -240,12 +241,12 @@ class IlastikProject:
                 sl, data = sl[:-1], data[..., 0]
             elif len(sl) == len(lab_axes) + 1:  # some versions keep singleton axes
                 full = sl[:-1]
-                sl = tuple(s for s, a in zip(full, lab_axes) if a in block_axes)
+                sl = tuple(s for s, a in zip(full, lab_axes, strict=True) if a in block_axes)
                 data = data[..., 0].reshape(tuple(s.stop - s.start for s in sl))
             if len(sl) != len(block_axes) or data.shape != tuple(s.stop - s.start for s in sl):
                 raise IlpError(f"{self.path}: label block {key}/{name} does not fit the lane's axes {lab_axes!r}")
             index = [0] * len(lab_axes)
-            for a, s in zip(block_axes, sl):
+            for a, s in zip(block_axes, sl, strict=True):
                 index[lab_axes.index(a)] = s
             view = out[tuple(index)]
             data = data.reshape(view.shape)
@@ -406,7 +407,7 @@ def _write_lanes(f, lanes, raw, path: Path) -> None:
     g.create_dataset("Role Names", data=np.array([b"Raw Data", b"Prediction Mask"], dtype="S15"))
     g.create_dataset("StorageVersion", data=b"0.2", dtype=vlen)
     infos = g.create_group("infos")
-    for i, (li, src) in enumerate(zip(lanes, raw)):
+    for i, (li, src) in enumerate(zip(lanes, raw, strict=True)):
         if not src:
             raise ValueError(f"labelled image {i} has no raw data path; pass it with --raw-data")
         source = parse_source(src)
