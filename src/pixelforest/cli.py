@@ -53,56 +53,10 @@ def _progress_bar(desc: str, enabled: bool, unit: str = "block"):
 
 
 def cmd_train(args) -> int:
-    from . import axes as _axes
-    from .features import DEFAULT_FEATURES, resolve_spec
-    from .io.images import read_image
     from .io.pfc import save_classifier
     from .training import train
 
-    labels = args.labels
-    images = list(args.images or [])
-    ilp = None
-    if len(labels) == 1 and labels[0].lower().endswith(".ilp"):
-        from .io.ilp import IlastikProject
-
-        ilp = IlastikProject(labels[0], allow_external=args.allow_external)
-    elif any(lab.lower().endswith(".ilp") for lab in labels):
-        raise CLIError("--labels: give either one .ilp project or one label image per IMAGE, not both")
-    classes = args.classes.split(",") if args.classes else None
-    colors = None
-    if ilp is not None:
-        with ilp:
-            imgs, labs, axes, names = ilp.training_data()
-            if images:
-                if len(images) != len(imgs):
-                    raise CLIError(f"{len(images)} IMAGE(s) given but the project has {len(imgs)} labelled lane(s)")
-                read = [read_image(p, args.axes, allow_external=args.allow_external) for p in images]
-                imgs = [r[0] for r in read]
-                axes = [r[1] for r in read]
-                names = [str(p) for p in images]
-            if not imgs:
-                raise CLIError(f"{ilp.path}: the project has no labelled pixels in any lane")
-            spec = (ilp.feature_spec() if args.features in (None, "from-ilp")
-                    else "auto" if args.features == "auto" else resolve_spec(args.features))
-            classes = classes or ilp.label_names() or None
-            colors = ilp.label_colors() or None
-    else:
-        if args.features == "from-ilp":
-            raise CLIError("--features from-ilp needs --labels PROJECT.ilp")
-        if not images:
-            raise CLIError("give the training IMAGE(s) (or --labels PROJECT.ilp to use the project's own data)")
-        if len(images) != len(labels):
-            raise CLIError(f"{len(images)} IMAGE(s) but {len(labels)} --labels; give one label image per image")
-        read = [read_image(p, args.axes, allow_external=args.allow_external) for p in images]
-        imgs = [r[0] for r in read]
-        axes = [r[1] for r in read]
-        depth = min(_axes.to_canonical(im, _axes.resolve_axes(im.ndim, a)).shape[1] for im, a in zip(imgs, axes, strict=True))
-        spec = "auto" if args.features == "auto" else resolve_spec(args.features or DEFAULT_FEATURES, depth)
-        names = [str(p) for p in images]
-        labs = []
-        for p in labels:
-            lab, _ = read_image(p, allow_external=args.allow_external)
-            labs.append(lab)
+    imgs, labs, axes, names, spec, classes, colors = _training_inputs(args)
     t0 = time.time()
     if not args.quiet:
         what = ("the preset chosen on the labels (features auto)" if spec == "auto"
@@ -111,18 +65,86 @@ def cmd_train(args) -> int:
     clf = train(imgs, labs, features=spec, trees=args.trees, seed=args.seed, axes=axes, classes=classes,
                 colors=colors, image_names=names, stages=args.stages)
     save_classifier(clf, args.output)
-    dt = time.time() - t0
+    _print_trained(clf, args.output, time.time() - t0)
+    return 0
+
+
+def _training_inputs(args):
+    """``(images, label images, axes, names, features, classes, colours)`` to train on: one ilastik
+    project's (``--labels PROJECT.ilp``, optionally with other IMAGEs) or IMAGE and label files'."""
+    labels = args.labels
+    classes = args.classes.split(",") if args.classes else None
+    if len(labels) == 1 and labels[0].lower().endswith(".ilp"):
+        from .io.ilp import IlastikProject
+
+        with IlastikProject(labels[0], allow_external=args.allow_external) as ilp:
+            return _project_inputs(ilp, args, classes)
+    if any(lab.lower().endswith(".ilp") for lab in labels):
+        raise CLIError("--labels: give either one .ilp project or one label image per IMAGE, not both")
+    return _file_inputs(args, classes)
+
+
+def _read_images(paths, args):
+    """The images at ``paths`` and their axes."""
+    from .io.images import read_image
+
+    read = [read_image(p, args.axes, allow_external=args.allow_external) for p in paths]
+    return [r[0] for r in read], [r[1] for r in read]
+
+
+def _project_inputs(ilp, args, classes):
+    """Training inputs from an open ilastik project: its lanes' labels, on its own raw data or on
+    the IMAGEs given (one per labelled lane); its features, class names and colours by default."""
+    from .features import resolve_spec
+
+    images = list(args.images or [])
+    imgs, labs, axes, names = ilp.training_data()
+    if images:
+        if len(images) != len(imgs):
+            raise CLIError(f"{len(images)} IMAGE(s) given but the project has {len(imgs)} labelled lane(s)")
+        imgs, axes = _read_images(images, args)
+        names = [str(p) for p in images]
+    if not imgs:
+        raise CLIError(f"{ilp.path}: the project has no labelled pixels in any lane")
+    spec = (ilp.feature_spec() if args.features in (None, "from-ilp")
+            else "auto" if args.features == "auto" else resolve_spec(args.features))
+    return imgs, labs, axes, names, spec, classes or ilp.label_names() or None, ilp.label_colors() or None
+
+
+def _file_inputs(args, classes):
+    """Training inputs from IMAGE files and one label image per IMAGE; the features fit the
+    thinnest image's depth."""
+    from . import axes as _axes
+    from .features import DEFAULT_FEATURES, resolve_spec
+    from .io.images import read_image
+
+    images = list(args.images or [])
+    if args.features == "from-ilp":
+        raise CLIError("--features from-ilp needs --labels PROJECT.ilp")
+    if not images:
+        raise CLIError("give the training IMAGE(s) (or --labels PROJECT.ilp to use the project's own data)")
+    if len(images) != len(args.labels):
+        raise CLIError(f"{len(images)} IMAGE(s) but {len(args.labels)} --labels; give one label image per image")
+    imgs, axes = _read_images(images, args)
+    depth = min(_axes.to_canonical(im, _axes.resolve_axes(im.ndim, a)).shape[1]
+                for im, a in zip(imgs, axes, strict=True))
+    spec = "auto" if args.features == "auto" else resolve_spec(args.features or DEFAULT_FEATURES, depth)
+    labs = [read_image(p, allow_external=args.allow_external)[0] for p in args.labels]
+    return imgs, labs, axes, [str(p) for p in images], spec, classes, None
+
+
+def _print_trained(clf, output, seconds: float) -> None:
+    """The train command's summary line (and the automatic choices made, if any)."""
     t = clf.training
     if "auto" in t:
         from .autotune import describe
 
         print(describe(t["auto"]), file=sys.stderr)
     oob = "n/a" if t.get("oob_error") is None else f"{t['oob_error']:.4f}"
-    print(f"saved {args.output}: {clf.n_classes} classes {clf.class_names}, {clf.n_features} features, "
+    print(f"saved {output}: {clf.n_classes} classes {clf.class_names}, {clf.n_features} features, "
           + (f"{clf.stages} auto-context stages, " if clf.stages > 1 else "") +
           f"{t['n_samples']} labelled pixels {t['samples_per_class']}, {t['trees']} trees, OOB error {oob} "
-          f"({dt:.1f} s)")
-    return 0
+          f"({seconds:.1f} s)")
 
 
 # ---------------------------------------------------------------------- predict

@@ -536,7 +536,7 @@ def from_vigra_trees(trees: list[tuple[np.ndarray, np.ndarray]], n_classes: int 
     left when ``x[column] < parameters[addr + 1]``; a leaf's class
     probabilities are ``parameters[addr + 1 : addr + 1 + n_classes]``.
     """
-    feats, thrs, lefts, rights, vals, roots = [], [], [], [], [], []
+    parts, roots = [], []
     n_feat = None
     offset = 0
     for ti, (topo, params) in enumerate(trees):
@@ -550,68 +550,76 @@ def from_vigra_trees(trees: list[tuple[np.ndarray, np.ndarray]], n_classes: int 
             n_classes = n_classes or nc
         if nf != n_feat or nc != n_classes:
             raise ValueError(f"vigra tree {ti}: {nf} features / {nc} classes differ from the forest's")
-        # breadth-first renumbering from the root at index 2
-        order = {2: 0}
-        queue = [2]
-        qi = 0
-        while qi < len(queue):
-            n = queue[qi]
-            qi += 1
-            if n + 1 >= topo.size:
-                raise ValueError(f"vigra tree {ti}: node index {n} outside the topology array")
-            typ = topo[n]
-            if typ == VIGRA_LEAF:
-                continue
-            if typ != 0:
-                raise ValueError(f"vigra tree {ti}: unsupported node type {typ:#x} at {n}")
-            if n + 4 >= topo.size:
-                raise ValueError(f"vigra tree {ti}: split node {n} truncated")
-            for child in (topo[n + 2], topo[n + 3]):
-                if child in order or not 2 <= child < topo.size:
-                    raise ValueError(f"vigra tree {ti}: invalid child index {child}")
-                order[child] = len(queue)
-                queue.append(child)
-        m = len(queue)
-        feat = np.zeros(m, np.int64)
-        thr = np.zeros(m, np.float64)
-        left = np.full(m, LEAF, np.int64)
-        right = np.full(m, LEAF, np.int64)
-        val = np.zeros((m, n_classes), np.float64)
-        for n, i in order.items():
-            addr = topo[n + 1]
-            if topo[n] == VIGRA_LEAF:
-                if addr + 1 + n_classes > params.size or addr < 0:
-                    raise ValueError(f"vigra tree {ti}: leaf parameters out of range")
-                p = params[addr + 1: addr + 1 + n_classes]
-                s = p.sum()
-                val[i] = p / s if s > 0 else p
-            else:
-                if addr + 1 >= params.size or addr < 0:
-                    raise ValueError(f"vigra tree {ti}: split parameters out of range")
-                feat[i] = topo[n + 4]
-                thr[i] = params[addr + 1]
-                left[i] = order[topo[n + 2]] + offset
-                right[i] = order[topo[n + 3]] + offset
-        feats.append(feat)
-        thrs.append(f32_threshold_lt(thr))
-        lefts.append(left)
-        rights.append(right)
-        vals.append(val)
+        order = _vigra_order(topo, ti)
+        parts.append(_vigra_tree_arrays(topo, params, order, n_classes, offset, ti))
         roots.append(offset)
-        offset += m
+        offset += len(order)
     if n_feat is None:
         raise ValueError("vigra forest has no trees")
     return Forest.from_arrays(
         {
             "roots": np.array(roots),
-            "feature": np.concatenate(feats),
-            "threshold": np.concatenate(thrs),
-            "left": np.concatenate(lefts),
-            "right": np.concatenate(rights),
-            "value": np.concatenate(vals).astype(np.float32),
+            "feature": np.concatenate([p[0] for p in parts]),
+            "threshold": np.concatenate([p[1] for p in parts]),
+            "left": np.concatenate([p[2] for p in parts]),
+            "right": np.concatenate([p[3] for p in parts]),
+            "value": np.concatenate([p[4] for p in parts]).astype(np.float32),
         },
         n_features=n_feat,
     )
+
+
+def _vigra_order(topo: np.ndarray, ti: int) -> dict[int, int]:
+    """Breadth-first renumbering of vigra tree ``ti``'s nodes from the root at index 2:
+    ``{topology index: node number}``; a malformed topology is a ``ValueError``."""
+    order = {2: 0}
+    queue = [2]
+    qi = 0
+    while qi < len(queue):
+        n = queue[qi]
+        qi += 1
+        if n + 1 >= topo.size:
+            raise ValueError(f"vigra tree {ti}: node index {n} outside the topology array")
+        typ = topo[n]
+        if typ == VIGRA_LEAF:
+            continue
+        if typ != 0:
+            raise ValueError(f"vigra tree {ti}: unsupported node type {typ:#x} at {n}")
+        if n + 4 >= topo.size:
+            raise ValueError(f"vigra tree {ti}: split node {n} truncated")
+        for child in (topo[n + 2], topo[n + 3]):
+            if child in order or not 2 <= child < topo.size:
+                raise ValueError(f"vigra tree {ti}: invalid child index {child}")
+            order[child] = len(queue)
+            queue.append(child)
+    return order
+
+
+def _vigra_tree_arrays(topo, params, order: dict[int, int], n_classes: int, offset: int, ti: int) -> tuple:
+    """``(feature, threshold, left, right, value)`` of vigra tree ``ti`` in ``order``, its children
+    numbered from ``offset`` (the tree's first node in the forest)."""
+    m = len(order)
+    feat = np.zeros(m, np.int64)
+    thr = np.zeros(m, np.float64)
+    left = np.full(m, LEAF, np.int64)
+    right = np.full(m, LEAF, np.int64)
+    val = np.zeros((m, n_classes), np.float64)
+    for n, i in order.items():
+        addr = topo[n + 1]
+        if topo[n] == VIGRA_LEAF:
+            if addr + 1 + n_classes > params.size or addr < 0:
+                raise ValueError(f"vigra tree {ti}: leaf parameters out of range")
+            p = params[addr + 1: addr + 1 + n_classes]
+            s = p.sum()
+            val[i] = p / s if s > 0 else p
+        else:
+            if addr + 1 >= params.size or addr < 0:
+                raise ValueError(f"vigra tree {ti}: split parameters out of range")
+            feat[i] = topo[n + 4]
+            thr[i] = params[addr + 1]
+            left[i] = order[topo[n + 2]] + offset
+            right[i] = order[topo[n + 3]] + offset
+    return feat, f32_threshold_lt(thr), left, right, val
 
 
 def concat(forests: list[Forest]) -> Forest:

@@ -277,8 +277,39 @@ def _check_arrays(path, m: dict, members: dict) -> list[str]:
     any is read: every forest array and label array present with consistent dtypes and shapes, no
     member that nothing uses, the declared sizes within the limits and the memory available."""
     declared = m["arrays"]
+    need: dict[str, tuple] = {}  # name -> (dtype kinds, shape)
+    need.update(_forest_arrays(path, m, declared))
+    need.update(_label_arrays(path, m, declared))
+    unused = sorted(set(declared) - set(need))
+    if unused:
+        raise _fail(path, f"the manifest declares arrays that nothing uses: {unused[:5]}; refusing the file")
+    stray = sorted(k for k in members if k != "manifest.json" and
+                   not (k.startswith("arrays/") and k.endswith(".npy") and k[7:-4] in need))
+    if stray:
+        raise _fail(path, f"the archive holds members that are not part of the classifier: {stray[:5]}")
+    total = sum(_declared_bytes(path, name, declared.get(name), kinds, shape, members)
+                for name, (kinds, shape) in need.items())
+    if total > MAX_TOTAL_BYTES:
+        raise _fail(path, f"the arrays declare {total} bytes in all, more than the {MAX_TOTAL_BYTES} allowed")
+    avail = available_memory()
+    if 2 * total > avail:
+        raise _fail(path, f"the arrays need {2 * total / 2**30:.1f} GiB of memory to load but only "
+                          f"{avail / 2**30:.1f} GiB are available")
+    return list(need)
+
+
+def _declared_length(meta):
+    """The length a manifest entry declares for a 1-D array, else None."""
+    if isinstance(meta, dict) and isinstance(meta.get("shape"), list) and len(meta["shape"]) == 1:
+        return meta["shape"][0]
+    return None
+
+
+def _forest_arrays(path, m: dict, declared: dict) -> dict[str, tuple]:
+    """The forest arrays each stage needs: ``{name: (dtype kinds, shape)}``, the stages' forest
+    entries checked."""
     n_classes = len(m["classes"])
-    need: dict[str, tuple] = {}  # name -> (dtype kinds, shape with None for "any")
+    need: dict[str, tuple] = {}
     for prefix, st in _stages(path, m):
         where = f"stage {prefix.rstrip('_')!r}" if prefix else "forest"
         if "training" in st and st["training"] is not None and not isinstance(st["training"], dict):
@@ -296,8 +327,7 @@ def _check_arrays(path, m: dict, members: dict) -> list[str]:
         if not 1 <= fm["n_features"] <= 2**20:
             raise _fail(path, f"{where} has {fm['n_features']} features; expected 1 to {2**20}")
         meta = declared.get(prefix + "forest_feature")
-        n_nodes = meta.get("shape", [None])[0] if isinstance(meta, dict) and isinstance(meta.get("shape"), list) \
-            and len(meta["shape"]) == 1 else None
+        n_nodes = _declared_length(meta)
         if not _is_int(n_nodes) or n_nodes < 1:
             raise _fail(path, f"{where}: array {prefix}forest_feature must be declared with a 1-D shape (n_nodes,), "
                               f"got {meta!r:.200}")
@@ -308,8 +338,15 @@ def _check_arrays(path, m: dict, members: dict) -> list[str]:
             need[prefix + "forest_" + k] = ("iu", [n_nodes])
         need[prefix + "forest_threshold"] = ("f", [n_nodes])
         need[prefix + "forest_value"] = ("f", [n_nodes, n_classes])
+    return need
+
+
+def _label_arrays(path, m: dict, declared: dict) -> dict[str, tuple]:
+    """The sparse label arrays (index and value) of each label entry: ``{name: (dtype kinds, shape)}``,
+    the entries' image shapes and declared lengths checked."""
     if len(m["labels"]) > MAX_LABEL_IMAGES:
         raise _fail(path, f"{len(m['labels'])} label entries; at most {MAX_LABEL_IMAGES}")
+    need: dict[str, tuple] = {}
     for i, lm in enumerate(m["labels"]):
         shape = lm.get("shape") if isinstance(lm, dict) else None
         if not (isinstance(shape, list) and len(shape) == 4 and all(_is_int(v) and 1 <= v <= 2**31 for v in shape)
@@ -317,48 +354,36 @@ def _check_arrays(path, m: dict, members: dict) -> list[str]:
             raise _fail(path, f"label entry {i} must give its image shape as 4 positive integers (t, z, y, x), "
                               f"got {shape!r:.200}")
         meta = declared.get(f"labels_{i}_index")
-        n = meta.get("shape", [None])[0] if isinstance(meta, dict) and isinstance(meta.get("shape"), list) \
-            and len(meta["shape"]) == 1 else None
+        n = _declared_length(meta)
         if not _is_int(n) or not 0 <= n <= math.prod(shape):
             raise _fail(path, f"label entry {i}: array labels_{i}_index must be 1-D with at most one entry per "
                               f"pixel of its image, got {meta!r:.200}")
         need[f"labels_{i}_index"] = ("iu", [n])
         need[f"labels_{i}_value"] = ("u", [n])
-    unused = sorted(set(declared) - set(need))
-    if unused:
-        raise _fail(path, f"the manifest declares arrays that nothing uses: {unused[:5]}; refusing the file")
-    stray = sorted(k for k in members if k != "manifest.json" and
-                   not (k.startswith("arrays/") and k.endswith(".npy") and k[7:-4] in need))
-    if stray:
-        raise _fail(path, f"the archive holds members that are not part of the classifier: {stray[:5]}")
-    total = 0
-    for name, (kinds, shape) in need.items():
-        meta = declared.get(name)
-        if not isinstance(meta, dict):
-            raise _fail(path, f"array {name!r} is missing from the manifest")
-        if not isinstance(meta.get("dtype"), str) or meta["dtype"] not in ALLOWED_DTYPES \
-                or np.dtype(meta["dtype"]).kind not in kinds:
-            raise _fail(path, f"array {name!r} has a disallowed dtype {meta.get('dtype')!r:.50}; expected a plain "
-                              f"{'integer' if 'i' in kinds else 'unsigned integer' if kinds == 'u' else 'floating point'} "
-                              f"array")
-        if meta.get("shape") != shape:
-            raise _fail(path, f"array {name!r}: the manifest says shape {meta.get('shape')!r:.100} but the "
-                              f"classifier needs {shape}")
-        nbytes = math.prod(shape) * np.dtype(meta["dtype"]).itemsize
-        if nbytes > MAX_MEMBER_BYTES:
-            raise _fail(path, f"array {name!r} declares {nbytes} bytes, more than the {MAX_MEMBER_BYTES} allowed")
-        info = members.get(f"arrays/{name}.npy")
-        if info is not None and info.file_size > nbytes + 65536:
-            raise _fail(path, f"array member {name!r} holds {info.file_size} bytes, far more than its declared "
-                              f"{nbytes}; the file is damaged")
-        total += nbytes
-    if total > MAX_TOTAL_BYTES:
-        raise _fail(path, f"the arrays declare {total} bytes in all, more than the {MAX_TOTAL_BYTES} allowed")
-    avail = available_memory()
-    if 2 * total > avail:
-        raise _fail(path, f"the arrays need {2 * total / 2**30:.1f} GiB of memory to load but only "
-                          f"{avail / 2**30:.1f} GiB are available")
-    return list(need)
+    return need
+
+
+def _declared_bytes(path, name: str, meta, kinds: str, shape: list, members: dict) -> int:
+    """The bytes array ``name`` declares, its manifest entry (``meta``) checked against the dtype
+    ``kinds`` and ``shape`` the classifier needs, the per-array limit and its archive member's size."""
+    if not isinstance(meta, dict):
+        raise _fail(path, f"array {name!r} is missing from the manifest")
+    if not isinstance(meta.get("dtype"), str) or meta["dtype"] not in ALLOWED_DTYPES \
+            or np.dtype(meta["dtype"]).kind not in kinds:
+        kind = "integer" if "i" in kinds else "unsigned integer" if kinds == "u" else "floating point"
+        raise _fail(path, f"array {name!r} has a disallowed dtype {meta.get('dtype')!r:.50}; expected a plain "
+                          f"{kind} array")
+    if meta.get("shape") != shape:
+        raise _fail(path, f"array {name!r}: the manifest says shape {meta.get('shape')!r:.100} but the "
+                          f"classifier needs {shape}")
+    nbytes = math.prod(shape) * np.dtype(meta["dtype"]).itemsize
+    if nbytes > MAX_MEMBER_BYTES:
+        raise _fail(path, f"array {name!r} declares {nbytes} bytes, more than the {MAX_MEMBER_BYTES} allowed")
+    info = members.get(f"arrays/{name}.npy")
+    if info is not None and info.file_size > nbytes + 65536:
+        raise _fail(path, f"array member {name!r} holds {info.file_size} bytes, far more than its declared "
+                          f"{nbytes}; the file is damaged")
+    return nbytes
 
 
 def _check_manifest(path, m) -> None:
