@@ -175,7 +175,8 @@ def cmd_predict(args) -> int:
     failed = []
     for spec in images:
         try:
-            r = predict_file(clf, spec, source, fmt, target=out_file, fmt_string=args.output_filename_format or DEFAULT_NAME,
+            r = predict_file(clf, spec, source, fmt, target=out_file,
+                             fmt_string=args.output_filename_format or DEFAULT_NAME,
                              out_dir=out_dir, dataset=args.output_internal_path, axes=args.axes,
                              block_shape=args.block_shape, progress=_progress_bar(Path(str(spec)).name, not args.quiet),
                              dtype=args.export_dtype, export_drange=args.export_drange, in_drange=args.pipeline_drange,
@@ -193,7 +194,8 @@ def cmd_predict(args) -> int:
             print(f"pixelforest predict: {spec}: {error_message(e)}", file=sys.stderr)
             failed.append(str(spec))
     if failed:
-        print(f"pixelforest predict: {len(failed)} of {len(images)} input(s) failed: {', '.join(failed)}", file=sys.stderr)
+        print(f"pixelforest predict: {len(failed)} of {len(images)} input(s) failed: {', '.join(failed)}",
+              file=sys.stderr)
         return EXIT_ERROR
     return 0
 
@@ -220,7 +222,8 @@ def cmd_batch(args) -> int:
         dtype=args.export_dtype, export_drange=args.export_drange, in_drange=args.pipeline_drange,
         allow_external=args.allow_external)
     return _report(rows, ("status", "input", "output", "seconds"), "batch",
-                   "batch: {done} done, {skipped} skipped, {failed} failed of {n} file(s)" + f" in {time.time() - t0:.1f} s")
+                   "batch: {done} done, {skipped} skipped, {failed} failed of {n} file(s)"
+                   + f" in {time.time() - t0:.1f} s")
 
 
 # ---------------------------------------------------------------------- objects
@@ -300,7 +303,8 @@ def cmd_convert(args) -> int:
 
     rows = convert(args.inputs, args.output, layout=args.layout, dataset=args.dataset, compression=args.compression,
                    axes=args.axes, to_tiff=args.to_tiff, skip_existing=not args.overwrite,
-                   progress=_progress_bar("converting", not args.quiet, unit="file"), allow_external=args.allow_external)
+                   progress=_progress_bar("converting", not args.quiet, unit="file"),
+                   allow_external=args.allow_external)
     return _report(rows, ("status", "input", "output", "axes", "shape", "dtype"), "convert",
                    "converted {done}, skipped {skipped}, failed {failed} of {n} file(s)")
 
@@ -336,7 +340,8 @@ def cmd_export_ilp(args) -> int:
         path = write_ilp(clf, args.output, raw_data=args.raw_data)
     kept, dropped = ilastik_cells(clf.spec)
     print(f"wrote {path}: {len(clf.labels)} lane(s), classes {clf.class_names}, {len(kept)} feature cells "
-          f"(ilastik retrains on load)" + (f"; left out, as ilastik has no such feature: {', '.join(dropped)}" if dropped else ""))
+          f"(ilastik retrains on load)"
+          + (f"; left out, as ilastik has no such feature: {', '.join(dropped)}" if dropped else ""))
     return 0
 
 
@@ -352,7 +357,8 @@ def cmd_info(args) -> int:
         with IlastikProject(args.model, allow_external=args.allow_external) as ilp:
             if ilp.forest() is None:  # a project ilastik retrains on load
                 spec = ilp.feature_spec()
-                print(f"ilastik project: {args.model} (ilastik {ilp.version}, no trained forest: ilastik retrains on load)")
+                print(f"ilastik project: {args.model} (ilastik {ilp.version}, no trained forest: "
+                      f"ilastik retrains on load)")
                 print(f"classes: {', '.join(ilp.label_names())}")
                 print(f"features: {len(spec.cells())} (feature, scale) cells; scales {list(spec.scales)}")
                 for lane in ilp.lanes():
@@ -361,11 +367,13 @@ def cmd_info(args) -> int:
     clf = load_classifier(args.model, allow_external=args.allow_external)
     t = clf.training
     print(f"classifier: {args.model} ({clf.source})")
-    print(f"classes ({clf.n_classes}): " + ", ".join(f"{n} {tuple(c)}" for n, c in zip(clf.class_names, clf.class_colors, strict=True)))
+    print(f"classes ({clf.n_classes}): "
+          + ", ".join(f"{n} {tuple(c)}" for n, c in zip(clf.class_names, clf.class_colors, strict=True)))
     print(f"input: {clf.n_channels} channel(s), {clf.ndim}D")
     cells = clf.spec.cells()
-    print(f"features: {clf.n_features} channels from {len(cells)} (feature, scale) cells; scales {list(clf.spec.scales)}; "
-          f"structure tensor rule {clf.spec.structure_tensor}; intensity normalisation {clf.spec.normalize}")
+    print(f"features: {clf.n_features} channels from {len(cells)} (feature, scale) cells; "
+          f"scales {list(clf.spec.scales)}; structure tensor rule {clf.spec.structure_tensor}; "
+          f"intensity normalisation {clf.spec.normalize}")
     if args.verbose:
         for i, n in enumerate(clf.feature_names):
             print(f"  [{i}] {n}")
@@ -375,8 +383,8 @@ def cmd_info(args) -> int:
         print(f"auto-context: {clf.stages} stages; each stage after the first also filters the previous stage's "
               f"{clf.n_classes} probability maps ({clf.n_inputs} input channels)")
     if "n_samples" in t:
-        print(f"training: {t['n_samples']} labelled pixels {t.get('samples_per_class')} on {t.get('n_images')} image(s), "
-              f"mtry {t.get('mtry')}, seed {t.get('seed')}")
+        print(f"training: {t['n_samples']} labelled pixels {t.get('samples_per_class')} on {t.get('n_images')} "
+              f"image(s), mtry {t.get('mtry')}, seed {t.get('seed')}")
     oob = t.get("oob_error")
     print(f"out-of-bag error: {'n/a' if oob is None else f'{oob:.4f}'}")
     for k in ("from_ilastik_project", "ilastik_version"):
@@ -456,7 +464,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stages", type=int, default=1, choices=range(1, 5), metavar="N",
                    help="auto-context stages (default 1; 2 = ilastik's Autocontext: a second forest on the features "
                         "of the image plus the first forest's probabilities)")
-    t.add_argument("--axes", "--input_axes", dest="axes", help="axes of the images, e.g. yxc or tzyx (default: from the file)")
+    t.add_argument("--axes", "--input_axes", dest="axes",
+                   help="axes of the images, e.g. yxc or tzyx (default: from the file)")
     t.add_argument("-o", "--output", required=True, metavar="MODEL", help="classifier file to write (.pfc)")
     t.add_argument("-q", "--quiet", action="store_true")
     _allow_external(t)
@@ -465,7 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("predict", help="apply a classifier (or an ilastik project's forest) to images")
     r.add_argument("model", metavar="MODEL", help="classifier file (.pfc) or ilastik project (.ilp)")
     r.add_argument("images", nargs="*", metavar="IMAGE")
-    r.add_argument("--raw_data", "--raw-data", nargs="+", dest="raw_data", metavar="IMAGE", help="images (ilastik spelling)")
+    r.add_argument("--raw_data", "--raw-data", nargs="+", dest="raw_data", metavar="IMAGE",
+                   help="images (ilastik spelling)")
     _export_options(r)
     r.add_argument("-o", "--output", help="output file (one input) or folder (replaces {dataset_dir})")
     r.add_argument("-q", "--quiet", action="store_true")
@@ -474,12 +484,14 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("batch", help="apply a classifier to many files (folders, globs), resumable, out of core")
     b.add_argument("model", metavar="MODEL", help="classifier file (.pfc) or ilastik project (.ilp)")
     b.add_argument("inputs", nargs="*", metavar="INPUT", help="files, folders or globs")
-    b.add_argument("--raw_data", "--raw-data", nargs="+", dest="raw_data", metavar="INPUT", help="inputs (ilastik spelling)")
+    b.add_argument("--raw_data", "--raw-data", nargs="+", dest="raw_data", metavar="INPUT",
+                   help="inputs (ilastik spelling)")
     _export_options(b)
     b.add_argument("-o", "--output", help="output folder (replaces {dataset_dir})")
     b.add_argument("--jobs", type=int, default=1, help="files predicted in parallel processes (default 1)")
     b.add_argument("--scheduler", help="run the block-wise pipeline on Dask: threads, processes or tcp://HOST:PORT")
-    b.add_argument("--memory", type=float, help="memory for one block in MB (default: a quarter of the available, <= 1 GB)")
+    b.add_argument("--memory", type=float,
+                   help="memory for one block in MB (default: a quarter of the available, <= 1 GB)")
     b.add_argument("--overwrite", action="store_true", help="predict again even when the output exists")
     b.add_argument("-q", "--quiet", action="store_true")
     b.set_defaults(func=cmd_batch)

@@ -450,7 +450,8 @@ if _HAVE_NUMBA:
                 out[i, c] = acc[c, i] * inv
 
     @numba.njit(parallel=True, cache=True, nogil=True)
-    def _predict_blocks(X, roots, nodes, leaves, depth, size, workers, claimed, stop, out):  # pragma: no cover - compiled
+    def _predict_blocks(X, roots, nodes, leaves, depth, size, workers, claimed, stop,
+                        out):  # pragma: no cover - compiled
         """Workers take blocks of ``size`` samples one at a time (``claimed[0]`` counts them out)."""
         n, nf = X.shape
         n_blocks = (n + size - 1) // size

@@ -76,7 +76,8 @@ class Session:
     def _keep(self, spec: FeatureSpec, keys: list, full: np.ndarray) -> np.ndarray:
         """The session's cells become views of ``full`` (its features side by side): no second
         copy is kept, and asking again (retrain, predict) costs nothing."""
-        for key, col in zip(keys, spec.columns(self.image5.shape[-1], 3 if self.image5.shape[1] > 1 else 2), strict=True):
+        cols = spec.columns(self.image5.shape[-1], 3 if self.image5.shape[1] > 1 else 2)
+        for key, col in zip(keys, cols, strict=True):
             self._cells[key] = full[..., col.start:col.stop]
         self._assembled = (keys, full)
         return full
@@ -97,7 +98,8 @@ class Session:
             sis = sorted({si for _, si in cells}, key=lambda si: spec.scales[si])
             sub = FeatureSpec.from_cells({fid: [spec.scales[si] for f, si in cells if f == fid] for fid, _ in cells},
                                          scales=[spec.scales[si] for si in sis],
-                                         compute_in_2d=None if spec.compute_in_2d is None else [spec.compute_in_2d[si] for si in sis],
+                                         compute_in_2d=None if spec.compute_in_2d is None
+                                         else [spec.compute_in_2d[si] for si in sis],
                                          structure_tensor=spec.structure_tensor)
             sub = replace(sub, normalize=spec.normalize)
             out = compute_canonical(self.image5, sub, check=False, stats=self._stats(spec))

@@ -170,8 +170,9 @@ class LiveSession:
         shape = s.labels.shape
         fits = [li for li in clf.labels if tuple(li.shape) == shape]
         if not fits:
-            raise ValueError(f"the classifier holds no labels for an image of shape {shape[1:] if shape[0] == 1 else shape}"
-                             f" (T, Z, Y, X); open it on the image it was trained on")
+            raise ValueError(f"the classifier holds no labels for an image of shape "
+                             f"{shape[1:] if shape[0] == 1 else shape} (T, Z, Y, X); open it on the image it was "
+                             f"trained on")
         li = next((li for li in fits if li.name == s.name), None)
         if li is None and len(fits) > 1:
             raise ValueError(f"the classifier holds labels of {len(fits)} images of this size "

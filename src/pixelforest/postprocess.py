@@ -133,7 +133,8 @@ def measure_objects(labels: np.ndarray, prob: np.ndarray | None = None, image: n
     return rows
 
 
-def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels: np.ndarray | None = None) -> list[dict]:
+def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15,
+                    labels: np.ndarray | None = None) -> list[dict]:
     """Where to label next: ``k`` places, each a box of about ``size`` pixels, most worth a stroke first.
 
     A place's worth is the mean uncertainty over a ``size`` box around it (a wide uncertain area
@@ -168,7 +169,8 @@ def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels:
         if best <= 1e-6:
             break
         c = np.unravel_index(j, u.shape)
-        box = tuple((max(0, int(v) - size // 2), min(n, int(v) + size // 2 + 1)) for v, n in zip(c, u.shape, strict=True))
+        box = tuple((max(0, int(v) - size // 2), min(n, int(v) + size // 2 + 1))
+                    for v, n in zip(c, u.shape, strict=True))
         out.append({"center": tuple(int(v) for v in c), "box": box, "uncertainty": float(mean_u[c]), "score": best})
         score[sum((g - v) ** 2 for g, v in zip(grid, c, strict=True)) < (2 * size) ** 2] = 0.0
     return out

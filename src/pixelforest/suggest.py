@@ -151,4 +151,5 @@ def suggest_features(img5: np.ndarray, labels4: np.ndarray, candidates: FeatureS
     if progress:
         progress(3, 3)
     return {"spec": spec, "oob_error": oob, "oob_error_all": oob_all, "method": method,
-            "cells": [[cols[i][0][0], candidates.scales[cols[i][0][1]], s] for i, s in zip(chosen, chosen_scores, strict=True)]}
+            "cells": [[cols[i][0][0], candidates.scales[cols[i][0][1]], s]
+                      for i, s in zip(chosen, chosen_scores, strict=True)]}

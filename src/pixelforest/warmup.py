@@ -57,8 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         globals()["_" + argv[0]]()
         return 0
     t0 = time.monotonic()
-    print("pixelforest: compiling its filters and forest (1-3 minutes the first time; then they load from the cache)...",
-          flush=True)
+    print("pixelforest: compiling its filters and forest (1-3 minutes the first time; then they load from the "
+          "cache)...", flush=True)
     procs = [subprocess.Popen([sys.executable, "-m", "pixelforest.warmup", part]) for part in PARTS]
     try:
         codes = [p.wait() for p in procs]

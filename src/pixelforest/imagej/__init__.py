@@ -52,7 +52,8 @@ def train(imps, rois="manager", *, features=DEFAULT_FEATURES, classes=None, tree
     classes : class names in label order (default: from the ROIs)
     """
     imps = _as_list(imps)
-    sources = _as_list(rois) if isinstance(rois, (list, tuple)) and len(rois) == len(imps) and len(imps) > 1 else [rois] * len(imps)
+    per_image = isinstance(rois, (list, tuple)) and len(rois) == len(imps) and len(imps) > 1
+    sources = _as_list(rois) if per_image else [rois] * len(imps)
     arrays, labels, axes_list, names_all, colors_all = [], [], [], None, None
     for imp, src in zip(imps, sources, strict=True):
         arr, ax, _ = from_imageplus(imp)
@@ -60,8 +61,8 @@ def train(imps, rois="manager", *, features=DEFAULT_FEATURES, classes=None, tree
         if names_all is None:
             names_all, colors_all = names, cols
         elif names != names_all:
-            raise ValueError(f"ROI classes of {imp.getTitle()!r} ({names}) differ from the first image's ({names_all}); "
-                             f"pass classes=[...] to fix the order")
+            raise ValueError(f"ROI classes of {imp.getTitle()!r} ({names}) differ from the first image's "
+                             f"({names_all}); pass classes=[...] to fix the order")
         arrays.append(arr)
         labels.append(_axes.from_canonical(lab4[..., None], ax.replace("c", ""), channels=False))
         axes_list.append(ax)

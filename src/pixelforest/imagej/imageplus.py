@@ -144,7 +144,8 @@ def to_imageplus(array, axes: str | None = None, *, channel_axis=None, title: st
             for z in range(Z):
                 px = d5[t, z].astype(np.uint32)
                 packed = (0xFF000000 | (px[..., 0] << 16) | (px[..., 1] << 8) | px[..., 2]).astype(np.uint32)
-                stack.addSlice(_label(slice_labels, 0, t, z, 1, Z), ColorProcessor(W, H, JArray(JInt)(packed.view(np.int32).ravel())))
+                stack.addSlice(_label(slice_labels, 0, t, z, 1, Z),
+                               ColorProcessor(W, H, JArray(JInt)(packed.view(np.int32).ravel())))
         imp = ImagePlus(title, stack)
         imp.setDimensions(1, Z, T)
         C = 1

@@ -136,7 +136,8 @@ class IlastikProject:
             matrix = np.asarray(g["SelectionMatrix"][()], dtype=bool)
             in2d = [bool(v) for v in g["ComputeIn2d"][()]] if "ComputeIn2d" in g else None
         except KeyError as e:
-            raise IlpError(f"{self.path}: FeatureSelections incomplete ({e}); select features in ilastik first") from None
+            raise IlpError(f"{self.path}: FeatureSelections incomplete ({e}); "
+                           f"select features in ilastik first") from None
         # ilastik stores ComputeIn2d for every scale; it only matters for 3D data
         return FeatureSpec.from_matrix(ids, scales, matrix, in2d, structure_tensor=self.structure_tensor_rule)
 
@@ -265,7 +266,8 @@ class IlastikProject:
         forests = []
         for name in sorted(k for k in g.keys() if k.startswith("Forest")):
             fg = g[name]
-            trees = [(fg[t]["topology"][()], fg[t]["parameters"][()]) for t in sorted(fg.keys()) if t.startswith("Tree_")]
+            trees = [(fg[t]["topology"][()], fg[t]["parameters"][()])
+                     for t in sorted(fg.keys()) if t.startswith("Tree_")]
             if trees:
                 try:
                     forests.append(from_vigra_trees(trees))
@@ -326,7 +328,8 @@ def ilastik_cells(spec) -> tuple[list, list[str]]:
     """The spec's (feature, scale) cells ilastik has, and the names of those it has not."""
     cells = spec.cells()
     kept = [c for c in cells if c[0] in ILASTIK_FEATURE_IDS]
-    dropped = sorted({f"{FEATURE_NAMES[fid]} (σ={spec.scales[si]:g})" for fid, si in cells if fid not in ILASTIK_FEATURE_IDS})
+    dropped = sorted({f"{FEATURE_NAMES[fid]} (σ={spec.scales[si]:g})"
+                      for fid, si in cells if fid not in ILASTIK_FEATURE_IDS})
     return kept, dropped
 
 
@@ -364,8 +367,8 @@ def _exportable(clf, path: Path, raw_data) -> tuple[list, list]:
         raise ValueError(f"{path}: an ilastik project must end in .ilp")
     lanes = list(clf.labels)
     if not lanes:
-        raise ValueError("the classifier holds no training labels (it was not trained by pixelforest from label images); "
-                         "nothing to put in an ilastik project")
+        raise ValueError("the classifier holds no training labels (it was not trained by pixelforest from label "
+                         "images); nothing to put in an ilastik project")
     raw = list(raw_data) if raw_data else [li.name for li in lanes]
     if len(raw) != len(lanes):
         raise ValueError(f"{len(raw)} raw data path(s) for {len(lanes)} labelled image(s)")

@@ -138,7 +138,8 @@ def write_result(array: np.ndarray, axes: str, path, fmt: str = "hdf5", *, datas
             import zarr
 
             group = zarr.open_group(str(tmp), mode="w")
-            z = group.create_array(dataset, shape=array.shape, dtype=array.dtype, chunks=export_chunks(array.shape, axes))
+            z = group.create_array(dataset, shape=array.shape, dtype=array.dtype,
+                                   chunks=export_chunks(array.shape, axes))
             z[...] = array
             set_export_attrs(z, axes, drange, display_mode, zarr=True)
     elif fmt in ("hdf5", "compressed-hdf5"):
@@ -174,7 +175,8 @@ def _write_tiff(path, array, axes):
 
 def normalize_format(fmt: str) -> str:
     f = str(fmt).strip().lower().replace("_", "-").replace(" ", "-")
-    aliases = {"h5": "hdf5", "compressed-h5": "compressed-hdf5", "tiff-sequence": "tiff", "multipage-tif": "multipage-tiff"}
+    aliases = {"h5": "hdf5", "compressed-h5": "compressed-hdf5", "tiff-sequence": "tiff",
+               "multipage-tif": "multipage-tiff"}
     f = aliases.get(f, f)
     if f not in OUTPUT_FORMATS:
         raise ValueError(f"unknown output format {fmt!r}; expected one of {list(OUTPUT_FORMATS)}")

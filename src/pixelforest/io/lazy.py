@@ -46,7 +46,8 @@ class LazyImage:
         if self.dtype.kind not in "biuf":
             raise ImageReadError(f"{self.source.path}: unsupported pixel type {self.dtype}; expected integers or "
                                  f"real numbers")
-        self.shape = tuple(self.file_shape[self.file_axes.index(a)] if a in self.file_axes else 1 for a in _axes.CANONICAL)
+        self.shape = tuple(self.file_shape[self.file_axes.index(a)] if a in self.file_axes else 1
+                           for a in _axes.CANONICAL)
         self.ndim = 5
 
     # -- file access ---------------------------------------------------------------

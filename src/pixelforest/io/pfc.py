@@ -58,7 +58,8 @@ MAX_TREES = 10_000
 #: feature columns of one stage (1024 channels of ilastik's default 2D bank are 37,888)
 MAX_FEATURES = 2**17
 MAX_LABEL_IMAGES = 2000
-ALLOWED_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64", "bool"}
+ALLOWED_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64",
+                  "bool"}
 FOREST_ARRAYS = ("roots", "feature", "threshold", "left", "right", "value")
 
 
@@ -137,7 +138,8 @@ def save_classifier(clf: Classifier, path) -> Path:
     for name, a in arrays.items():
         b = _npy_bytes(a)
         blobs[name] = b
-        manifest["arrays"][name] = {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": hashlib.sha256(b).hexdigest()}
+        manifest["arrays"][name] = {"dtype": str(a.dtype), "shape": list(a.shape),
+                                    "sha256": hashlib.sha256(b).hexdigest()}
     mtext = json.dumps(manifest, indent=1, ensure_ascii=False, default=_json_default).encode("utf-8")
 
     def write(f):
@@ -173,7 +175,8 @@ def load_classifier(path) -> Classifier:
     if not path.exists():
         raise FileNotFoundError(f"classifier file {path} does not exist")
     if path.is_dir():
-        raise ClassifierFileError(f"{path} is a folder, expected a classifier file ({SUFFIX}) or an ilastik project (.ilp)")
+        raise ClassifierFileError(f"{path} is a folder, expected a classifier file ({SUFFIX}) or an ilastik "
+                                  f"project (.ilp)")
     with open(path, "rb") as f:
         head = f.read(8)
     if head.startswith(b"\x89HDF"):  # loaded by pixelforest.load (pixelforest.ilastik), not here
@@ -388,12 +391,14 @@ def _declared_bytes(path, name: str, meta, kinds: str, shape: list, members: dic
 
 def _check_manifest(path, m) -> None:
     if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise _fail(path, f"not a pixelforest classifier (manifest format is {m.get('format') if isinstance(m, dict) else None!r})")
+        found = m.get("format") if isinstance(m, dict) else None
+        raise _fail(path, f"not a pixelforest classifier (manifest format is {found!r})")
     v = m.get("format_version")
     if not isinstance(v, int):
         raise _fail(path, "manifest has no integer format_version")
     if v > FORMAT_VERSION:
-        raise _fail(path, f"classifier format version {v} is newer than this pixelforest supports ({FORMAT_VERSION}); upgrade pixelforest")
+        raise _fail(path, f"classifier format version {v} is newer than this pixelforest supports "
+                          f"({FORMAT_VERSION}); upgrade pixelforest")
     for key, typ in (("features", dict), ("classes", list), ("n_channels", int), ("ndim", int), ("arrays", dict),
                      ("labels", list)):
         if not isinstance(m.get(key), typ) or typ is int and isinstance(m.get(key), bool):
@@ -418,7 +423,8 @@ def _check_manifest(path, m) -> None:
 
 def _read_array(path, z: zipfile.ZipFile, name: str, meta) -> np.ndarray:
     if not isinstance(meta, dict) or not isinstance(meta.get("dtype"), str) or meta["dtype"] not in ALLOWED_DTYPES:
-        raise _fail(path, f"array {name!r} has a disallowed or missing dtype ({meta!r}); only plain numeric arrays are allowed")
+        raise _fail(path, f"array {name!r} has a disallowed or missing dtype ({meta!r}); only plain numeric "
+                          f"arrays are allowed")
     member = f"arrays/{name}.npy"
     try:
         info = z.getinfo(member)
@@ -428,7 +434,8 @@ def _read_array(path, z: zipfile.ZipFile, name: str, meta) -> np.ndarray:
         raise _fail(path, f"array {name!r} claims {info.file_size} bytes, more than the {MAX_MEMBER_BYTES} allowed")
     try:
         data = z.read(info)
-    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, ValueError) as e:  # CRC, truncation, a damaged header
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, NotImplementedError, ValueError) as e:
+        # a CRC error, a truncation, a damaged header
         raise _fail(path, f"array {name!r} is damaged ({e})") from None
     if hashlib.sha256(data).hexdigest() != meta.get("sha256"):
         raise _fail(path, f"checksum mismatch for array {name!r}: the file is damaged")
@@ -437,7 +444,8 @@ def _read_array(path, z: zipfile.ZipFile, name: str, meta) -> np.ndarray:
     except ValueError as e:
         raise _fail(path, f"array {name!r} is not a plain numeric array ({e})") from None
     if str(a.dtype) != meta["dtype"] or list(a.shape) != list(meta.get("shape", [])):
-        raise _fail(path, f"array {name!r} has dtype {a.dtype} shape {a.shape}, manifest says {meta['dtype']} {meta.get('shape')}")
+        raise _fail(path, f"array {name!r} has dtype {a.dtype} shape {a.shape}, manifest says {meta['dtype']} "
+                          f"{meta.get('shape')}")
     return a
 
 
