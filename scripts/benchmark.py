@@ -102,7 +102,8 @@ def image_2d(quick: bool) -> tuple[np.ndarray, str]:
         rng = np.random.default_rng(0)
         from scipy import ndimage
 
-        img = ((ndimage.gaussian_filter(rng.random((1024, 1344)), 4) - 0.5) * 255 * 8 + 128).clip(0, 255).astype(np.uint8)
+        smooth = ndimage.gaussian_filter(rng.random((1024, 1344)), 4)
+        img = ((smooth - 0.5) * 255 * 8 + 128).clip(0, 255).astype(np.uint8)
         src = "synthetic 1024x1344"
     if quick:
         img = img[:256, :320]
@@ -188,7 +189,8 @@ def section_features(quick: bool):
         (tb, fb), (tp, fp) = timed_pair(lambda img=img: multiscale_basic_features(img, channel_axis=None),
                                         lambda img=img, ndim=ndim: pf.compute_features(img, bank_for(ndim)),
                                         repeat=4)
-        rows.append((f"features {ndim}D ({src}{', sigma<=5' if ndim == 3 else ''})", f"{n / tp / 1e6:.2f} Mpx/s ({fp.shape[-1]} ch)",
+        rows.append((f"features {ndim}D ({src}{', sigma<=5' if ndim == 3 else ''})",
+                     f"{n / tp / 1e6:.2f} Mpx/s ({fp.shape[-1]} ch)",
                      f"{n / tb / 1e6:.2f} Mpx/s ({fb.shape[-1]} ch)", tb / tp))
         if ndim != 2:
             continue
@@ -215,7 +217,8 @@ def section_features(quick: bool):
                 rows.append((label, "skipped", why[:34], None))
                 continue
             m = im.size
-            (tb, fb), (tp, fp) = timed_pair(lambda ff2=ff2, im=im: ff2(im), lambda im=im: pf.compute_features(im, "ilastik-default"),
+            (tb, fb), (tp, fp) = timed_pair(lambda ff2=ff2, im=im: ff2(im),
+                                            lambda im=im: pf.compute_features(im, "ilastik-default"),
                                             repeat=4 if m > 2**18 else 12)
             rows.append((label, f"{m / tp / 1e6:.2f} Mpx/s ({fp.shape[-1]} ch)",
                          f"{m / tb / 1e6:.2f} Mpx/s ({sum(f.shape[0] for f in fb)} ch)", tb / tp))
@@ -371,7 +374,8 @@ def section_train(quick: bool):
                   f"{tp:.3f} s", f"{tb:.3f} s (sklearn n_jobs=-1)", tb / tp),
                  ("  against the trainer before issue 17", f"{tp:.3f} s",
                   f"{tr:.3f} s ({'same forest' if same else 'FOREST DIFFERS'})", tr / tp),
-                 ("  nodes per tree", f"{fp.feature.size / fp.n_trees:.0f}", f"{fb.feature.size / fb.n_trees:.0f}", None),
+                 ("  nodes per tree", f"{fp.feature.size / fp.n_trees:.0f}", f"{fb.feature.size / fb.n_trees:.0f}",
+                  None),
                  ("  out-of-bag error", f"{oob_p:.4f}", f"{oob_b:.4f}", None)]
     # features="auto" against a plain training with the default preset (the issue's bound: <= 3x),
     # on 20 strokes; best of 3 in turns
@@ -461,7 +465,8 @@ def section_imagej(quick: bool):
     assert np.array_equal(back, stack)
     gb = stack.nbytes / 1e9
     label = "x".join(str(s) for s in shape[::-1])
-    return [(f"numpy -> ImagePlus {label} float32 ({gb:.2f} GB)", f"{t_to:.2f} s", f"{t_copy:.2f} s (np.copy)", t_copy / t_to),
+    return [(f"numpy -> ImagePlus {label} float32 ({gb:.2f} GB)", f"{t_to:.2f} s", f"{t_copy:.2f} s (np.copy)",
+             t_copy / t_to),
             (f"ImagePlus -> numpy {label} float32", f"{t_from:.2f} s", f"{t_copy:.2f} s (np.copy)", t_copy / t_from)]
 
 
@@ -510,7 +515,8 @@ def _run_gui(work: Path, jar: Path, script: list[str]) -> tuple[dict, str]:
     home.mkdir(exist_ok=True)
     cmd = [str(ROOT / "tests" / "fiji" / "run-gui.sh"), f"-Dplugins.dir={work}", f"-Duser.home={home}",
            f"-Dpixelforest.python={sys.executable}", "-cp",
-           os.pathsep.join([*(ROOT / "fiji-plugin" / "target" / "runtime" / "classpath.txt").read_text().split(), str(jar)]),
+           os.pathsep.join([*(ROOT / "fiji-plugin" / "target" / "runtime" / "classpath.txt").read_text().split(),
+                            str(jar)]),
            str(ROOT / "tests" / "fiji" / "LiveGui.java"), str(work / "script.txt"), str(work)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
     if os.environ.get("PIXELFOREST_BENCH_LOG"):  # the GUI driver's whole output, for a closer look
@@ -539,7 +545,8 @@ def section_live(quick: bool):
     r = subprocess.run([str(ROOT / "scripts" / "build-plugin.sh")], capture_output=True, text=True)
     if r.returncode != 0:
         return [("live training", "skipped: the plugin did not build", r.stderr[-200:], None)]
-    jar = next(p for p in (ROOT / "fiji-plugin" / "target").glob("Pixel_Forest-*.jar") if not p.name.startswith("original"))
+    jar = next(p for p in (ROOT / "fiji-plugin" / "target").glob("Pixel_Forest-*.jar")
+               if not p.name.startswith("original"))
     work = Path(tempfile.mkdtemp(prefix="pixelforest-live-"))
     (work / "plugins").mkdir()
     shutil.copy(jar, work / "plugins")
@@ -564,8 +571,8 @@ def section_live(quick: bool):
         res, out = _run_gui(work, jar, [
             f"open {work / 'image.tif'}", "workerinfo", "sleep 8000", "tool freeline", "width 5",
             f"first-overlay {first}", "wait", "monitor start", f"timed-strokes {work / 'to5.txt'}", "workerinfo",
-            f"timed-strokes {work / 'to21.txt'}", "monitor stop", f"timed-strokes {work / 'to50.txt'} 100", "workerinfo",
-            "commands-round 3", "save live.pfc"])
+            f"timed-strokes {work / 'to21.txt'}", "monitor stop", f"timed-strokes {work / 'to50.txt'} 100",
+            "workerinfo", "commands-round 3", "save live.pfc"])
         if "done" not in res:
             return [("live training", "failed", out[-300:].replace("\n", " "), None)]
         per_stroke = [ints(v)[1] for v in res["stroke"]][:20]
@@ -587,15 +594,16 @@ def section_live(quick: bool):
              f"{cmd_med:.0f} ms (Train + Apply commands)", cmd_med / med),
             (f"live, {kind}: stroke -> overlay, 95th percentile", f"{p95:.0f} ms",
              f"{max(commands):.0f} ms (slowest command round)", max(commands) / p95),
-            (f"live, {kind}:   of it, the round (labels, training, view)", f"{np.median(round_ms):.0f} ms", "median", None),
+            (f"live, {kind}:   of it, the round (labels, training, view)", f"{np.median(round_ms):.0f} ms", "median",
+             None),
             (f"live, {kind}: stroke -> view at the canvas's resolution", f"{np.median(full_ms):.0f} ms",
              f"95th percentile {np.percentile(full_ms, 95):.0f} ms", cmd_med / np.median(full_ms)),
-            (f"live, {kind}: panel opened -> first overlay (2 strokes)", f"{first_ms} ms", f"{drawing_ms} ms of it drawing",
-             None),
+            (f"live, {kind}: panel opened -> first overlay (2 strokes)", f"{first_ms} ms",
+             f"{drawing_ms} ms of it drawing", None),
             (f"live, {kind}: event thread's longest delay (20 rounds)", f"{late[0]} ms",
              f"99th percentile {late[1]} ms, {late[2]} ticks", None),
-            (f"live, {kind}: worker memory after 50 rounds / after 5", f"{rss[2] / 1024:.0f} MB", f"{rss[1] / 1024:.0f} MB",
-             rss[2] / rss[1]),
+            (f"live, {kind}: worker memory after 50 rounds / after 5", f"{rss[2] / 1024:.0f} MB",
+             f"{rss[1] / 1024:.0f} MB", rss[2] / rss[1]),
         ]
     sx = _strokes(stack[0], 2, seed=2)
     slices = [5, 10, 15, 20, 25] if stack.shape[0] >= 26 else [2, stack.shape[0]]
@@ -604,7 +612,8 @@ def section_live(quick: bool):
                                     *[f"slice {z}" for z in slices]])
     slice_ms = [ints(v)[0] for v in res.get("slice_ms", [])]
     rows.append((f"live: slice change -> overlay, {'x'.join(map(str, stack.shape[::-1]))} ({stack_src})",
-                 f"{max(slice_ms) if slice_ms else -1} ms", f"median {np.median(slice_ms) if slice_ms else -1:.0f} ms", None))
+                 f"{max(slice_ms) if slice_ms else -1} ms", f"median {np.median(slice_ms) if slice_ms else -1:.0f} ms",
+                 None))
     shutil.rmtree(work, ignore_errors=True)
     return rows
 
@@ -619,7 +628,8 @@ clf = pf.load(sys.argv[2])
 t = time.perf_counter()
 r = predict_file(clf, sys.argv[3], "simple-segmentation", "hdf5", target=sys.argv[4], memory_bytes=limit // 6)
 dt = time.perf_counter() - t
-print(json.dumps({"seconds": dt, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "shape": r["shape"]}))
+print(json.dumps({"seconds": dt, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "shape": r["shape"]}))
 """
 
 
@@ -684,7 +694,8 @@ def main(argv=None) -> int:
                     help="run only these sections (live: only when named)")
     ap.add_argument("--big", action="store_true", help="only the out-of-core benchmark (a generated volume on disk)")
     ap.add_argument("--big-gb", type=float, default=8.0, help="size of the generated uint16 volume in GiB (default 8)")
-    ap.add_argument("--limit-gb", type=float, default=2.0, help="memory limit (RLIMIT_DATA) of the predicting process in GiB (default 2)")
+    ap.add_argument("--limit-gb", type=float, default=2.0,
+                    help="memory limit (RLIMIT_DATA) of the predicting process in GiB (default 2)")
     ap.add_argument("--big-dir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "pixelforest-big",
                     help="where the volume is generated (kept for reruns)")
     args = ap.parse_args(argv)
@@ -694,7 +705,8 @@ def main(argv=None) -> int:
             r = "" if ratio is None else f"{ratio:6.3f}"
             print(f"{label:72s} {ours:>16s} {base:>26s} {r:>7s}", flush=True)
         return 0
-    print(f"pixelforest benchmark{' (quick)' if args.quick else ''}: {os.cpu_count()} cores, python {sys.version.split()[0]}")
+    print(f"pixelforest benchmark{' (quick)' if args.quick else ''}: {os.cpu_count()} cores, "
+          f"python {sys.version.split()[0]}")
     print(f"{'measurement':60s} {'pixelforest':>24s} {'baseline':>34s} {'ratio':>7s}")
     for name in args.section or list(SECTIONS):
         for label, ours, base, ratio in {**SECTIONS, **OPTIONAL_SECTIONS}[name](args.quick):

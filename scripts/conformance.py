@@ -124,7 +124,8 @@ def main(argv=None) -> int:
         spread = compare(r0["_p"], r1["_p"])
         target = RETRAIN_TARGETS.get(case)
         for seed, r in zip(RETRAIN_SEEDS, runs, strict=True):
-            print(f"{case:8} {f'retrained (seed {seed})':22} {r['argmax']*100:12.4f}% {r['iou']:8.4f} {r['mean_dp']:10.2e}")
+            print(f"{case:8} {f'retrained (seed {seed})':22} {r['argmax']*100:12.4f}% {r['iou']:8.4f} "
+                  f"{r['mean_dp']:10.2e}")
         if target:
             good = mean["iou"] >= target[0] and mean["mean_dp"] <= target[1]
             ok &= good
@@ -132,7 +133,8 @@ def main(argv=None) -> int:
         else:
             verdict = (f"info ({r0['n_labels']} labelled px; seed 0 vs 1: IoU {spread['iou']:.4f}, "
                        f"mean |dp| {spread['mean_dp']:.4f})")
-        print(f"{case:8} {f'retrained (mean of {len(runs)})':22} {'':13} {mean['iou']:8.4f} {mean['mean_dp']:10.2e}  {verdict}")
+        print(f"{case:8} {f'retrained (mean of {len(runs)})':22} {'':13} {mean['iou']:8.4f} {mean['mean_dp']:10.2e}  "
+              f"{verdict}")
     print("conformance:", "PASS" if ok else "FAIL")
     return 0 if ok else 1
 

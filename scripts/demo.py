@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 
-def draw_strokes(score: np.ndarray, taken: np.ndarray, n: int, rng, length: int = 12) -> list[tuple[np.ndarray, np.ndarray]]:
+def draw_strokes(score: np.ndarray, taken: np.ndarray, n: int, rng,
+                 length: int = 12) -> list[tuple[np.ndarray, np.ndarray]]:
     """Short horizontal strokes (3 px wide) at the n best-scoring, well separated places."""
     from skimage.draw import line
 

@@ -382,7 +382,8 @@ def simulate_loop(train_items, eval_sets, *, features, rounds: int, k: int, seed
     res = {}
     for name in strategies:
         rng = np.random.default_rng([seed, STREAMS[name]])  # a strategy's own stream, whatever else runs
-        state = [{"gt": gt > 0, "labels": lab.copy(), "prob": p} for (_, gt), lab, p in zip(train_items, start, prob0, strict=True)]
+        state = [{"gt": gt > 0, "labels": lab.copy(), "prob": p}
+                 for (_, gt), lab, p in zip(train_items, start, prob0, strict=True)]
         rows = [row0]
         for r in range(1, rounds + 1):
             for i, pt in STRATEGIES[name](state, k, rng):
@@ -619,7 +620,8 @@ def run_loop(args) -> int:
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip() and s.strip() != "none"]
     bad = [s for s in strategies if s not in STRATEGIES]
     if bad or not (strategies or args.keep):
-        print(f"evaluate: --strategies must be a comma-separated list of {', '.join(STRATEGIES)}, got {args.strategies!r}")
+        print(f"evaluate: --strategies must be a comma-separated list of {', '.join(STRATEGIES)}, "
+              f"got {args.strategies!r}")
         return 2
     rounds = 2 if args.quick else args.rounds
     seeds = 1 if args.quick else args.seeds
@@ -678,7 +680,8 @@ def run_loop(args) -> int:
 
     atomic_output(out / "loop.md", lambda tmp: Path(tmp).write_text("\n".join(report) + "\n", encoding="utf-8"))
     atomic_output(out / "loop.json", lambda tmp: Path(tmp).write_text(
-        json.dumps({"rounds": rounds, "strokes": args.strokes, "seeds": seeds, "quick": args.quick, "results": results}, indent=1),
+        json.dumps({"rounds": rounds, "strokes": args.strokes, "seeds": seeds, "quick": args.quick, "results": results},
+                   indent=1),
         encoding="utf-8"))
     print(f"wrote {out / 'loop.md'}, {out / 'loop.json'}, {out / 'loop.png'} ({time.time() - t0:.0f} s)")
     return 0

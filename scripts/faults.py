@@ -237,7 +237,8 @@ def scenario_worker_killed(d: Path) -> dict:
     svc2 = Service(".", None, sys.executable, "-c", worker)  # the plugin starts a new worker on the next call
     ok2 = svc2.task(script, {"request": "ping", "params": {}, "image": None}).wait_for().outputs.get("pid") != pid
     svc2.close()
-    return {"name": "worker killed mid-task", "ok": mid_way and crashed and ok2, "lost": 0, "clear": int(crashed), "errors": 1,
+    return {"name": "worker killed mid-task", "ok": mid_way and crashed and ok2, "lost": 0, "clear": int(crashed),
+            "errors": 1,
             "detail": f"killed mid-way: {mid_way}; task status {task.status}; a new worker answered: {ok2}"}
 
 

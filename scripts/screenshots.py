@@ -67,7 +67,8 @@ def main(argv=None) -> int:
         if shutil.which(tool) is None:
             sys.exit(f"screenshots: {tool} is not installed (scripts/setup-system.sh, Maven)")
     subprocess.run([str(ROOT / "scripts" / "build-plugin.sh")], check=True, capture_output=True)
-    jar = next(p for p in (ROOT / "fiji-plugin" / "target").glob("Pixel_Forest-*.jar") if not p.name.startswith("original"))
+    jar = next(p for p in (ROOT / "fiji-plugin" / "target").glob("Pixel_Forest-*.jar")
+               if not p.name.startswith("original"))
     work = Path(tempfile.mkdtemp(prefix="pixelforest-shots-"))
     (work / "plugins").mkdir()
     shutil.copy(jar, work / "plugins")
@@ -86,7 +87,8 @@ def main(argv=None) -> int:
     home.mkdir()
     cmd = [str(ROOT / "tests" / "fiji" / "run-gui.sh"), f"-Dplugins.dir={work}", f"-Duser.home={home}",
            f"-Dpixelforest.python={sys.executable}", "-cp",
-           os.pathsep.join([*(ROOT / "fiji-plugin" / "target" / "runtime" / "classpath.txt").read_text().split(), str(jar)]),
+           os.pathsep.join([*(ROOT / "fiji-plugin" / "target" / "runtime" / "classpath.txt").read_text().split(),
+                            str(jar)]),
            str(ROOT / "tests" / "fiji" / "LiveGui.java"), str(work / "script.txt"), str(work)]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if "RESULT done true" not in r.stdout:

@@ -156,7 +156,8 @@ def write_site(files: dict[str, Path], out: Path, description: str = DESCRIPTION
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--jar", type=Path, required=True, help="the plugin jar (fiji-plugin/target/Pixel_Forest-*.jar)")
-    ap.add_argument("--out", type=Path, default=Path("update-site"), help="the update site's folder (default update-site)")
+    ap.add_argument("--out", type=Path, default=Path("update-site"),
+                    help="the update site's folder (default update-site)")
     args = ap.parse_args(argv)
     if not args.jar.is_file():
         print(f"update_site: {args.jar} does not exist; build it with scripts/build-plugin.sh", file=sys.stderr)

@@ -30,7 +30,8 @@ for k in (1, 2):
 # 2. train and apply
 imp = IJ.openImage(image_path)
 imp.show()
-IJ.run(imp, "Train Classifier...", "labels=[ROI Manager] features=ilastik-default classes=[] trees=100 seed=1 save=[%s/blobs_jython.pfc]" % out)
+IJ.run(imp, "Train Classifier...",
+       "labels=[ROI Manager] features=ilastik-default classes=[] trees=100 seed=1 save=[%s/blobs_jython.pfc]" % out)
 IJ.run(imp, "Apply Classifier...", "classifier=[%s/blobs_jython.pfc] output=Probabilities apply=[Current image]" % out)
 prob = WindowManager.getImage("blobs_Probabilities")  # results are named IMAGE_Output
 IJ.saveAsTiff(prob, "%s/probabilities_jython.tif" % out)
