@@ -128,8 +128,8 @@ def _train(X, y, n_classes, states, mtry, threads):
         parts.append(flat)
         offset += int(starts[-1])
     forest = _from_arrays_as_before(dict(roots=np.concatenate(roots), **{
-        k: np.concatenate([p[i] for p in parts]) for i, k in enumerate(("feature", "threshold", "left", "right", "value"))}),
-        n_feat)
+        k: np.concatenate([p[i] for p in parts])
+        for i, k in enumerate(("feature", "threshold", "left", "right", "value"))}), n_feat)
     seen = votes.sum(axis=1) > 0
     oob = float(np.mean(np.argmax(votes[seen], axis=1) != y[seen])) if seen.any() else None
     return forest, oob

@@ -29,7 +29,8 @@ def imagej_classpath() -> list[str]:
 NEEDS_FIJI = [
     pytest.mark.skipif(shutil.which("mvn") is None, reason="Maven (mvn) is not installed: the plugin cannot be built"),
     pytest.mark.skipif(shutil.which("xvfb-run") is None,
-                       reason="xvfb-run is not installed (scripts/setup-system.sh installs it): ImageJ 1.x menus need a display"),
+                       reason="xvfb-run is not installed (scripts/setup-system.sh installs it): ImageJ 1.x menus "
+                              "need a display"),
     pytest.mark.skipif(shutil.which("java") is None and not os.environ.get("JAVA_HOME"), reason="no Java runtime"),
 ]
 SHARED_DATA = Path(os.environ.get("PIXELFOREST_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -120,7 +121,8 @@ def fiji(tmp_path_factory):
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
     base_temp = tmp_path_factory.getbasetemp()
     _build_plugin_once(base_temp.parent if worker else base_temp)
-    built = next(p for p in (ROOT / "fiji-plugin" / "target").glob("Pixel_Forest-*.jar") if not p.name.startswith("original"))
+    built = next(p for p in (ROOT / "fiji-plugin" / "target").glob("Pixel_Forest-*.jar")
+                 if not p.name.startswith("original"))
     base = tmp_path_factory.mktemp("fiji")
     (base / "plugins").mkdir()
     jar = base / "plugins" / built.name  # this worker's copy: the tests run it, whatever happens to target/
@@ -134,9 +136,9 @@ def fiji(tmp_path_factory):
             home = base / f"home{next(runs)}"  # a fresh user.home (ImageJ preferences) for every run
             home.mkdir()
         classpath = os.pathsep.join([*imagej_classpath(), *map(str, cp)])
-        cmd = ["xvfb-run", "-a", "-n", os.environ["PIXELFOREST_XVFB_FROM"], "java", f"-Dplugins.dir={base}", f"-Duser.home={home}",
-               *([f"-Dpixelforest.python={python}"] if python else []), "-Dpixelforest.debug=true", *props,
-               "-cp", classpath, *main_args]
+        cmd = ["xvfb-run", "-a", "-n", os.environ["PIXELFOREST_XVFB_FROM"], "java", f"-Dplugins.dir={base}",
+               f"-Duser.home={home}", *([f"-Dpixelforest.python={python}"] if python else []),
+               "-Dpixelforest.debug=true", *props, "-cp", classpath, *main_args]
         return _run_imagej(cmd, base, home, timeout, env)
 
     def macro(text, arg="", **kw):

@@ -83,7 +83,8 @@ def test_auto_chooses_by_grouped_cross_validation_and_trains_the_chosen_preset(b
     lab = _scribbles(blobs2d, 1)
     clf = pf.train(blobs2d, lab, features="auto", trees=20, seed=4)
     rep = clf.training["auto"]
-    assert set(rep["cv_error"]) == set(autotune.CANDIDATES) and rep["folds"] == 3 and rep["cv_trees"] == autotune.CV_TREES
+    assert set(rep["cv_error"]) == set(autotune.CANDIDATES) and rep["folds"] == 3 \
+        and rep["cv_trees"] == autotune.CV_TREES
     assert all(0.0 <= e <= 1.0 for e in rep["cv_error"].values())
     best = min(rep["cv_error"].values())
     assert rep["cv_error"][rep["chosen"]] <= best + autotune.TIE  # the best, or the default within a tie

@@ -52,7 +52,8 @@ def test_out_of_core_equals_whole(volume, tmp_path):
     # a TIFF read piecewise through tifffile's zarr store, a memory budget instead of a block shape
     tifffile.imwrite(tmp_path / "vol.tif", vol, imagej=True, metadata={"axes": "ZYX"})
     lazy = LazyImage(tmp_path / "vol.tif")
-    assert lazy.shape == (1, 20, 70, 90, 1) and np.array_equal(lazy[0:1, 3:5, 10:20, 5:9][0, ..., 0], vol[3:5, 10:20, 5:9])
+    assert lazy.shape == (1, 20, 70, 90, 1) \
+        and np.array_equal(lazy[0:1, 3:5, 10:20, 5:9][0, ..., 0], vol[3:5, 10:20, 5:9])
     predict_file(clf, tmp_path / "vol.tif", "simple-segmentation", "hdf5", target=tmp_path / "seg.h5",
                  memory_bytes=2 * 2**20)
     with h5py.File(tmp_path / "seg.h5", "r") as f:

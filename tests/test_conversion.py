@@ -17,8 +17,9 @@ from pixelforest.io.hdf5 import ilastik4ij_chunks, read_hdf5
 from pixelforest.io.ilp import IlastikProject, write_ilp
 from pixelforest.io.images import read_image
 
-ILASTIK4IJ_AXISTAGS = {"axes": [{"key": "t", "typeFlags": 8}, {"key": "z", "typeFlags": 2}, {"key": "y", "typeFlags": 2},
-                                {"key": "x", "typeFlags": 2}, {"key": "c", "typeFlags": 1}]}
+ILASTIK4IJ_AXISTAGS = {"axes": [{"key": "t", "typeFlags": 8}, {"key": "z", "typeFlags": 2},
+                                {"key": "y", "typeFlags": 2}, {"key": "x", "typeFlags": 2},
+                                {"key": "c", "typeFlags": 1}]}
 DTYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float32", "float64"]
 LAYOUTS = {"yx": (30, 40), "zyx": (5, 30, 40), "cyx": (3, 30, 40), "tyx": (2, 30, 40), "tzcyx": (2, 4, 2, 30, 40)}
 

@@ -160,7 +160,8 @@ def test_names_order_and_format():
     assert names[0] == "Gaussian Smoothing (σ=0.3) in 2D"
     assert names[7] == "Laplacian of Gaussian (σ=0.7) in 2D"
     st = [n for n in names if n.startswith("Structure Tensor")]
-    assert st[:2] == ["Structure Tensor Eigenvalues (σ=0.7) in 2D [0]", "Structure Tensor Eigenvalues (σ=0.7) in 2D [1]"]
+    assert st[:2] == ["Structure Tensor Eigenvalues (σ=0.7) in 2D [0]",
+                      "Structure Tensor Eigenvalues (σ=0.7) in 2D [1]"]
     names3 = pf.feature_names("minimal", n_channels=2, ndim=3)
     assert names3[:2] == ["Gaussian Smoothing (σ=0.3) in 3D [0]", "Gaussian Smoothing (σ=0.3) in 3D [1]"]
     hog = [n for n in names3 if n.startswith("Hessian")]
@@ -666,7 +667,8 @@ def test_compute_canonical_into_a_given_output():
     assert compute_canonical(img, spec, out=out) is out
     assert np.array_equal(out, compute_canonical(img, spec))
     wide = np.zeros(img.shape[:4] + (n + 3,), np.float32)
-    with pytest.raises(ValueError, match=r"out must be a C-contiguous float32 array of shape \(1, 6, 40, 50, 9\), got float32 \(1, 6, 40, 50, 9\), strided"):
+    with pytest.raises(ValueError, match=r"out must be a C-contiguous float32 array of shape \(1, 6, 40, 50, 9\), "
+                                         r"got float32 \(1, 6, 40, 50, 9\), strided"):
         compute_canonical(img, spec, out=wide[..., 1:n + 1])
     with pytest.raises(ValueError, match="out must be"):
         compute_canonical(img, spec, out=np.zeros(img.shape[:4] + (n,), np.float64))

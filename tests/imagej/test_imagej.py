@@ -87,7 +87,8 @@ def test_exact_round_trip_every_depth_and_layout(pfij, dtype, axes, shape):
     assert back_cal == cal
     # ImageJ's own view agrees on dimensions and on a pixel in the last plane
     dims = dict(zip(axes, shape, strict=True))
-    assert (imp.getNChannels(), imp.getNSlices(), imp.getNFrames()) == (dims.get("c", 1), dims.get("z", 1), dims.get("t", 1))
+    assert (imp.getNChannels(), imp.getNSlices(), imp.getNFrames()) \
+        == (dims.get("c", 1), dims.get("z", 1), dims.get("t", 1))
     n = imp.getStackIndex(dims.get("c", 1), dims.get("z", 1), dims.get("t", 1))
     ip = imp.getStack().getProcessor(n)
     assert ip.getPixelValue(5, 7) == pytest.approx(float(arr[(-1,) * (len(shape) - 2) + (7, 5)]))
@@ -293,7 +294,8 @@ def test_results_as_imageplus(pfij, blobs2d, blobs_labels):
     lut = prob.getChannelLut(1)
     assert (lut.getRed(JInt(255)), lut.getGreen(JInt(255)), lut.getBlue(JInt(255))) == (255, 0, 255)
     seg = pfij.predict_imageplus(clf, imp, "simple-segmentation")
-    assert seg.getBitDepth() == 8 and np.array_equal(pfij.from_imageplus(seg)[0], clf.predict(blobs2d, "simple-segmentation"))
+    assert seg.getBitDepth() == 8 \
+        and np.array_equal(pfij.from_imageplus(seg)[0], clf.predict(blobs2d, "simple-segmentation"))
     cm = seg.getProcessor().getLut()
     assert (cm.getRed(JInt(2)), cm.getGreen(JInt(2)), cm.getBlue(JInt(2))) == (0, 128, 255)
     unc = pfij.predict_imageplus(clf, imp, "uncertainty")
@@ -330,7 +332,8 @@ def _readme_example() -> str:
     return m.group(1)
 
 
-@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run not installed (scripts/setup-system.sh installs it)")
+@pytest.mark.skipif(shutil.which("xvfb-run") is None,
+                    reason="xvfb-run not installed (scripts/setup-system.sh installs it)")
 def test_readme_imagej_example_runs(tmp_path):
     """Runs the README's pyimagej/scyjava example exactly, with a display (Xvfb) as in Fiji."""
     script = tmp_path / "example.py"

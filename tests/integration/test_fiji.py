@@ -38,7 +38,7 @@ roiManager("reset");
 Roi.setGroupNames("background,blob");
 for (k = 1; k <= 2; k++) {{ selectImage(lab); setThreshold(k, k); run("Create Selection"); Roi.setGroup(k); roiManager("add"); }}
 close(lab);
-"""
+"""  # noqa: E501 - ImageJ macro text: a statement a line, as users write it
 
 
 def test_every_command_by_menu_label(fiji, scribbles, tmp_path, ilastik_tests):
@@ -48,7 +48,8 @@ def test_every_command_by_menu_label(fiji, scribbles, tmp_path, ilastik_tests):
     blobs = tifffile.imread(scribbles / "blobs.tif")
     tifffile.imwrite(batch_in / "a.tif", blobs)
     tifffile.imwrite(batch_in / "b.tif", blobs[::-1].copy())
-    macro = "setBatchMode(true);\n" + f'run("Pixel Forest Options...", "python=[{sys.executable}] threads=0 memory=1024");\n' \
+    macro = "setBatchMode(true);\n" \
+        + f'run("Pixel Forest Options...", "python=[{sys.executable}] threads=0 memory=1024");\n' \
         + ROIS_FROM_SCRIBBLES.format(labels=scribbles / "annotations.tif") + f"""
 open("{scribbles / 'blobs.tif'}");
 img = getTitle();
@@ -70,7 +71,7 @@ getDimensions(w, h, c, z, t);
 print("IMPORT " + getTitle() + " " + w + "x" + h + " c=" + c + " bits=" + bitDepth());
 run("Batch...", "classifier=[{out}/m.pfc] input=[{batch_in}] output=[{out}/batch_out] type=Probabilities format=hdf5");
 print("DONE");
-"""
+"""  # noqa: E501 - ImageJ macro text: a statement a line, as users write it
     rc, log = fiji["macro"](macro)
     assert "DONE" in log, log
     assert "pixelforest 0.1.0 in" in log  # Options started the worker and reported its Python
@@ -96,7 +97,8 @@ print("DONE");
         assert json.loads(d.attrs["axistags"])["axes"][0] == {"key": "t", "typeFlags": 8}
         assert np.array_equal(d[0, 0, :, :, 0], blobs)
     ref = ilastik_tests / 'inputdata' / '2d_Probabilities.h5'
-    assert f"IMPORT {ref}/exported_data 1344x1024 c=2 bits=32" in log  # ilastik4ij's title: the file's path and the dataset
+    # ilastik4ij's title: the file's path and the dataset
+    assert f"IMPORT {ref}/exported_data 1344x1024 c=2 bits=32" in log
     # Batch wrote both results
     for name in ("a", "b"):
         with h5py.File(out / "batch_out" / f"{name}_Probabilities.h5", "r") as f:
@@ -125,10 +127,12 @@ print("NOT REACHED");
     assert "NOT REACHED" not in log  # the macro is aborted, not left to go on without a result
     # a Python without pixelforest: a clear message, not a stack dump
     bare = shutil.which("python3") or "/usr/bin/python3"
-    rc, log = fiji["macro"](f'setBatchMode(true);\nrun("Pixel Forest Options...", "python=[{bare}] threads=0 memory=512");\n',
+    rc, log = fiji["macro"]('setBatchMode(true);\n'
+                            f'run("Pixel Forest Options...", "python=[{bare}] threads=0 memory=512");\n',
                             python=bare, props=["-Dpixelforest.autosetup=false"])  # else it sets one up (test below)
     assert "pixelforest 0.1.0 is not installed in the Python environment" in log, log
-    rc, log = fiji["macro"]('setBatchMode(true);\nrun("Pixel Forest Options...", "python=[/nonexistent/python] threads=0 memory=512");\n')
+    rc, log = fiji["macro"]('setBatchMode(true);\n'
+                            'run("Pixel Forest Options...", "python=[/nonexistent/python] threads=0 memory=512");\n')
     assert "The Python executable /nonexistent/python does not exist" in log
 
 
@@ -142,7 +146,8 @@ def test_scripting_examples(fiji, scribbles, tmp_path, kind):
     elif kind == "groovy":
         rc, log = fiji["run"](["groovy.ui.GroovyMain", str(script), *args], cp=[RUNTIME / "groovy-4.0.28.jar"])
     else:
-        rc, log = fiji["run"](["org.python.util.jython", str(script), *args], cp=[RUNTIME / "jython-standalone-2.7.4.jar"])
+        rc, log = fiji["run"](["org.python.util.jython", str(script), *args],
+                              cp=[RUNTIME / "jython-standalone-2.7.4.jar"])
     lines = [line for line in log.splitlines() if line.startswith("objects: ")]
     assert lines, log
     n = int(lines[-1].split()[1])
@@ -246,8 +251,9 @@ print("FINISHED");
     home.mkdir()
     if not _become_subreaper():
         pytest.skip("needs Linux's PR_SET_CHILD_SUBREAPER to see the orphaned worker end")
-    cmd = ["xvfb-run", "-a", "-n", os.environ.get("PIXELFOREST_XVFB_FROM", "99"), "java", f"-Dplugins.dir={fiji['base']}", f"-Duser.home={home}",
-           f"-Dpixelforest.python={sys.executable}", "-cp", os.pathsep.join(imagej_classpath()), "ij.ImageJ", "-batch", str(m)]
+    cmd = ["xvfb-run", "-a", "-n", os.environ.get("PIXELFOREST_XVFB_FROM", "99"), "java",
+           f"-Dplugins.dir={fiji['base']}", f"-Duser.home={home}", f"-Dpixelforest.python={sys.executable}",
+           "-cp", os.pathsep.join(imagej_classpath()), "ij.ImageJ", "-batch", str(m)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=fiji["base"])
     try:
         pid = None
@@ -279,7 +285,7 @@ saveAs("Tiff", "{tmp_path}/ac_prob.tif");
 print("DONE " + getTitle());
 selectImage("blobs.tif");
 run("Train Classifier...", "labels=[ROI Manager] features=auto classes=[] trees=20 seed=2 stages=1 save=[{tmp_path}/auto.pfc]");
-"""
+"""  # noqa: E501 - ImageJ macro text: a statement a line, as users write it
     rc, log = fiji["macro"](macro)
     assert "DONE ac_prob.tif" in log, log
     # features=auto: the worker compared the presets on the scribbles and the Log says which it kept
@@ -343,7 +349,7 @@ for (i = 0; i < fileList.length; i++) {{
   run("Export HDF5", "select={out}/output" + i + ".h5 datasetname=exported_data compressionlevel=0");
 }}
 print("DONE");
-"""
+"""  # noqa: E501 - ImageJ macro text: a statement a line, as users write it
     rc, log = fiji["macro"](macro)
     assert "DONE" in log, log
     assert "Unrecognized command" not in log
@@ -401,11 +407,13 @@ def test_commands_refuse_unwritable_places_and_missing_paths_before_any_work(fij
         "train": (rois + f'open("{readonly_dir / "img.tif"}");\nrun("Train Classifier...", "labels=[ROI Manager] '
                   f'features=minimal classes=[] trees=10 seed=0 stages=1 save=[{readonly_dir / "img.pfc"}]");',
                   f"Pixel Forest error: Cannot save to {readonly_dir / 'img.pfc'}: its folder is read-only"),
-        "batch": (f'run("Batch...", "classifier=[{model}] input=[{readonly_dir}] output=[] type=Probabilities format=tiff");',
+        "batch": (f'run("Batch...", "classifier=[{model}] input=[{readonly_dir}] output=[] type=Probabilities '
+                  f'format=tiff");',
                   f"Pixel Forest error: cannot write results to {readonly_dir} (read-only or no permission)"),
         "apply": ('newImage("rgb", "RGB ramp", 64, 64, 1);\n'
                   f'run("Apply Classifier...", "classifier=[{model}] output=Probabilities apply=[Current image]");',
-                  "Pixel Forest error: rgb has 3 channel(s) (an RGB image has 3) but the classifier was trained on images of 1"),
+                  "Pixel Forest error: rgb has 3 channel(s) (an RGB image has 3) but the classifier was trained on "
+                  "images of 1"),
     }
     for name, (body, expected) in cases.items():
         rc, log = fiji["macro"]("setBatchMode(true);\n" + body + '\nprint("NOT REACHED");\n')
@@ -443,14 +451,15 @@ run("Suggest Features...", "labels=Overlay candidates=minimal number=3 save=[]")
 print("SUGGESTED " + Table.size("Pixel Forest Suggested Features"));
 run("Batch...", "classifier=[{tmp_path / 'o.pfc'}] input=[{batch_in}] output=[{tmp_path / 'out'}] type=Probabilities format=tiff");
 print("NOT REACHED");
-"""
+"""  # noqa: E501 - ImageJ macro text: a statement a line, as users write it
     rc, log = fiji["macro"](macro)
     assert "Pixel Forest: labels from the Overlay of \"blobs.tif\": 2 ROIs; left out 1 text." in log, log
     clf = pf.load(tmp_path / "o.pfc")
     assert clf.classes == ["background", "blob"] and clf.n_features == 2
     assert "TITLES blobs.tif|blobs_Probabilities|blobs_Probabilities|" in log  # not blobs_Probabilities_Probabilities
     assert "SUGGESTED 3" in log
-    assert "Pixel Forest batch: 1 done, 0 skipped (already there), 1 failed; see the table \"Pixel Forest Batch\"." in log
+    assert "Pixel Forest batch: 1 done, 0 skipped (already there), 1 failed; see the table " \
+           "\"Pixel Forest Batch\"." in log
     assert log.count("Pixel Forest error") == 1 and "1 of 2 file(s) failed" in log and "NOT REACHED" not in log
     assert "{" not in log.split("SUGGESTED")[1]  # no raw JSON in the Log
     assert (tmp_path / "out" / "a_Probabilities.tiff").exists()
@@ -505,12 +514,14 @@ def test_apply_offers_only_a_classifier_that_fits_and_every_dialog_has_help(fiji
     tifffile.imwrite(rgb, np.stack([blobs] * 3, -1), photometric="rgb")
     out = {}
     for name, image in (("gray", scribbles / "blobs.tif"), ("rgb", rgb)):
-        rc, log = fiji["run"]([str(ROOT / "tests" / "fiji" / "ApplyDefault.java"), str(image), str(model)], cp=[fiji["jar"]])
+        rc, log = fiji["run"]([str(ROOT / "tests" / "fiji" / "ApplyDefault.java"), str(image), str(model)],
+                              cp=[fiji["jar"]])
         assert rc == 0, log
         out[name] = log
     assert f"FIELD [{model}]" in out["gray"] and "BUTTON Help" in out["gray"]
     assert "FIELD []" in out["rgb"]
-    assert "The last classifier, gray.pfc, was trained on images of 1 channel(s), and this one has 3; choose another." in out["rgb"]
+    assert "The last classifier, gray.pfc, was trained on images of 1 channel(s), and this one has 3; " \
+           "choose another." in out["rgb"]
 
 
 def test_the_jar_holds_only_the_plugins_own_classes(fiji):
@@ -540,8 +551,8 @@ def test_update_site(fiji, tmp_path):
 
     site = tmp_path / "site"
     script = ROOT / "scripts" / "update_site.py"
-    r = subprocess.run([sys.executable, str(script), "--jar", str(fiji["jar"]), "--out", str(site)], capture_output=True,
-                       text=True)
+    r = subprocess.run([sys.executable, str(script), "--jar", str(fiji["jar"]), "--out", str(site)],
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     raw = gzip.decompress((site / "db.xml.gz").read_bytes())
     assert raw.startswith(b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE pluginRecords [')
@@ -580,7 +591,8 @@ def test_update_site(fiji, tmp_path):
     assert digest(again) == version.get("checksum")
     with zipfile.ZipFile(again, "a") as z:
         z.writestr("org/pixelforest/fiji/NEW.txt", "a change")
-    r = subprocess.run([sys.executable, str(script), "--jar", str(again), "--out", str(site)], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, str(script), "--jar", str(again), "--out", str(site)],
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     plugin = ET.fromstring(gzip.decompress((site / "db.xml.gz").read_bytes()).split(b"]>\n", 1)[1]).find("plugin")
     assert plugin.find("version").get("checksum") == digest(again) != version.get("checksum")
@@ -609,7 +621,7 @@ run("Train Classifier...", "labels=[ROI Manager] features=minimal classes=[] tre
 run("Apply Classifier...", "classifier=[{tmp_path}/m.pfc] output=Probabilities apply=[Current image]");
 saveAs("Tiff", "{tmp_path}/p.tif");
 print("DONE " + call("org.pixelforest.fiji.PythonService.workerPid"));
-""", encoding="utf-8")
+""", encoding="utf-8")  # noqa: E501 - ImageJ macro text: a statement a line, as users write it
     rc, log = fiji["run"](["ij.ImageJ", "-batch", str(macro)], python=None, env=env, home=home, timeout=1200)
     envdir = tmp_path / "data" / "pixelforest" / "python-0.1.0"
     assert "DONE" in log and f"Pixel Forest: setting up Python 0.1.0 in {envdir}" in log, log

@@ -83,7 +83,8 @@ def _with_array(members, manifest, name, a):
     blob = _npy(a)
     members = dict(members)
     members[f"arrays/{name}.npy"] = blob
-    manifest["arrays"][name] = {"dtype": str(a.dtype), "shape": list(a.shape), "sha256": hashlib.sha256(blob).hexdigest()}
+    manifest["arrays"][name] = {"dtype": str(a.dtype), "shape": list(a.shape),
+                                "sha256": hashlib.sha256(blob).hexdigest()}
     return members
 
 
@@ -107,7 +108,8 @@ HOSTILE = {
     "colour Infinity": (_set(["classes", 0, "color"], [float("inf"), 0, 0]), "Infinity"),
     "training is a list": (_set(["training"], [1, 2]), "training"),
     "unused member": (lambda m, a: (m, _with_array(a, m, "extra", np.zeros(1000, np.float32))), "nothing uses"),
-    "0-d forest_feature": (lambda m, a: (m, _with_array(a, m, "forest_feature", np.array(3, np.int32))), "forest_feature"),
+    "0-d forest_feature": (lambda m, a: (m, _with_array(a, m, "forest_feature", np.array(3, np.int32))),
+                           "forest_feature"),
     "2-d forest_feature": (lambda m, a: (m, _with_array(a, m, "forest_feature", np.zeros((2, 2), np.int32))),
                            "forest_feature"),
     "too many trees": (_set(["forest", "n_trees"], 10**7), "trees"),
@@ -179,7 +181,8 @@ FIELDS = [["format_version"], ["features"], ["classes"], ["n_channels"], ["ndim"
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(FIELDS), value=JSON, array=st.sampled_from([None, "forest_roots", "forest_value",
                                                                           "labels_0_index", "forest_feature"]),
-       shape=st.lists(st.integers(0, 2**40), max_size=3), dtype=st.sampled_from(["int64", "float32", "uint8", "object"]))
+       shape=st.lists(st.integers(0, 2**40), max_size=3),
+       dtype=st.sampled_from(["int64", "float32", "uint8", "object"]))
 def test_manifest_fuzz(model, tmp_path, field, value, array, shape, dtype):
     """Any manifest value, any declared array: a clear ClassifierFileError (or a valid classifier),
     never another exception, and quickly (nothing huge is allocated)."""
@@ -367,7 +370,8 @@ def ilp(model, tmp_path):
 def _label_blocks(p):
     with h5py.File(p, "r") as f:
         out = []
-        f["PixelClassification/LabelSets"].visititems(lambda n, o: out.append(n) if isinstance(o, h5py.Dataset) else None)
+        f["PixelClassification/LabelSets"].visititems(
+            lambda n, o: out.append(n) if isinstance(o, h5py.Dataset) else None)
     return out
 
 

@@ -121,7 +121,8 @@ aligned 33
     # the overlay shows the class colours where the segmentation says so
     shown = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(tmp_path / "overlay.png").convert("RGB"))
     assert (shown[seg == 1] == [255, 0, 0]).all() and (shown[seg == 2] == [0, 255, 0]).all()
-    recoloured = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(tmp_path / "recoloured.png").convert("RGB"))
+    png = __import__("PIL.Image", fromlist=["Image"]).open(tmp_path / "recoloured.png")
+    recoloured = np.asarray(png.convert("RGB"))
     assert (recoloured[seg == 2] == [0, 128, 255]).all() and (recoloured[seg == 1] == [255, 0, 0]).all()
     renamed = pf.load(tmp_path / "renamed.pfc")
     assert renamed.class_names == ["Label 1", "blob"] and renamed.class_colors[1] == (0, 128, 255)
@@ -339,7 +340,8 @@ workerinfo
 
 
 def test_batch_mode_says_it_needs_windows(fiji):
-    macro = 'setBatchMode(true);\nnewImage("x", "8-bit ramp", 64, 64, 1);\nrun("Live Training...");\nprint("AFTER " + nImages);\n'
+    macro = ('setBatchMode(true);\nnewImage("x", "8-bit ramp", 64, 64, 1);\nrun("Live Training...");\n'
+             'print("AFTER " + nImages);\n')
     rc, log = fiji["macro"](macro)
     assert "Live Training opens a panel for painting and needs ImageJ's windows" in log
     assert "AFTER 1" in log  # nothing else happened (no result, no error abort)

@@ -77,7 +77,8 @@ def test_readable_errors(service, blobs2d, tmp_path):
                    + (np.arange(blobs2d.size).reshape(blobs2d.shape) % 50 == 1) * 2, features="minimal", trees=5)
     pf.save(clf, tmp_path / "one.pfc")
     out = call(service, "predict", {"classifier": str(tmp_path / "one.pfc")}, rgb)
-    assert out["error"].startswith("image has 3 channel(s) (an RGB image has 3) but the classifier was trained on images of 1")
+    assert out["error"].startswith("image has 3 channel(s) (an RGB image has 3) but the classifier was trained on "
+                                   "images of 1")
 
 
 def test_cancel(tmp_path):
@@ -176,8 +177,8 @@ def test_live_on_a_small_image_leaves_out_the_scales_it_cannot_hold(service):
     lab[5:8, 2:20], lab[30:33, 28:46] = 1, 2
     idx = np.flatnonzero(lab)
     out = call(service, "live_train", {"session": "small", "image": "i", "index": _nd(idx.astype(np.int64)),
-                                       "value": _nd(lab.flat[idx]), "classes": ["a", "b"], "colors": [[255, 0, 0], [0, 255, 0]],
-                                       "region": [0, 40, 0, 48]})
+                                       "value": _nd(lab.flat[idx]), "classes": ["a", "b"],
+                                       "colors": [[255, 0, 0], [0, 255, 0]], "region": [0, 40, 0, 48]})
     assert "error" not in out and out["prediction"].ndarray().shape == (3, 40, 48), out
     # the Features dialog learns the largest scale of each feature this image holds, by the same rule
     info = call(service, "feature_presets", {"session": "small"})
@@ -228,7 +229,8 @@ def test_live_resume_takes_the_labels_of_the_image_of_that_name(blobs2d, blobs_l
     assert np.array_equal(idx, np.flatnonzero(other)) and again.resumed_from == "b.tif"
     third = LiveSession("minimal")
     third.add_image("c", Session(blobs2d, "minimal", name="c.tif"))
-    with pytest.raises(ValueError, match="labels of 2 images of this size \\('a.tif', 'b.tif'\\) and none is named 'c.tif'"):
+    with pytest.raises(ValueError, match="labels of 2 images of this size \\('a.tif', 'b.tif'\\) and none is named "
+                                         "'c.tif'"):
         third.resume("c", clf)
 
 

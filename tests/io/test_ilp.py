@@ -42,7 +42,8 @@ def test_read_project(ilastik_tests, case):
         assert ilp.label_colors() == [(255, 0, 0), (0, 255, 0)]
         lanes = ilp.lanes()
         assert len(lanes) == 1 and lanes[0].nickname == case
-        assert Path(lanes[0].resolved.rsplit("/", 1)[0]).resolve() == (ilastik_tests / "inputdata" / f"{case}.h5").resolve()
+        assert Path(lanes[0].resolved.rsplit("/", 1)[0]).resolve() \
+            == (ilastik_tests / "inputdata" / f"{case}.h5").resolve()
         raw, axes = ilp.raw_data(lanes[0])
         assert axes == AXES[case]
         lab = ilp.labels(lanes[0], raw.shape, axes)
