@@ -13,8 +13,8 @@ import tifffile
 
 from pixelforest.axes import to_canonical
 from pixelforest.blockwise import iter_blocks
-from pixelforest.io.guards import ExternalDataError
 from pixelforest.io.export import axistags_json
+from pixelforest.io.guards import ExternalDataError
 from pixelforest.io.images import ImageReadError, read_image
 from pixelforest.io.lazy import BlockOutput, LazyImage
 

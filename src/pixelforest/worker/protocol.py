@@ -204,7 +204,8 @@ def render_markdown() -> str:
              "`pixelforest.worker.handle(task, request, params, image)` and its outputs come back in",
              "`task.outputs`. `image` is the image the request works on, in shared memory, laid out as",
              "ImageJ stores it: (T, Z, C, Y, X). Lists and maps travel as such (JSON); NDArrays in shared memory.",
-             "The Java side names the same requests and keys in `Protocol.java`; `tests/worker/test_protocol.py` checks",
+             ("The Java side names the same requests and keys in `Protocol.java`; "
+              "`tests/worker/test_protocol.py` checks"),
              "that both sides agree and that this file is current.", "", "Any request may answer:", ""]
     lines += [f"- `{k}`: {v}" for k, v in COMMON_OUTPUTS.items()]
     for name, r in REQUESTS.items():
