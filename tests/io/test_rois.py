@@ -9,8 +9,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pixelforest.io.rois import (LabelRoi, RoiError, assign_classes, fill_oval, fill_polygons, fill_rect, mark_points,
-                                 read_roi_file, rois_to_labels, thick_polyline)
+from pixelforest.io.rois import (
+    LabelRoi,
+    RoiError,
+    assign_classes,
+    fill_oval,
+    fill_polygons,
+    fill_rect,
+    mark_points,
+    read_roi_file,
+    rois_to_labels,
+    thick_polyline,
+)
 
 roifile = pytest.importorskip("roifile")
 
