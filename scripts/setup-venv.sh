@@ -23,7 +23,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 # the compiled kernels, built once here (in two processes) rather than in the first command;
 # again only when pixelforest's sources changed (numba then rebuilds what changed)
-kern="$(cat src/pixelforest/*.py | sha256sum | cut -d' ' -f1)"
+kern="$(find src/pixelforest -name '*.py' | LC_ALL=C sort | xargs cat | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$VENV/.pixelforest-compiled" 2>/dev/null)" != "$kern" ]; then
   "$VENV/bin/python" -m pixelforest.warmup >&2
   echo "$kern" > "$VENV/.pixelforest-compiled"
