@@ -14,21 +14,29 @@ import numpy as np
 
 from . import axes as _axes
 from .classifier import Classifier, LabelImage, normalize_source
-from .features import FeatureSpec, check_image_values, check_scales, compute_canonical, image_stats, resolve_spec
+from .features import (
+    DEFAULT_FEATURES,
+    FeatureSpec,
+    check_image_values,
+    check_scales,
+    compute_canonical,
+    image_stats,
+    resolve_spec,
+)
 from .training import train_from_samples
 
 
 class Session:
     """Interactive training on one image (any axes, like :func:`pixelforest.train`)."""
 
-    def __init__(self, image, features="ilastik-default", *, axes=None, channel_axis=None, trees: int = 100,
+    def __init__(self, image, features=DEFAULT_FEATURES, *, axes=None, channel_axis=None, trees: int = 100,
                  seed=None, classes=None, colors=None, name: str = ""):
         image = np.asarray(image)
         self.axes = _axes.resolve_axes(image.ndim, axes, channel_axis)
         check_image_values(image)
         self.image5 = np.ascontiguousarray(_axes.to_canonical(image, self.axes), dtype=np.float32)
-        self.spec = resolve_spec(features)
         T, Z, Y, X, C = self.image5.shape
+        self.spec = resolve_spec(features, Z)  # the default preset fitted to a thin stack, as train() does
         check_scales(self.spec, (T, Z, Y, X))
         self.labels = np.zeros((T, Z, Y, X), np.uint8)
         self.trees, self.seed, self.classes, self.colors = trees, seed, classes, colors
