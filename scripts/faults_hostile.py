@@ -30,6 +30,7 @@ import pixelforest as pf
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+from _hostile_files import external_data_files  # noqa: E402  (the tests' hostile HDF5 files)
 from _procfs import alive, children, stat_fields  # noqa: E402  (the tests' /proc reader)
 
 PF = [sys.executable, "-m", "pixelforest.cli"]
@@ -344,19 +345,7 @@ def scenario_hostile_inputs(d: Path) -> dict:
     with h5py.File(bomb, "w") as f:
         f.create_dataset("data", shape=(60000, 60000), dtype=np.float32, chunks=(1024, 1024), compression="gzip")
     bad.append(bomb)
-    secret = _h5(d / "secret.h5", img)
-    link = d / "link.h5"
-    with h5py.File(link, "w") as f:
-        f["data"] = h5py.ExternalLink(str(secret), "data")
-    vds = d / "vds.h5"
-    layout = h5py.VirtualLayout(shape=img.shape, dtype=img.dtype)
-    layout[...] = h5py.VirtualSource(str(secret), "data", shape=img.shape)
-    with h5py.File(vds, "w") as f:
-        f.create_virtual_dataset("data", layout)
-    ext = d / "ext.h5"
-    img.tofile(d / "raw.bin")
-    with h5py.File(ext, "w") as f:
-        f.create_dataset("data", shape=img.shape, dtype=np.float32, external=[(str(d / "raw.bin"), 0, img.nbytes)])
+    link, vds, ext = external_data_files(d, img)
     bad += [link, vds, ext]
     out = d / "out"
     r = _run(["batch", model, *good, *bad, "-o", out, "-q"])

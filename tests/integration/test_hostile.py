@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 import pytest
 import tifffile
+from _hostile_files import external_data_files
 from _procfs import alive, children
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -310,29 +311,9 @@ def test_full_disk_fails_cleanly(model, tmp_path, command):
 # ------------------------------------------------------------ HDF5: outside the file
 
 
-def _external_files(tmp_path, img):
-    secret = tmp_path / "secret.h5"
-    with h5py.File(secret, "w") as f:
-        f["data"] = img
-    link = tmp_path / "link.h5"
-    with h5py.File(link, "w") as f:
-        f["data"] = h5py.ExternalLink(str(secret), "data")
-    vds = tmp_path / "vds.h5"
-    layout = h5py.VirtualLayout(shape=img.shape, dtype=img.dtype)
-    layout[...] = h5py.VirtualSource(str(secret), "data", shape=img.shape)
-    with h5py.File(vds, "w") as f:
-        f.create_virtual_dataset("data", layout)
-    raw = tmp_path / "raw.bin"
-    img.astype(np.float32).tofile(raw)
-    ext = tmp_path / "ext.h5"
-    with h5py.File(ext, "w") as f:
-        f.create_dataset("data", shape=img.shape, dtype=np.float32, external=[(str(raw), 0, img.nbytes)])
-    return [link, vds, ext]
-
-
 def test_external_data_refused_unless_allowed(model, tmp_path):
     path, _, img = model
-    for f in _external_files(tmp_path, img):
+    for f in external_data_files(tmp_path, img):
         r = run(["predict", path, f"{f}/data", "-o", str(tmp_path / "out") + "/", "-q"])
         assert r.returncode == 1 and "outside the file" in r.stderr, r.stderr
         r = run(["convert", f"{f}/data", "-o", tmp_path / "conv" / (f.stem + ".tif"), "--to-tiff", "-q"])
