@@ -64,6 +64,11 @@ def resolve_axes(ndim: int, axes: str | None = None, channel_axis: int | None = 
     return default_axes(ndim, channel_axis)
 
 
+def spatial_ndim(z_size: int) -> int:
+    """2 for an image of one z slice, 3 for a stack: how features are computed and a classifier applies."""
+    return 3 if z_size > 1 else 2
+
+
 def to_canonical(array: np.ndarray, axes: str) -> np.ndarray:
     """View of ``array`` (axes ``axes``) as a 5D ``tzyxc`` array (no copy)."""
     present = [a for a in CANONICAL if a in axes]

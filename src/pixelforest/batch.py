@@ -155,8 +155,9 @@ def check_inputs(clf: Classifier, files, axes=None, allow_external: bool | None 
             bad[f] = error_message(e)
             continue
         T, Z, Y, X, C = img.shape
-        if C != clf.n_channels or (3 if Z > 1 else 2) != clf.ndim:
-            bad[f] = (f"{C}-channel {3 if Z > 1 else 2}D image (axes {img.file_axes}, shape {img.file_shape}), but the "
+        ndim = _axes.spatial_ndim(Z)
+        if C != clf.n_channels or ndim != clf.ndim:
+            bad[f] = (f"{C}-channel {ndim}D image (axes {img.file_axes}, shape {img.file_shape}), but the "
                       f"classifier expects {clf.n_channels}-channel {clf.ndim}D images")
     return bad
 

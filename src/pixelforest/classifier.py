@@ -258,7 +258,7 @@ class Classifier:
                 f"pass axes=/channel_axis= so the channel axis is recognised, or use a classifier trained on "
                 f"{C}-channel images"
             )
-        ndim = 3 if Z > 1 else 2
+        ndim = _axes.spatial_ndim(Z)
         if ndim != self.ndim:
             raise ValueError(
                 f"{name} is {ndim}D (z={Z}) but the classifier was trained on {self.ndim}D images; "

@@ -84,7 +84,7 @@ class Session:
     def _keep(self, spec: FeatureSpec, keys: list, full: np.ndarray) -> np.ndarray:
         """The session's cells become views of ``full`` (its features side by side): no second
         copy is kept, and asking again (retrain, predict) costs nothing."""
-        cols = spec.columns(self.image5.shape[-1], 3 if self.image5.shape[1] > 1 else 2)
+        cols = spec.columns(self.image5.shape[-1], _axes.spatial_ndim(self.image5.shape[1]))
         for key, col in zip(keys, cols, strict=True):
             self._cells[key] = full[..., col.start:col.stop]
         self._assembled = (keys, full)
@@ -111,7 +111,7 @@ class Session:
                                          structure_tensor=spec.structure_tensor)
             sub = replace(sub, normalize=spec.normalize)
             out = compute_canonical(self.image5, sub, check=False, stats=self._stats(spec))
-            for col in sub.columns(C, 3 if self.image5.shape[1] > 1 else 2):
+            for col in sub.columns(C, _axes.spatial_ndim(self.image5.shape[1])):
                 self._cells[self._cell_key(col.fid, sis[col.si], spec)] = out[..., col.start:col.stop]
         if self._assembled is not None and self._assembled[0] == keys:
             return self._assembled[1]
@@ -219,6 +219,6 @@ def train_sessions(sessions, spec: FeatureSpec | None = None, *, classes=None, c
         raise ValueError("no labelled pixels yet: add labels first")
     T, Z, Y, X, C = sessions[0].image5.shape
     return train_from_samples(
-        np.concatenate(Xs), np.concatenate(ys), spec, C, 3 if Z > 1 else 2, classes=classes, colors=colors,
+        np.concatenate(Xs), np.concatenate(ys), spec, C, _axes.spatial_ndim(Z), classes=classes, colors=colors,
         trees=trees, seed=seed, n_images=len(sessions),
         labels=[LabelImage.from_dense(s.labels, s.name, s.axes) for s in sessions])

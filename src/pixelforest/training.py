@@ -117,7 +117,7 @@ def training_set(imgs: list, labs: list, names: list[str], axes_list: list, chan
         check_image_values(img, nm)
         image5 = _axes.to_canonical(img, ax)
         T, Z, Y, X, C = image5.shape
-        this_ndim = 3 if Z > 1 else 2
+        this_ndim = _axes.spatial_ndim(Z)
         if n_channels is None:
             n_channels, ndim = C, this_ndim
         elif C != n_channels:

@@ -302,7 +302,7 @@ class IlastikProject:
             shape = arr.shape
         c = shape[axes.index("c")] if "c" in axes else 1
         z = shape[axes.index("z")] if "z" in axes else 1
-        return int(c), 3 if z > 1 else 2
+        return int(c), _axes.spatial_ndim(z)
 
     def training_data(self):
         """(images, label images, axes, nicknames) of every lane that has labels."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..axes import spatial_ndim
 from ..classifier import Classifier
 from ..features import FeatureSpec
 from ..ilastik import load_classifier
@@ -66,7 +67,7 @@ def image_key(img5: np.ndarray) -> str:
 def features_for(img5: np.ndarray, spec: FeatureSpec, task=None) -> np.ndarray | None:
     """The image's features from the worker's cache (computing the missing cells), or None when they
     would not fit the cache budget (the caller then works block by block)."""
-    n = spec.n_features(img5.shape[-1], 3 if img5.shape[1] > 1 else 2)
+    n = spec.n_features(img5.shape[-1], spatial_ndim(img5.shape[1]))
     if img5[..., 0].size * n * 4 > FEATURE_CACHE_BYTES:
         return None
     sess = STATE.session(image_key(img5), img5, spec)

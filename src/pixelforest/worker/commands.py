@@ -15,7 +15,7 @@ import numpy as np
 
 from .._version import __version__
 from ..autotune import describe
-from ..axes import as_imagej_dtype
+from ..axes import as_imagej_dtype, spatial_ndim
 from ..batch import DEFAULT_NAME, ILASTIK_SOURCES, expand_inputs, normalize_format, output_path, predict_files
 from ..classifier import Classifier, LabelImage, normalize_source
 from ..features import DEFAULT_FEATURES, resolve_spec
@@ -67,7 +67,7 @@ def _train_classifier(task, params, img5, labels, names, colors) -> Classifier:
         return train(img5, labels, features=spec, trees=trees, seed=seed, axes="tzyxc", classes=names, colors=colors,
                      image_names=[title], stages=stages)
     mask = labels > 0
-    return train_from_samples(feats[mask], labels[mask], spec, C, 3 if Z > 1 else 2, classes=names, colors=colors,
+    return train_from_samples(feats[mask], labels[mask], spec, C, spatial_ndim(Z), classes=names, colors=colors,
                               trees=trees, seed=seed, labels=[LabelImage.from_dense(labels, title)])
 
 
@@ -108,7 +108,7 @@ def _fits(clf: Classifier, img5: np.ndarray, title: str) -> None:
     if C != clf.n_channels:
         raise ValueError(f"{title} has {C} channel(s) (an RGB image has 3) but the classifier was trained on images of "
                          f"{clf.n_channels}: apply it to images like the ones it was trained on, or train one on these")
-    if (3 if Z > 1 else 2) != clf.ndim:
+    if spatial_ndim(Z) != clf.ndim:
         raise ValueError(f"{title} is a z-stack of {Z} slices but the classifier was trained on 2D images (for a time "
                          f"series, set the stack's frames with Image > Properties...)" if Z > 1 else
                          f"{title} is 2D but the classifier was trained on z-stacks")
