@@ -21,6 +21,12 @@ except ImportError:  # pragma: no cover - numba is a dependency; this runs the s
         return args[0] if args and callable(args[0]) else (lambda f: f)
 
 
+#: options of compiled helpers that allocate nothing and return no array (they read and write
+#: arrays their caller holds): numba then keeps no reference counts in them, so a row view they
+#: take costs nothing instead of two atomic operations (which were half the time of the feature
+#: bank on a 128-pixel-wide image). A helper that allocated would fail to compile, not misbehave.
+BORROWING = ({"_nrt": False} if HAVE_NUMBA and hasattr(numba.core.cpu.CPUTargetOptions, "_nrt") else {})
+
 _LOCK = threading.Lock()
 _threadsafe: bool | None = None  # known after the first parallel launch
 

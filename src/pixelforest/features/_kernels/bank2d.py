@@ -22,7 +22,7 @@ import functools
 
 import numpy as np
 
-from ..._compiled import HAVE_NUMBA, parallel_call
+from ..._compiled import BORROWING, HAVE_NUMBA, parallel_call
 from .filters import halves, kernel_parity
 
 #: kernel slots per scale (rows of ``taps``)
@@ -105,7 +105,7 @@ if HAVE_NUMBA:
 
     from .filters import mirror, pad_row, xpass_row, ypass_row
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, **BORROWING)
     def _short(c, u1, d1, u2, d2, k, p, r, out, off, X):  # pragma: no cover - compiled
         """out[off + x] for a kernel of radius 1 or 2 in one pass over the row (no accumulator
         array): the same float64 sum, in the same order, as the tap-by-tap loops."""
@@ -124,7 +124,7 @@ if HAVE_NUMBA:
                 for x in range(X):
                     out[off + x] = 0.0 + k[1] * (u1[x] - d1[x]) + k[2] * (u2[x] - d2[x])
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, **BORROWING)
     def _mid(src, lo, Y, i, taps, p, r, buf, R, acc):  # pragma: no cover - compiled
         """Row i of an image of Y rows convolved along y (mirror borders) into buf[R:R+X], as
         float32; src holds the image's rows lo, lo+1, ..."""
@@ -136,7 +136,7 @@ if HAVE_NUMBA:
         else:
             ypass_row(src, lo, Y, i, taps[:r + 1], p, buf, R, acc)
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, **BORROWING)
     def _mid3(src, lo, Y, i, t0, t1, t2, r, buf0, buf1, buf2, R):  # pragma: no cover - compiled
         """:func:`_mid` of one row with a Gaussian (t0), its first (t1) and second (t2) derivative
         (radius r <= 2), each summed as alone."""
@@ -148,7 +148,7 @@ if HAVE_NUMBA:
         _short(row, u1, d1, u2, d2, t1, -1, r, buf1, R, X)
         _short(row, u1, d1, u2, d2, t2, 1, r, buf2, R, X)
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, **BORROWING)
     def _last(buf, X, taps, p, r, R, res, acc):  # pragma: no cover - compiled
         """The padded row in buf convolved along x into res (float32)."""
         if r <= 2:
@@ -157,21 +157,21 @@ if HAVE_NUMBA:
         else:
             xpass_row(buf, X, taps[:r + 1], p, R, res, acc)
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, **BORROWING)
     def _last2(buf, X, t0, t1, r, R, res0, res1):  # pragma: no cover - compiled
         """:func:`_last` with a Gaussian (t0) and its first derivative (t1), radius r <= 2."""
         u1, d1, u2, d2 = buf[R + 1:R + 1 + X], buf[R - 1:R - 1 + X], buf[R + 2:R + 2 + X], buf[R - 2:R - 2 + X]
         _short(buf[R:R + X], u1, d1, u2, d2, t0, 1, r, res0, 0, X)
         _short(buf[R:R + X], u1, d1, u2, d2, t1, -1, r, res1, 0, X)
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, **BORROWING)
     def _last3(buf, X, t0, t1, t2, r, R, res0, res1, res2):  # pragma: no cover - compiled
         """:func:`_last` with a Gaussian (t0), its first (t1) and second (t2) derivative, r <= 2."""
         _last2(buf, X, t0, t1, r, R, res0, res1)
         _short(buf[R:R + X], buf[R + 1:R + 1 + X], buf[R - 1:R - 1 + X], buf[R + 2:R + 2 + X],
                buf[R - 2:R - 2 + X], t2, 1, r, res2, 0, X)
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, **BORROWING)
     def _product_row(band, lo, Y, j, taps, parity, radius, s, R, b0, b1, gy, gx, acc, ring):  # pragma: no cover
         """The structure tensor's gradient products g_y*g_y, g_y*g_x, g_x*g_x at the inner scale for
         row j (mirrored into the image), into ring slot j mod W."""
@@ -191,14 +191,14 @@ if HAVE_NUMBA:
             ring[1, k, x] = gy[x] * gx[x]
             ring[2, k, x] = gx[x] * gx[x]
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, **BORROWING)
     def _mid_ring(ring_c, X, i, taps, p, r, buf, R):  # pragma: no cover - compiled
         """As :func:`_mid` (radius r <= 2) over rows held in a ring (slot = row mod W)."""
         W = ring_c.shape[0]
         _short(ring_c[i % W], ring_c[(i + 1) % W], ring_c[(i - 1) % W], ring_c[(i + 2) % W],
                ring_c[(i - 2) % W], taps, p, r, buf, R, X)
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, **BORROWING)
     def _put_eig(a, b, c, e1, e2, X):  # pragma: no cover - compiled
         """Eigenvalues (descending) of [[a, b], [b, c]] (as :func:`.filters.eig2`)."""
         half = np.float32(0.5)
@@ -234,7 +234,7 @@ if HAVE_NUMBA:
 
         return types.void(), codegen
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, **BORROWING)
     def _interleave(frow, ucols, orow, X, whole):  # pragma: no cover - compiled
         """orow[x, f] = frow[f, x] for the columns ucols, in the output row's order, 32 pixels
         at a time (the rows of frow they read stay in L1). When ucols are all the row's columns

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._compiled import HAVE_NUMBA, parallel_call
+from ..._compiled import BORROWING, HAVE_NUMBA, parallel_call
 
 if HAVE_NUMBA:
     import numba
@@ -83,7 +83,7 @@ if HAVE_NUMBA:
         i = abs(i) % p
         return p - i if i >= n else i
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, **BORROWING)
     def pad_row(buf, X, r, R):  # pragma: no cover - compiled
         """Mirror borders of the row held in buf[R:R+X], r pixels each side."""
         for j in range(r):
@@ -100,7 +100,7 @@ if HAVE_NUMBA:
             for b in range(n):
                 acc[b] += kt * (hi[b] - lo[b])
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, **BORROWING)
     def ypass_row(src, lo, L, i, taps, parity, dst, off, acc):  # pragma: no cover - compiled
         """Row i of an image of L rows correlated along its rows (mirror borders) into
         dst[off:off+B] as float32; src holds the image's rows lo, lo+1, ... (B contiguous)."""
@@ -131,7 +131,7 @@ if HAVE_NUMBA:
         for b in range(B):
             dst[off + b] = acc[b]
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, **BORROWING)
     def xpass_row(buf, X, taps, parity, R, res, acc):  # pragma: no cover - compiled
         """The row in buf[R:R+X], padded by :func:`pad_row`, correlated along itself into res."""
         if parity == 0:
