@@ -260,6 +260,84 @@ if HAVE_NUMBA:
         for w in numba.prange(workers):
             blocks(plane, taps, parity, radius, cols, ucols, W, H, w, jobs, workers, out)
 
+    @numba.njit(cache=True, **BORROWING)
+    def _presmooth(plane, lo, hi, a, taps, parity, radius, s, tensor, R, m0, m1, m2, gy, gx, a0, band,
+                   ring):  # pragma: no cover - compiled
+        """Rows lo..hi-1 of the plane pre-smoothed at scale s into ``band``; with the structure
+        tensor (``tensor``), the gradient products of the rows above row ``a`` that its smoothing needs."""
+        Y, X = plane.shape
+        tp, pp, rp = taps[s, K_PRE], parity[s, K_PRE], radius[s, K_PRE]
+        for j in range(lo, hi):
+            _mid(plane, 0, Y, j, tp, pp, rp, m0, R, a0)
+            pad_row(m0, X, rp, R)
+            _last(m0, X, tp, pp, rp, R, band[j - lo], a0)
+        if tensor:
+            ro = radius[s, K_OUTER]
+            for j in range(a - ro, a + ro):
+                _product_row(band, lo, Y, j, taps, parity, radius, s, R, m1, m2, gy, gx, a0, ring)
+
+    @numba.njit(cache=True, **BORROWING)
+    def _row(src, lo, Y, i, taps, parity, radius, s, c, R, m0, m1, m2, md, sm, gx, gy, hxx, hxy, hyy, dg, a0, ring,
+             frow):  # pragma: no cover - compiled
+        """Row i's features at scale s (output columns ``c``, see ``C_*``) from its pre-smoothed rows in
+        ``src`` (rows lo, lo+1, ...) into ``frow`` (feature, x)."""
+        X = src.shape[1]
+        r = radius[s, K_SF0]
+        t0, t1, t2 = taps[s, K_SF0], taps[s, K_SF1], taps[s, K_SF2]
+        need_d = c[C_GGM] >= 0 or c[C_HESS] >= 0
+        need_dd = c[C_LOG] >= 0 or c[C_HESS] >= 0
+        if need_d or need_dd:
+            _mid3(src, lo, Y, i, t0, t1, t2, r, m0, m1, m2, R)
+            pad_row(m1, X, r, R)
+            pad_row(m2, X, r, R)
+        else:
+            _mid(src, lo, Y, i, t0, 1, r, m0, R, a0)
+        pad_row(m0, X, r, R)
+        if need_dd:  # m0 along x: smoothing, d/dx, d2/dx2
+            _last3(m0, X, t0, t1, t2, r, R, sm, gx, hxx)
+        elif need_d:
+            _last2(m0, X, t0, t1, r, R, sm, gx)
+        else:
+            _last(m0, X, t0, 1, r, R, sm, a0)
+        if need_d:  # m1 (d/dy) along x: d/dy, d2/dydx
+            _last2(m1, X, t0, t1, r, R, gy, hxy)
+        if need_dd:  # m2 (d2/dy2) along x
+            _last(m2, X, t0, 1, r, R, hyy, a0)
+        if c[C_SMOOTH] >= 0:
+            col = c[C_SMOOTH]
+            for x in range(X):
+                frow[col, x] = sm[x]
+        if c[C_DOG] >= 0:
+            rd = radius[s, K_DOG]
+            _mid(src, lo, Y, i, taps[s, K_DOG], parity[s, K_DOG], rd, md, R, a0)
+            pad_row(md, X, rd, R)
+            _last(md, X, taps[s, K_DOG], parity[s, K_DOG], rd, R, dg, a0)
+            col = c[C_DOG]
+            for x in range(X):
+                frow[col, x] = sm[x] - dg[x]
+        if c[C_GGM] >= 0:
+            col = c[C_GGM]
+            for x in range(X):
+                g2 = np.float32(0.0)
+                g2 += gy[x] * gy[x]
+                g2 += gx[x] * gx[x]
+                frow[col, x] = np.sqrt(g2)
+        if c[C_LOG] >= 0:
+            col = c[C_LOG]
+            for x in range(X):
+                frow[col, x] = hyy[x] + hxx[x]
+        if c[C_HESS] >= 0:
+            _put_eig(hyy, hxy, hxx, frow[c[C_HESS]], frow[c[C_HESS] + 1], X)
+        if c[C_ST] >= 0:
+            ro = radius[s, K_OUTER]
+            _product_row(src, lo, Y, i + ro, taps, parity, radius, s, R, m1, m2, gy, gx, a0, ring)
+            to, po = taps[s, K_OUTER], parity[s, K_OUTER]
+            for comp, res in ((0, hyy), (1, hxy), (2, hxx)):
+                _mid_ring(ring[comp], X, i, to, po, ro, m0, R)
+                pad_row(m0, X, ro, R)
+                _last(m0, X, to, po, ro, R, res, a0)
+            _put_eig(hyy, hxy, hxx, frow[c[C_ST]], frow[c[C_ST] + 1], X)
+
     @numba.njit(cache=True, nogil=True)
     def blocks(plane, taps, parity, radius, cols, ucols, W, H, first, stop, step, out):  # pragma: no cover
         """Blocks ``first, first + step, ...`` (below ``stop``) of ROWS_PER_JOB rows, serially."""
@@ -291,69 +369,10 @@ if HAVE_NUMBA:
             lo = max(0, a - H)
             hi = min(Y, b + H)
             for s in range(S):
-                for j in range(lo, hi):
-                    _mid(plane, 0, Y, j, taps[s, K_PRE], parity[s, K_PRE], radius[s, K_PRE], m0, R, a0)
-                    pad_row(m0, X, radius[s, K_PRE], R)
-                    _last(m0, X, taps[s, K_PRE], parity[s, K_PRE], radius[s, K_PRE], R, band[s, j - lo], a0)
-                if cols[s, C_ST] >= 0:  # the gradient rows above the block that its tensor smoothing needs
-                    ro = radius[s, K_OUTER]
-                    for j in range(a - ro, a + ro):
-                        _product_row(band[s], lo, Y, j, taps, parity, radius, s, R, m1, m2, gy, gx, a0, ring[s])
+                _presmooth(plane, lo, hi, a, taps, parity, radius, s, cols[s, C_ST] >= 0, R, m0, m1, m2, gy, gx, a0,
+                           band[s], ring[s])
             for i in range(a, b):
                 for s in range(S):
-                    c = cols[s]
-                    src = band[s]
-                    r = radius[s, K_SF0]
-                    t0, t1, t2 = taps[s, K_SF0], taps[s, K_SF1], taps[s, K_SF2]
-                    need_d = c[C_GGM] >= 0 or c[C_HESS] >= 0
-                    need_dd = c[C_LOG] >= 0 or c[C_HESS] >= 0
-                    if need_d or need_dd:
-                        _mid3(src, lo, Y, i, t0, t1, t2, r, m0, m1, m2, R)
-                        pad_row(m1, X, r, R)
-                        pad_row(m2, X, r, R)
-                    else:
-                        _mid(src, lo, Y, i, t0, 1, r, m0, R, a0)
-                    pad_row(m0, X, r, R)
-                    if need_dd:  # m0 along x: smoothing, d/dx, d2/dx2
-                        _last3(m0, X, t0, t1, t2, r, R, sm, gx, hxx)
-                    elif need_d:
-                        _last2(m0, X, t0, t1, r, R, sm, gx)
-                    else:
-                        _last(m0, X, t0, 1, r, R, sm, a0)
-                    if need_d:  # m1 (d/dy) along x: d/dy, d2/dydx
-                        _last2(m1, X, t0, t1, r, R, gy, hxy)
-                    if need_dd:  # m2 (d2/dy2) along x
-                        _last(m2, X, t0, 1, r, R, hyy, a0)
-                    if c[C_SMOOTH] >= 0:
-                        frow[c[C_SMOOTH], :X] = sm[:X]
-                    if c[C_DOG] >= 0:
-                        rd = radius[s, K_DOG]
-                        _mid(src, lo, Y, i, taps[s, K_DOG], parity[s, K_DOG], rd, md, R, a0)
-                        pad_row(md, X, rd, R)
-                        _last(md, X, taps[s, K_DOG], parity[s, K_DOG], rd, R, dg, a0)
-                        col = c[C_DOG]
-                        for x in range(X):
-                            frow[col, x] = sm[x] - dg[x]
-                    if c[C_GGM] >= 0:
-                        col = c[C_GGM]
-                        for x in range(X):
-                            g2 = np.float32(0.0)
-                            g2 += gy[x] * gy[x]
-                            g2 += gx[x] * gx[x]
-                            frow[col, x] = np.sqrt(g2)
-                    if c[C_LOG] >= 0:
-                        col = c[C_LOG]
-                        for x in range(X):
-                            frow[col, x] = hyy[x] + hxx[x]
-                    if c[C_HESS] >= 0:
-                        _put_eig(hyy, hxy, hxx, frow[c[C_HESS]], frow[c[C_HESS] + 1], X)
-                    if c[C_ST] >= 0:
-                        ro = radius[s, K_OUTER]
-                        _product_row(src, lo, Y, i + ro, taps, parity, radius, s, R, m1, m2, gy, gx, a0, ring[s])
-                        to, po = taps[s, K_OUTER], parity[s, K_OUTER]
-                        for comp, res in ((0, hyy), (1, hxy), (2, hxx)):
-                            _mid_ring(ring[s, comp], X, i, to, po, ro, m0, R)
-                            pad_row(m0, X, ro, R)
-                            _last(m0, X, to, po, ro, R, res, a0)
-                        _put_eig(hyy, hxy, hxx, frow[c[C_ST]], frow[c[C_ST] + 1], X)
+                    _row(band[s], lo, Y, i, taps, parity, radius, s, cols[s], R, m0, m1, m2, md, sm, gx, gy, hxx, hxy,
+                         hyy, dg, a0, ring[s], frow)
                 _interleave(frow, ucols, out[i], X, whole)
