@@ -418,3 +418,37 @@ def test_pyimagej_gateway_session(tmp_path):
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and "OK" in r.stdout, r.stdout + r.stderr
     assert r.stdout.strip().endswith(" 2")
+
+
+def test_line_rois_from_a_file_are_imagejs_pixels(pfij, tmp_path):
+    """Segmented, freehand and straight lines, with integer and sub-pixel coordinates, strokes 1-8 px
+    wide, partly outside the image: read from a RoiSet.zip in pure Python, each covers exactly the
+    pixels ImageJ's own Roi.convertLineToArea gives (the Fiji plugin's labels)."""
+    from jpype import JArray, JFloat, JInt
+
+    Roi, PolygonRoi, Line = (pfij.jimport(f"ij.gui.{n}") for n in ("Roi", "PolygonRoi", "Line"))
+    rng = np.random.default_rng(11)
+    rois = []
+    for kind in ("polyline", "freeline", "line"):
+        for sub in (True, False):
+            for w in (1, 2, 3, 5, 8):
+                for _ in range(3):
+                    n = int(rng.integers(2, 8))
+                    xs, ys = rng.uniform(-3, 43, n), rng.uniform(-3, 43, n)
+                    xs, ys = (xs.round(2), ys.round(2)) if sub else (xs.round(), ys.round())
+                    if kind == "line":
+                        ends = [float(v) if sub else int(v) for v in (xs[0], ys[0], xs[1], ys[1])]
+                        roi = Line(*ends)
+                    elif sub:
+                        roi = PolygonRoi(JArray(JFloat)(list(xs)), JArray(JFloat)(list(ys)),
+                                         Roi.POLYLINE if kind == "polyline" else Roi.FREELINE)
+                    else:
+                        roi = PolygonRoi(JArray(JInt)([int(v) for v in xs]), JArray(JInt)([int(v) for v in ys]), n,
+                                         Roi.POLYLINE if kind == "polyline" else Roi.FREELINE)
+                    roi.setStrokeWidth(float(w))
+                    rois.append(roi)
+    read = read_roi_file(_roiset_zip(pfij, rois, tmp_path / "RoiSet.zip"))
+    assert len(read) == len(rois) == 90
+    differ = [i for i, (j, p) in enumerate(zip(rois, read, strict=True))
+              if not np.array_equal(pfij.java_mask(j, (40, 40)), p.raster((40, 40)))]
+    assert not differ, f"{len(differ)} of {len(rois)} lines differ from ImageJ's pixels: {differ}"

@@ -141,15 +141,17 @@ def test_oval_clipped_and_empty():
 
 
 def test_lines_are_strokes_of_their_width():
-    # width 1 along y = 2.5: the row whose centres it passes through, butt ends at x = 1 and 5
-    assert np.array_equal(thick_polyline(np.array([[1, 2.5], [5, 2.5]]), 1, (5, 7)), mask("""
+    """Points in ImageJ's line coordinates (a pixel centre at an integer): each segment a rectangle of
+    the stroke's width, the ends moved out by half a pixel (ImageJ's Roi.convertLineToArea)."""
+    # width 1 along the centres of row 2, from x = 1 to 4: those four pixels
+    assert np.array_equal(thick_polyline(np.array([[1, 2], [4, 2]]), 1, (5, 7)), mask("""
         .......
         .......
         .####..
         .......
         ......."""))
-    # width 3 along x = 3.5 from y = 1 to 6: three columns, rows 1..5
-    assert np.array_equal(thick_polyline(np.array([[3.5, 1], [3.5, 6]]), 3, (8, 7)), mask("""
+    # width 3 along the centres of column 3, from y = 1 to 5: three columns, rows 1..5
+    assert np.array_equal(thick_polyline(np.array([[3, 1], [3, 5]]), 3, (8, 7)), mask("""
         .......
         ..###..
         ..###..
@@ -160,30 +162,32 @@ def test_lines_are_strokes_of_their_width():
         ......."""))
 
 
-def test_polyline_round_join():
-    """Two width-3 strokes meeting at (6.5, 1.5): the join adds the pixels within 1.5 of the corner.
-    The butt end at y = 6.5 runs through the centres of row 6: a lower edge, so row 6 is inside (as ImageJ)."""
-    got = thick_polyline(np.array([[1.5, 1.5], [6.5, 1.5], [6.5, 6.5]]), 3, (8, 9))
+def test_sub_pixel_line_is_where_imagej_puts_it():
+    # y = 2.6 is 0.1 px below the centres of row 2... in line coordinates: the stroke covers row 3's centres
+    assert np.array_equal(thick_polyline(np.array([[1.3, 2.6], [5.2, 2.6]]), 1, (5, 8)), mask("""
+        ........
+        ........
+        ........
+        .#####..
+        ........"""))
+
+
+def test_polyline_bend():
+    """Two width-3 strokes meeting at (6, 1): ImageJ fills a triangle on the outer side of the bend."""
+    got = thick_polyline(np.array([[1, 1], [6, 1], [6, 6]]), 3, (9, 9))
     assert np.array_equal(got, mask("""
-        ..######.
-        ..######.
-        ..######.
+        .######..
+        .#######.
+        .#######.
         .....###.
         .....###.
         .....###.
         .....###.
+        .........
         ........."""))
     with pytest.raises(RoiError, match="not finite"):
         thick_polyline(np.array([[0, 0], [np.nan, 1]]), 1, (4, 4))
-
-
-def test_line_along_pixel_centres_as_imagej():
-    assert np.array_equal(thick_polyline(np.array([[1, 3], [5, 3]]), 1, (5, 7)), mask("""
-        .......
-        .......
-        .......
-        .####..
-        ......."""))
+    assert not thick_polyline(np.array([[2, 2], [2, 2]]), 3, (5, 5)).any()  # no length: no pixel (as ImageJ)
 
 
 def test_points_round_half_up():

@@ -9,8 +9,11 @@ ImageJ's own rules, so training from a RoiSet.zip needs no Java:
   composite ROIs use the even-odd rule over all their sub-paths;
 * ovals: centre inside the inscribed ellipse (ImageJ's ``OvalRoi`` mask);
 * line ROIs (straight, segmented, freehand, angle) are brush strokes of their
-  stroke width, at least 1 px (butt ends, round joins, as ImageJ's
-  ``Roi.convertLineToArea``);
+  stroke width, at least 1 px, with ImageJ's ``Roi.convertLineToArea`` geometry: a
+  straight line a rectangle with butt ends; a segmented or freehand line (integer or
+  sub-pixel coordinates) a rectangle per segment with its ends moved out by half a
+  pixel, a triangle on the outer side of each bend, half a pixel on (a line's
+  coordinates are pixel centres);
 * points mark the pixel ImageJ 1.54 assigns them (coordinates rounded).
 
 The class of a ROI, in this order: its ImageJ group (group names become class
@@ -146,40 +149,86 @@ def paste(canvas: np.ndarray, local: np.ndarray, x0: int, y0: int) -> np.ndarray
 
 
 def thick_polyline(points: np.ndarray, width: float, shape) -> np.ndarray:
-    """Pixels whose centre lies within a stroke of ``width`` along the polyline:
-    butt ends and round joins, as ImageJ's line-to-area conversion."""
+    """The pixels of a segmented or freehand line of stroke ``width`` (at least 1), as ImageJ's
+    ``Roi.convertLineToArea`` makes them (1.54p): points in ImageJ's line coordinates (a pixel
+    centre is at an integer), each segment a rectangle of the width, the first and the last point
+    moved out by half a pixel along the line, a triangle on the outer side of each bend, every
+    vertex in float32 as ImageJ stores it, each polygon filled by ImageJ's rule half a pixel on
+    (:func:`fill_polygons`). A segment of no length covers nothing (ImageJ's arithmetic gives NaN)."""
     H, W = shape
     p = np.asarray(points, dtype=np.float64)
     if not np.isfinite(p).all() or not math.isfinite(width):
         raise RoiError("line ROI coordinates or width are not finite numbers")
-    r = width / 2.0
+    x, y = p[:, 0].astype(np.float32), p[:, 1].astype(np.float32)
+    r = max(float(width), 1.0) / 2.0
     m = np.zeros((H, W), bool)
-    if p.shape[0] == 1:
-        p = np.vstack([p, p])
-    for i in range(p.shape[0] - 1):
-        (xa, ya), (xb, yb) = p[i], p[i + 1]
-        d = math.hypot(xb - xa, yb - ya)
-        if d == 0:
-            continue
-        nx, ny = -(yb - ya) / d * r, (xb - xa) / d * r
-        quad = np.array([[xa + nx, ya + ny], [xb + nx, yb + ny], [xb - nx, yb - ny], [xa - nx, ya - ny]])
-        # each segment filled in its own bounding box (clipped to the image), not over the whole
-        # image: the cost grows with the line's length, not with points x image size
-        bx0 = _clip(math.floor(quad[:, 0].min()) - 1, 0, W)
-        bx1 = _clip(math.ceil(quad[:, 0].max()) + 2, 0, W)
-        by0 = _clip(math.floor(quad[:, 1].min()) - 1, 0, H)
-        by1 = _clip(math.ceil(quad[:, 1].max()) + 2, 0, H)
-        if bx1 <= bx0 or by1 <= by0:
-            continue
-        m[by0:by1, bx0:bx1] |= fill_polygons([quad - [bx0, by0]], (by1 - by0, bx1 - bx0))
-    for (xc, yc) in p[1:-1]:  # round joins
-        x0, x1 = max(int(math.floor(xc - r)) - 1, 0), min(int(math.ceil(xc + r)) + 1, W)
-        y0, y1 = max(int(math.floor(yc - r)) - 1, 0), min(int(math.ceil(yc + r)) + 1, H)
-        if x1 <= x0 or y1 <= y0:
-            continue
-        yy, xx = np.mgrid[y0:y1, x0:x1] + 0.5
-        m[y0:y1, x0:x1] |= (xx - xc) ** 2 + (yy - yc) ** 2 <= r * r
+    if x.size < 2:
+        return m
+    with np.errstate(invalid="ignore", divide="ignore"):
+        d1 = _unit(x[1] - x[0], y[1] - y[0])
+        d0 = d1
+        frm = (float(x[0]) - 0.5 * d1[0], float(y[0]) - 0.5 * d1[1])
+        for i in range(1, x.size):
+            to = (float(x[i]), float(y[i]))
+            if i == x.size - 1:
+                to = (to[0] + 0.5 * d1[0], to[1] + 0.5 * d1[1])
+            (fx, fy), (tx, ty), (ux, uy) = frm, to, d1
+            _fill_local(m, [(fx + r * uy, fy - r * ux), (fx - r * uy, fy + r * ux), (tx - r * uy, ty + r * ux),
+                            (tx + r * uy, ty - r * ux)])
+            if i > 1:
+                _fill_local(m, _bend(frm, d0, d1, r))
+            d0, frm = d1, to
+            if i < x.size - 1:
+                d1 = _unit(x[i + 1] - x[i], y[i + 1] - y[i])
     return m
+
+
+def _unit(dx: np.float32, dy: np.float32) -> tuple[float, float]:
+    """A segment's direction as ImageJ computes it (float32 differences, then double; NaN for no length)."""
+    dx, dy = float(dx), float(dy)
+    n = math.sqrt(dx * dx + dy * dy)
+    return (dx / n, dy / n) if n > 0 else (math.nan, math.nan)
+
+
+def _bend(frm, d0, d1, r) -> list:
+    """The triangle ImageJ fills on the outer side of a bend at ``frm`` (from direction d0 to d1),
+    its tip pushed out a little past the segments' rectangles (float32, as ImageJ)."""
+    f32 = np.float32
+    (fx, fy), (ax, ay), (bx, by) = frm, d0, d1
+    s = 1.0 if bx * ay > ax * by else -1.0  # a right turn: the triangle on the other side
+    tip = (f32(f32(fx) + s * f32(0.5 * (r * ay + r * by))), f32(f32(fy) - s * f32(0.5 * (r * ax + r * bx))))
+    return [tip, (fx - s * r * ay, fy + s * r * ax), (fx - s * r * by, fy + s * r * bx)]
+
+
+def straight_line(p0, p1, width: float, shape) -> np.ndarray:
+    """The pixels of a straight line ROI of stroke ``width`` (at least 1): ImageJ's rotated
+    rectangle of that width around it, butt ends, no offset (``Roi.convertLineToArea``)."""
+    H, W = shape
+    (xa, ya), (xb, yb) = p0, p1
+    if not all(math.isfinite(v) for v in (xa, ya, xb, yb, width)):
+        raise RoiError("line ROI coordinates or width are not finite numbers")
+    m = np.zeros((H, W), bool)
+    d = math.hypot(xb - xa, yb - ya)
+    if d > 0:
+        r = max(float(width), 1.0) / 2.0
+        nx, ny = -(yb - ya) / d * r, (xb - xa) / d * r
+        _fill_local(m, [(xa + nx, ya + ny), (xb + nx, yb + ny), (xb - nx, yb - ny), (xa - nx, ya - ny)], 0.0)
+    return m
+
+
+def _fill_local(m: np.ndarray, vertices, offset: float = 0.5) -> None:
+    """OR one polygon (vertices rounded to float32 as ImageJ stores them, then moved by ``offset``:
+    half a pixel is ImageJ's line-to-area offset) into ``m``, filled within its own bounding box
+    (clipped to the image): the cost grows with the line's length, not with its points times the
+    image's size."""
+    q = np.asarray(vertices, np.float32).astype(np.float64) + offset
+    if not np.isfinite(q).all():
+        return  # a segment of no length (NaN), as ImageJ's filler draws nothing for it
+    H, W = m.shape
+    bx0, bx1 = _clip(math.floor(q[:, 0].min()) - 1, 0, W), _clip(math.ceil(q[:, 0].max()) + 2, 0, W)
+    by0, by1 = _clip(math.floor(q[:, 1].min()) - 1, 0, H), _clip(math.ceil(q[:, 1].max()) + 2, 0, H)
+    if bx1 > bx0 and by1 > by0:
+        m[by0:by1, bx0:bx1] |= fill_polygons([q - [bx0, by0]], (by1 - by0, bx1 - bx0))
 
 
 def mark_points(points: np.ndarray, shape) -> np.ndarray:
@@ -246,15 +295,16 @@ def from_roifile(roi) -> LabelRoi:
 
         def raster(shape, pts=pts):
             return fill_polygons([pts], shape)
-    elif rt in (T.LINE, T.POLYLINE, T.FREELINE, T.ANGLE):
+    elif rt == T.LINE:  # ImageJ turns every line into an area of its stroke width (at least 1 px)
         kind = "line"
-        if rt == T.LINE:
-            pts = np.array([[roi.x1, roi.y1], [roi.x2, roi.y2]], np.float64)
-        else:
-            pts = np.asarray(roi.coordinates(), np.float64)
-            if roi.subpixel_coordinates is None:
-                pts += 0.5  # integer vertices of segmented/freehand lines are pixel centres
-        stroke = max(width, 1.0)  # ImageJ turns every line into an area of its stroke width (at least 1 px)
+        ends, stroke = ((roi.x1, roi.y1), (roi.x2, roi.y2)), max(width, 1.0)
+
+        def raster(shape, ends=ends, w=stroke):
+            return straight_line(*ends, w, shape)
+    elif rt in (T.POLYLINE, T.FREELINE, T.ANGLE):
+        kind = "line"
+        pts = np.asarray(roi.coordinates(), np.float64)  # ImageJ's line coordinates, integer or sub-pixel
+        stroke = max(width, 1.0)
 
         def raster(shape, pts=pts, w=stroke):
             return thick_polyline(pts, w, shape)
