@@ -452,3 +452,19 @@ def test_line_rois_from_a_file_are_imagejs_pixels(pfij, tmp_path):
     differ = [i for i, (j, p) in enumerate(zip(rois, read, strict=True))
               if not np.array_equal(pfij.java_mask(j, (40, 40)), p.raster((40, 40)))]
     assert not differ, f"{len(differ)} of {len(rois)} lines differ from ImageJ's pixels: {differ}"
+
+
+def test_text_rois_are_never_labels_on_the_jvm(pfij, tmp_path):
+    """A TextRoi in the ROIs (a note on the image) labels nothing, from the JVM or from a RoiSet.zip, as in
+    the Fiji plugin (RoiIndex leaves text out)."""
+    Roi, TextRoi = pfij.jimport("ij.gui.Roi"), pfij.jimport("ij.gui.TextRoi")
+    box, other, note = Roi(1, 1, 3, 3), Roi(10, 10, 2, 2), TextRoi(0, 0, "a note on the image")
+    box.setGroup(1)
+    other.setGroup(2)
+    note.setGroup(1)
+    imp = pfij.to_imageplus(np.zeros((20, 20), np.uint8), "yx")
+    lab, names, _ = pfij.labels_for_imageplus(imp, [box, other, note])
+    assert names == ["group 1", "group 2"] and (lab == 1).sum() == 9 and (lab == 2).sum() == 4
+    from_file, _, _ = rois_to_labels(read_roi_file(_roiset_zip(pfij, [box, other, note], tmp_path / "RoiSet.zip")),
+                                     (20, 20))
+    assert np.array_equal(from_file, lab[0, 0])

@@ -278,3 +278,21 @@ def test_class_names_read_as_the_fiji_plugin_reads_them():
     rois = [LabelRoi(name, "area", None) for name in names]
     values, names, _ = assign_classes(rois)
     assert names == ["cell", "background"] and values == [1, 2, 1, 2]
+
+
+def test_text_and_image_rois_are_never_labels(tmp_path):
+    """A text ROI (an annotation on the image, often without a class) is left out, as the Fiji plugin
+    leaves it out: the other ROIs label; with only annotations, the error says why nothing labels."""
+    box = roifile.ImagejRoi.frompoints([[1, 1], [4, 1], [4, 4], [1, 4]])
+    box.roitype, box.name = roifile.ROI_TYPE.POLYGON, "class:cells"
+    text = roifile.ImagejRoi(roitype=roifile.ROI_TYPE.RECT, subtype=roifile.ROI_SUBTYPE.TEXT, top=0, left=0, bottom=8,
+                             right=8, name="scale bar note")
+    path = tmp_path / "RoiSet.zip"
+    box.tofile(path)
+    text.tofile(path)
+    rois = read_roi_file(path)
+    assert [r.kind for r in rois] == ["area", "text"]
+    lab, names, _ = rois_to_labels(rois, (8, 8))
+    assert names == ["cells"] and (lab == 1).sum() == 9 and (lab > 0).sum() == 9
+    with pytest.raises(RoiError, match=r"1 text or image ROI\(s\) are annotations, never labels"):
+        rois_to_labels(rois[1:], (8, 8))

@@ -53,7 +53,11 @@ def java_mask(roi, shape) -> np.ndarray:
 
 def from_java_roi(roi) -> LabelRoi:
     Roi = jimport("ij.gui.Roi")
-    kind = "point" if int(roi.getType()) == int(Roi.POINT) else ("line" if roi.isLine() else "area")
+    cls = str(roi.getClass().getName())
+    if cls in ("ij.gui.TextRoi", "ij.gui.ImageRoi"):  # annotations, never labels (as the Fiji plugin)
+        kind = "text" if cls == "ij.gui.TextRoi" else "image"
+    else:
+        kind = "point" if int(roi.getType()) == int(Roi.POINT) else ("line" if roi.isLine() else "area")
     if roi.hasHyperStackPosition():
         c, z, t, pos = int(roi.getCPosition()), int(roi.getZPosition()), int(roi.getTPosition()), 0
     else:

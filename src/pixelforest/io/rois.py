@@ -249,7 +249,7 @@ class LabelRoi:
     """One ROI seen by the label builder, whatever it came from (file or JVM)."""
 
     name: str
-    kind: str  # 'area', 'line' or 'point'
+    kind: str  # 'area', 'line', 'point', or an annotation ('text', 'image': never a label)
     raster: Callable[[tuple[int, int]], np.ndarray] | None  # (H, W) -> bool mask
     group: int = 0
     color: tuple[int, int, int] | None = None
@@ -279,7 +279,12 @@ def from_roifile(roi) -> LabelRoi:
     kind = "area"
     rt = roi.roitype
     width = float(roi.stroke_width or 0)
-    if roi.composite:
+    if roi.subtype in (roifile.ROI_SUBTYPE.TEXT, roifile.ROI_SUBTYPE.IMAGE):  # annotations (the plugin's rule)
+        kind = "text" if roi.subtype == roifile.ROI_SUBTYPE.TEXT else "image"
+
+        def raster(shape):
+            return np.zeros(shape, bool)
+    elif roi.composite:
         polys = [np.asarray(c, np.float64) for c in roi.coordinates(multi=True)]
 
         def raster(shape, polys=polys):
@@ -424,10 +429,15 @@ def assign_classes(rois: Sequence[LabelRoi], classes: Sequence[str] | None = Non
     return [order.index(n) + 1 for n in names], order, colors
 
 
+#: ROI kinds that never label (text and image ROIs: annotations), left out as the Fiji plugin leaves them out
+ANNOTATIONS = ("text", "image")
+
+
 def rois_to_labels(rois: Sequence[LabelRoi], shape, *, classes: Sequence[str] | None = None,
                    group_names: dict[int, str] | None = None, color_names: dict | None = None,
                    n_channels: int = 1):
-    """Rasterise ROIs into a label image.
+    """Rasterise ROIs into a label image. Text and image ROIs are annotations: left out, as the
+    Fiji plugin leaves them out.
 
     Parameters
     ----------
@@ -449,8 +459,11 @@ def rois_to_labels(rois: Sequence[LabelRoi], shape, *, classes: Sequence[str] | 
         raise RoiError(f"label shape must be (Y, X), (Z, Y, X) or (T, Z, Y, X), got {shape}")
     full = (1,) * (4 - len(shape)) + shape
     T, Z, H, W = full
+    notes = [r for r in rois if r.kind in ANNOTATIONS]
+    rois = [r for r in rois if r.kind not in ANNOTATIONS]
     if not rois:
-        raise RoiError("no ROIs given: draw ROIs for at least two classes")
+        raise RoiError("no ROIs given: draw ROIs for at least two classes"
+                       + (f" ({len(notes)} text or image ROI(s) are annotations, never labels)" if notes else ""))
     values, order, colors = assign_classes(rois, classes, group_names, color_names)
     labels = np.zeros(full, np.uint8)
     for roi, k in zip(rois, values, strict=True):
