@@ -163,7 +163,7 @@ def test_watershed_splits_touching_objects_and_measures():
     assert segment_objects(prob, ObjectParams(threshold="otsu", split="maxima")).max() >= 2
 
 
-def test_objects_cli_on_real_probabilities(blobs, tmp_path):
+def test_objects_cli_on_real_probabilities(blobs, tmp_path, capsys):
     img, lab = blobs
     clf = pf.train(img, lab, features="ilastik-default", seed=0, classes=["background", "blob"])
     tifffile.imwrite(tmp_path / "p.tif", np.moveaxis(clf.predict(img), -1, 0), imagej=True, metadata={"axes": "CYX"})
@@ -176,3 +176,8 @@ def test_objects_cli_on_real_probabilities(blobs, tmp_path):
     labels = tifffile.imread(tmp_path / "labels.tif")
     assert labels.max() == len(rows)
     assert float(rows[0]["area"]) == pytest.approx(int(rows[0]["pixels"]) * 0.25)
+    # a pixel size the labels cannot use is refused before any work, naming the option
+    assert main(["objects", str(tmp_path / "p.tif"), "--channel", "1", "--pixel-size", "0.5,0",
+                 "-o", str(tmp_path / "bad.csv")]) != 0
+    assert "--pixel-size: pixel_size must be positive numbers, got 0.5,0" in capsys.readouterr().err
+    assert not (tmp_path / "bad.csv").exists()

@@ -134,6 +134,13 @@ def test_measurements_in_3d():
     assert r["volume"] == 24 * 0.5 and r["pixels"] == 24 and "area" not in r
     assert (r["centroid_z"], r["centroid_y"], r["centroid_x"]) == (3.0, 1.75, 2.5)
     assert (r["bbox_z0"], r["bbox_z1"]) == (1, 3)
+    (iso,) = measure_objects(lab, pixel_size=0.5)  # one value: every axis
+    assert iso["volume"] == 24 * 0.125 and iso["centroid_z"] == 0.75
+    # a y,x pixel size for a stack is refused, not paired with z and y (it gave the volume without z)
+    with pytest.raises(ValueError, match="pixel_size has 2 values for 3D labels: give z,y,x"):
+        measure_objects(lab, pixel_size=(0.5, 0.5))
+    with pytest.raises(ValueError, match="pixel_size must be positive numbers, got 1,0,1"):
+        measure_objects(lab, pixel_size=(1, 0, 1))
 
 
 def test_measurements_of_labels_with_a_gap():

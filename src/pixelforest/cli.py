@@ -233,7 +233,7 @@ def cmd_objects(args) -> int:
     from . import axes as _axes
     from .io.images import read_image, write_result
     from .io.tables import write_csv
-    from .postprocess import ObjectParams, measure_objects, segment_objects
+    from .postprocess import ObjectParams, measure_objects, pixel_sizes, segment_objects
 
     arr, ax = read_image(args.probabilities, args.axes)
     p5 = _axes.to_canonical(arr, ax)
@@ -252,6 +252,10 @@ def cmd_objects(args) -> int:
                           split=args.split, min_distance=args.min_distance)
     rows, labels_all, offset = [], np.zeros(p5.shape[:4], np.int32), 0
     Z = p5.shape[1]
+    try:
+        pixel_sizes(args.pixel_size, 3 if Z > 1 else 2)
+    except ValueError as e:
+        raise CLIError(f"--pixel-size: {e}") from None
     for t in range(p5.shape[0]):
         prob = p5[t, :, :, :, ch] if Z > 1 else p5[t, 0, :, :, ch]
         lab = segment_objects(prob, params)

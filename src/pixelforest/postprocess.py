@@ -90,6 +90,25 @@ def segment_objects(prob: np.ndarray, params: ObjectParams | None = None) -> np.
     return lut[labels]
 
 
+def pixel_sizes(pixel_size, ndim: int) -> np.ndarray:
+    """One size per axis of ``ndim``-D labels from None (1), one value (every axis) or one per axis
+    (more: the last ones, e.g. z, y, x for a plane); ValueError for fewer or non-positive ones."""
+    nd = int(ndim)
+    names = "zyx"[-nd:]
+    if pixel_size is None:
+        return np.ones(nd)
+    ps = np.asarray(pixel_size, np.float64).reshape(-1)
+    if ps.size == 1:
+        ps = np.full(nd, ps[0])
+    if ps.size < nd:
+        raise ValueError(f"pixel_size has {ps.size} values for {nd}D labels: give {','.join(names)} "
+                         f"(or one value for every axis)")
+    ps = ps[-nd:]
+    if not (np.isfinite(ps).all() and (ps > 0).all()):
+        raise ValueError(f"pixel_size must be positive numbers, got {','.join(f'{v:g}' for v in ps)}")
+    return ps
+
+
 def measure_objects(labels: np.ndarray, prob: np.ndarray | None = None, image: np.ndarray | None = None,
                     pixel_size=None, unit: str = "pixel") -> list[dict]:
     """One row per object: label, area/volume, centroid, bounding box, mean probability, mean
@@ -100,7 +119,7 @@ def measure_objects(labels: np.ndarray, prob: np.ndarray | None = None, image: n
     labels = np.asarray(labels)
     nd = labels.ndim
     names = "zyx"[-nd:]
-    ps = np.ones(nd) if pixel_size is None else np.asarray(pixel_size, np.float64).reshape(-1)[-nd:]
+    ps = pixel_sizes(pixel_size, nd)
     if int(labels.max(initial=0)) <= 0:
         return []
     counts = np.bincount(labels.ravel())
@@ -119,8 +138,7 @@ def measure_objects(labels: np.ndarray, prob: np.ndarray | None = None, image: n
     vox = float(np.prod(ps))
     for i, lab in enumerate(idx):
         r = {"label": int(lab), size_name: float(counts[i] * vox), "pixels": int(counts[i])}
-        # strict=False: a pixel_size shorter than the labels' dimensions only gives the last axes' centroids
-        for a, v, s in zip(names, coms[i], ps, strict=False):
+        for a, v, s in zip(names, coms[i], ps, strict=True):
             r[f"centroid_{a}"] = float(v * s)
         for a, sl in zip(names, boxes[i], strict=True):
             r[f"bbox_{a}0"], r[f"bbox_{a}1"] = int(sl.start), int(sl.stop)
