@@ -34,7 +34,7 @@ watershed; bacteria: connected components, as the watershed cuts rods).
                                [--cache ~/.cache/pixelforest/datasets]
 
 ``--datasets``: default all four, with ``--quick`` too (CI: few images, one seed; the two from
-wheels add about 20 s).
+wheels add about 12 s to the comparison and the loop together, once downloaded).
 
 The training loop, round by round (``--rounds N``): round 0 is the scribbles above; in each
 later round a simulated user adds ``--strokes`` brush strokes (5) to the training images and
@@ -203,7 +203,7 @@ def fetch_wheel(package: str, version: str, sha256: str, cache: Path) -> Path:
             got = sorted(Path(tmp).glob("*.whl"))
             if r.returncode or len(got) != 1:
                 last = (r.stderr.strip().splitlines() or [f"exit status {r.returncode}, no wheel"])[-1]
-                raise DownloadFailed(f"pip download {package}=={version} failed ({last.strip()})")
+                raise DownloadFailed(f"pip download {package}=={version} failed ({last.strip()}; no network?)")
             if _sha256(got[0]) != sha256:
                 raise Unavailable(f"{got[0].name} from the package index is not the wheel measured (sha256 differs)")
             found = [cache / got[0].name]
