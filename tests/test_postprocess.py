@@ -139,6 +139,8 @@ def test_measurements_in_3d():
     # a y,x pixel size for a stack is refused, not paired with z and y (it gave the volume without z)
     with pytest.raises(ValueError, match="pixel_size has 2 values for 3D labels: give z,y,x"):
         measure_objects(lab, pixel_size=(0.5, 0.5))
+    with pytest.raises(ValueError, match="pixel_size has 4 values for 3D labels"):
+        measure_objects(lab, pixel_size=(1, 2.0, 0.5, 0.5))
     with pytest.raises(ValueError, match="pixel_size must be positive numbers, got 1,0,1"):
         measure_objects(lab, pixel_size=(1, 0, 1))
 

@@ -100,7 +100,7 @@ def pixel_sizes(pixel_size, ndim: int) -> np.ndarray:
     ps = np.asarray(pixel_size, np.float64).reshape(-1)
     if ps.size == 1:
         ps = np.full(nd, ps[0])
-    if ps.size < nd:
+    if ps.size < nd or ps.size > 3:
         raise ValueError(f"pixel_size has {ps.size} values for {nd}D labels: give {','.join(names)} "
                          f"(or one value for every axis)")
     ps = ps[-nd:]

@@ -414,7 +414,7 @@ def test_pyimagej_gateway_session(tmp_path):
 
 def test_line_rois_from_a_file_are_imagejs_pixels(pfij, tmp_path):
     """Segmented, freehand and straight lines, with integer and sub-pixel coordinates, strokes 1-8 px
-    wide, partly outside the image: read from a RoiSet.zip in pure Python, each covers exactly the
+    wide (2.5 too), partly outside the image: read from a RoiSet.zip in pure Python, each covers exactly the
     pixels ImageJ's own Roi.convertLineToArea gives (the Fiji plugin's labels)."""
     from jpype import JArray, JFloat, JInt
 
@@ -423,7 +423,7 @@ def test_line_rois_from_a_file_are_imagejs_pixels(pfij, tmp_path):
     rois = []
     for kind in ("polyline", "freeline", "line"):
         for sub in (True, False):
-            for w in (1, 2, 3, 5, 8):
+            for w in (1, 2, 2.5, 3, 5, 8):  # 2.5: ImageJ keeps a fractional width in the file's float field
                 for _ in range(3):
                     n = int(rng.integers(2, 8))
                     xs, ys = rng.uniform(-3, 43, n), rng.uniform(-3, 43, n)
@@ -440,23 +440,44 @@ def test_line_rois_from_a_file_are_imagejs_pixels(pfij, tmp_path):
                     roi.setStrokeWidth(float(w))
                     rois.append(roi)
     read = read_roi_file(_roiset_zip(pfij, rois, tmp_path / "RoiSet.zip"))
-    assert len(read) == len(rois) == 90
+    assert len(read) == len(rois) == 108
     differ = [i for i, (j, p) in enumerate(zip(rois, read, strict=True))
               if not np.array_equal(pfij.java_mask(j, (40, 40)), p.raster((40, 40)))]
     assert not differ, f"{len(differ)} of {len(rois)} lines differ from ImageJ's pixels: {differ}"
 
 
-def test_text_rois_are_never_labels_on_the_jvm(pfij, tmp_path):
-    """A TextRoi in the ROIs (a note on the image) labels nothing, from the JVM or from a RoiSet.zip, as in
-    the Fiji plugin (RoiIndex leaves text out)."""
-    Roi, TextRoi = pfij.jimport("ij.gui.Roi"), pfij.jimport("ij.gui.TextRoi")
+def test_text_image_and_plugin_rois_are_never_labels_on_the_jvm(pfij, tmp_path):
+    """A TextRoi (a note on the image), an ImageRoi (the plugin's prediction overlay is one) and a ROI the
+    plugin marked as its own label nothing, from the JVM or from a RoiSet.zip, as in the Fiji plugin
+    (RoiIndex leaves them out), even with a group."""
+    Roi, TextRoi, ImageRoi = (pfij.jimport(f"ij.gui.{n}") for n in ("Roi", "TextRoi", "ImageRoi"))
+    ByteProcessor = pfij.jimport("ij.process.ByteProcessor")
     box, other, note = Roi(1, 1, 3, 3), Roi(10, 10, 2, 2), TextRoi(0, 0, "a note on the image")
+    picture, mark = ImageRoi(0, 0, ByteProcessor(6, 6)), Roi(12, 0, 6, 6)
+    mark.setProperty("pixelforest.mark", "suggestion")
     box.setGroup(1)
     other.setGroup(2)
-    note.setGroup(1)
+    for r in (note, picture, mark):
+        r.setGroup(1)
+    rois = [box, other, note, picture, mark]
     imp = pfij.to_imageplus(np.zeros((20, 20), np.uint8), "yx")
-    lab, names, _ = pfij.labels_for_imageplus(imp, [box, other, note])
+    lab, names, _ = pfij.labels_for_imageplus(imp, rois)
     assert names == ["group 1", "group 2"] and (lab == 1).sum() == 9 and (lab == 2).sum() == 4
-    from_file, _, _ = rois_to_labels(read_roi_file(_roiset_zip(pfij, [box, other, note], tmp_path / "RoiSet.zip")),
-                                     (20, 20))
+    read = read_roi_file(_roiset_zip(pfij, rois, tmp_path / "RoiSet.zip"))
+    assert [r.kind for r in read] == ["area", "area", "text", "image", "mark"]
+    from_file, _, _ = rois_to_labels(read, (20, 20))
     assert np.array_equal(from_file, lab[0, 0])
+
+
+def test_a_spline_fitted_roi_file_is_refused_naming_it(pfij, tmp_path):
+    """ImageJ draws a spline-fitted ROI along its spline; pure Python does not compute it, so reading one
+    from a file is refused with its name (through ImageJ, the JVM's own mask is used)."""
+    from jpype import JArray, JFloat
+
+    Roi, PolygonRoi = pfij.jimport("ij.gui.Roi"), pfij.jimport("ij.gui.PolygonRoi")
+    traced = PolygonRoi(JArray(JFloat)([2.0, 10.0, 18.0]), JArray(JFloat)([3.0, 12.0, 4.0]), Roi.POLYLINE)
+    traced.fitSpline()
+    traced.setName("class:edge")
+    with pytest.raises(RoiError, match="ROI 'class:edge' is fitted with a spline"):
+        read_roi_file(_roiset_zip(pfij, [traced], tmp_path / "RoiSet.zip"))
+    assert pfij.java_mask(traced, (20, 20)).any()

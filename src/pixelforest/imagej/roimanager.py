@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io.rois import LabelRoi, RoiError, paste, read_roi_file, rois_to_labels
+from ..io.rois import MARK_PROPERTY, LabelRoi, RoiError, paste, read_roi_file, rois_to_labels
 from .jvm import jimport
 
 
@@ -53,9 +53,12 @@ def java_mask(roi, shape) -> np.ndarray:
 
 def from_java_roi(roi) -> LabelRoi:
     Roi = jimport("ij.gui.Roi")
-    cls = str(roi.getClass().getName())
-    if cls in ("ij.gui.TextRoi", "ij.gui.ImageRoi"):  # annotations, never labels (as the Fiji plugin)
-        kind = "text" if cls == "ij.gui.TextRoi" else "image"
+    if isinstance(roi, jimport("ij.gui.TextRoi")):  # annotations, never labels (as the Fiji plugin's RoiIndex)
+        kind = "text"
+    elif isinstance(roi, jimport("ij.gui.ImageRoi")):  # the plugin's prediction overlay is one too
+        kind = "image"
+    elif roi.getProperty(MARK_PROPERTY) is not None:
+        kind = "mark"
     else:
         kind = "point" if int(roi.getType()) == int(Roi.POINT) else ("line" if roi.isLine() else "area")
     if roi.hasHyperStackPosition():

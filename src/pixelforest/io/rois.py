@@ -249,7 +249,7 @@ class LabelRoi:
     """One ROI seen by the label builder, whatever it came from (file or JVM)."""
 
     name: str
-    kind: str  # 'area', 'line', 'point', or an annotation ('text', 'image': never a label)
+    kind: str  # 'area', 'line', 'point', or an annotation ('text', 'image', 'mark': never a label)
     raster: Callable[[tuple[int, int]], np.ndarray] | None  # (H, W) -> bool mask
     group: int = 0
     color: tuple[int, int, int] | None = None
@@ -270,6 +270,28 @@ def _rgb(color) -> tuple[int, int, int] | None:
     return (b[1], b[2], b[3])
 
 
+#: the property that marks a ROI the Fiji plugin drew itself (a prediction, a suggestion), never a
+#: label (RoiIndex.NOT_A_LABEL in the plugin: change both)
+MARK_PROPERTY = "pixelforest.mark"
+
+
+def _annotation_kind(roi) -> str | None:
+    """``"text"``, ``"image"`` or ``"mark"`` (the plugin's own) for a roifile ROI that never labels; else None."""
+    import roifile
+
+    if roi.subtype == roifile.ROI_SUBTYPE.TEXT:
+        return "text"
+    if roi.subtype == roifile.ROI_SUBTYPE.IMAGE:
+        return "image"
+    return "mark" if MARK_PROPERTY in (roi.properties or {}) else None
+
+
+def _stroke_width(roi) -> float:
+    """A roifile ROI's stroke width: ImageJ keeps a fractional one in the float field (the short one
+    then holds its integer part)."""
+    return float(roi.float_stroke_width) if (roi.float_stroke_width or 0) > 0 else float(roi.stroke_width or 0)
+
+
 def from_roifile(roi) -> LabelRoi:
     """A roifile.ImagejRoi as a LabelRoi rasterised with ImageJ's rules."""
     import roifile
@@ -278,9 +300,13 @@ def from_roifile(roi) -> LabelRoi:
     name = roi.name or ""
     kind = "area"
     rt = roi.roitype
-    width = float(roi.stroke_width or 0)
-    if roi.subtype in (roifile.ROI_SUBTYPE.TEXT, roifile.ROI_SUBTYPE.IMAGE):  # annotations (the plugin's rule)
-        kind = "text" if roi.subtype == roifile.ROI_SUBTYPE.TEXT else "image"
+    width = _stroke_width(roi)
+    annotation = _annotation_kind(roi)
+    if annotation is None and roi.options & roifile.ROI_OPTIONS.SPLINE_FIT:
+        raise RoiError(f"ROI {name!r} is fitted with a spline, which ImageJ draws along the spline and pure Python "
+                       f"cannot: train from it in ImageJ (the Fiji plugin, or pixelforest.imagej), or undo the fit")
+    if annotation is not None:
+        kind = annotation
 
         def raster(shape):
             return np.zeros(shape, bool)
@@ -429,8 +455,8 @@ def assign_classes(rois: Sequence[LabelRoi], classes: Sequence[str] | None = Non
     return [order.index(n) + 1 for n in names], order, colors
 
 
-#: ROI kinds that never label (text and image ROIs: annotations), left out as the Fiji plugin leaves them out
-ANNOTATIONS = ("text", "image")
+#: ROI kinds that never label (text and image ROIs, the plugin's own marks), left out as the Fiji plugin leaves them out
+ANNOTATIONS = ("text", "image", "mark")
 
 
 def rois_to_labels(rois: Sequence[LabelRoi], shape, *, classes: Sequence[str] | None = None,

@@ -236,7 +236,7 @@ public final class RoiIndex {
 	}
 
 	/** Property set on overlay elements that are not labels (a prediction image, a "label here" mark). */
-	public static final String NOT_A_LABEL = "pixelforest.mark";
+	public static final String NOT_A_LABEL = "pixelforest.mark";  // io/rois.py MARK_PROPERTY: change both
 
 	/** Whether an overlay element is a label: not an image and not one of our marks. */
 	static boolean isLabel(Roi roi) {
