@@ -25,7 +25,15 @@ except ImportError:  # pragma: no cover - numba is a dependency; this runs the s
 #: arrays their caller holds): numba then keeps no reference counts in them, so a row view they
 #: take costs nothing instead of two atomic operations (which were half the time of the feature
 #: bank on a 128-pixel-wide image). A helper that allocated would fail to compile, not misbehave.
-BORROWING = ({"_nrt": False} if HAVE_NUMBA and hasattr(numba.core.cpu.CPUTargetOptions, "_nrt") else {})
+BORROWING: dict = {}
+if HAVE_NUMBA:
+    try:
+        from numba.core.cpu import CPUTargetOptions
+
+        if hasattr(CPUTargetOptions, "_nrt"):
+            BORROWING = {"_nrt": False}
+    except ImportError:  # pragma: no cover - another numba layout: the helpers keep their reference counts
+        pass
 
 _LOCK = threading.Lock()
 _threadsafe: bool | None = None  # known after the first parallel launch
