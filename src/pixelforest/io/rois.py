@@ -50,43 +50,44 @@ def fill_polygons(polygons: Sequence[np.ndarray], shape: tuple[int, int]) -> np.
             continue
         if not np.isfinite(p).all():
             raise RoiError("ROI coordinates are not finite numbers")
-        x1, y1 = p[:, 0], p[:, 1]
-        x2, y2 = np.roll(x1, -1), np.roll(y1, -1)
-        # an edge from y1 to y2 crosses the rows whose centre r + 0.5 lies in (y1, y2]: a centre on the
-        # upper end is outside, on the lower end inside (ImageJ's PolygonFiller: Math.round(y) rounds
-        # ties up); coordinates clipped just outside the image: the same rows inside it, no overflow
-        r1 = (np.floor(np.clip(y1, -2.0, H + 2.0) - 0.5) + 1).astype(np.int64)
-        r2 = (np.floor(np.clip(y2, -2.0, H + 2.0) - 0.5) + 1).astype(np.int64)
-        keep = r1 != r2
-        swap = r1 > r2
-        xa = np.where(swap, x2, x1)[keep]
-        ya = np.where(swap, y2, y1)[keep]
-        xb = np.where(swap, x1, x2)[keep]
-        yb = np.where(swap, y1, y2)[keep]
-        ra = np.minimum(r1, r2)[keep]
-        rb = np.maximum(r1, r2)[keep]
-        slope = (xb - xa) / (yb - ya)
-        lo = np.clip(ra, 0, H)
-        hi = np.clip(rb, 0, H)
-        counts = hi - lo
-        if counts.sum() == 0:
-            continue
-        edge = np.repeat(np.arange(lo.size), counts)
-        offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        rows = lo[edge] + offs
-        xs = xa[edge] + (rows + 0.5 - ya[edge]) * slope[edge] + 1e-8
+        rows, xs, _ = _crossings(p[:, 0], p[:, 1], np.roll(p[:, 0], -1), np.roll(p[:, 1], -1), H)
         rows_all.append(rows)
         xs_all.append(xs)
-    mask = np.zeros((H, W), bool)
     if not rows_all:
-        return mask
-    rows = np.concatenate(rows_all)
-    xs = np.concatenate(xs_all)
+        return np.zeros((H, W), bool)
+    rows, xs = np.concatenate(rows_all), np.concatenate(xs_all)
     order = np.lexsort((xs, rows))
-    rows, xs = rows[order], xs[order]
+    return _spans(rows[order], xs[order], H, W)
+
+
+def _crossings(x1, y1, x2, y2, H: int):
+    """Where the edges (x1, y1) -> (x2, y2) cross the centres of rows 0..H-1: ``(rows, xs, edge)``.
+
+    An edge from y1 to y2 crosses the rows whose centre r + 0.5 lies in (y1, y2]: a centre on the
+    upper end is outside, on the lower end inside (ImageJ's PolygonFiller: Math.round(y) rounds ties
+    up); coordinates clipped just outside the image: the same rows inside it, no overflow."""
+    r1 = (np.floor(np.clip(y1, -2.0, H + 2.0) - 0.5) + 1).astype(np.int64)
+    r2 = (np.floor(np.clip(y2, -2.0, H + 2.0) - 0.5) + 1).astype(np.int64)
+    keep = np.flatnonzero(r1 != r2)
+    swap = (r1 > r2)[keep]
+    xa, ya = np.where(swap, x2[keep], x1[keep]), np.where(swap, y2[keep], y1[keep])
+    xb, yb = np.where(swap, x1[keep], x2[keep]), np.where(swap, y1[keep], y2[keep])
+    lo = np.clip(np.minimum(r1, r2)[keep], 0, H)
+    counts = np.clip(np.maximum(r1, r2)[keep], 0, H) - lo
+    slope = (xb - xa) / (yb - ya)
+    edge = np.repeat(np.arange(lo.size), counts)
+    offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows = lo[edge] + offs
+    return rows, xa[edge] + (rows + 0.5 - ya[edge]) * slope[edge] + 1e-8, keep[edge]
+
+
+def _spans(rows: np.ndarray, xs: np.ndarray, H: int, W: int) -> np.ndarray:
+    """The pixels between consecutive pairs of sorted crossings (each row's, or each polygon's row's)."""
+    mask = np.zeros((H, W), bool)
+    if rows.size == 0:
+        return mask
     if rows.size % 2:
         raise RoiError("polygon crossings do not pair up (open or degenerate polygon)")
-    # pairs of consecutive crossings in each row (every row has an even count)
     a = np.clip(np.trunc(xs[0::2] + 0.5), 0, W).astype(np.int64)
     b = np.clip(np.trunc(xs[1::2] + 0.5), 0, W).astype(np.int64)
     r = rows[0::2]
@@ -95,6 +96,34 @@ def fill_polygons(polygons: Sequence[np.ndarray], shape: tuple[int, int]) -> np.
     np.add.at(diff, (r[ok], a[ok]), 1)
     np.add.at(diff, (r[ok], b[ok]), -1)
     return np.cumsum(diff[:, :W], axis=1) > 0
+
+
+def fill_each(groups: Sequence[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
+    """The union of polygons, each filled on its own by ImageJ's rule (as ImageJ fills the pieces of
+    a line one by one into one mask): ``groups`` of ``(N, k, 2)`` arrays, N polygons of k vertices.
+    One vectorised pass over all their edges, on the polygons' bounding box (clipped to the image)."""
+    H, W = shape
+    groups = [np.asarray(g, np.float64).reshape(-1, np.shape(g)[-2], 2) for g in groups if np.size(g)]
+    m = np.zeros((H, W), bool)
+    if not groups:
+        return m
+    allv = np.concatenate([g.reshape(-1, 2) for g in groups])
+    x0, x1 = _clip(math.floor(allv[:, 0].min()) - 1, 0, W), _clip(math.ceil(allv[:, 0].max()) + 2, 0, W)
+    y0, y1 = _clip(math.floor(allv[:, 1].min()) - 1, 0, H), _clip(math.ceil(allv[:, 1].max()) + 2, 0, H)
+    if x1 <= x0 or y1 <= y0:
+        return m
+    ends, ids, base = [], [], 0
+    for g in groups:
+        a = g - [x0, y0]
+        b = np.roll(a, -1, axis=1)
+        ends.append(np.concatenate([a.reshape(-1, 2), b.reshape(-1, 2)], 1))
+        ids.append(np.repeat(np.arange(g.shape[0]) + base, g.shape[1]))
+        base += g.shape[0]
+    e, pid = np.concatenate(ends), np.concatenate(ids)
+    rows, xs, edge = _crossings(e[:, 0], e[:, 1], e[:, 2], e[:, 3], y1 - y0)
+    order = np.lexsort((xs, rows, pid[edge]))  # each polygon's crossings, row by row
+    m[y0:y1, x0:x1] = _spans(rows[order], xs[order], y1 - y0, x1 - x0)
+    return m
 
 
 def _finite(*vals) -> None:
@@ -161,9 +190,9 @@ def thick_polyline(points: np.ndarray, width: float, shape) -> np.ndarray:
         raise RoiError("line ROI coordinates or width are not finite numbers")
     x, y = p[:, 0].astype(np.float32), p[:, 1].astype(np.float32)
     r = max(float(width), 1.0) / 2.0
-    m = np.zeros((H, W), bool)
     if x.size < 2:
-        return m
+        return np.zeros((H, W), bool)
+    quads, tris = [], []
     with np.errstate(invalid="ignore", divide="ignore"):
         d1 = _unit(x[1] - x[0], y[1] - y[0])
         d0 = d1
@@ -173,14 +202,22 @@ def thick_polyline(points: np.ndarray, width: float, shape) -> np.ndarray:
             if i == x.size - 1:
                 to = (to[0] + 0.5 * d1[0], to[1] + 0.5 * d1[1])
             (fx, fy), (tx, ty), (ux, uy) = frm, to, d1
-            _fill_local(m, [(fx + r * uy, fy - r * ux), (fx - r * uy, fy + r * ux), (tx - r * uy, ty + r * ux),
-                            (tx + r * uy, ty - r * ux)])
+            quads.append([(fx + r * uy, fy - r * ux), (fx - r * uy, fy + r * ux), (tx - r * uy, ty + r * ux),
+                          (tx + r * uy, ty - r * ux)])
             if i > 1:
-                _fill_local(m, _bend(frm, d0, d1, r))
+                tris.append(_bend(frm, d0, d1, r))
             d0, frm = d1, to
             if i < x.size - 1:
                 d1 = _unit(x[i + 1] - x[i], y[i + 1] - y[i])
-    return m
+    return fill_each([_as_imagej_polygons(quads), _as_imagej_polygons(tris)], shape)
+
+
+def _as_imagej_polygons(polys: list) -> np.ndarray:
+    """Polygons' vertices rounded to float32 as ImageJ stores them, then moved half a pixel on (its
+    line-to-area offset); those with a NaN vertex (a segment of no length) left out, as ImageJ's
+    filler draws nothing for them."""
+    q = np.asarray(polys, np.float32).astype(np.float64) + 0.5
+    return q[np.isfinite(q).all(axis=(1, 2))] if q.size else q
 
 
 def _unit(dx: np.float32, dy: np.float32) -> tuple[float, float]:
@@ -202,33 +239,18 @@ def _bend(frm, d0, d1, r) -> list:
 
 def straight_line(p0, p1, width: float, shape) -> np.ndarray:
     """The pixels of a straight line ROI of stroke ``width`` (at least 1): ImageJ's rotated
-    rectangle of that width around it, butt ends, no offset (``Roi.convertLineToArea``)."""
+    rectangle of that width around it (float32 vertices), butt ends, no offset (``Roi.convertLineToArea``)."""
     H, W = shape
     (xa, ya), (xb, yb) = p0, p1
     if not all(math.isfinite(v) for v in (xa, ya, xb, yb, width)):
         raise RoiError("line ROI coordinates or width are not finite numbers")
-    m = np.zeros((H, W), bool)
     d = math.hypot(xb - xa, yb - ya)
-    if d > 0:
-        r = max(float(width), 1.0) / 2.0
-        nx, ny = -(yb - ya) / d * r, (xb - xa) / d * r
-        _fill_local(m, [(xa + nx, ya + ny), (xb + nx, yb + ny), (xb - nx, yb - ny), (xa - nx, ya - ny)], 0.0)
-    return m
-
-
-def _fill_local(m: np.ndarray, vertices, offset: float = 0.5) -> None:
-    """OR one polygon (vertices rounded to float32 as ImageJ stores them, then moved by ``offset``:
-    half a pixel is ImageJ's line-to-area offset) into ``m``, filled within its own bounding box
-    (clipped to the image): the cost grows with the line's length, not with its points times the
-    image's size."""
-    q = np.asarray(vertices, np.float32).astype(np.float64) + offset
-    if not np.isfinite(q).all():
-        return  # a segment of no length (NaN), as ImageJ's filler draws nothing for it
-    H, W = m.shape
-    bx0, bx1 = _clip(math.floor(q[:, 0].min()) - 1, 0, W), _clip(math.ceil(q[:, 0].max()) + 2, 0, W)
-    by0, by1 = _clip(math.floor(q[:, 1].min()) - 1, 0, H), _clip(math.ceil(q[:, 1].max()) + 2, 0, H)
-    if bx1 > bx0 and by1 > by0:
-        m[by0:by1, bx0:bx1] |= fill_polygons([q - [bx0, by0]], (by1 - by0, bx1 - bx0))
+    if d == 0:
+        return np.zeros((H, W), bool)
+    r = max(float(width), 1.0) / 2.0
+    nx, ny = -(yb - ya) / d * r, (xb - xa) / d * r
+    quad = [[(xa + nx, ya + ny), (xb + nx, yb + ny), (xb - nx, yb - ny), (xa - nx, ya - ny)]]
+    return fill_each([np.asarray(quad, np.float32)], shape)
 
 
 def mark_points(points: np.ndarray, shape) -> np.ndarray:
