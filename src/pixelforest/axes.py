@@ -69,6 +69,13 @@ def spatial_ndim(z_size: int) -> int:
     return 3 if z_size > 1 else 2
 
 
+def thinnest_depth(images, axes_list, channel_axis=None) -> int:
+    """The depth (z) of the thinnest of ``images`` (each with its axes, or None to guess them), to which
+    a preset chosen by name is fitted."""
+    return min(to_canonical(np.asarray(im), resolve_axes(np.ndim(im), a, channel_axis)).shape[1]
+               for im, a in zip(images, axes_list, strict=True))
+
+
 def to_canonical(array: np.ndarray, axes: str) -> np.ndarray:
     """View of ``array`` (axes ``axes``) as a 5D ``tzyxc`` array (no copy)."""
     present = [a for a in CANONICAL if a in axes]

@@ -126,8 +126,7 @@ def _file_inputs(args, classes):
     if len(images) != len(args.labels):
         raise CLIError(f"{len(images)} IMAGE(s) but {len(args.labels)} --labels; give one label image per image")
     imgs, axes = _read_images(images, args)
-    depth = min(_axes.to_canonical(im, _axes.resolve_axes(im.ndim, a)).shape[1]
-                for im, a in zip(imgs, axes, strict=True))
+    depth = _axes.thinnest_depth(imgs, axes)
     spec = "auto" if args.features == "auto" else resolve_spec(args.features or DEFAULT_FEATURES, depth)
     labs = [read_image(p, allow_external=args.allow_external)[0] for p in args.labels]
     return imgs, labs, axes, [str(p) for p in images], spec, classes, None
@@ -253,7 +252,7 @@ def cmd_objects(args) -> int:
     rows, labels_all, offset = [], np.zeros(p5.shape[:4], np.int32), 0
     Z = p5.shape[1]
     try:
-        pixel_sizes(args.pixel_size, 3 if Z > 1 else 2)
+        pixel_sizes(args.pixel_size, _axes.spatial_ndim(Z))
     except ValueError as e:
         raise CLIError(f"--pixel-size: {e}") from None
     for t in range(p5.shape[0]):

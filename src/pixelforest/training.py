@@ -180,7 +180,7 @@ def train(images, labels, *, features=DEFAULT_FEATURES, trees: int = 100, seed=N
     names, axes_list = _check_arguments(imgs, labs, trees, stages, image_names, axes)
     auto = isinstance(features, str) and features == "auto"
     by_name = isinstance(features, str) and features in ("auto", DEFAULT_FEATURES)  # fitted to the thinnest stack
-    depth = _thinnest_depth(imgs, axes_list, channel_axis) if by_name else None
+    depth = _axes.thinnest_depth(imgs, axes_list, channel_axis) if by_name else None
     spec = None if auto else resolve_spec(features, depth)
     tset = training_set(imgs, labs, names, axes_list, channel_axis, spec)
     auto_report = None
@@ -219,12 +219,6 @@ def _check_arguments(imgs: list, labs: list, trees, stages, image_names, axes) -
     if len(axes_list) != len(imgs):
         raise ValueError(f"got {len(axes_list)} axes strings for {len(imgs)} images")
     return names, axes_list
-
-
-def _thinnest_depth(imgs: list, axes_list: list, channel_axis) -> int:
-    """The depth (z) of the thinnest image, to which a preset chosen by name is fitted."""
-    return min(_axes.to_canonical(np.asarray(im), _axes.resolve_axes(np.ndim(im), a, channel_axis)).shape[1]
-               for im, a in zip(imgs, axes_list, strict=True))
 
 
 def _candidate_spec(name: str, tset: TrainingSet, depth: int | None) -> tuple[FeatureSpec, list]:
