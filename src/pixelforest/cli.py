@@ -382,7 +382,7 @@ def cmd_info(args) -> int:
             print(f"  [{i}] {n}")
     if clf.forest is not None:
         print(f"forest: {clf.forest.n_trees} trees, {clf.forest.feature.shape[0]} nodes")
-    if clf.context is not None:
+    if clf.stages > 1:
         print(f"auto-context: {clf.stages} stages; each stage after the first also filters the previous stage's "
               f"{clf.n_classes} probability maps ({clf.n_inputs} input channels)")
     if "n_samples" in t:

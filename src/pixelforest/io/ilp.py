@@ -359,7 +359,7 @@ def write_ilp(clf, path, raw_data=None) -> Path:
 def _exportable(clf, path: Path, raw_data) -> tuple[list, list]:
     """Refuse a classifier a Pixel Classification project cannot hold (warn about the features
     ilastik has not); returns its labelled images and their raw data paths."""
-    if getattr(clf, "context", None) is not None:
+    if clf.stages > 1:
         raise ValueError(f"this classifier has {clf.stages} auto-context stages; a Pixel Classification project holds "
                          f"one (ilastik's Autocontext workflow is a different project type): export a classifier "
                          f"trained with --stages 1")

@@ -120,7 +120,7 @@ def req_predict(task, params, image):
     img5 = image_from(image)
     _fits(clf, img5, str(params["title"]))
     # cached features serve a one-stage classifier; auto-context stages compute their own
-    feats = features_for(img5, clf.spec, task) if clf.context is None else None
+    feats = features_for(img5, clf.spec, task) if clf.stages == 1 else None
     if feats is None:
         res5 = clf.predict_canonical(img5, src, block_shape=params["block"], progress=progress(task, "predicting"))
     else:
