@@ -582,7 +582,7 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
-    from .runtime import INTERRUPTED
+    from .runtime import INTERRUPTED, one_line
 
     try:
         try:
@@ -602,16 +602,13 @@ def _run(args) -> int:
               file=sys.stderr)
         return EXIT_ERROR
     except (ValueError, OSError, TypeError) as e:
-        print(f"pixelforest {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        print(f"pixelforest {args.command}: error: {one_line(e)}", file=sys.stderr)
         return EXIT_ERROR
     except Exception as e:  # a bug or an unforeseen input: still one line, naming the error
-        print(f"pixelforest {args.command}: error: {type(e).__name__}: {_one_line(e)}", file=sys.stderr)
+        print(f"pixelforest {args.command}: error: {type(e).__name__}: {one_line(e)}", file=sys.stderr)
         return EXIT_ERROR
 
 
-def _one_line(e: BaseException) -> str:
-    lines = [ln for ln in str(e).strip().splitlines() if ln.strip()]
-    return lines[0] if lines else type(e).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -130,6 +130,13 @@ def check_memory(nbytes: int, what: str) -> None:
         )
 
 
+def one_line(e: BaseException) -> str:
+    """An exception's message as one line (its first non-empty one), for the command line's and the
+    Fiji worker's errors; the exception's type when it has no message."""
+    lines = [ln for ln in str(e).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
 # ----------------------------------------------------------------- processes
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from .._version import __version__
 from ..features import NonFiniteError
 from ..live import Cancelled
+from ..runtime import one_line
 from . import commands, live_panel
 from .lifecycle import watch_parent
 from .protocol import REQUESTS
@@ -48,7 +49,7 @@ def _message(e: Exception, request: str, params: dict) -> str:
         where = traceback.extract_tb(e.__traceback__)[-1].filename
         if Path(where).parent == Path(__file__).parent:  # a parameter the request needs
             return f"the plugin sent no {e} for {request!r}: plugin and pixelforest versions differ?"
-        return f"KeyError: {_one_line(e)} is missing (a damaged or unexpected file?)"  # a damaged or hostile file
+        return f"KeyError: {one_line(e)} is missing (a damaged or unexpected file?)"  # a damaged or hostile file
     if isinstance(e, NonFiniteError):  # in Fiji's words: what to do in ImageJ
         title = str(params.get("title") or "The image")
         return (f"{title} has NaN or infinite pixel values, which no filter can use: replace them first (e.g. "
@@ -57,9 +58,6 @@ def _message(e: Exception, request: str, params: dict) -> str:
         return f"out of memory ({str(e) or 'the request was too large'})"
     if isinstance(e, (ValueError, OSError, TypeError)):  # the user's to fix: a readable message
         return str(e)
-    return f"{type(e).__name__}: {_one_line(e)}"  # anything else a hostile file provokes: never a raw traceback
+    return f"{type(e).__name__}: {one_line(e)}"  # anything else a hostile file provokes: never a raw traceback
 
 
-def _one_line(e: BaseException) -> str:
-    lines = [ln for ln in str(e).strip().splitlines() if ln.strip()]
-    return lines[0] if lines else type(e).__name__
