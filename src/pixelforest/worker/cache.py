@@ -89,14 +89,15 @@ def classifier_for(params) -> Classifier:
     if not path:
         raise ValueError("no classifier: train one (Train Classifier...) or give a classifier file")
     path = str(path)
-    if path in STATE.classifiers and path in STATE.stamps and STATE.stamps[path] != stamp(path):
+    loaded = path in STATE.classifiers
+    now = stamp(path) if not loaded or path in STATE.stamps else None  # read (and hashed) once a request
+    if loaded and path in STATE.stamps and STATE.stamps[path] != now:
         del STATE.classifiers[path]  # the file changed since it was loaded (replaced, retrained): reload it
     if path not in STATE.classifiers:
         if not Path(path).exists():
             raise ValueError(f"classifier file {path} does not exist")
-        version = stamp(path)
         STATE.classifiers[path] = load_classifier(path)
-        STATE.stamps[path] = version
+        STATE.stamps[path] = now
     STATE.current = path
     return STATE.classifiers[path]
 
