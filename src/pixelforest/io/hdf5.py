@@ -202,6 +202,20 @@ def read_hdf5(path, dataset: str | None = None, axes: str | None = None,
     return arr, ax
 
 
+def read_dataset(f, path, dataset: str | None, allow_external: bool | None, import_hdf5: bool = False):
+    """One dataset of an open HDF5 file, read with every check first: links outside the file
+    (unless ``allow_external``), :func:`find_dataset`'s rule, with ``import_hdf5`` Import HDF5's
+    2D-5D, the chunks; returns ``(array, axes from its axistags or None, dataset name)``."""
+    check_hdf5_links(f, path, allow_external)
+    name = find_dataset(f, path, dataset)
+    ds = f[name]
+    if import_hdf5 and not 2 <= ds.ndim <= 5:
+        raise ImageReadError(f"{path}/{name}: {ds.ndim}D data; Import HDF5 reads 2D to 5D")
+    check_chunks(ds, path)
+    arr = ds[()]
+    return arr, axes_from_axistags(ds.attrs["axistags"]) if "axistags" in ds.attrs else None, name
+
+
 def _read_hdf5(path, dataset, axes, allow_external=None) -> tuple[np.ndarray, str, str]:
     """:func:`read_hdf5`, and the name of the dataset read."""
     import h5py
@@ -211,14 +225,7 @@ def _read_hdf5(path, dataset, axes, allow_external=None) -> tuple[np.ndarray, st
         raise ImageReadError(f"HDF5 file {path} does not exist")
     try:
         with h5py.File(path, "r") as f:
-            check_hdf5_links(f, path, allow_external)
-            name = find_dataset(f, path, dataset)
-            ds = f[name]
-            if not 2 <= ds.ndim <= 5:
-                raise ImageReadError(f"{path}/{name}: {ds.ndim}D data; Import HDF5 reads 2D to 5D")
-            check_chunks(ds, path)
-            arr = ds[()]
-            tagged = axes_from_axistags(ds.attrs["axistags"]) if "axistags" in ds.attrs else None
+            arr, tagged, name = read_dataset(f, path, dataset, allow_external, import_hdf5=True)
     except (ImageReadError, ExternalDataError):
         raise
     except OSError as e:

@@ -14,8 +14,8 @@ import numpy as np
 from .. import axes as _axes
 from .atomic import atomic_output
 from .export import export_chunks, set_export_attrs
-from .guards import ExternalDataError, check_chunks, check_hdf5_links
-from .hdf5 import H5Writer, find_dataset
+from .guards import ExternalDataError
+from .hdf5 import H5Writer, read_dataset
 from .source import (
     HDF5_SUFFIXES,
     TIFF_SUFFIXES,
@@ -99,14 +99,8 @@ def _read_hdf5(src: ImageSource, allow_external: bool | None = None):
     import h5py
 
     with h5py.File(src.path, "r") as f:
-        check_hdf5_links(f, src.path, allow_external)
-        ds = f[find_dataset(f, src.path, src.dataset)]
-        check_chunks(ds, src.path)
-        arr = ds[()]
-        ax = axes_from_axistags(ds.attrs["axistags"]) if "axistags" in ds.attrs else None
-        if ax is None or len(ax) != arr.ndim:
-            ax = guess_axes(arr.shape)
-    return arr, ax
+        arr, ax, _ = read_dataset(f, src.path, src.dataset, allow_external)
+    return arr, ax if ax is not None and len(ax) == arr.ndim else guess_axes(arr.shape)
 
 
 def _read_tiff(path: Path):
