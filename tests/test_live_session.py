@@ -159,4 +159,20 @@ def test_suggestions_are_away_from_the_labels(blobs2d, blobs_labels):
     for place in places:
         (y0, y1), (x0, x1) = place["box"]
         assert 0 <= y0 < y1 <= 96 and 0 <= x0 < x1 <= 120 and 0.0 <= place["uncertainty"] <= 1.0
-        assert not blobs_labels[y0:y1, x0:x1].any()  # a box never holds a labelled pixel
+        cy, cx = place["center"]
+        assert y0 <= cy < y1 and x0 <= cx < x1
+        assert not blobs_labels[max(0, cy - 1):cy + 2, max(0, cx - 1):cx + 2].any()  # never on or beside a label
+
+
+def test_suggestions_on_a_coarse_grid_still_see_thin_strokes(blobs2d, blobs_labels):
+    """A large plane is looked at every few pixels: a stroke one pixel wide, which that grid would
+    miss, still keeps the suggestions off it."""
+    lab = blobs_labels.copy()
+    lab[10:90, 61] = 2  # one pixel wide, between the grid's sampled columns (2, 6, ..., 58, 62)
+    ls = _round(blobs2d, lab)
+    places = ls.suggest("a", k=6, max_pixels=800)  # a grid of every 4th pixel
+    assert places
+    for place in places:
+        cy, cx = place["center"]
+        assert (cy - 2) % 4 == 0 and (cx - 2) % 4 == 0  # a pixel of the grid
+        assert not lab[max(0, cy - 6):cy + 6, max(0, cx - 6):cx + 6].any()  # not in or beside a labelled cell

@@ -7,6 +7,7 @@ import csv
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from pixelforest.io.tables import write_csv
 from pixelforest.postprocess import ObjectParams, measure_objects, segment_objects, suggest_regions, threshold_value
@@ -176,6 +177,23 @@ def test_suggest_regions_known_answer():
     assert r["uncertainty"] == pytest.approx(0.9) and r["score"] == pytest.approx(0.9)
 
 
+def test_suggest_regions_rims_between_strokes_after_wide_areas():
+    """Scribbles along both sides of a boundary leave the boundary uncertain: once no wide area away
+    from the labels is uncertain, the rim between the strokes is suggested (it used to be never)."""
+    unc = np.zeros((80, 120), np.float32)
+    unc[38:41, 10:110] = 1.0  # the rim between two strokes
+    lab = np.zeros(unc.shape, np.uint8)
+    lab[33:36, 10:110] = 1  # inside the object, 3 px from the rim
+    lab[43:46, 10:110] = 2  # background, 3 px from the rim
+    (first, *_) = suggest_regions(unc, k=3, size=15, labels=lab)
+    assert 36 <= first["center"][0] <= 42 and 0 < first["score"] <= 0.3  # on the rim (the box covers it)
+    near = ndimage.distance_transform_cdt(lab == 0, metric="chessboard")
+    assert near[first["center"]] > 1
+    unc[5:25, 60:80] = 0.6  # a wide uncertain area away from the labels comes first
+    assert 5 <= suggest_regions(unc, k=1, size=15, labels=lab)[0]["center"][0] < 25
+    assert suggest_regions(unc * 0, k=3, size=15, labels=lab) == []
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_suggest_regions_avoid_labels_and_spread_out(seed):
     rng = np.random.default_rng(seed)
@@ -189,9 +207,9 @@ def test_suggest_regions_avoid_labels_and_spread_out(seed):
     assert 1 <= len(regions) <= 8
     scores = [r["score"] for r in regions]
     assert scores == sorted(scores, reverse=True) and min(scores) > 0
+    near = ndimage.distance_transform_cdt(lab == 0, metric="chessboard")
     for r in regions:
-        box = tuple(slice(a, b) for a, b in r["box"])
-        assert not lab[box].any()  # never a box holding a labelled pixel
+        assert near[r["center"]] > 1  # never on or beside a labelled pixel
         assert all(b - a <= size for a, b in r["box"])
         assert all(a <= c < b for c, (a, b) in zip(r["center"], r["box"], strict=True))
     centers = np.array([r["center"] for r in regions], float)

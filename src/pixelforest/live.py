@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
+from scipy import ndimage
 
 from .classifier import Classifier, segmentation_from_probabilities, uncertainty_from_probabilities
 from .features import FeatureSpec, fit_to_size, resolve_spec
@@ -134,9 +135,10 @@ class LiveSession:
 
     def suggest(self, key: str, t: int = 0, z: int = 0, k: int = 5, max_pixels: int = 1 << 18) -> list[dict]:
         """Where to label next on one plane (:func:`~pixelforest.postprocess.suggest_regions`: wide
-        uncertain areas away from the labels, spread out), ``k`` places, each ``{"box": ((y0, y1),
-        (x0, x1)), "uncertainty": u}`` in image pixels, most worth a stroke first. Large planes are
-        looked at every few pixels."""
+        uncertain areas away from the labels, then uncertain rims between strokes; spread out), ``k``
+        places, each ``{"box": ((y0, y1), (x0, x1)), "center": (y, x), "uncertainty": u}`` in image
+        pixels, most worth a stroke first. Large planes are looked at every few pixels (a cell of
+        that grid holding any labelled pixel counts as labelled)."""
         s = self.image(key)
         Y, X = s.image5.shape[2:4]
         stride = max(1, int(np.ceil(np.sqrt(Y * X / max_pixels))))
@@ -144,13 +146,17 @@ class LiveSession:
         unc = uncertainty_from_probabilities(p)
         ys = np.minimum(np.arange(0, Y, stride) + stride // 2, Y - 1)  # the pixels predict_plane looked at
         xs = np.minimum(np.arange(0, X, stride) + stride // 2, X - 1)
-        lab = s.labels[t, z][ys[:, None], xs[None, :]]
+        lab = s.labels[t, z] > 0
+        if stride > 1:  # a cell of the coarse grid is labelled when any of its pixels is (thin strokes count)
+            lab = ndimage.maximum_filter(lab, size=stride, mode="constant")
+        lab = lab[ys[:, None], xs[None, :]]
         size = max(3, int(round(max(15, min(Y, X) / 12) / stride)))
         out = []
         for r in suggest_regions(unc, k=k, size=size, labels=lab):
             (a, b), (c, d) = r["box"]
+            cy, cx = r["center"]
             out.append({"box": ((a * stride, min(Y, b * stride)), (c * stride, min(X, d * stride))),
-                        "uncertainty": r["uncertainty"]})
+                        "center": (int(ys[cy]), int(xs[cx])), "uncertainty": r["uncertainty"]})
         return out
 
     def labels_of(self, key: str) -> tuple[np.ndarray, np.ndarray]:

@@ -151,34 +151,44 @@ def measure_objects(labels: np.ndarray, prob: np.ndarray | None = None, image: n
     return rows
 
 
+#: where to label next: a place beside the strokes counts this much of its thin-band worth
+#: (:func:`suggest_regions`), so that wide uncertain areas away from the labels come first and the
+#: rims the strokes hug come next (scribbles along both sides of a boundary leave the boundary
+#: itself uncertain, and nothing else)
+THIN_WEIGHT = 0.3
+#: ... and a pixel's own worth rises from 0 on and beside a labelled pixel to 1 this many pixels away
+NEAR_RAMP = 4
+
+
 def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15,
                     labels: np.ndarray | None = None) -> list[dict]:
     """Where to label next: ``k`` places, each a box of about ``size`` pixels, most worth a stroke first.
 
-    A place's worth is the mean uncertainty over a ``size`` box around it (a wide uncertain area
-    outranks a thin uncertain line), times how far its box stays from the nearest labelled pixel,
-    over ``size`` (capped at 1: a box holding a labelled pixel is never suggested, one just
-    beside a stroke counts little). Places
-    are taken greedily, best first, each at least ``2 * size`` from the ones already taken, so the
-    suggestions are spread over the image. 2D or 3D. Returns ``[{"center": (...), "box": ((start,
-    stop), ...), "uncertainty": mean uncertainty around it, "score": worth}]``, best first; fewer
-    than ``k`` when nothing uncertain is left away from the labels.
+    A place's worth is the larger of two:
+
+    * *wide*: the mean uncertainty over a ``size`` box around it (a wide uncertain area outranks a
+      thin uncertain line), times how far its box stays from the nearest labelled pixel, over
+      ``size`` (capped at 1: 0 for a box holding a labelled pixel);
+    * *thin*: ``THIN_WEIGHT`` times the mean over a box of half the size of each pixel's
+      uncertainty weighted by its distance from the labels (0 on and beside a labelled pixel, 1 from
+      ``NEAR_RAMP`` pixels on): an uncertain rim between strokes, once no wide area is left.
+
+    A place is never on or beside a labelled pixel. Places are taken greedily, best first, each at
+    least ``2 * size`` from the ones already taken, so the suggestions are spread over the image.
+    2D or 3D. Returns ``[{"center": (...), "box": ((start, stop), ...), "uncertainty": mean
+    uncertainty over the box, "score": worth}]``, best first; fewer than ``k`` when nothing
+    uncertain is left away from the labels.
     """
-    u = np.asarray(uncertainty, np.float32)
-    if u.ndim not in (2, 3):
-        raise ValueError(f"uncertainty must be a 2D or 3D array, got shape {u.shape}")
+    u = _checked_uncertainty(uncertainty, k, size, labels)
     k, size = int(k), int(size)
-    if k < 0:
-        raise ValueError(f"k must be >= 0, got {k}")
-    if size < 1:
-        raise ValueError(f"size must be >= 1, got {size}")
-    if labels is not None and np.shape(labels) != u.shape:
-        raise ValueError(f"labels of shape {np.shape(labels)} do not match the uncertainty's {u.shape}")
-    mean_u = ndimage.uniform_filter(np.nan_to_num(u), size=size, mode="nearest")
+    mean_u = ndimage.uniform_filter(u, size=size, mode="nearest")
     score = mean_u.copy()
-    if labels is not None and np.any(labels):  # a box never holds a labelled pixel; near one counts less
+    if labels is not None and np.any(labels):
         near = ndimage.distance_transform_cdt(np.asarray(labels) == 0, metric="chessboard")
         score *= np.clip((near - size // 2) / size, 0.0, 1.0)
+        w = np.clip((near - 1) / NEAR_RAMP, 0.0, 1.0).astype(np.float32)
+        thin = ndimage.uniform_filter(u * w, size=max(1, size // 2), mode="nearest")
+        np.maximum(score, np.where(near > 1, THIN_WEIGHT * thin, 0.0), out=score)
     grid = np.ogrid[tuple(slice(0, n) for n in u.shape)]
     out = []
     for _ in range(k):
@@ -192,3 +202,16 @@ def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15,
         out.append({"center": tuple(int(v) for v in c), "box": box, "uncertainty": float(mean_u[c]), "score": best})
         score[sum((g - v) ** 2 for g, v in zip(grid, c, strict=True)) < (2 * size) ** 2] = 0.0
     return out
+
+
+def _checked_uncertainty(uncertainty, k, size, labels) -> np.ndarray:
+    u = np.nan_to_num(np.asarray(uncertainty, np.float32))
+    if u.ndim not in (2, 3):
+        raise ValueError(f"uncertainty must be a 2D or 3D array, got shape {u.shape}")
+    if int(k) < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    if int(size) < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
+    if labels is not None and np.shape(labels) != u.shape:
+        raise ValueError(f"labels of shape {np.shape(labels)} do not match the uncertainty's {u.shape}")
+    return u
