@@ -130,15 +130,32 @@ def fiji(tmp_path_factory):
     # each worker's virtual screens from its own range of display numbers (xvfb-run -a races otherwise)
     os.environ["PIXELFOREST_XVFB_FROM"] = str(99 + 100 * int(worker[2:] or 0)) if worker.startswith("gw") else "99"
     runs = iter(range(10**6))
+    compiled: dict[Path, Path] = {}
+
+    def program(main_args, classpath):
+        """A Java program given as its source file (tests/fiji/*.java) compiled once per worker, not
+        at every run as ``java File.java`` would (javac takes seconds): its class and the class path
+        with its folder. Without javac, java compiles it at every run as before."""
+        source = Path(main_args[0])
+        if source.suffix != ".java" or shutil.which("javac") is None:
+            return list(main_args), classpath
+        if source not in compiled:
+            into = base / "classes" / source.stem
+            r = subprocess.run(["javac", "-nowarn", "-d", str(into), "-cp", os.pathsep.join(classpath), str(source)],
+                               capture_output=True, text=True, timeout=300)
+            if r.returncode != 0:
+                pytest.fail(f"javac {source} failed:\n{r.stdout}\n{r.stderr}")
+            compiled[source] = into
+        return [source.stem, *map(str, main_args[1:])], [*classpath, str(compiled[source])]
 
     def run(main_args, cp=(), timeout=300, python=sys.executable, props=(), env=None, home=None):
         if home is None:
             home = base / f"home{next(runs)}"  # a fresh user.home (ImageJ preferences) for every run
             home.mkdir()
-        classpath = os.pathsep.join([*imagej_classpath(), *map(str, cp)])
+        main_args, classpath = program(main_args, [*imagej_classpath(), *map(str, cp)])
         cmd = ["xvfb-run", "-a", "-n", os.environ["PIXELFOREST_XVFB_FROM"], "java", f"-Dplugins.dir={base}",
                f"-Duser.home={home}", *([f"-Dpixelforest.python={python}"] if python else []),
-               "-Dpixelforest.debug=true", *props, "-cp", classpath, *main_args]
+               "-Dpixelforest.debug=true", *props, "-cp", os.pathsep.join(classpath), *main_args]
         return _run_imagej(cmd, base, home, timeout, env)
 
     def macro(text, arg="", **kw):
@@ -153,10 +170,11 @@ def fiji(tmp_path_factory):
         home.mkdir()
         out.mkdir(parents=True, exist_ok=True)
         (out / "script.txt").write_text(script, encoding="utf-8")
-        classpath = os.pathsep.join([*imagej_classpath(), str(jar)])
+        main_args, classpath = program([ROOT / "tests" / "fiji" / "LiveGui.java", out / "script.txt", out],
+                                       [*imagej_classpath(), str(jar)])
         cmd = [str(ROOT / "tests" / "fiji" / "run-gui.sh"), f"-Dplugins.dir={base}", f"-Duser.home={home}",
-               f"-Dpixelforest.python={sys.executable}", "-Dpixelforest.debug=true", "-cp", classpath,
-               str(ROOT / "tests" / "fiji" / "LiveGui.java"), str(out / "script.txt"), str(out)]
+               f"-Dpixelforest.python={sys.executable}", "-Dpixelforest.debug=true", "-cp",
+               os.pathsep.join(classpath), *main_args]
         rc, log = _run_imagej(cmd, base, home, timeout)
         results: dict = {}
         for line in log.splitlines():
