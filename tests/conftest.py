@@ -93,6 +93,14 @@ def same_forest():
 IMAGEJ_TESTS = ("test_fiji.py", "test_live.py", "test_imagej.py")
 
 
+def pytest_configure(config):
+    # pytest-xdist (3.6 and later) hands out the files with the most tests first unless told not to
+    # (--loadscope-reorder is its default): the ImageJ files, the longest but with few tests, then
+    # started late and the run ended on them with the other worker idle
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(config, items):
     order = {name: i for i, name in enumerate(IMAGEJ_TESTS)}
     items.sort(key=lambda item: order.get(item.path.name, len(order)))  # stable: the files' order kept within
