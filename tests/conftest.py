@@ -33,6 +33,10 @@ NEEDS_FIJI = [
                               "need a display"),
     pytest.mark.skipif(shutil.which("java") is None and not os.environ.get("JAVA_HOME"), reason="no Java runtime"),
 ]
+#: the JVM options of the ImageJ runs: they are short (seconds), so the JIT's first tier only and
+#: one garbage collector thread: about a quarter less CPU a run (the JIT's and GC's threads, on two
+#: cores shared with the Python worker and the other pytest worker); the programs run the same
+JAVA_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 SHARED_DATA = Path(os.environ.get("PIXELFOREST_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
@@ -149,8 +153,9 @@ def fiji(tmp_path_factory):
             return list(main_args), classpath
         if source not in compiled:
             into = base / "classes" / source.stem
-            r = subprocess.run(["javac", "-nowarn", "-d", str(into), "-cp", os.pathsep.join(classpath), str(source)],
-                               capture_output=True, text=True, timeout=300)
+            r = subprocess.run(["javac", *(f"-J{o}" for o in JAVA_OPTIONS), "-nowarn", "-d", str(into),
+                                "-cp", os.pathsep.join(classpath), str(source)], capture_output=True, text=True,
+                               timeout=300)
             if r.returncode != 0:
                 pytest.fail(f"javac {source} failed:\n{r.stdout}\n{r.stderr}")
             compiled[source] = into
@@ -161,8 +166,8 @@ def fiji(tmp_path_factory):
             home = base / f"home{next(runs)}"  # a fresh user.home (ImageJ preferences) for every run
             home.mkdir()
         main_args, classpath = program(main_args, [*imagej_classpath(), *map(str, cp)])
-        cmd = ["xvfb-run", "-a", "-n", os.environ["PIXELFOREST_XVFB_FROM"], "java", f"-Dplugins.dir={base}",
-               f"-Duser.home={home}", *([f"-Dpixelforest.python={python}"] if python else []),
+        cmd = ["xvfb-run", "-a", "-n", os.environ["PIXELFOREST_XVFB_FROM"], "java", *JAVA_OPTIONS,
+               f"-Dplugins.dir={base}", f"-Duser.home={home}", *([f"-Dpixelforest.python={python}"] if python else []),
                "-Dpixelforest.debug=true", *props, "-cp", os.pathsep.join(classpath), *main_args]
         return _run_imagej(cmd, base, home, timeout, env)
 
@@ -180,8 +185,8 @@ def fiji(tmp_path_factory):
         (out / "script.txt").write_text(script, encoding="utf-8")
         main_args, classpath = program([ROOT / "tests" / "fiji" / "LiveGui.java", out / "script.txt", out],
                                        [*imagej_classpath(), str(jar)])
-        cmd = [str(ROOT / "tests" / "fiji" / "run-gui.sh"), f"-Dplugins.dir={base}", f"-Duser.home={home}",
-               f"-Dpixelforest.python={sys.executable}", "-Dpixelforest.debug=true", "-cp",
+        cmd = [str(ROOT / "tests" / "fiji" / "run-gui.sh"), *JAVA_OPTIONS, f"-Dplugins.dir={base}",
+               f"-Duser.home={home}", f"-Dpixelforest.python={sys.executable}", "-Dpixelforest.debug=true", "-cp",
                os.pathsep.join(classpath), *main_args]
         rc, log = _run_imagej(cmd, base, home, timeout)
         results: dict = {}
