@@ -33,6 +33,10 @@ NEEDS_FIJI = [
                               "need a display"),
     pytest.mark.skipif(shutil.which("java") is None and not os.environ.get("JAVA_HOME"), reason="no Java runtime"),
 ]
+#: the JVM options of the ImageJ runs: they are short (seconds), so the JIT's first tier only and
+#: one garbage collector thread: about a quarter less CPU a run (the JIT's and GC's threads, on two
+#: cores shared with the Python worker and the other pytest worker); the programs run the same
+JAVA_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC")
 SHARED_DATA = Path(os.environ.get("PIXELFOREST_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
@@ -93,6 +97,14 @@ def same_forest():
 IMAGEJ_TESTS = ("test_fiji.py", "test_live.py", "test_imagej.py")
 
 
+def pytest_configure(config):
+    # pytest-xdist (3.6 and later) hands out the files with the most tests first unless told not to
+    # (--loadscope-reorder is its default): the ImageJ files, the longest but with few tests, then
+    # started late and the run ended on them with the other worker idle
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
 def pytest_collection_modifyitems(config, items):
     order = {name: i for i, name in enumerate(IMAGEJ_TESTS)}
     items.sort(key=lambda item: order.get(item.path.name, len(order)))  # stable: the files' order kept within
@@ -130,15 +142,33 @@ def fiji(tmp_path_factory):
     # each worker's virtual screens from its own range of display numbers (xvfb-run -a races otherwise)
     os.environ["PIXELFOREST_XVFB_FROM"] = str(99 + 100 * int(worker[2:] or 0)) if worker.startswith("gw") else "99"
     runs = iter(range(10**6))
+    compiled: dict[Path, Path] = {}
+
+    def program(main_args, classpath):
+        """A Java program given as its source file (tests/fiji/*.java) compiled once per worker, not
+        at every run as ``java File.java`` would (javac takes seconds): its class and the class path
+        with its folder. Without javac, java compiles it at every run as before."""
+        source = Path(main_args[0])
+        if source.suffix != ".java" or shutil.which("javac") is None:
+            return list(main_args), classpath
+        if source not in compiled:
+            into = base / "classes" / source.stem
+            r = subprocess.run(["javac", *(f"-J{o}" for o in JAVA_OPTIONS), "-nowarn", "-d", str(into),
+                                "-cp", os.pathsep.join(classpath), str(source)], capture_output=True, text=True,
+                               timeout=300)
+            if r.returncode != 0:
+                pytest.fail(f"javac {source} failed:\n{r.stdout}\n{r.stderr}")
+            compiled[source] = into
+        return [source.stem, *map(str, main_args[1:])], [*classpath, str(compiled[source])]
 
     def run(main_args, cp=(), timeout=300, python=sys.executable, props=(), env=None, home=None):
         if home is None:
             home = base / f"home{next(runs)}"  # a fresh user.home (ImageJ preferences) for every run
             home.mkdir()
-        classpath = os.pathsep.join([*imagej_classpath(), *map(str, cp)])
-        cmd = ["xvfb-run", "-a", "-n", os.environ["PIXELFOREST_XVFB_FROM"], "java", f"-Dplugins.dir={base}",
-               f"-Duser.home={home}", *([f"-Dpixelforest.python={python}"] if python else []),
-               "-Dpixelforest.debug=true", *props, "-cp", classpath, *main_args]
+        main_args, classpath = program(main_args, [*imagej_classpath(), *map(str, cp)])
+        cmd = ["xvfb-run", "-a", "-n", os.environ["PIXELFOREST_XVFB_FROM"], "java", *JAVA_OPTIONS,
+               f"-Dplugins.dir={base}", f"-Duser.home={home}", *([f"-Dpixelforest.python={python}"] if python else []),
+               "-Dpixelforest.debug=true", *props, "-cp", os.pathsep.join(classpath), *main_args]
         return _run_imagej(cmd, base, home, timeout, env)
 
     def macro(text, arg="", **kw):
@@ -153,10 +183,11 @@ def fiji(tmp_path_factory):
         home.mkdir()
         out.mkdir(parents=True, exist_ok=True)
         (out / "script.txt").write_text(script, encoding="utf-8")
-        classpath = os.pathsep.join([*imagej_classpath(), str(jar)])
-        cmd = [str(ROOT / "tests" / "fiji" / "run-gui.sh"), f"-Dplugins.dir={base}", f"-Duser.home={home}",
-               f"-Dpixelforest.python={sys.executable}", "-Dpixelforest.debug=true", "-cp", classpath,
-               str(ROOT / "tests" / "fiji" / "LiveGui.java"), str(out / "script.txt"), str(out)]
+        main_args, classpath = program([ROOT / "tests" / "fiji" / "LiveGui.java", out / "script.txt", out],
+                                       [*imagej_classpath(), str(jar)])
+        cmd = [str(ROOT / "tests" / "fiji" / "run-gui.sh"), *JAVA_OPTIONS, f"-Dplugins.dir={base}",
+               f"-Duser.home={home}", f"-Dpixelforest.python={sys.executable}", "-Dpixelforest.debug=true", "-cp",
+               os.pathsep.join(classpath), *main_args]
         rc, log = _run_imagej(cmd, base, home, timeout)
         results: dict = {}
         for line in log.splitlines():

@@ -85,6 +85,10 @@ def _select_wrapper(X, y, cols, n, auto, seed, c_penalty=0.1):
 
     chosen, best, stale, scores_out = [], -np.inf, 0, []
     folds = max(2, min(3, int(np.bincount(y).max())))
+    # joblib's threads cost tens of ms a fit (dispatch, polling): more than a small forest on a few
+    # thousand pixels takes to fit alone, which the wrapper does hundreds of times (the forests are
+    # the same either way: one random_state)
+    jobs = 1 if len(y) <= 5000 else -1
     while len(chosen) < (len(cols) if auto else n):
         trial = []
         for i in range(len(cols)):
@@ -92,7 +96,7 @@ def _select_wrapper(X, y, cols, n, auto, seed, c_penalty=0.1):
                 trial.append(-np.inf)
                 continue
             keep = [j for k in chosen + [i] for j in cols[k][1]]
-            rf = RandomForestClassifier(10, max_features=mtry(len(keep)), random_state=seed, n_jobs=-1)
+            rf = RandomForestClassifier(10, max_features=mtry(len(keep)), random_state=seed, n_jobs=jobs)
             acc = cross_val_score(rf, X[:, keep], y, cv=folds).mean()
             trial.append(acc + c_penalty * (1 - (len(chosen) + 1) / len(cols)))
         i = int(np.argmax(trial))

@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import pytest
 import tifffile
-from conftest import NEEDS_FIJI, ROOT, RUNTIME, imagej_classpath
+from conftest import JAVA_OPTIONS, NEEDS_FIJI, ROOT, RUNTIME, imagej_classpath
 
 import pixelforest as pf
 
@@ -251,7 +251,7 @@ print("FINISHED");
     home.mkdir()
     if not _become_subreaper():
         pytest.skip("needs Linux's PR_SET_CHILD_SUBREAPER to see the orphaned worker end")
-    cmd = ["xvfb-run", "-a", "-n", os.environ.get("PIXELFOREST_XVFB_FROM", "99"), "java",
+    cmd = ["xvfb-run", "-a", "-n", os.environ.get("PIXELFOREST_XVFB_FROM", "99"), "java", *JAVA_OPTIONS,
            f"-Dplugins.dir={fiji['base']}", f"-Duser.home={home}", f"-Dpixelforest.python={sys.executable}",
            "-cp", os.pathsep.join(imagej_classpath()), "ij.ImageJ", "-batch", str(m)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=fiji["base"])

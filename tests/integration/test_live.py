@@ -265,13 +265,14 @@ dialogs
 def test_strokes_during_a_round_start_exactly_one_more(fiji, tmp_path):
     """Three strokes drawn while a round runs: exactly one more round follows, and the final overlay
     matches the final labels."""
-    img, fg = _blobs((1024, 1344), seed=9)
+    img, fg = _blobs((512, 672), seed=9)
     path = tmp_path / "big.tif"
     tifffile.imwrite(path, img, imagej=True)
     places = _stroke_places(~fg, 3, seed=1) + _stroke_places(fg, 3, seed=2)
     quick = " | ".join(p for p in places[1:3] + places[4:5])
-    # the first round trains on two broad strokes right across the image (about 50,000 labelled
-    # pixels on both sides of many edges: deep trees), so that it runs long enough to draw in
+    # the first round trains on two broad zigzag strokes across the image (about 70,000 labelled
+    # pixels on both sides of many edges: deep trees), so that it runs long enough to draw in; the
+    # labelled pixels, not the image's size, make a round long (features are computed beforehand)
     script = f"""
 open {path}
 zoom 100
@@ -279,9 +280,9 @@ live
 tool freeline
 width 25
 key 1
-stroke 20 20 1320 1000
+stroke 10 10 660 255 10 500
 key 2
-stroke 20 1000 1320 20
+stroke 660 10 10 255 660 500
 width 5
 strokes-during-round {quick}
 wait
