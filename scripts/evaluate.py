@@ -173,22 +173,14 @@ class DownloadFailed(Unavailable):
     """pip could not download the wheel (no network, no package index)."""
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def fetch_wheel(package: str, version: str, sha256: str, cache: Path) -> Path:
     """The wheel of ``package==version`` in ``cache``: downloaded once by pip (the wheel alone, no
     dependencies, nothing installed), checked against ``sha256`` (the wheel measured)."""
     import os
     import subprocess
     import tempfile
+
+    from pixelforest.io.guards import file_sha256
 
     found = sorted(cache.glob(f"{package.replace('-', '_')}-{version}-*.whl"))
     if not found:
@@ -204,11 +196,11 @@ def fetch_wheel(package: str, version: str, sha256: str, cache: Path) -> Path:
             if r.returncode or len(got) != 1:
                 last = (r.stderr.strip().splitlines() or [f"exit status {r.returncode}, no wheel"])[-1]
                 raise DownloadFailed(f"pip download {package}=={version} failed ({last.strip()}; no network?)")
-            if _sha256(got[0]) != sha256:
+            if file_sha256(got[0]) != sha256:
                 raise Unavailable(f"{got[0].name} from the package index is not the wheel measured (sha256 differs)")
             found = [cache / got[0].name]
             os.replace(got[0], found[0])  # whole or not at all
-    if _sha256(found[0]) != sha256:
+    if file_sha256(found[0]) != sha256:
         raise Unavailable(f"{found[0]} is not the wheel measured (sha256 differs): delete it to download it again")
     return found[0]
 

@@ -3,7 +3,8 @@
 * :func:`same_file`: an output path that resolves to an input (the same name, a link to it,
   a hard link) is refused before any work.
 * :func:`fingerprint` / :func:`check_unchanged`: an input that changes while it is read (size or
-  modification time before and after) fails that file.
+  modification time before and after) fails that file; :func:`file_sha256`: a file's content, to
+  tell its versions (or a download) apart.
 * :func:`check_hdf5_links`: external links, virtual datasets and external raw storage in an HDF5
   input or ilastik project would make pixelforest read files other than the one named; they are
   refused unless the caller allows them (``allow_external``, the command line's
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from pathlib import Path
@@ -107,6 +109,15 @@ def fingerprint(path) -> tuple | None:
                 total += s.st_size
         return (total, newest, st.st_ino)
     return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def file_sha256(path) -> str:
+    """The SHA-256 (hex) of a file's content, read 1 MiB at a time; OSError when it cannot be read."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(2**20), b""):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def check_unchanged(path, before, what: str = "input") -> None:

@@ -14,7 +14,7 @@ from ..classifier import Classifier
 from ..features import FeatureSpec
 from ..ilastik import load_classifier
 from ..interactive import Session
-from ..io.guards import fingerprint
+from ..io.guards import file_sha256, fingerprint
 
 #: budget for cached features (bytes): the plugin's Options > Memory
 FEATURE_CACHE_BYTES = int(os.environ.get("PIXELFOREST_WORKER_MEMORY_MB", "2048")) * 2**20
@@ -110,14 +110,10 @@ def stamp(path) -> tuple | None:
         return None
     digest = None
     if fp[0] <= STAMP_HASH_BYTES and Path(path).is_file():
-        h = hashlib.sha256()
         try:
-            with open(path, "rb") as f:
-                for chunk in iter(lambda: f.read(2**20), b""):
-                    h.update(chunk)
+            digest = file_sha256(path)
         except OSError:
             return None
-        digest = h.hexdigest()
     return fp + (digest,)
 
 
