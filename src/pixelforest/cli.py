@@ -609,7 +609,5 @@ def _run(args) -> int:
         return EXIT_ERROR
 
 
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

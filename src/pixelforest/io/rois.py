@@ -327,11 +327,9 @@ def from_roifile(roi) -> LabelRoi:
     if annotation is None and roi.options & roifile.ROI_OPTIONS.SPLINE_FIT:
         raise RoiError(f"ROI {name!r} is fitted with a spline, which ImageJ draws along the spline and pure Python "
                        f"cannot: train from it in ImageJ (the Fiji plugin, or pixelforest.imagej), or undo the fit")
+    raster = None  # an annotation's: never rasterised (rois_to_labels leaves annotations out)
     if annotation is not None:
         kind = annotation
-
-        def raster(shape):
-            return np.zeros(shape, bool)
     elif roi.composite:
         polys = [np.asarray(c, np.float64) for c in roi.coordinates(multi=True)]
 

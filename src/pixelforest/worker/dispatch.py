@@ -59,5 +59,3 @@ def _message(e: Exception, request: str, params: dict) -> str:
     if isinstance(e, (ValueError, OSError, TypeError)):  # the user's to fix: a readable message
         return str(e)
     return f"{type(e).__name__}: {one_line(e)}"  # anything else a hostile file provokes: never a raw traceback
-
-
