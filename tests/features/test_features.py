@@ -654,6 +654,32 @@ def test_hole_filling_tiles_equal_one_tile():
             assert (outs[0][:, 0] >= img.ravel()).all() and (outs[0][:, 1] <= img.ravel()).all()
 
 
+def test_hole_filling_of_many_levels_equals_few():
+    """An image of more distinct values than are ranked by hashing (each tile's values are sorted
+    instead) gives, inside every crop, what the crop gives on its own, where the crop has few
+    enough values to be hashed: both rankings build the same trees."""
+    from pixelforest.features._kernels.holes import HASHED_LEVELS, hole_filling
+
+    img = np.random.default_rng(8).normal(size=(1, 300, 310)).astype(np.float32)
+    img[0, 100:140, 100:104] -= 4.0  # a dark line, and a dark speck
+    img[0, 200, 50] -= 6.0
+    assert np.unique(img).size > HASHED_LEVELS
+    reaches, m = [4, 8, 13], 13
+    whole = np.zeros((img.size, 6), np.float32)
+    hole_filling(img, reaches, whole, [0, 2, 4], [1, 3, 5])
+    whole = whole.reshape(300, 310, 6)
+    for y0, y1, x0, x1 in ((0, 150, 0, 200), (60, 260, 80, 250), (150, 300, 10, 310)):
+        crop = np.ascontiguousarray(img[:, y0:y1, x0:x1])
+        assert np.unique(crop).size <= HASHED_LEVELS
+        out = np.zeros((crop.size, 6), np.float32)
+        hole_filling(crop, reaches, out, [0, 2, 4], [1, 3, 5])
+        out = out.reshape(y1 - y0, x1 - x0, 6)
+        # away from the crop's cut edges (the image's own edges stay edges)
+        iy = slice(0 if y0 == 0 else m, None if y1 == 300 else -m)
+        ix = slice(0 if x0 == 0 else m, None if x1 == 310 else -m)
+        assert np.array_equal(out[iy, ix], whole[y0:y1, x0:x1][iy, ix])
+
+
 def test_compute_canonical_into_a_given_output():
     """compute_canonical fills a given C-contiguous float32 ``out`` in place (the compiled banks
     write pixel-major rows into it) and refuses any other with the shape it needs."""

@@ -366,7 +366,7 @@ def _jobs_2d(chans, spec: FeatureSpec, by_scale: dict, tophat, holes, first_col:
             for t, z in planes:
                 jobs += [(cost * JOB_COST["holes"], job) for cost, job in
                          hole_filling_jobs(ch[t, z][None], reaches, out[t, z].reshape(-1, F), dark,
-                                           [k + 1 for k in dark], n_threads)]
+                                           [k + 1 for k in dark])]
     jobs.sort(key=lambda cj: -cj[0])
     run_jobs([job for _, job in jobs], n_threads)
 

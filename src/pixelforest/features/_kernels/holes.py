@@ -10,10 +10,13 @@ It is grey-level "fill holes" (reconstruction from the border) in the window of 
 around each pixel, and depends only on that window: a block with a halo of D pixels gives the
 whole image's values exactly.
 
-All reaches of one polarity come from one component tree (Berger et al., union-find over the
-pixels in grey-level order; each node keeps its bounding box): the value at p is the level of
-p's lowest ancestor whose box reaches D from p or touches the border. The image is cut into
-tiles with a halo of the largest reach, computed in parallel (see :func:`hole_filling`).
+All reaches of one polarity come from one component tree, built by flooding (Nister and
+Stewenius' linear-time component tree: from a pixel, each newly seen neighbour is either queued by
+its level or, when lower, entered at once; pixels leave a bucket queue over dense grey-level ranks,
+so the work goes from pixel to neighbour instead of through memory in grey-level order). Each node
+keeps its bounding box; the value at p is the level of p's lowest ancestor whose box reaches D from
+p or touches the border. The image is cut into tiles with a halo of the largest reach, one job per
+tile and polarity (see :func:`hole_filling`).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import math
 
 import numpy as np
 
-from ..._compiled import HAVE_NUMBA, argsort, njit, parallel_call
+from ..._compiled import BORROWING, HAVE_NUMBA, argsort, njit, parallel_call
 
 if HAVE_NUMBA:
     import numba
@@ -33,10 +36,15 @@ else:  # pragma: no cover - numba is a dependency; this runs the same code (slow
     prange = range
 
 
-#: pixels (2D) or voxels (3D) of one tile with its halo, about 30 bytes each in work arrays: tiles
-#: keep the tree's scattered accesses near one another (measured best here), and run in parallel
-TILE_PIXELS = 2**19
+#: pixels (2D) or voxels (3D) of one tile with its halo; a job (one tile's polarity) holds about 45
+#: bytes of work arrays per pixel. Flooding keeps its accesses near one another at any tile size, so
+#: tiles are large: the halo, computed once per tile, is the cost of cutting
+TILE_PIXELS = 2**21
 TILE_VOXELS = 2**22
+#: images with up to this many distinct values (8- and 16-bit ones) are ranked once, by hashing;
+#: others tile by tile, by sorting
+HASHED_LEVELS = 2**16
+_HASH_BITS = 17
 
 
 def tile_cores(Z: int, Y: int, X: int, halo: int, tile_pixels: int | None = None) -> np.ndarray:
@@ -60,12 +68,10 @@ def hole_filling(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright
 
     Computed tile by tile (in y and x), each tile with a halo of the largest reach: a value
     depends only on the window of its reach, and a tile's own border is at least that far from
-    its core, so the tiles give the whole volume's values exactly."""
-    args, n_tiles = _prepare(data, reaches, out2d, dark_cols, bright_cols, tile_pixels)
-    # fewer tiles than threads (an image up to about 600 x 600): the two polarities run side by
-    # side, each sorting the tile itself, instead of one thread doing both
-    split = n_tiles < numba.get_num_threads() if HAVE_NUMBA else False
-    parallel_call(_tiles, *args, split)
+    its core, so the tiles give the whole volume's values exactly. Each tile's two polarities are
+    two jobs, run in parallel."""
+    args = _prepare(data, reaches, out2d, dark_cols, bright_cols, tile_pixels)
+    parallel_call(_tiles, *args)
 
 
 def _prepare(data, reaches, out2d, dark_cols, bright_cols, tile_pixels):
@@ -82,43 +88,127 @@ def _prepare(data, reaches, out2d, dark_cols, bright_cols, tile_pixels):
         raise ValueError(f"hole filling works on tiles of under 2**31 pixels; this {Z}-slice volume is too deep")
     box = np.empty(0, np.int16 if max(Z, *sides) < 2**15 else np.int32)
     cols = np.asarray([dark_cols, bright_cols], np.int64)
-    return (data + np.float32(0.0), tiles, halo, reaches, out2d, cols, box), len(tiles)  # (-0.0 -> +0.0)
+    data = data + np.float32(0.0)  # (-0.0 -> +0.0)
+    levels, values = dense_levels(data)
+    return data, levels, values, tiles, halo, reaches, out2d, cols, box
 
 
-def hole_filling_jobs(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright_cols, threads: int,
+def hole_filling_jobs(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright_cols,
                       tile_pixels: int | None = None) -> list:
-    """:func:`hole_filling` as a list of ``(cost, job)``: each job one tile's polarity (or, with
-    more tiles than ``threads``, both polarities of a tile: one sort), for
+    """:func:`hole_filling` as a list of ``(cost, job)``, one job per tile and polarity, for
     :func:`.tasks.run_jobs`; cost is the tile's pixels."""
-    (data, tiles, halo, reaches, out2d, cols, box), n_tiles = _prepare(data, reaches, out2d, dark_cols,
-                                                                       bright_cols, tile_pixels)
+    data, levels, values, tiles, halo, reaches, out2d, cols, box = _prepare(data, reaches, out2d, dark_cols,
+                                                                            bright_cols, tile_pixels)
     Z, Y, X = data.shape
-    pols = (0, 1) if n_tiles < threads else (2,)
     jobs = []
-    for i in range(n_tiles):
+    for i in range(len(tiles)):
         y0, y1, x0, x1 = (int(v) for v in tiles[i])
         cost = Z * (min(Y, y1 + halo) - max(0, y0 - halo)) * (min(X, x1 + halo) - max(0, x0 - halo))
-        for pol in pols:
-            jobs.append((cost * (2 if pol == 2 else 1),
-                         functools.partial(tile_job, data, tiles, i, pol, halo, reaches, out2d, cols, box)))
+        for pol in (0, 1):
+            jobs.append((cost, functools.partial(tile_job, data, levels, values, tiles, i, pol, halo, reaches,
+                                                 out2d, cols, box)))
     return jobs
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def _tiles(data, tiles, halo, reaches, out2d, cols, box, split):  # pragma: no cover - compiled
-    """Both polarities of each tile in one job, or (``split``) each polarity of each tile in its own."""
-    per_tile = 2 if split else 1
-    for job in prange(tiles.shape[0] * per_tile):
-        tile_job(data, tiles, job // per_tile, job % 2 if split else 2, halo, reaches, out2d, cols, box)
+def _tiles(data, levels, values, tiles, halo, reaches, out2d, cols, box):  # pragma: no cover - compiled
+    """Each polarity of each tile as one job."""
+    for job in prange(tiles.shape[0] * 2):
+        tile_job(data, levels, values, tiles, job // 2, job % 2, halo, reaches, out2d, cols, box)
 
 
 @njit(cache=True, nogil=True)
-def tile_job(data, tiles, i, pol, halo, reaches, out2d, cols, box):  # pragma: no cover - compiled
-    """Tile ``i`` of :func:`hole_filling`: polarity ``pol`` (0 dark, 1 bright) or both (2; one sort)."""
+def _key(b):  # pragma: no cover - compiled
+    """A float32's bit pattern as an unsigned key in the float's order (never 0 for a number)."""
+    return (b ^ np.uint32(0xFFFFFFFF)) if (b >> np.uint32(31)) else (b | np.uint32(0x80000000))
+
+
+@njit(cache=True, nogil=True)
+def _slot(table, k):  # pragma: no cover - compiled
+    """The slot of key ``k`` in the open-addressing ``table`` (its own, or the empty one it would take)."""
+    mask = np.uint64(table.size - 1)
+    h = ((np.uint64(k) * np.uint64(2654435761)) & np.uint64(0xFFFFFFFF)) >> np.uint64(32 - _HASH_BITS)
+    while table[h] != k and table[h] != 0:
+        h = (h + np.uint64(1)) & mask
+    return h
+
+
+@njit(cache=True, nogil=True)
+def dense_levels(data):  # pragma: no cover - compiled
+    """Each value's rank among the image's distinct values (int32, the image's shape, flat) and
+    those values ascending; two empty arrays when there are more than HASHED_LEVELS of them."""
+    flat = data.ravel()
+    bits = flat.view(np.uint32)
+    table = np.zeros(1 << _HASH_BITS, np.uint32)
+    keys = np.empty(HASHED_LEVELS, np.uint32)
+    nd = 0
+    for i in range(flat.size):
+        k = _key(bits[i])
+        h = _slot(table, k)
+        if table[h] == 0:
+            if nd == HASHED_LEVELS:
+                return np.empty(0, np.int32), np.empty(0, np.float32)
+            table[h] = k
+            keys[nd] = k
+            nd += 1
+    rank_of = np.empty(table.size, np.int32)
+    keys = np.sort(keys[:nd])
+    for r in range(nd):
+        rank_of[_slot(table, keys[r])] = r
+    levels = np.empty(flat.size, np.int32)
+    values = np.empty(nd, np.float32)
+    for i in range(flat.size):
+        r = rank_of[_slot(table, _key(bits[i]))]
+        levels[i] = r
+        values[r] = flat[i]
+    return levels, values
+
+
+@njit(cache=True, nogil=True)
+def tile_job(data, levels, values, tiles, i, pol, halo, reaches, out2d, cols, box):  # pragma: no cover - compiled
+    """Tile ``i`` of :func:`hole_filling`, polarity ``pol`` (0 dark, 1 bright)."""
     Z, Y, X = data.shape
     y0, y1, x0, x1 = tiles[i, 0], tiles[i, 1], tiles[i, 2], tiles[i, 3]
     wy0, wy1 = max(0, y0 - halo), min(Y, y1 + halo)
     wx0, wx1 = max(0, x0 - halo), min(X, x1 + halo)
+    ty, tx = wy1 - wy0, wx1 - wx0
+    pz = 1 if Z > 1 else 0
+    levp = np.empty((Z + 2 * pz) * (ty + 2) * (tx + 2), np.int32)
+    if levels.size:
+        vals = _tile_levels_from(levels.reshape(data.shape), Z, wy0, wy1, wx0, wx1, pz, levp, pol, values)
+    else:
+        vals = _tile_levels_sorted(data, Z, wy0, wy1, wx0, wx1, pz, levp, pol)
+    n = Z * ty * tx
+    node_of = np.empty(levp.size, np.int32)
+    parent = np.empty(n, np.int32)
+    up = np.empty(n, np.int32)
+    fin = np.empty(n, np.int32)
+    bb = np.empty((n, 6), box.dtype)
+    val = np.empty(n, np.float32)
+    nodes = _flood(levp, vals.size, Z, ty, tx, node_of, parent, fin, val, vals)
+    _boxes(node_of, parent, fin, up, bb, nodes, Z, ty, tx)
+    _walk(node_of, val, up, bb, Z, ty, tx, y0 - wy0, y1 - wy0, x0 - wx0, x1 - wx0, wy0, wx0, Y, X,
+          reaches, out2d, cols[pol])
+
+
+@njit(cache=True, nogil=True)
+def _tile_levels_from(levels, Z, wy0, wy1, wx0, wx1, pz, levp, pol, values):  # pragma: no cover - compiled
+    """The window's ranks (the image's) into the padded ``levp``, reversed for the bright
+    polarity; the values of the ranks in the polarity's order."""
+    ty, tx = wy1 - wy0, wx1 - wx0
+    top = values.size - 1
+    for z in range(Z):
+        for y in range(ty):
+            o = ((z + pz) * (ty + 2) + y + 1) * (tx + 2) + 1
+            for x in range(tx):
+                r = levels[z, wy0 + y, wx0 + x]
+                levp[o + x] = top - r if pol == 1 else r
+    return values[::-1].copy() if pol == 1 else values
+
+
+@njit(cache=True, nogil=True)
+def _tile_levels_sorted(data, Z, wy0, wy1, wx0, wx1, pz, levp, pol):  # pragma: no cover - compiled
+    """The window's ranks among its own distinct values (by sorting), as :func:`_tile_levels_from`."""
     ty, tx = wy1 - wy0, wx1 - wx0
     f = np.empty(Z * ty * tx, np.float32)
     k = 0
@@ -128,137 +218,245 @@ def tile_job(data, tiles, i, pol, halo, reaches, out2d, cols, box):  # pragma: n
                 f[k] = data[z, y, x]
                 k += 1
     order = argsort(f)
-    parent = np.empty(f.size, np.int32)
-    zpar = np.empty(f.size, np.int32)
-    rank = np.empty(f.size, np.uint8)
-    rep = np.empty(f.size, np.int32)
-    bb = np.empty((f.size, 6), box.dtype)
-    for p in range(2):
-        if pol != 2 and p != pol:
-            continue
-        _tree(f, order, p == 1, Z, ty, tx, parent, zpar, rank, rep, bb)
-        _walk(f, parent, zpar, bb, Z, ty, tx, y0 - wy0, y1 - wy0, x0 - wx0, x1 - wx0, wy0, wx0, Y, X,
-              reaches, out2d, cols[p])
+    vals = np.empty(f.size, np.float32)
+    nd = 0
+    for j in range(f.size):
+        p = order[f.size - 1 - j] if pol == 1 else order[j]
+        if nd == 0 or f[p] != vals[nd - 1]:
+            vals[nd] = f[p]
+            nd += 1
+        z, r = divmod(p, ty * tx)
+        y, x = divmod(r, tx)
+        levp[((z + pz) * (ty + 2) + y + 1) * (tx + 2) + x + 1] = nd - 1
+    return vals[:nd]
 
 
 @njit(cache=True, nogil=True)
-def _find(zpar, p):  # pragma: no cover - compiled
-    while zpar[p] != p:
-        zpar[p] = zpar[zpar[p]]
-        p = zpar[p]
-    return p
+def _bitmap(n):  # pragma: no cover - compiled
+    """A hierarchical bit set of ``n`` entries: layer 0 a bit per entry, each next layer a bit per
+    word of the one below, up to one word; ``(words, offsets)`` (``offsets[k]``: layer k's first
+    word; the last: the total)."""
+    offs = np.zeros(8, np.int64)
+    depth = 0
+    m = n
+    while True:
+        w = (m + 63) >> 6
+        offs[depth + 1] = offs[depth] + w
+        depth += 1
+        if w == 1:
+            break
+        m = w
+    return np.zeros(offs[depth], np.uint64), offs[:depth + 1].copy()
+
+
+@njit(cache=True, nogil=True, **BORROWING)
+def _bit_set(words, offs, i):  # pragma: no cover - compiled
+    for k in range(offs.size - 1):
+        j = offs[k] + (i >> 6)
+        was = words[j]
+        words[j] = was | (np.uint64(1) << np.uint64(i & 63))
+        if was != 0:
+            return
+        i >>= 6
+
+
+@njit(cache=True, nogil=True, **BORROWING)
+def _bit_clear(words, offs, i):  # pragma: no cover - compiled
+    for k in range(offs.size - 1):
+        j = offs[k] + (i >> 6)
+        words[j] &= ~(np.uint64(1) << np.uint64(i & 63))
+        if words[j] != 0:
+            return
+        i >>= 6
+
+
+@njit(cache=True, nogil=True, **BORROWING)
+def _lowest_bit(m):  # pragma: no cover - compiled
+    """The index of the lowest set bit of a non-zero uint64 (de Bruijn multiplication)."""
+    return _DEBRUIJN[((m & (~m + np.uint64(1))) * np.uint64(0x03F79D71B4CB0A89)) >> np.uint64(58)]
+
+
+_DEBRUIJN = np.array([0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4, 62, 55, 59, 36, 53, 51, 43, 22,
+                      45, 39, 33, 30, 24, 18, 12, 5, 63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11,
+                      46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6], np.int64)
+
+
+@njit(cache=True, nogil=True, **BORROWING)
+def _bit_next(words, offs, i):  # pragma: no cover - compiled
+    """The lowest set entry >= ``i``, or -1."""
+    k = 0
+    depth = offs.size - 1
+    while True:
+        w = i >> 6
+        if w >= offs[k + 1] - offs[k]:
+            return -1
+        m = words[offs[k] + w] & (np.uint64(0xFFFFFFFFFFFFFFFF) << np.uint64(i & 63))
+        if m != 0:
+            i = (w << 6) + _lowest_bit(m)
+            break
+        k += 1
+        if k == depth:
+            return -1
+        i = w + 1
+    while k > 0:
+        k -= 1
+        i = (i << 6) + _lowest_bit(words[offs[k] + i])
+    return i
 
 
 @njit(cache=True, nogil=True)
-def _tree(f, order, descending, Z, Y, X, parent, zpar, rank, rep, bb):  # pragma: no cover - compiled
-    """Component tree of the lower (``descending`` False: dark) or upper level sets. Pixels are
-    taken from the leaves' end of the grey-level order; each becomes the parent of the nodes of
-    the sets it touches and takes in their bounding boxes (z0, z1, y0, y1, x0, x1). The sets are
-    a union-find (``zpar``, union by ``rank``, path halving) whose roots know their set's node
-    (``rep``): short finds, which is most of the time here. Then every pixel's
-    parent is made its level's canonical pixel (the last taken, whose box is its node's), and
-    ``zpar`` of each node its first ancestor with a different box (the root: itself): the
-    distances a box reaches are the same along a run of equal boxes, so a walk skips the run."""
-    n = f.size
-    YX = Y * X
-    for i in range(n):
-        zpar[i] = -1
-    i = 0
-    for z in range(Z):  # each pixel's own box, in memory order (no division per pixel)
-        for y in range(Y):
-            for x in range(X):
-                bb[i, 0] = z
-                bb[i, 1] = z
-                bb[i, 2] = y
-                bb[i, 3] = y
-                bb[i, 4] = x
-                bb[i, 5] = x
-                i += 1
-    for k in range(n):
-        p = order[n - 1 - k] if descending else order[k]
-        parent[p] = p
-        zpar[p] = p
-        rank[p] = 0
-        rep[p] = p
-        zp = p  # the root of p's set
-        z = np.int64(bb[p, 0])  # still the pixel's own box: p is taken now
-        y = np.int64(bb[p, 2])
-        x = np.int64(bb[p, 4])
-        for nb in range(6):
-            if nb == 0:
-                if x == 0:
-                    continue
-                q = p - 1
-            elif nb == 1:
-                if x == X - 1:
-                    continue
-                q = p + 1
-            elif nb == 2:
-                if y == 0:
-                    continue
-                q = p - X
-            elif nb == 3:
-                if y == Y - 1:
-                    continue
-                q = p + X
-            elif nb == 4:
-                if z == 0:
-                    continue
-                q = p - YX
-            else:
-                if z == Z - 1:
-                    continue
-                q = p + YX
-            if zpar[q] == -1:
+def _flood(levp, nlev, Z, Y, X, node_of, parent, fin, val, vals):  # pragma: no cover - compiled
+    """Component tree of the lower level sets of a padded ``(Z, Y, X)`` tile's ranks ``levp``
+    (``Z + 2`` planes in 3D, one in 2D; rows and columns padded by one) by flooding. Writes each
+    pixel's node (``node_of``, padded), each node's parent (the root: itself) and level value,
+    and ``fin``, the nodes children first; returns the number of nodes."""
+    pz = 1 if Z > 1 else 0
+    Xp, YXp = X + 2, (Y + 2) * (X + 2)
+    off = np.array([-1, 1, -Xp, Xp, -YXp, YXp], np.int64)
+    n_edges = 6 if Z > 1 else 4
+    _mark_border(node_of, Z, Y, X, pz)
+    words, offs = _bitmap(nlev)
+    head = np.full(nlev, -1, np.int32)
+    nxt = np.empty(levp.size, np.int32)
+    edge = np.empty(levp.size, np.uint8)
+    stack = np.empty((nlev + 1, 2), np.int32)  # the open components: level, node
+    cur = (pz * (Y + 2) + 1) * Xp + 1
+    node_of[cur] = -2
+    lc = levp[cur]
+    stack[0, 0], stack[0, 1] = lc, 0
+    val[0] = vals[lc]
+    nn, nf, sp, e = 1, 0, 1, 0
+    while True:
+        while e < n_edges:  # the neighbours not seen yet: higher ones queued, a lower one entered
+            q = cur + off[e]
+            e += 1
+            if node_of[q] != -1:
                 continue
-            r = _find(zpar, q)
-            if r != zp:
-                node = rep[r]
-                parent[node] = p
-                for j in range(0, 6, 2):
-                    if bb[node, j] < bb[p, j]:
-                        bb[p, j] = bb[node, j]
-                    if bb[node, j + 1] > bb[p, j + 1]:
-                        bb[p, j + 1] = bb[node, j + 1]
-                if rank[zp] < rank[r]:
-                    zpar[zp] = r
-                    zp = r
-                elif rank[zp] > rank[r]:
-                    zpar[r] = zp
-                else:
-                    zpar[r] = zp
-                    rank[zp] += 1
-                rep[zp] = p
-    for k in range(n - 1, -1, -1):  # root first; zpar becomes each node's "up" (below)
-        p = order[n - 1 - k] if descending else order[k]
-        q = parent[p]
-        if f[parent[q]] == f[q]:
-            parent[p] = parent[q]
-            q = parent[p]
-        if q == p:
-            zpar[p] = p
-        elif f[q] != f[p]:  # p is canonical: up = its first ancestor with another bounding box
-            same = True
-            for j in range(6):
-                if bb[q, j] != bb[p, j]:
-                    same = False
-            zpar[p] = zpar[q] if same else q
+            node_of[q] = -2
+            lq = levp[q]
+            if lq >= lc:
+                edge[q] = 0
+                _queue(lq, q, head, nxt, words, offs)
+            else:
+                edge[cur] = e
+                _queue(lc, cur, head, nxt, words, offs)
+                cur, lc, e = q, lq, 0
+                stack[sp, 0], stack[sp, 1] = lq, nn
+                val[nn] = vals[lq]
+                nn += 1
+                sp += 1
+        node_of[cur] = stack[sp - 1, 1]
+        lc = stack[sp - 1, 0]
+        if head[lc] == -1:
+            lc = _bit_next(words, offs, lc)
+            if lc < 0:
+                break
+        cur = head[lc]
+        head[lc] = nxt[cur]
+        if head[lc] == -1:
+            _bit_clear(words, offs, lc)
+        e = edge[cur]
+        nn, nf, sp = _close(stack, sp, lc, parent, fin, val, vals, nn, nf)
+    return _close_all(stack, sp, parent, fin, nn, nf)
 
 
-@njit(cache=True, nogil=True)
-def _walk(f, parent, up, bb, Z, Y, X, cy0, cy1, cx0, cx1, oy, ox, OY, OX, reaches, out2d, cols):  # pragma: no cover
-    """For every pixel of the core ``[cy0, cy1) x [cx0, cx1)`` of a ``(Z, Y, X)`` tile, climb from
-    its node (by ``up``) to the first ancestor whose box reaches each distance (ascending) from it or
-    touches the tile's border (z only in 3D); write that level to the output row of the pixel
-    (the tile starts at ``(oy, ox)`` of the ``(Z, OY, OX)`` volume)."""
+@njit(cache=True, nogil=True, **BORROWING)
+def _queue(level, p, head, nxt, words, offs):  # pragma: no cover - compiled
+    nxt[p] = head[level]
+    head[level] = p
+    _bit_set(words, offs, level)
+
+
+@njit(cache=True, nogil=True, **BORROWING)
+def _close(stack, sp, level, parent, fin, val, vals, nn, nf):  # pragma: no cover - compiled
+    """The flood goes up to ``level``: open components below it end, each merged into the next
+    open one when that is not above ``level``, else raised into a new node at ``level``."""
+    while level > stack[sp - 1, 0]:
+        c = stack[sp - 1, 1]
+        fin[nf] = c
+        nf += 1
+        if sp == 1 or level < stack[sp - 2, 0]:
+            parent[c] = nn
+            val[nn] = vals[level]
+            stack[sp - 1, 0], stack[sp - 1, 1] = level, nn
+            nn += 1
+        else:
+            parent[c] = stack[sp - 2, 1]
+            sp -= 1
+    return nn, nf, sp
+
+
+@njit(cache=True, nogil=True, **BORROWING)
+def _close_all(stack, sp, parent, fin, nn, nf):  # pragma: no cover - compiled
+    """Every pixel taken: the open components nest, each in the one below; the last is the root."""
+    while sp > 1:
+        fin[nf] = stack[sp - 1, 1]
+        parent[stack[sp - 1, 1]] = stack[sp - 2, 1]
+        nf += 1
+        sp -= 1
+    parent[stack[0, 1]] = stack[0, 1]
+    fin[nf] = stack[0, 1]
+    return nn
+
+
+@njit(cache=True, nogil=True, **BORROWING)
+def _mark_border(node_of, Z, Y, X, pz):  # pragma: no cover - compiled
+    """-1 (not seen) inside, -2 (seen: never entered) on the padding."""
+    Xp, YXp = X + 2, (Y + 2) * (X + 2)
+    for i in range(node_of.size):
+        node_of[i] = -2
+    for z in range(pz, Z + pz):
+        for y in range(1, Y + 1):
+            o = z * YXp + y * Xp
+            for x in range(1, X + 1):
+                node_of[o + x] = -1
+
+
+@njit(cache=True, nogil=True, **BORROWING)
+def _boxes(node_of, parent, fin, up, bb, nodes, Z, Y, X):  # pragma: no cover - compiled
+    """Each node's bounding box (z0, z1, y0, y1, x0, x1): its own pixels (in memory order, no
+    division per pixel), then each child's into its parent (children first). Then ``up``: each
+    node's first ancestor with a different box (the root: itself): the distances a box reaches
+    are the same along a run of equal boxes, so a walk skips the run."""
+    pz = 1 if Z > 1 else 0
+    for k in range(nodes):
+        bb[k, 0], bb[k, 1], bb[k, 2], bb[k, 3], bb[k, 4], bb[k, 5] = Z, -1, Y, -1, X, -1
+    for z in range(Z):
+        for y in range(Y):
+            o = ((z + pz) * (Y + 2) + y + 1) * (X + 2) + 1
+            for x in range(X):
+                t = node_of[o + x]
+                bb[t, 0] = min(bb[t, 0], z)
+                bb[t, 1] = max(bb[t, 1], z)
+                bb[t, 2] = min(bb[t, 2], y)
+                bb[t, 3] = max(bb[t, 3], y)
+                bb[t, 4] = min(bb[t, 4], x)
+                bb[t, 5] = max(bb[t, 5], x)
+    for k in range(nodes - 1):
+        c, s = fin[k], parent[fin[k]]
+        for j in range(0, 6, 2):
+            bb[s, j] = min(bb[s, j], bb[c, j])
+            bb[s, j + 1] = max(bb[s, j + 1], bb[c, j + 1])
+    for k in range(nodes - 1, -1, -1):
+        c = fin[k]
+        q = parent[c]
+        same = True
+        for j in range(6):
+            same = same and bb[q, j] == bb[c, j]
+        up[c] = c if q == c else (up[q] if same else q)
+
+
+@njit(cache=True, nogil=True, **BORROWING)
+def _walk(node_of, val, up, bb, Z, Y, X, cy0, cy1, cx0, cx1, oy, ox, OY, OX, reaches, out2d, cols):  # pragma: no cover
+    """For every pixel of the core ``[cy0, cy1) x [cx0, cx1)`` of a padded ``(Z, Y, X)`` tile, climb
+    from its node (by ``up``) to the first ancestor whose box reaches each distance (ascending)
+    from it or touches the tile's border (z only in 3D); write that level to the output row of
+    the pixel (the tile starts at ``(oy, ox)`` of the ``(Z, OY, OX)`` volume)."""
+    pz = 1 if Z > 1 else 0
     for z in range(Z):
         for y in range(cy0, cy1):
             for x in range(cx0, cx1):
-                p = (z * Y + y) * X + x
-                node = p
-                q = parent[p]
-                if q != p and f[q] == f[p]:
-                    node = q
+                node = node_of[((z + pz) * (Y + 2) + y + 1) * (X + 2) + x + 1]
                 o = (z * OY + y + oy) * OX + x + ox
                 for j in range(reaches.size):
                     d = reaches[j]
@@ -279,4 +477,4 @@ def _walk(f, parent, up, bb, Z, Y, X, cy0, cy1, cx0, cx1, oy, ox, OY, OX, reache
                         if up[node] == node:
                             break
                         node = up[node]
-                    out2d[o, cols[j]] = f[node]
+                    out2d[o, cols[j]] = val[node]
