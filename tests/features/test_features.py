@@ -698,3 +698,24 @@ def test_compute_canonical_into_a_given_output():
         compute_canonical(img, spec, out=wide[..., 1:n + 1])
     with pytest.raises(ValueError, match="out must be"):
         compute_canonical(img, spec, out=np.zeros(img.shape[:4] + (n,), np.float64))
+
+
+def test_otsu_statistics_of_integer_images_from_counts():
+    """Otsu's statistics of an 8- or 16-bit image come from its value counts (a bin count, not a
+    float histogram of every pixel): the very numbers the float path gives, for dark and bright
+    images, signed ones, two-valued and constant channels, and a channel after a constant one."""
+    from pixelforest.features.normalize import image_stats, otsu_class_means
+
+    rng = np.random.default_rng(9)
+    spec = FeatureSpec.preset("pixelforest-default")
+    images = [rng.integers(0, 256, (1, 1, 90, 70, 1)).astype(np.uint8),
+              (rng.gamma(2.0, 300.0, (1, 2, 40, 50, 2)) + 7).astype(np.uint16),
+              rng.integers(-3000, 500, (1, 1, 60, 60, 1)).astype(np.int16),
+              np.stack([np.full((1, 1, 20, 20), 5, np.uint8), (rng.random((1, 1, 20, 20)) > 0.7) * np.uint8(200)], -1)]
+    for img in images:
+        got = image_stats(img, spec)
+        sample = img.reshape(-1, img.shape[-1]).astype(np.float64)
+        for c in range(img.shape[-1]):
+            lo, hi = otsu_class_means(sample[:, c])
+            assert got[c, 0] == lo and got[c, 1] == (hi if hi > lo else lo + 1.0), (img.dtype, c)
+    assert np.array_equal(image_stats(images[1], spec), image_stats(images[1].astype(np.float32), spec))
