@@ -136,6 +136,34 @@ print("NOT REACHED");
     assert "The Python executable /nonexistent/python does not exist" in log
 
 
+def test_a_failing_command_stops_its_macro_there(fiji, tmp_path):
+    """A command that fails in a macro stops it at once: no later statement runs (in its loop neither),
+    and the error is said once, in our words (no "Macro Error" of ImageJ's own): under ImageJ -batch,
+    and in ImageJ's window with the macro on a thread of its own (as Plugins > Macros > Run... runs it)."""
+    missing = tmp_path / "missing.pfc"
+    macro = tmp_path / "fail.ijm"
+    macro.write_text(f"""setBatchMode(true);
+newImage("x", "8-bit ramp", 32, 32, 1);
+for (i = 0; i < 3; i++) {{
+  print("BEFORE " + i);
+  run("Apply Classifier...", "classifier=[{missing}] output=Probabilities apply=[Current image]");
+  print("AFTER " + i);
+}}
+print("NOT REACHED");
+""", encoding="utf-8")
+    error = f"Pixel Forest error: classifier file {missing} does not exist"
+    rc, log = fiji["run"](["ij.ImageJ", "-batch", str(macro)])
+    assert "BEFORE 0" in log and log.count(error) == 1, log
+    assert "AFTER" not in log and "BEFORE 1" not in log and "NOT REACHED" not in log, log
+    assert "Macro Error" not in log and "Macro canceled" not in log and "Exception" not in log, log
+    rc, out = fiji["run"]([str(ROOT / "tests" / "fiji" / "RunMacro.java"), str(macro)])
+    assert rc == 0 and "MACRO ENDED" in out, out
+    output, log = out.split("--- Log window ---\n")
+    assert output.count(error) == 1 and log.count(error) == 1, out  # stderr once, the Log window once
+    assert "BEFORE 0" in log and "AFTER" not in log and "BEFORE 1" not in log and "NOT REACHED" not in log, out
+    assert "Macro Error" not in out and "Macro canceled" not in out and "Exception" not in out, out
+
+
 @pytest.mark.parametrize("kind", ["ijm", "groovy", "jython"])
 def test_scripting_examples(fiji, scribbles, tmp_path, kind):
     script = ROOT / "scripts" / "fiji" / {"ijm": "pixelforest_example.ijm", "groovy": "pixelforest_example.groovy",
