@@ -136,6 +136,71 @@ print("NOT REACHED");
     assert "The Python executable /nonexistent/python does not exist" in log
 
 
+def _python_that_logs(path: Path, calls: Path, pythonpath: Path | None = None) -> str:
+    """An executable that runs this Python (with ``pythonpath`` first on its path), writing to
+    ``calls`` whether it was started for the plugin's look at it ("probe") or as its worker."""
+    env = f"PYTHONPATH={pythonpath} " if pythonpath else ""
+    path.write_text(f'#!/bin/sh\ncase "$2" in\n  "import sys"*) echo probe >> "{calls}" ;;\n'
+                    f'  *python_worker*) echo worker >> "{calls}" ;;\nesac\nexec env {env}"{sys.executable}" "$@"\n')
+    path.chmod(0o755)
+    return str(path)
+
+
+def test_the_python_is_looked_at_once_not_at_every_start_of_the_worker(fiji, tmp_path):
+    """Whether the Python in use has this version's pixelforest is asked once in an ImageJ run: a
+    worker started again (after a crash here) starts at once. A Python with another version of
+    pixelforest is said so, and gets the message that says what to do (without a set-up)."""
+    calls = tmp_path / "calls.txt"
+    python = _python_that_logs(tmp_path / "python", calls)
+    rc, log = fiji["macro"]("""setBatchMode(true);
+pid = call("org.pixelforest.fiji.PythonService.workerPid");
+exec("kill", "-9", pid);
+wait(300);
+print("PIDS " + pid + " " + call("org.pixelforest.fiji.PythonService.workerPid"));
+""", python=python)
+    pids = next(line.split()[1:] for line in log.splitlines() if line.startswith("PIDS "))
+    assert len(pids) == 2 and pids[0] != pids[1] and all(p.isdigit() for p in pids), log
+    assert calls.read_text().split() == ["probe", "worker", "worker"], log
+    # another version of pixelforest (its version a string in its _version.py, read without importing it)
+    other = tmp_path / "other" / "pixelforest"
+    other.mkdir(parents=True)
+    (other / "__init__.py").write_text("from ._version import __version__\n")
+    (other / "_version.py").write_text('__version__ = "0.0.9"\n')
+    python = _python_that_logs(tmp_path / "python-other", calls, pythonpath=other.parent)
+    options = f'run("Pixel Forest Options...", "python=[{python}] threads=0 memory=512");'
+    rc, log = fiji["macro"](f"setBatchMode(true);\n{options}\n", python=python, props=["-Dpixelforest.autosetup=false"])
+    assert f"Pixel Forest: {python} has pixelforest 0.0.9; this plugin is 0.1.0." in log, log
+    assert f"pixelforest 0.1.0 is not installed in the Python environment {python}" in log, log
+
+
+def test_a_failing_command_stops_its_macro_there(fiji, tmp_path):
+    """A command that fails in a macro stops it at once: no later statement runs (in its loop neither),
+    and the error is said once, in our words (no "Macro Error" of ImageJ's own): under ImageJ -batch,
+    and in ImageJ's window with the macro on a thread of its own (as Plugins > Macros > Run... runs it)."""
+    missing = tmp_path / "missing.pfc"
+    macro = tmp_path / "fail.ijm"
+    macro.write_text(f"""setBatchMode(true);
+newImage("x", "8-bit ramp", 32, 32, 1);
+for (i = 0; i < 3; i++) {{
+  print("BEFORE " + i);
+  run("Apply Classifier...", "classifier=[{missing}] output=Probabilities apply=[Current image]");
+  print("AFTER " + i);
+}}
+print("NOT REACHED");
+""", encoding="utf-8")
+    error = f"Pixel Forest error: classifier file {missing} does not exist"
+    rc, log = fiji["run"](["ij.ImageJ", "-batch", str(macro)])
+    assert "BEFORE 0" in log and log.count(error) == 1, log
+    assert "AFTER" not in log and "BEFORE 1" not in log and "NOT REACHED" not in log, log
+    assert "Macro Error" not in log and "Macro canceled" not in log and "Exception" not in log, log
+    rc, out = fiji["run"]([str(ROOT / "tests" / "fiji" / "RunMacro.java"), str(macro)])
+    assert rc == 0 and "MACRO ENDED" in out, out
+    output, log = out.split("--- Log window ---\n")
+    assert output.count(error) == 1 and log.count(error) == 1, out  # stderr once, the Log window once
+    assert "BEFORE 0" in log and "AFTER" not in log and "BEFORE 1" not in log and "NOT REACHED" not in log, out
+    assert "Macro Error" not in out and "Macro canceled" not in out and "Exception" not in out, out
+
+
 @pytest.mark.parametrize("kind", ["ijm", "groovy", "jython"])
 def test_scripting_examples(fiji, scribbles, tmp_path, kind):
     script = ROOT / "scripts" / "fiji" / {"ijm": "pixelforest_example.ijm", "groovy": "pixelforest_example.groovy",

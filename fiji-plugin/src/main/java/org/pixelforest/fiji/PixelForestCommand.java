@@ -64,9 +64,25 @@ public abstract class PixelForestCommand implements PlugIn {
 		else IJ.error("Pixel Forest", message);
 		if (Macro.getOptions() != null || unattended) {
 			Interpreter macro = Interpreter.getInstance();
-			if (macro != null) macro.abortMacro();  // the running macro (also in -batch mode)
+			if (macro != null) stop(macro, message);  // the running macro (also in -batch mode)
 			Macro.abort();  // a plugin or script calling IJ.run
 		}
+	}
+
+	/**
+	 * Stops the running macro. On the macro's own thread (this command was started by its run(...),
+	 * and IJ.run names that thread "Run$_..."), the macro is told it is done: no further statement
+	 * runs, with no error message of ImageJ's own (ours is said once), and its error message is ours
+	 * (Interpreter.getErrorMessage). ImageJ's abortMacro() would also wait up to 2 s for the macro to
+	 * end, which it cannot while its own thread is the one waiting: 2 s lost on every error.
+	 * From another thread, abortMacro(): it stops that macro and waits for it.
+	 */
+	private static void stop(Interpreter macro, String message) {
+		if (Thread.currentThread().getName().startsWith("Run$_")) {
+			macro.setIgnoreErrors(true);  // as abortMacro() does: no "Macro Error" dialog or line
+			macro.abort(message);  // done, and the macro's batch mode and images reset now
+		}
+		else macro.abortMacro();
 	}
 
 	static ImagePlus currentImage() throws PythonService.PixelForestException {

@@ -16,8 +16,10 @@ import java.nio.file.Files;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
@@ -33,8 +35,48 @@ import java.util.concurrent.TimeUnit;
 public final class PythonSetup {
 
 	static final String AUTO = "pixelforest.autosetup";
-	static final String CHECK = "import sys\ntry:\n import pixelforest, appose\n print('PF', pixelforest.__version__)\n"
-		+ "except ImportError:\n print('NO', sys.version_info[0], sys.version_info[1])\n";
+	/**
+	 * What a Python says of itself: "PF version" (and "AT" the file its pixelforest is imported
+	 * from) when it has pixelforest and appose, else "NO major minor". pixelforest is found, and its
+	 * version read from its _version.py (a string literal there), without importing it: the import
+	 * takes about 0.6 s of CPU, and the worker that starts next imports it anyway. Only where that
+	 * file holds no literal is pixelforest imported, as before.
+	 */
+	static final String CHECK = String.join("\n",
+		"import sys",
+		"try:",
+		" from importlib.util import find_spec",
+		" spec = find_spec('pixelforest')",
+		" found = spec is not None and find_spec('appose') is not None",
+		"except Exception:",
+		" found = False",
+		"version = None",
+		"if found and spec.submodule_search_locations:",
+		" try:",
+		"  import os",
+		"  with open(os.path.join(list(spec.submodule_search_locations)[0], '_version.py'), encoding='utf-8') as f:",
+		"   for line in f:",
+		"    if line.startswith('__version__ ='):",
+		"     v = line.split('=', 1)[1].strip()",
+		"     if len(v) > 2 and v[0] == v[-1] and v[0] in ('\"', \"'\") and ' ' not in v:",
+		"      version = v[1:-1]",
+		" except OSError:",
+		"  pass",
+		"if found and version is None:",
+		" try:",
+		"  import pixelforest, appose",
+		"  version = pixelforest.__version__",
+		" except ImportError:",
+		"  found = False",
+		"if found:",
+		" print('PF', version)",
+		" if spec.origin:",
+		"  print('AT', spec.origin)",
+		"else:",
+		" print('NO', sys.version_info[0], sys.version_info[1])",
+		"");
+	/** The Pythons seen to hold this version's pixelforest, in this JVM: executable -> its pixelforest's file, and {@link #stamp}. */
+	private static final Map<String, String[]> READY = new HashMap<>();
 
 	private PythonSetup() {}
 
@@ -79,16 +121,19 @@ public final class PythonSetup {
 		if (exe.contains(File.separator) && !new File(exe).canExecute())  // chosen by the user: said, not replaced
 			throw new PythonService.PixelForestException("The Python executable " + exe + " does not exist.\n"
 				+ "Choose another one, or let Pixel Forest set up its own, in Plugins > Pixel Forest > Pixel Forest Options...");
-		String found = probe(exe);
+		if (stillReady(exe)) return exe;  // a worker started again: no second look
+		String[] probed = probe(exe);
+		String found = probed == null ? null : probed[0];
 		if (found != null && found.startsWith("PF ")) {
 			String v = found.substring(3).trim();
-			if (v.equals(version()) || wheel() == null) return exe;
+			if (v.equals(version())) return ready(exe, probed[1]);
+			if (wheel() == null) return exe;
 			IJ.log("Pixel Forest: " + exe + " has pixelforest " + v + "; this plugin is " + version() + ".");
 		}
 		File managed = envPython(envDir());
 		if (!managed.getPath().equals(exe) && managed.canExecute()) {
-			String m = probe(managed.getPath());
-			if (m != null && m.equals("PF " + version())) return use(managed);
+			String[] m = probe(managed.getPath());
+			if (m != null && m[0].equals("PF " + version())) return use(ready(managed.getPath(), m[1]));
 		}
 		if (wheel() == null) {
 			if (found == null) throw new PythonService.PixelForestException(missingPython(exe));
@@ -101,9 +146,39 @@ public final class PythonSetup {
 		return use(create(envDir()));
 	}
 
+	private static String use(String python) {
+		Options.setPython(python);
+		return python;
+	}
+
 	private static String use(File python) {
-		Options.setPython(python.getPath());
-		return python.getPath();
+		return use(python.getPath());
+	}
+
+	/**
+	 * Whether {@code exe} was seen in this JVM to hold this version's pixelforest, and neither it nor
+	 * the file of its pixelforest changed since (a Python replaced, pixelforest installed again or
+	 * removed): then a worker started again, after a crash or a change of options, is not preceded
+	 * by a second look.
+	 */
+	private static boolean stillReady(String exe) {
+		String[] seen = READY.get(exe);
+		return seen != null && seen[1].equals(stamp(exe, seen[0]));
+	}
+
+	/** Remembers that {@code exe} holds this version's pixelforest (its file: {@code origin}); returns exe. */
+	private static String ready(String exe, String origin) {
+		String stamp = origin == null ? null : stamp(exe, origin);
+		if (stamp != null) READY.put(exe, new String[] { origin, stamp });
+		return exe;
+	}
+
+	/** The modification times of {@code exe} (found on PATH when a bare name) and of {@code file}; null when exe is not found. */
+	private static String stamp(String exe, String file) {
+		String path = exe.contains(File.separator) ? exe : which(exe);
+		if (path == null) return null;
+		File f = new File(file);
+		return new File(path).lastModified() + " " + (f.isFile() ? f.lastModified() : -1);
 	}
 
 	private static boolean ask(String found) {
@@ -201,9 +276,9 @@ public final class PythonSetup {
 			"/opt/local/bin/python3", home + "/.pyenv/shims/python3", home + "/miniforge3/bin/python", home + "/miniconda3/bin/python",
 			home + "/anaconda3/bin/python", "/Library/Frameworks/Python.framework/Versions/Current/bin/python3"));
 		for (String c : candidates) {
-			String out = probe(c);
+			String[] out = probe(c);
 			if (out == null) continue;
-			String[] v = out.split("\\s+");
+			String[] v = out[0].split("\\s+");
 			try {
 				if (v[0].equals("PF") || Integer.parseInt(v[1]) > 3 || (Integer.parseInt(v[1]) == 3 && Integer.parseInt(v[2]) >= 10)) return c;
 			}
@@ -212,15 +287,22 @@ public final class PythonSetup {
 		return null;
 	}
 
-	/** What a Python says of itself ("PF version" or "NO major minor"), null when it does not run. */
-	static String probe(String exe) {
+	/**
+	 * What a Python says of itself ({@link #CHECK}): "PF version" or "NO major minor", and with PF
+	 * the file of its pixelforest (null when not said); null when it does not run.
+	 */
+	static String[] probe(String exe) {
 		if (exe == null || exe.isEmpty() || (exe.contains(File.separator) && !new File(exe).canExecute())) return null;
 		try {
 			Process p = new ProcessBuilder(exe, "-c", CHECK).redirectErrorStream(true).start();
 			String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
 			if (!p.waitFor(120, TimeUnit.SECONDS)) { p.destroyForcibly(); return null; }
-			for (String line : out.split("\n")) if (line.startsWith("PF ") || line.startsWith("NO ")) return line.trim();
-			return null;
+			String verdict = null, origin = null;
+			for (String line : out.split("\n")) {
+				if (verdict == null && (line.startsWith("PF ") || line.startsWith("NO "))) verdict = line.trim();
+				else if (verdict != null && verdict.startsWith("PF ") && line.startsWith("AT ")) origin = line.substring(3).trim();
+			}
+			return verdict == null ? null : new String[] { verdict, origin };
 		}
 		catch (IOException e) {
 			return null;
