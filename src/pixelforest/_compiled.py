@@ -57,15 +57,21 @@ def parallel_call(kernel, *args):
 
 
 @njit(cache=True, nogil=True)
+def order_key(b):  # pragma: no cover - compiled
+    """A float32's bit pattern (uint32) as an unsigned key in the float's order: the sign bit flipped
+    for >= 0, all bits for < 0 (never 0 for a number)."""
+    return (b ^ np.uint32(0xFFFFFFFF)) if (b >> np.uint32(31)) else (b | np.uint32(0x80000000))
+
+
+@njit(cache=True, nogil=True)
 def argsort(v):  # pragma: no cover - compiled
     """Ascending argsort of a flat float32 array: LSD radix sort (11-11-10 bits) of its bit
-    pattern made order-preserving (sign bit flipped for >= 0, all bits for < 0)."""
+    pattern made order-preserving (:func:`order_key`)."""
     n = v.size
     bits = v.view(np.uint32)
     keys = np.empty(n, np.uint32)
     for i in range(n):
-        b = bits[i]
-        keys[i] = (b ^ np.uint32(0xFFFFFFFF)) if (b >> np.uint32(31)) else (b | np.uint32(0x80000000))
+        keys[i] = order_key(bits[i])
     idx = np.arange(n).astype(np.int32)
     tmp = np.empty(n, np.int32)
     cnt = np.empty(2049, np.int64)

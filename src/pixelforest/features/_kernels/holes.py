@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-from ..._compiled import BORROWING, HAVE_NUMBA, argsort, njit, parallel_call
+from ..._compiled import BORROWING, HAVE_NUMBA, argsort, njit, order_key, parallel_call
 
 if HAVE_NUMBA:
     import numba
@@ -37,10 +37,10 @@ else:  # pragma: no cover - numba is a dependency; this runs the same code (slow
 
 
 #: pixels (2D) or voxels (3D) of one tile with its halo; a job (one tile's polarity) holds about 45
-#: bytes of work arrays per pixel. Flooding keeps its accesses near one another at any tile size, so
-#: tiles are large: the halo, computed once per tile, is the cost of cutting
+#: bytes of work arrays per pixel (about 95 MB). Tile sizes of 2**19 to 2**22 took about the same
+#: time; larger tiles compute less halo
 TILE_PIXELS = 2**21
-TILE_VOXELS = 2**22
+TILE_VOXELS = 2**21
 #: images with up to this many distinct values (8- and 16-bit ones) are ranked once, by hashing;
 #: others tile by tile, by sorting
 HASHED_LEVELS = 2**16
@@ -118,12 +118,6 @@ def _tiles(data, levels, values, tiles, halo, reaches, out2d, cols, box):  # pra
 
 
 @njit(cache=True, nogil=True)
-def _key(b):  # pragma: no cover - compiled
-    """A float32's bit pattern as an unsigned key in the float's order (never 0 for a number)."""
-    return (b ^ np.uint32(0xFFFFFFFF)) if (b >> np.uint32(31)) else (b | np.uint32(0x80000000))
-
-
-@njit(cache=True, nogil=True)
 def _slot(table, k):  # pragma: no cover - compiled
     """The slot of key ``k`` in the open-addressing ``table`` (its own, or the empty one it would take)."""
     mask = np.uint64(table.size - 1)
@@ -143,7 +137,7 @@ def dense_levels(data):  # pragma: no cover - compiled
     keys = np.empty(HASHED_LEVELS, np.uint32)
     nd = 0
     for i in range(flat.size):
-        k = _key(bits[i])
+        k = order_key(bits[i])
         h = _slot(table, k)
         if table[h] == 0:
             if nd == HASHED_LEVELS:
@@ -158,7 +152,7 @@ def dense_levels(data):  # pragma: no cover - compiled
     levels = np.empty(flat.size, np.int32)
     values = np.empty(nd, np.float32)
     for i in range(flat.size):
-        r = rank_of[_slot(table, _key(bits[i]))]
+        r = rank_of[_slot(table, order_key(bits[i]))]
         levels[i] = r
         values[r] = flat[i]
     return levels, values
