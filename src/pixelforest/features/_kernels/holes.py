@@ -26,15 +26,8 @@ import math
 
 import numpy as np
 
-from ..._compiled import BORROWING, HAVE_NUMBA, argsort, njit, order_key, parallel_call
-
-if HAVE_NUMBA:
-    import numba
-
-    prange = numba.prange
-else:  # pragma: no cover - numba is a dependency; this runs the same code (slowly) in Python
-    prange = range
-
+from ..._compiled import BORROWING, argsort, njit, order_key
+from .tasks import run_jobs
 
 #: pixels (2D) or voxels (3D) of one tile with its halo; a job (one tile's polarity) holds about 45
 #: bytes of work arrays per pixel (about 95 MB). Tile sizes of 2**19 to 2**22 took about the same
@@ -69,9 +62,9 @@ def hole_filling(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright
     Computed tile by tile (in y and x), each tile with a halo of the largest reach: a value
     depends only on the window of its reach, and a tile's own border is at least that far from
     its core, so the tiles give the whole volume's values exactly. Each tile's two polarities are
-    two jobs, run in parallel."""
-    args = _prepare(data, reaches, out2d, dark_cols, bright_cols, tile_pixels)
-    parallel_call(_tiles, *args)
+    two jobs, taken by the threads as they come free (:func:`.tasks.run_jobs`)."""
+    jobs = hole_filling_jobs(data, reaches, out2d, dark_cols, bright_cols, tile_pixels)
+    run_jobs([job for _, job in sorted(jobs, key=lambda cj: -cj[0])])
 
 
 def _prepare(data, reaches, out2d, dark_cols, bright_cols, tile_pixels):
@@ -108,13 +101,6 @@ def hole_filling_jobs(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, b
             jobs.append((cost, functools.partial(tile_job, data, levels, values, tiles, i, pol, halo, reaches,
                                                  out2d, cols, box)))
     return jobs
-
-
-@njit(parallel=True, cache=True, nogil=True)
-def _tiles(data, levels, values, tiles, halo, reaches, out2d, cols, box):  # pragma: no cover - compiled
-    """Each polarity of each tile as one job."""
-    for job in prange(tiles.shape[0] * 2):
-        tile_job(data, levels, values, tiles, job // 2, job % 2, halo, reaches, out2d, cols, box)
 
 
 @njit(cache=True, nogil=True)
