@@ -121,6 +121,7 @@ def dense_levels(data):  # pragma: no cover - compiled
     bits = flat.view(np.uint32)
     table = np.zeros(1 << _HASH_BITS, np.uint32)
     keys = np.empty(HASHED_LEVELS, np.uint32)
+    distinct = np.empty(HASHED_LEVELS, np.float32)
     nd = 0
     for i in range(flat.size):
         k = order_key(bits[i])
@@ -130,11 +131,12 @@ def dense_levels(data):  # pragma: no cover - compiled
                 return np.empty(0, np.int32), np.empty(0, np.float32)
             table[h] = k
             keys[nd] = k
+            distinct[nd] = flat[i]
             nd += 1
     rank_of = np.empty(table.size, np.int32)
-    keys = np.sort(keys[:nd])
+    order = argsort(distinct[:nd])  # (the trainer's compiled sort: no other sort to compile)
     for r in range(nd):
-        rank_of[_slot(table, keys[r])] = r
+        rank_of[_slot(table, keys[order[r]])] = r
     levels = np.empty(flat.size, np.int32)
     values = np.empty(nd, np.float32)
     for i in range(flat.size):
