@@ -77,7 +77,7 @@ def _prepare(data, reaches, out2d, dark_cols, bright_cols, tile_pixels):
     tiles = tile_cores(Z, Y, X, halo, tile_pixels)
     sides = [min(Y, int((tiles[:, 1] - tiles[:, 0]).max()) + 2 * halo),
              min(X, int((tiles[:, 3] - tiles[:, 2]).max()) + 2 * halo)]
-    if Z * sides[0] * sides[1] >= 2**31:
+    if (Z + 2) * (sides[0] + 2) * (sides[1] + 2) >= 2**31:  # (a tile is padded by one pixel all round)
         raise ValueError(f"hole filling works on tiles of under 2**31 pixels; this {Z}-slice volume is too deep")
     box = np.empty(0, np.int16 if max(Z, *sides) < 2**15 else np.int32)
     cols = np.asarray([dark_cols, bright_cols], np.int64)
