@@ -339,7 +339,8 @@ def _flood(levp, nlev, Z, Y, X, node_of, parent, fin, val, vals):  # pragma: no 
             _bit_clear(words, offs, lc)
         e = edge[cur]
         nn, nf, sp = _close(stack, sp, lc, parent, fin, val, vals, nn, nf)
-    return _close_all(stack, sp, parent, fin, nn, nf)
+    _close_all(stack, sp, parent, fin, nf)
+    return nn
 
 
 @njit(cache=True, nogil=True, **BORROWING)
@@ -369,7 +370,7 @@ def _close(stack, sp, level, parent, fin, val, vals, nn, nf):  # pragma: no cove
 
 
 @njit(cache=True, nogil=True, **BORROWING)
-def _close_all(stack, sp, parent, fin, nn, nf):  # pragma: no cover - compiled
+def _close_all(stack, sp, parent, fin, nf):  # pragma: no cover - compiled
     """Every pixel taken: the open components nest, each in the one below; the last is the root."""
     while sp > 1:
         fin[nf] = stack[sp - 1, 1]
@@ -378,7 +379,6 @@ def _close_all(stack, sp, parent, fin, nn, nf):  # pragma: no cover - compiled
         sp -= 1
     parent[stack[0, 1]] = stack[0, 1]
     fin[nf] = stack[0, 1]
-    return nn
 
 
 @njit(cache=True, nogil=True, **BORROWING)
