@@ -719,3 +719,29 @@ def test_otsu_statistics_of_integer_images_from_counts():
             lo, hi = otsu_class_means(sample[:, c])
             assert got[c, 0] == lo and got[c, 1] == (hi if hi > lo else lo + 1.0), (img.dtype, c)
     assert np.array_equal(image_stats(images[1], spec), image_stats(images[1].astype(np.float32), spec))
+
+
+def test_wide_vectors_where_the_cpu_has_them_unless_told_not_to():
+    """On a CPU with AVX-512 the compiled kernels may use 512-bit vectors (LLVM would prefer 256-bit
+    ones); not with PIXELFOREST_WIDE_VECTORS=0, nor when the user chose numba's CPU. (That the
+    values are the same bit for bit either way rests on the kernels' elementwise float arithmetic
+    without fast-math; the features' tests pin the values.)"""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import pixelforest, numba; from numba.core.registry import cpu_target; "
+             "from numba.core.codegen import get_host_cpu_features as h; "
+             "print(cpu_target.target_context.codegen().magic_tuple()[2].endswith(',-prefer-256-bit'), "
+             "'+avx512f' in h().split(','))")
+
+    def wide(**env):
+        e = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CPU", "PIXELFOREST_WIDE"))}
+        out = subprocess.run([sys.executable, "-c", probe], env={**e, **env}, capture_output=True, text=True,
+                             check=True).stdout.split()
+        return out[0] == "True", out[1] == "True"
+
+    used, avx512 = wide()
+    assert used == avx512
+    assert wide(PIXELFOREST_WIDE_VECTORS="0")[0] is False
+    assert wide(NUMBA_CPU_NAME="generic")[0] is False
