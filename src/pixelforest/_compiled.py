@@ -10,7 +10,6 @@ import numpy as np
 from .runtime import raise_if_interrupted
 
 
-
 def _wide_vectors(numba) -> None:
     """Let LLVM use 512-bit vectors where the CPU has AVX-512. For such CPUs LLVM prefers 256-bit
     ones unless told otherwise; our filters' loops (float64 sums of float32 rows, top-hats'
