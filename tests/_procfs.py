@@ -35,3 +35,40 @@ def children(pid: int) -> list[int]:
 def alive(pid: int) -> bool:
     f = stat_fields(pid)
     return f is not None and f[0] != "Z"
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) a process has used so far, or None when it is gone."""
+    import os
+
+    f = stat_fields(pid)
+    return None if f is None else (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_in_forest(cmd: list[str], warm_cmd: list[str], *, margin: float = 1.0, timeout: float = 120, **popen):
+    """Start ``cmd`` (a long prediction) and return it once it is surely in the forest's loop, with
+    whether it is still running: first ``warm_cmd`` (the same command with a forest of a few
+    trees) is run to the end, and its CPU time is what ``cmd`` spends before its forest (imports,
+    reading, features); ``cmd`` is then waited for until it has used ``margin`` CPU seconds more.
+    No fixed sleep: a fast machine does not finish the prediction first, a slow one does not
+    signal it while it is still importing."""
+    import resource
+    import subprocess
+    import time
+
+    def children_cpu():
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    c0 = children_cpu()
+    subprocess.run(warm_cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   **{k: v for k, v in popen.items() if k == "env"})
+    before = children_cpu() - c0
+    proc = subprocess.Popen(cmd, **popen)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        used = cpu_seconds(proc.pid)
+        if used is not None and used >= before + margin:
+            break
+        time.sleep(0.05)
+    return proc, proc.poll() is None
