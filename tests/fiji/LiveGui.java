@@ -5,6 +5,7 @@ import ij.ImageJ;
 import ij.ImagePlus;
 import ij.WindowManager;
 import ij.gui.ImageCanvas;
+import ij.gui.ImageWindow;
 import ij.gui.Line;
 import ij.gui.Roi;
 import ij.io.FileSaver;
@@ -144,6 +145,18 @@ public class LiveGui {
 		LiveSession s = session();
 		boolean chooses = s != null && c >= '1' && c <= '9' && c - '1' < s.classNames().length;
 		for (int attempt = 0; attempt < 5; attempt++) {
+			if (attempt > 0) {
+				// the keyboard stayed with another window (the panel's width field, after digits were typed
+				// into it): a click on the image window's info line above the image, as a user would
+				// click the image before pressing a class's key (a click on the image itself would paint)
+				ImageWindow w = imp.getWindow();
+				Point at = w.getLocationOnScreen();
+				robot.mouseMove(at.x + w.getInsets().left + 30, at.y + w.getInsets().top + 4);
+				Thread.sleep(50);
+				robot.mousePress(InputEvent.BUTTON1_DOWN_MASK);
+				robot.mouseRelease(InputEvent.BUTTON1_DOWN_MASK);
+				Thread.sleep(150);
+			}
 			Point p = screen(imp.getWidth() / 2.0, imp.getHeight() / 2.0);
 			robot.mouseMove(p.x, p.y);  // the window under the pointer has the keyboard (twm)
 			Thread.sleep(50 + 100 * attempt);
