@@ -117,7 +117,19 @@ public class LiveGui {
 	static void idle() throws Exception {
 		Thread.sleep(150);
 		waitFor("the live session to be idle", 120_000, () -> session() == null || session().idle());
-		robot.waitForIdle();
+		settle();
+	}
+
+	/**
+	 * The event thread has handled what was queued so far, and what that queued in turn. Not
+	 * Robot.waitForIdle: it also waits for the X server to answer, and where that is slow it sat out
+	 * its 10 s timeout at every call (minutes a test).
+	 */
+	static void settle() throws Exception {
+		for (int i = 0; i < 2; i++) {
+			SwingUtilities.invokeAndWait(() -> { });
+			Thread.sleep(20);
+		}
 	}
 
 	/** A drag through the given image points, a few pixels per step, as a hand would draw. */
@@ -173,8 +185,8 @@ public class LiveGui {
 	}
 
 	static void shot(String name) throws Exception {
-		robot.waitForIdle();
-		Thread.sleep(300);
+		settle();
+		Thread.sleep(300);  // (and the X server has drawn it)
 		Rectangle screen = new Rectangle(Toolkit.getDefaultToolkit().getScreenSize());
 		ImageIO.write(robot.createScreenCapture(screen), "png", new File(out, name));
 		System.out.println("RESULT shot " + new File(out, name));
