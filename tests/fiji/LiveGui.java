@@ -114,6 +114,9 @@ public class LiveGui {
 		}
 	}
 
+	/** Rounds started before the last stroke began. */
+	static int startedBeforeStroke;
+
 	static void idle() throws Exception {
 		Thread.sleep(150);
 		waitFor("the live session to be idle", 120_000, () -> session() == null || session().idle());
@@ -232,6 +235,7 @@ public class LiveGui {
 				key(a[1].charAt(0));
 				return true;
 			case "stroke": case "drag":
+				startedBeforeStroke = session() != null ? session().roundsStarted() : 0;
 				drag(a, 1);
 				return true;
 			case "click": {
@@ -442,10 +446,9 @@ public class LiveGui {
 				System.out.println("RESULT during_round " + during + " started_before " + started);
 				return true;
 			}
-			case "await-round-start": {
+			case "await-round-start": {  // a round that started after the last stroke began (it may have started already)
 				LiveSession s3 = session();
-				int started = s3.roundsStarted();
-				waitFor("a round to start", 60_000, () -> s3.roundsStarted() > started);
+				waitFor("a round to start", 60_000, () -> s3.roundsStarted() > startedBeforeStroke);
 				return true;
 			}
 			case "dialogs": {  // the titles of visible dialogs (an error would show one)
