@@ -33,9 +33,23 @@ def release_pending() -> None:
     only unlinks the name, and the mapping would stay in this process: a round's result each
     time), then unlinked."""
     for nd in PENDING:
-        for free in (nd.shm.close, nd.shm.unlink):
+        for free in (nd.shm.close, lambda nd=nd: _unlink(nd.shm)):
             try:
                 free()
             except Exception:  # already gone, or a view still open (then it goes with the view)
                 pass
     PENDING.clear()
+
+
+def _unlink(shm) -> None:
+    """Unlinks a block this worker made. Appose took it off Python's resource tracker when it was
+    made (the plugin's side frees what is left at the end), and ``SharedMemory.unlink`` would tell
+    the tracker to forget it again: the tracker then printed a KeyError traceback to the console
+    for every block (Python < 3.13 has no ``track=False``)."""
+    from multiprocessing import shared_memory
+
+    posix = getattr(shared_memory, "_posixshmem", None)
+    if getattr(shared_memory, "_USE_POSIX", False) and posix is not None:
+        posix.shm_unlink(shm._name)
+    else:  # (Windows: the name goes with its last handle; unlink() does nothing there)
+        shm.unlink()
