@@ -42,14 +42,21 @@ def release_pending() -> None:
 
 
 def _unlink(shm) -> None:
-    """Unlinks a block this worker made. Appose took it off Python's resource tracker when it was
-    made (the plugin's side frees what is left at the end), and ``SharedMemory.unlink`` would tell
-    the tracker to forget it again: the tracker then printed a KeyError traceback to the console
-    for every block (Python < 3.13 has no ``track=False``)."""
+    """Unlinks a block this worker made. In a worker, Appose took it off Python's resource tracker
+    when it was made (the plugin's side frees what is left at the end), and ``SharedMemory.unlink``
+    would tell the tracker to forget it again: the tracker then printed a KeyError traceback to
+    the console for every block (Python < 3.13 has no ``track=False``). Outside a worker (the
+    handlers called in-process) the tracker knows the block, and ``unlink`` tells it."""
     from multiprocessing import shared_memory
 
+    try:
+        from appose.util import message
+
+        untracked = bool(message._worker_mode)
+    except (ImportError, AttributeError):  # another Appose: its blocks are the tracker's, as Python's
+        untracked = False
     posix = getattr(shared_memory, "_posixshmem", None)
-    if getattr(shared_memory, "_USE_POSIX", False) and posix is not None:
+    if untracked and getattr(shared_memory, "_USE_POSIX", False) and posix is not None:
         posix.shm_unlink(shm._name)
-    else:  # (Windows: the name goes with its last handle; unlink() does nothing there)
+    else:  # (on Windows the name goes with its last handle)
         shm.unlink()
