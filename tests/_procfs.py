@@ -52,18 +52,20 @@ def start_in_forest(cmd: list[str], warm_cmd: list[str], *, margin: float = 1.0,
     reading, features); ``cmd`` is then waited for until it has used ``margin`` CPU seconds more.
     No fixed sleep: a fast machine does not finish the prediction first, a slow one does not
     signal it while it is still importing."""
-    import resource
+    import os
     import subprocess
     import time
 
-    def children_cpu():
-        r = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return r.ru_utime + r.ru_stime
-
-    c0 = children_cpu()
-    subprocess.run(warm_cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   **{k: v for k, v in popen.items() if k == "env"})
-    before = children_cpu() - c0
+    warm = subprocess.Popen(warm_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            **{k: v for k, v in popen.items() if k == "env"})
+    err = warm.stderr.read()
+    _, status, usage = os.wait4(warm.pid, 0)  # its own CPU time, not every child's reaped meanwhile
+    warm.returncode = os.waitstatus_to_exitcode(status)
+    warm.stderr.close()
+    if warm.returncode != 0:
+        why = err.decode(errors="replace").strip()[-300:]
+        raise RuntimeError(f"the warm-up command failed ({warm.returncode}): {why}")
+    before = usage.ru_utime + usage.ru_stime
     proc = subprocess.Popen(cmd, **popen)
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:

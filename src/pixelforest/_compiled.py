@@ -16,9 +16,10 @@ def _wide_vectors(numba) -> None:
     comparisons) then run at half the width they could. The results are the same bit for bit
     (the same operations, elementwise, in the same order; no fast-math). Left alone when the
     user chose numba's CPU (``NUMBA_CPU_NAME`` / ``NUMBA_CPU_FEATURES``, e.g. for a cache shared
-    between machines), with ``PIXELFOREST_WIDE_VECTORS=0``, or when numba has compiled already
-    in this process (its code generator is made then). numba's cache keys hold the features, so
-    code compiled either way is never mixed up."""
+    between machines), with ``PIXELFOREST_WIDE_VECTORS=0``, or when a numba function was already
+    defined in this process (another numba-based library imported first: numba made its code
+    generator then, and a setting now would be reported but not used). numba's cache keys hold
+    the features, so code compiled either way is never mixed up."""
     import os
     import platform
 
@@ -27,7 +28,10 @@ def _wide_vectors(numba) -> None:
         return
     try:
         from numba.core.codegen import get_host_cpu_features
+        from numba.core.registry import cpu_target
 
+        if "_toplevel_target_context" in vars(cpu_target):  # (made at the first numba function defined)
+            return
         features = get_host_cpu_features()
     except Exception:  # noqa: BLE001 - no features known: numba's own choice stands  # pragma: no cover
         return

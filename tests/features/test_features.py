@@ -745,3 +745,10 @@ def test_wide_vectors_where_the_cpu_has_them_unless_told_not_to():
     assert used == avx512
     assert wide(PIXELFOREST_WIDE_VECTORS="0")[0] is False
     assert wide(NUMBA_CPU_NAME="generic")[0] is False
+    # another numba-based library first: numba's code generator exists, so nothing is changed
+    # (a setting made then would be reported but not used)
+    first = ("import numba, os; numba.njit(lambda x: x); import pixelforest; "
+             "print(numba.config.CPU_FEATURES is None)")
+    e = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CPU", "PIXELFOREST_WIDE"))}
+    assert subprocess.run([sys.executable, "-c", first], env=e, capture_output=True, text=True,
+                          check=True).stdout.split() == ["True"]

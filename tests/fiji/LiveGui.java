@@ -114,7 +114,7 @@ public class LiveGui {
 		}
 	}
 
-	/** Rounds started before the last stroke began. */
+	/** Rounds started before the last stroke (or key, or click) began. */
 	static int startedBeforeStroke;
 
 	static void idle() throws Exception {
@@ -158,6 +158,7 @@ public class LiveGui {
 
 	static void key(char c) throws Exception {
 		LiveSession s = session();
+		startedBeforeStroke = s != null ? s.roundsStarted() : 0;
 		boolean chooses = s != null && c >= '1' && c <= '9' && c - '1' < s.classNames().length;
 		for (int attempt = 0; attempt < 5; attempt++) {
 			if (attempt > 0) {
@@ -239,6 +240,7 @@ public class LiveGui {
 				drag(a, 1);
 				return true;
 			case "click": {
+				startedBeforeStroke = session() != null ? session().roundsStarted() : 0;
 				Point p = screen(Double.parseDouble(a[1]), Double.parseDouble(a[2]));
 				robot.mouseMove(p.x, p.y);
 				robot.mousePress(InputEvent.BUTTON1_DOWN_MASK);
@@ -446,7 +448,7 @@ public class LiveGui {
 				System.out.println("RESULT during_round " + during + " started_before " + started);
 				return true;
 			}
-			case "await-round-start": {  // a round that started after the last stroke began (it may have started already)
+			case "await-round-start": {  // a round started after the last stroke, key or click began (it may have started already)
 				LiveSession s3 = session();
 				waitFor("a round to start", 60_000, () -> s3.roundsStarted() > startedBeforeStroke);
 				return true;
