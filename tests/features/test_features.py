@@ -752,3 +752,34 @@ def test_wide_vectors_where_the_cpu_has_them_unless_told_not_to():
     e = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CPU", "PIXELFOREST_WIDE"))}
     assert subprocess.run([sys.executable, "-c", first], env=e, capture_output=True, text=True,
                           check=True).stdout.split() == ["True"]
+
+
+_HASH_FEATURES = """
+import hashlib, numpy as np, pixelforest as pf
+rng = np.random.default_rng(0)
+img = (rng.random((96, 112)) * 255).astype(np.uint8)
+vol = (rng.random((24, 40, 48)) * 255).astype(np.uint8)
+h = hashlib.sha256()
+for im, preset in ((img, "ilastik-default"), (img, "pixelforest-default"), (vol, "minimal")):
+    h.update(np.ascontiguousarray(pf.compute_features(im, preset)).tobytes())
+print(h.hexdigest())
+"""
+
+
+@pytest.mark.slow
+def test_wide_vectors_give_the_same_features_bit_for_bit():
+    """The three presets (2D, and a 3D stack) computed with 256-bit and with 512-bit vectors: the
+    same bytes. (Slow: the 256-bit kernels are compiled for it, into their own cache entries.)"""
+    import os
+    import subprocess
+    import sys
+
+    from numba.core.codegen import get_host_cpu_features
+
+    if "+avx512f" not in get_host_cpu_features().split(","):
+        pytest.skip("this CPU has no AVX-512: there is only one vector width to compare")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CPU", "PIXELFOREST_WIDE"))}
+    digests = [subprocess.run([sys.executable, "-c", _HASH_FEATURES], env={**env, "PIXELFOREST_WIDE_VECTORS": w},
+                              capture_output=True, text=True, check=True, timeout=900).stdout.split()[-1]
+               for w in ("0", "1")]
+    assert digests[0] == digests[1]
