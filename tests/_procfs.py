@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from pathlib import Path
 
 
@@ -39,8 +42,6 @@ def alive(pid: int) -> bool:
 
 def cpu_seconds(pid: int) -> float | None:
     """CPU time (user + system) a process has used so far, or None when it is gone."""
-    import os
-
     f = stat_fields(pid)
     return None if f is None else (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -52,10 +53,6 @@ def start_in_forest(cmd: list[str], warm_cmd: list[str], *, margin: float = 1.0,
     reading, features); ``cmd`` is then waited for until it has used ``margin`` CPU seconds more.
     No fixed sleep: a fast machine does not finish the prediction first, a slow one does not
     signal it while it is still importing."""
-    import os
-    import subprocess
-    import time
-
     warm = subprocess.Popen(warm_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             **{k: v for k, v in popen.items() if k == "env"})
     err = warm.stderr.read()

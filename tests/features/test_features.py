@@ -721,12 +721,17 @@ def test_otsu_statistics_of_integer_images_from_counts():
     assert np.array_equal(image_stats(images[1], spec), image_stats(images[1].astype(np.float32), spec))
 
 
+def _env_without_a_vector_choice() -> dict:
+    """This process's environment without a numba CPU choice or pixelforest's vector switch."""
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CPU", "PIXELFOREST_WIDE"))}
+
+
 def test_wide_vectors_where_the_cpu_has_them_unless_told_not_to():
     """On a CPU with AVX-512 the compiled kernels may use 512-bit vectors (LLVM would prefer 256-bit
     ones); not with PIXELFOREST_WIDE_VECTORS=0, nor when the user chose numba's CPU. (That the
-    values are the same bit for bit either way rests on the kernels' elementwise float arithmetic
-    without fast-math; the features' tests pin the values.)"""
-    import os
+    values are the same bit for bit either way: the slow test below.)"""
     import subprocess
     import sys
 
@@ -736,9 +741,8 @@ def test_wide_vectors_where_the_cpu_has_them_unless_told_not_to():
              "'+avx512f' in h().split(','))")
 
     def wide(**env):
-        e = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CPU", "PIXELFOREST_WIDE"))}
-        out = subprocess.run([sys.executable, "-c", probe], env={**e, **env}, capture_output=True, text=True,
-                             check=True).stdout.split()
+        out = subprocess.run([sys.executable, "-c", probe], env={**_env_without_a_vector_choice(), **env},
+                             capture_output=True, text=True, check=True).stdout.split()
         return out[0] == "True", out[1] == "True"
 
     used, avx512 = wide()
@@ -749,9 +753,8 @@ def test_wide_vectors_where_the_cpu_has_them_unless_told_not_to():
     # (a setting made then would be reported but not used)
     first = ("import numba, os; numba.njit(lambda x: x); import pixelforest; "
              "print(numba.config.CPU_FEATURES is None)")
-    e = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CPU", "PIXELFOREST_WIDE"))}
-    assert subprocess.run([sys.executable, "-c", first], env=e, capture_output=True, text=True,
-                          check=True).stdout.split() == ["True"]
+    assert subprocess.run([sys.executable, "-c", first], env=_env_without_a_vector_choice(), capture_output=True,
+                          text=True, check=True).stdout.split() == ["True"]
 
 
 _HASH_FEATURES = """
@@ -770,7 +773,6 @@ print(h.hexdigest())
 def test_wide_vectors_give_the_same_features_bit_for_bit():
     """The three presets (2D, and a 3D stack) computed with 256-bit and with 512-bit vectors: the
     same bytes. (Slow: the 256-bit kernels are compiled for it, into their own cache entries.)"""
-    import os
     import subprocess
     import sys
 
@@ -778,7 +780,7 @@ def test_wide_vectors_give_the_same_features_bit_for_bit():
 
     if "+avx512f" not in get_host_cpu_features().split(","):
         pytest.skip("this CPU has no AVX-512: there is only one vector width to compare")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NUMBA_CPU", "PIXELFOREST_WIDE"))}
+    env = _env_without_a_vector_choice()
     digests = [subprocess.run([sys.executable, "-c", _HASH_FEATURES], env={**env, "PIXELFOREST_WIDE_VECTORS": w},
                               capture_output=True, text=True, check=True, timeout=900).stdout.split()[-1]
                for w in ("0", "1")]

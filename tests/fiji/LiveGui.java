@@ -117,6 +117,17 @@ public class LiveGui {
 	/** Rounds started before the last stroke (or key, or click) began. */
 	static int startedBeforeStroke;
 
+	static void markRounds() {
+		startedBeforeStroke = session() != null ? session().roundsStarted() : 0;
+	}
+
+	/** A left click at a screen point. */
+	static void click(Point p) {
+		robot.mouseMove(p.x, p.y);
+		robot.mousePress(InputEvent.BUTTON1_DOWN_MASK);
+		robot.mouseRelease(InputEvent.BUTTON1_DOWN_MASK);
+	}
+
 	static void idle() throws Exception {
 		Thread.sleep(150);
 		waitFor("the live session to be idle", 120_000, () -> session() == null || session().idle());
@@ -158,7 +169,7 @@ public class LiveGui {
 
 	static void key(char c) throws Exception {
 		LiveSession s = session();
-		startedBeforeStroke = s != null ? s.roundsStarted() : 0;
+		markRounds();
 		boolean chooses = s != null && c >= '1' && c <= '9' && c - '1' < s.classNames().length;
 		for (int attempt = 0; attempt < 5; attempt++) {
 			if (attempt > 0) {
@@ -167,10 +178,7 @@ public class LiveGui {
 				// click the image before pressing a class's key (a click on the image itself would paint)
 				ImageWindow w = imp.getWindow();
 				Point at = w.getLocationOnScreen();
-				robot.mouseMove(at.x + w.getInsets().left + 30, at.y + w.getInsets().top + 4);
-				Thread.sleep(50);
-				robot.mousePress(InputEvent.BUTTON1_DOWN_MASK);
-				robot.mouseRelease(InputEvent.BUTTON1_DOWN_MASK);
+				click(new Point(at.x + w.getInsets().left + 30, at.y + w.getInsets().top + 4));
 				Thread.sleep(150);
 			}
 			Point p = screen(imp.getWidth() / 2.0, imp.getHeight() / 2.0);
@@ -236,17 +244,13 @@ public class LiveGui {
 				key(a[1].charAt(0));
 				return true;
 			case "stroke": case "drag":
-				startedBeforeStroke = session() != null ? session().roundsStarted() : 0;
+				markRounds();
 				drag(a, 1);
 				return true;
-			case "click": {
-				startedBeforeStroke = session() != null ? session().roundsStarted() : 0;
-				Point p = screen(Double.parseDouble(a[1]), Double.parseDouble(a[2]));
-				robot.mouseMove(p.x, p.y);
-				robot.mousePress(InputEvent.BUTTON1_DOWN_MASK);
-				robot.mouseRelease(InputEvent.BUTTON1_DOWN_MASK);
+			case "click":
+				markRounds();
+				click(screen(Double.parseDouble(a[1]), Double.parseDouble(a[2])));
 				return true;
-			}
 			case "doubleclick": {
 				Point p = screen(Double.parseDouble(a[1]), Double.parseDouble(a[2]));
 				robot.mouseMove(p.x, p.y);

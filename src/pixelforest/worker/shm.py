@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: NDArrays handed to the plugin, freed on the next request (it has read them by then)
@@ -33,7 +35,7 @@ def release_pending() -> None:
     only unlinks the name, and the mapping would stay in this process: a round's result each
     time), then unlinked."""
     for nd in PENDING:
-        for free in (nd.shm.close, lambda nd=nd: _unlink(nd.shm)):
+        for free in (nd.shm.close, functools.partial(_unlink, nd.shm)):
             try:
                 free()
             except Exception:  # already gone, or a view still open (then it goes with the view)
