@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from pathlib import Path
@@ -16,12 +17,31 @@ from pathlib import Path
 # ----------------------------------------------------------------- memory
 
 
-def _read_int(path) -> int | None:
+def _read_text(path) -> str | None:
+    """A small file's text (os-level reads: these files are read before every large allocation)."""
     try:
-        with open(path) as fh:
-            text = fh.read().strip()
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 65536)
+            if not b:
+                break
+            chunks.append(b)
+        return b"".join(chunks).decode("utf-8", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_int(path) -> int | None:
+    text = _read_text(path)
+    if text is None:
+        return None
+    text = text.strip()
     if not text or text == "max":
         return None
     try:
@@ -34,13 +54,24 @@ def _read_int(path) -> int | None:
 def _cgroup_limit(cgroup_file="/proc/self/cgroup", root="/sys/fs/cgroup") -> int | None:
     """The memory this process's cgroup (and those above it) may still use: v2 ``memory.max`` -
     ``memory.current``, v1 ``memory.limit_in_bytes`` - ``memory.usage_in_bytes``; None when unlimited."""
-    try:
-        with open(cgroup_file) as fh:
-            lines = fh.read().splitlines()
-    except OSError:
+    text = _read_text(cgroup_file)
+    if text is None:
         return None
     best = None
-    for line in lines:
+    for limit, usage in _cgroup_files(text, str(root)):
+        lim = _read_int(limit)
+        if lim is not None:
+            room = max(lim - (_read_int(usage) or 0), 0)
+            best = room if best is None else min(best, room)
+    return best
+
+
+@functools.lru_cache(maxsize=8)
+def _cgroup_files(cgroup_text: str, root: str) -> tuple[tuple[str, str], ...]:
+    """The (limit, usage) files of the memory cgroups named in ``/proc/self/cgroup``'s text, each
+    group and those above it (kept: every array a feature bank allocates is checked)."""
+    files = []
+    for line in cgroup_text.splitlines():
         parts = line.split(":", 2)
         if len(parts) != 3:
             continue
@@ -55,17 +86,12 @@ def _cgroup_limit(cgroup_file="/proc/self/cgroup", root="/sys/fs/cgroup") -> int
         else:
             continue
         d = base / rel
-        # the limit of this group or any above it
-        while True:
-            lim = _read_int(d / limit)
-            if lim is not None:
-                used = _read_int(d / usage) or 0
-                room = max(lim - used, 0)
-                best = room if best is None else min(best, room)
+        while True:  # the limit of this group or any above it
+            files.append((str(d / limit), str(d / usage)))
             if d == base or base not in d.parents:
                 break
             d = d.parent
-    return best
+    return tuple(files)
 
 
 def _rlimit_room() -> int | None:
@@ -74,7 +100,7 @@ def _rlimit_room() -> int | None:
     except ImportError:  # pragma: no cover - not Unix
         return None
     room = None
-    vm = _vm_size()
+    vm = None
     for name in ("RLIMIT_AS", "RLIMIT_DATA"):
         res = getattr(resource, name, None)
         if res is None:
@@ -82,6 +108,7 @@ def _rlimit_room() -> int | None:
         soft, _hard = resource.getrlimit(res)
         if soft == resource.RLIM_INFINITY or soft <= 0:
             continue
+        vm = _vm_size() if vm is None else vm  # (read only when a limit is set)
         used = vm.get("VmSize" if name == "RLIMIT_AS" else "VmData", 0)
         r = max(soft - used, 0)
         room = r if room is None else min(room, r)
@@ -102,13 +129,13 @@ def _vm_size() -> dict:
 
 
 def meminfo_available() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
+    text = _read_text("/proc/meminfo") or ""
+    for line in text.splitlines():
+        if line.startswith("MemAvailable:"):
+            try:
+                return int(line.split()[1]) * 1024
+            except (ValueError, IndexError):
+                break
     return 2 * 2**30
 
 
