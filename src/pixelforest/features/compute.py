@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,7 +38,6 @@ from .spec import (
     FILTER_WINDOW,
     OWN_FEATURE_IDS,
     PRESMOOTH_WINDOW,
-    CellColumns,
     FeatureSpec,
     check_image_values,
     check_scales,
@@ -218,10 +218,34 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
     zs = Z if z_size is None else z_size
     if check:
         check_scales(spec, (T, zs, Y, X))
-    layout = spec.columns(C, 2 if zs <= 1 else 3)
-    out = _output_array(out, (T, Z, Y, X, layout[-1].stop))
-    _compute_banks(_channels(data), spec, spec.in_2d_flags(zs), layout, out, fused and HAVE_NUMBA)
+    cells = _cells(spec, C, 2 if zs <= 1 else 3)
+    out = _output_array(out, (T, Z, Y, X, cells.n_out))
+    _compute_banks(_channels(data), spec, spec.in_2d_flags(zs), cells, out, fused and HAVE_NUMBA)
     return out
+
+
+class _Cells(NamedTuple):
+    """Where each cell of a spec goes, for :func:`_compute_banks` (kept per spec: read only)."""
+    key: tuple  # (spec, channels, spatial dimensions)
+    n_out: int
+    first_col: dict  # first output column of each (feature, scale, channel)
+    by_scale: dict  # scale index -> the filter bank's feature ids at that scale
+    tophat: list  # scale indices with top-hats
+    holes: list  # scale indices with hole filling
+
+
+@functools.lru_cache(maxsize=64)
+def _cells(spec: FeatureSpec, n_channels: int, ndim: int) -> _Cells:
+    layout = spec.columns(n_channels, ndim)
+    first_col = {(col.fid, col.si, c): col.channel_start(c) for col in layout for c in range(col.n_channels)}
+    by_scale: dict[int, list[str]] = {}
+    for col in layout:
+        by_scale.setdefault(col.si, []).append(col.fid)
+    tophat = [si for si, fids in by_scale.items() if "TopHat" in fids]
+    holes = [si for si, fids in by_scale.items() if "HoleFilling" in fids]
+    by_scale = {si: [f for f in fids if f not in OWN_FEATURE_IDS] for si, fids in by_scale.items()}
+    by_scale = {si: fids for si, fids in by_scale.items() if fids}
+    return _Cells((spec, n_channels, ndim), layout[-1].stop, first_col, by_scale, tophat, holes)
 
 
 def _output_array(out: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
@@ -244,24 +268,16 @@ def _channels(data: np.ndarray) -> list[np.ndarray]:
     return [ch if ch.flags.writeable else ch.copy() for ch in chans]
 
 
-def _compute_banks(chans, spec: FeatureSpec, flags, layout: list[CellColumns], out: np.ndarray, fused: bool) -> None:
-    """Every cell of ``layout`` into its columns of ``out``: the filters once per (scale, channel),
+def _compute_banks(chans, spec: FeatureSpec, flags, cells: _Cells, out: np.ndarray, fused: bool) -> None:
+    """Every cell of the spec into its columns of ``out``: the filters once per (scale, channel),
     the top-hats and hole filling apart; all through one job list when every scale is 2D and
     ``fused`` (see the module's description of the four ways)."""
-    # first output column of each (feature, scale, channel)
-    first_col = {(col.fid, col.si, c): col.channel_start(c) for col in layout for c in range(col.n_channels)}
-    by_scale: dict[int, list[str]] = {}
-    for col in layout:
-        by_scale.setdefault(col.si, []).append(col.fid)
-    tophat = [si for si, fids in by_scale.items() if "TopHat" in fids]
-    holes = [si for si, fids in by_scale.items() if "HoleFilling" in fids]
-    by_scale = {si: [f for f in fids if f not in OWN_FEATURE_IDS] for si, fids in by_scale.items()}
-    by_scale = {si: fids for si, fids in by_scale.items() if fids}
+    first_col, by_scale, tophat, holes = cells.first_col, cells.by_scale, cells.tophat, cells.holes
     if fused and all(flags[si] for si in list(by_scale) + tophat + holes):
-        _jobs_2d(chans, spec, by_scale, tophat, holes, first_col, out)
+        _jobs_2d(chans, spec, cells, out)
         return
     if by_scale and fused and all(flags[si] for si in by_scale):
-        _fused_2d(chans, spec, by_scale, first_col, out)
+        _fused_2d(chans, spec, cells, out)
     elif by_scale:
         _planar_bank(chans, spec, by_scale, first_col, flags, out)
     if tophat:
@@ -332,21 +348,22 @@ JOB_COST = {"holes": 4.5, "tophat": 0.4, "bank": 1.1}
 TOPHAT_BAND = 256
 
 
-def _jobs_2d(chans, spec: FeatureSpec, by_scale: dict, tophat, holes, first_col: dict, out: np.ndarray) -> None:
+def _jobs_2d(chans, spec: FeatureSpec, cells: _Cells, out: np.ndarray) -> None:
     """Every feature in 2D: the row-fused bank (blocks of rows), the top-hats (a radius of a plane
     each) and hole filling (a tile of a plane each) as one list of serial compiled jobs, taken
     by the threads as they come free, largest first (:func:`._kernels.tasks.run_jobs`)."""
     T, Z, Y, X, F = out.shape
+    first_col, by_scale, tophat, holes = cells.first_col, cells.by_scale, cells.tophat, cells.holes
     n_threads = threads()
     jobs = []  # (cost, job)
     planes = [(t, z) for t in range(T) for z in range(Z)]
     if by_scale:
-        kernels, slots = _bank_kernels(spec, by_scale)
+        kernels = _bank_kernels(spec, tuple(by_scale))
         for c, ch in enumerate(chans):
-            cols = _bank_cols(by_scale, first_col, slots, c)
+            cols, ucols = _bank_cols(*cells.key, c)
             for t, z in planes:
                 jobs += [(cost * JOB_COST["bank"] * len(by_scale) / 6, job)
-                         for cost, job in bank2d.plane_jobs(ch[t, z], kernels, cols, out[t, z])]
+                         for cost, job in bank2d.plane_jobs(ch[t, z], kernels, cols, out[t, z], ucols)]
     if tophat:
         radii = np.array([tophat_radius(spec.scales[si]) for si in tophat], np.int64)
         # bands of about TOPHAT_BAND rows (each with a margin of 2 x the largest radius above and below)
@@ -375,12 +392,11 @@ _SLOTS = ("GaussianSmoothing", "LaplacianOfGaussian", "GaussianGradientMagnitude
           "StructureTensorEigenvalues", "HessianOfGaussianEigenvalues")
 
 
-def _bank_kernels(spec: FeatureSpec, by_scale: dict):
-    """The row-fused bank's kernels per scale, and its output slot of each feature."""
-    slots = dict(zip(_SLOTS, (bank2d.C_SMOOTH, bank2d.C_LOG, bank2d.C_GGM, bank2d.C_DOG, bank2d.C_ST, bank2d.C_HESS),
-                     strict=True))
+@functools.lru_cache(maxsize=64)
+def _bank_kernels(spec: FeatureSpec, scale_indices: tuple[int, ...]) -> bank2d.Plan:
+    """The row-fused bank's kernels for these scales of ``spec``, packed (:func:`._kernels.bank2d.plan`)."""
     kernels = []
-    for si in by_scale:
+    for si in scale_indices:
         s = spec.scales[si]
         sf = min(s, 1.0)
         inner, outer = (0.5 * sf, sf) if spec.structure_tensor == "fastfilters" else (sf, 0.5 * sf)
@@ -391,23 +407,34 @@ def _bank_kernels(spec: FeatureSpec, by_scale: dict):
         ks[bank2d.K_IN0], ks[bank2d.K_IN1] = kernel(inner, 0, FILTER_WINDOW), kernel(inner, 1, FILTER_WINDOW)
         ks[bank2d.K_PRE] = kernel(presmooth_sigma(s), 0, PRESMOOTH_WINDOW)
         kernels.append(ks)
-    return kernels, slots
+    return bank2d.plan(kernels)
 
 
-def _bank_cols(by_scale: dict, first_col: dict, slots: dict, c: int) -> np.ndarray:
-    cols = np.full((len(by_scale), 6), -1, np.int64)
-    for j, (si, fids) in enumerate(by_scale.items()):
+_SLOT_OF = dict(zip(_SLOTS, (bank2d.C_SMOOTH, bank2d.C_LOG, bank2d.C_GGM, bank2d.C_DOG, bank2d.C_ST, bank2d.C_HESS),
+                    strict=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _bank_cols(spec: FeatureSpec, n_channels: int, ndim: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """Channel ``c``'s output columns in the row-fused bank (per scale, per slot; -1: not computed),
+    and the columns they write (:func:`._kernels.bank2d.used_columns`)."""
+    cells = _cells(spec, n_channels, ndim)
+    cols = np.full((len(cells.by_scale), 6), -1, np.int64)
+    for j, (si, fids) in enumerate(cells.by_scale.items()):
         for fid in fids:
-            cols[j, slots[fid]] = first_col[(fid, si, c)]
-    return cols
+            cols[j, _SLOT_OF[fid]] = cells.first_col[(fid, si, c)]
+    cols.flags.writeable = False
+    ucols = bank2d.used_columns(cols)
+    ucols.flags.writeable = False
+    return cols, ucols
 
 
-def _fused_2d(chans, spec: FeatureSpec, by_scale: dict, first_col: dict, out: np.ndarray) -> None:
+def _fused_2d(chans, spec: FeatureSpec, cells: _Cells, out: np.ndarray) -> None:
     """All scales computed in 2D: the row-fused bank (:mod:`._kernels.bank2d`), plane by plane."""
-    kernels, slots = _bank_kernels(spec, by_scale)
+    kernels = _bank_kernels(spec, tuple(cells.by_scale))
     T, Z = out.shape[:2]
     for c, ch in enumerate(chans):
-        cols = _bank_cols(by_scale, first_col, slots, c)
+        cols = _bank_cols(*cells.key, c)[0]
         for t in range(T):
             for z in range(Z):
                 bank2d.compute_plane(ch[t, z], kernels, cols, out[t, z])

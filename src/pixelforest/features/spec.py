@@ -12,6 +12,7 @@ gives it. How they are computed: :mod:`pixelforest.features.compute`.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, replace
@@ -376,13 +377,7 @@ class FeatureSpec:
         """The output column layout, ilastik's order: per selected cell (feature -> scale), per input
         channel (channel after channel), its values (eigenvalues, or dark and bright) side by side.
         Every count and index of feature columns comes from here."""
-        flags = self.in_2d_flags(1 if ndim == 2 else 2)
-        out, k = [], 0
-        for fid, si in self.cells():
-            per = values_per_channel(fid, flags[si])
-            out.append(CellColumns(fid, si, flags[si], k, per, n_channels))
-            k += per * n_channels
-        return out
+        return list(_columns(self, int(n_channels), int(ndim)))
 
     def n_features(self, n_channels: int = 1, ndim: int = 2) -> int:
         """``len(self.names(n_channels, ndim))``, counted without building the names."""
@@ -400,6 +395,18 @@ class FeatureSpec:
     def with_compute_in_2d(self, flags) -> "FeatureSpec":
         """This spec with other per-scale 2D flags (None: ilastik's default)."""
         return replace(self, compute_in_2d=None if flags is None else tuple(flags))
+
+
+@functools.lru_cache(maxsize=64)
+def _columns(spec: FeatureSpec, n_channels: int, ndim: int) -> tuple[CellColumns, ...]:
+    """:meth:`FeatureSpec.columns`, kept per spec (asked for by every feature computation)."""
+    flags = spec.in_2d_flags(1 if ndim == 2 else 2)
+    out, k = [], 0
+    for fid, si in spec.cells():
+        per = values_per_channel(fid, flags[si])
+        out.append(CellColumns(fid, si, flags[si], k, per, n_channels))
+        k += per * n_channels
+    return tuple(out)
 
 
 PRESETS = ("ilastik-default", "pixelforest-default", "minimal")
@@ -425,7 +432,7 @@ def resolve_spec(features, z_size: int | None = None) -> FeatureSpec:
     if isinstance(features, (str, Path)):
         s = str(features)
         if s in PRESETS:
-            return FeatureSpec.preset(s)
+            return _preset(s)
         if s.lstrip().startswith("{"):
             return FeatureSpec.from_json(s)
         p = Path(s)
@@ -438,6 +445,12 @@ def resolve_spec(features, z_size: int | None = None) -> FeatureSpec:
                 raise FeatureError(f"{s}: {e}") from None
         raise FeatureError(f"unknown features {s!r}: expected one of {list(PRESETS)} or a .json file")
     raise TypeError(f"features must be a FeatureSpec, preset name, dict or .json path, not {type(features).__name__}")
+
+
+@functools.lru_cache(maxsize=len(PRESETS))
+def _preset(name: str) -> FeatureSpec:
+    """A preset by name (a spec is immutable: the same one serves every call)."""
+    return FeatureSpec.preset(name)
 
 
 def feature_names(features="ilastik-default", n_channels: int = 1, ndim: int = 2) -> list[str]:
@@ -490,6 +503,12 @@ def _too_large(spec: FeatureSpec, shape_tzyx: tuple[int, ...]):
             yield fid, si, need, small
 
 
+@functools.lru_cache(maxsize=64)
+def _too_large_kept(spec: FeatureSpec, shape_tzyx: tuple[int, ...]) -> tuple:
+    """:func:`_too_large` as a tuple, kept per spec and shape (checked before every computation)."""
+    return tuple(_too_large(spec, shape_tzyx))
+
+
 def fit_to_size(spec: FeatureSpec, shape_tzyx: tuple[int, ...]) -> tuple[FeatureSpec, list[float]]:
     """``spec`` without the scales too large for an image of this shape (every cell at such a scale
     is left out), and the scales left out. For Live Training on a preset: a small image trains on
@@ -508,7 +527,7 @@ def fit_to_size(spec: FeatureSpec, shape_tzyx: tuple[int, ...]) -> tuple[Feature
 
 def check_scales(spec: FeatureSpec, shape_tzyx: tuple[int, ...]) -> None:
     """Raise a clear error for scales too large for the image (ilastik's rule)."""
-    for fid, si, need, small in _too_large(spec, shape_tzyx):
+    for fid, si, need, small in _too_large_kept(spec, tuple(int(n) for n in shape_tzyx)):
         raise FeatureError(
             f"scale {spec.scales[si]} of {FEATURE_NAMES[fid]} is too large for this image: it needs at least "
             f"{need} pixels along {', '.join(small)} but the image has "

@@ -19,6 +19,7 @@ plane-by-plane bank, and a block of an image still gives the whole image's pixel
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
 
@@ -67,42 +68,67 @@ def _packed(key):
     return taps, parity, radius  # shared by every call with these kernels: read only, by the compiled loops
 
 
-def compute_plane(plane: np.ndarray, kernels, cols: np.ndarray, out: np.ndarray) -> None:
-    """All features of one 2D float32 ``plane`` (Y, X) into ``out`` (Y, X, F).
-
-    ``kernels[s]`` holds scale s's eight kernel slots (see ``K_*``; None where unused) and
-    ``cols[s]`` its six output columns (see ``C_*``; -1 where not computed)."""
-    taps, parity, radius, cols, ring, halo = _checked(plane, kernels, cols, out)
-    workers = min(numba.get_num_threads(), -(-plane.shape[0] // ROWS_PER_JOB))
-    ucols = np.unique(np.concatenate([cols[cols >= 0], cols[:, [C_ST, C_HESS]][cols[:, [C_ST, C_HESS]] >= 0] + 1]))
-    parallel_call(_features, np.ascontiguousarray(plane, np.float32), taps, parity, radius, cols, ucols, ring, halo,
-                  workers, out)
+class Plan(NamedTuple):
+    """Kernels checked and packed for the compiled loops (:func:`plan`): read only, shared."""
+    taps: np.ndarray
+    parity: np.ndarray
+    radius: np.ndarray
+    ring: int  # rows of gradient products a worker keeps
+    halo: int  # rows a block pre-smooths above and below its own
 
 
-def _checked(plane, kernels, cols, out):
+def plan(kernels) -> Plan:
+    """``kernels`` (per scale, the eight slots ``K_*``) packed and checked once, for
+    :func:`compute_plane` and :func:`plane_jobs` (which also take the kernels themselves)."""
     taps, parity, radius = pack_kernels(kernels)
     if (parity[:, [K_SF0, K_SF1, K_SF2]] != [1, -1, 1]).any():
         raise ValueError("kernel slots 0-2 must be a Gaussian and its first and second derivatives")
     if radius[:, :K_PRE].max() > 2:  # filters at sigma <= 1 with window 2: radius <= 2
         raise ValueError("the feature filters (all but the pre-smoothing) must have a radius of at most 2")
+    ring = 2 * int(radius[:, K_OUTER].max()) + 1
+    halo = int(max(radius[:, K_SF0].max(), radius[:, K_DOG].max(), (radius[:, K_OUTER] + radius[:, K_IN0]).max()))
+    return Plan(taps, parity, radius, ring, halo)
+
+
+def used_columns(cols: np.ndarray) -> np.ndarray:
+    """The output columns ``cols`` (per scale, see ``C_*``) write, ascending (eigenvalues: two each)."""
+    cols = np.asarray(cols, np.int64)
+    pairs = cols[:, [C_ST, C_HESS]]
+    return np.unique(np.concatenate([cols[cols >= 0], pairs[pairs >= 0] + 1]))
+
+
+def compute_plane(plane: np.ndarray, kernels, cols: np.ndarray, out: np.ndarray) -> None:
+    """All features of one 2D float32 ``plane`` (Y, X) into ``out`` (Y, X, F).
+
+    ``kernels[s]`` holds scale s's eight kernel slots (see ``K_*``; None where unused), or is a
+    :class:`Plan` of them; ``cols[s]`` its six output columns (see ``C_*``; -1 where not computed)."""
+    pl, cols = _checked(plane, kernels, cols, out)
+    workers = min(numba.get_num_threads(), -(-plane.shape[0] // ROWS_PER_JOB))
+    parallel_call(_features, np.ascontiguousarray(plane, np.float32), pl.taps, pl.parity, pl.radius, cols,
+                  used_columns(cols), pl.ring, pl.halo, workers, out)
+
+
+def _checked(plane, kernels, cols, out) -> tuple[Plan, np.ndarray]:
+    pl = kernels if isinstance(kernels, Plan) else plan(kernels)
     cols = np.ascontiguousarray(cols, np.int64)
     if not out.flags.c_contiguous or out.shape[:2] != plane.shape:
         raise ValueError(f"out must be a C-contiguous (Y, X, F) array for a {plane.shape} plane")
-    ring = 2 * int(radius[:, K_OUTER].max()) + 1  # rows of gradient products a worker keeps
-    halo = int(max(radius[:, K_SF0].max(), radius[:, K_DOG].max(), (radius[:, K_OUTER] + radius[:, K_IN0]).max()))
-    return taps, parity, radius, cols, ring, halo
+    return pl, cols
 
 
-def plane_jobs(plane: np.ndarray, kernels, cols: np.ndarray, out: np.ndarray) -> list:
+def plane_jobs(plane: np.ndarray, kernels, cols: np.ndarray, out: np.ndarray, ucols: np.ndarray | None = None
+               ) -> list:
     """:func:`compute_plane` as a list of ``(cost, job)``, one job per block of ROWS_PER_JOB rows,
-    for :func:`.tasks.run_jobs`; cost in pixels (times the scales, about)."""
-    taps, parity, radius, cols, ring, halo = _checked(plane, kernels, cols, out)
+    for :func:`.tasks.run_jobs`; cost in pixels (times the scales, about). ``ucols``:
+    :func:`used_columns` of ``cols``, when the caller keeps it."""
+    pl, cols = _checked(plane, kernels, cols, out)
     plane = np.ascontiguousarray(plane, np.float32)
-    ucols = np.unique(np.concatenate([cols[cols >= 0], cols[:, [C_ST, C_HESS]][cols[:, [C_ST, C_HESS]] >= 0] + 1]))
+    ucols = used_columns(cols) if ucols is None else ucols
     Y, X = plane.shape
     n = -(-Y // ROWS_PER_JOB)
     return [(min(ROWS_PER_JOB, Y - q * ROWS_PER_JOB) * X,
-             functools.partial(blocks, plane, taps, parity, radius, cols, ucols, ring, halo, q, q + 1, 1, out))
+             functools.partial(blocks, plane, pl.taps, pl.parity, pl.radius, cols, ucols, pl.ring, pl.halo, q, q + 1,
+                               1, out))
             for q in range(n)]
 
 
