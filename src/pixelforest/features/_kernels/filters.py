@@ -100,6 +100,28 @@ if HAVE_NUMBA:
             for b in range(n):
                 acc[b] += kt * (hi[b] - lo[b])
 
+    @numba.njit(cache=True, inline="always")
+    def _acc_quad(acc, taps, t, h1, l1, h2, l2, h3, l3, h4, l4, n, parity):  # pragma: no cover - compiled
+        """:func:`_acc_pair` of taps t..t+3 (rows h1/l1 .. h4/l4) in one sweep: the same sums in the
+        same order as four sweeps, with acc read and written once instead of four times."""
+        k1, k2, k3, k4 = taps[t], taps[t + 1], taps[t + 2], taps[t + 3]
+        if parity == 1:
+            for b in range(n):
+                a = acc[b]
+                a += k1 * (h1[b] + l1[b])
+                a += k2 * (h2[b] + l2[b])
+                a += k3 * (h3[b] + l3[b])
+                a += k4 * (h4[b] + l4[b])
+                acc[b] = a
+        else:
+            for b in range(n):
+                a = acc[b]
+                a += k1 * (h1[b] - l1[b])
+                a += k2 * (h2[b] - l2[b])
+                a += k3 * (h3[b] - l3[b])
+                a += k4 * (h4[b] - l4[b])
+                acc[b] = a
+
     @numba.njit(cache=True, **BORROWING)
     def ypass_row(src, lo, L, i, taps, parity, dst, off, acc):  # pragma: no cover - compiled
         """Row i of an image of L rows correlated along its rows (mirror borders) into
@@ -124,10 +146,16 @@ if HAVE_NUMBA:
                     acc[b] = k0 * row[b]
             else:
                 acc[:B] = 0.0
-            for t in range(1, r + 1):
-                up = src[mirror(i + t, L) - lo]
-                dn = src[mirror(i - t, L) - lo]
-                _acc_pair(acc, taps[t], up, dn, B, parity)
+            t = 1
+            while t + 3 <= r:
+                _acc_quad(acc, taps, t, src[mirror(i + t, L) - lo], src[mirror(i - t, L) - lo],
+                          src[mirror(i + t + 1, L) - lo], src[mirror(i - t - 1, L) - lo],
+                          src[mirror(i + t + 2, L) - lo], src[mirror(i - t - 2, L) - lo],
+                          src[mirror(i + t + 3, L) - lo], src[mirror(i - t - 3, L) - lo], B, parity)
+                t += 4
+            while t <= r:
+                _acc_pair(acc, taps[t], src[mirror(i + t, L) - lo], src[mirror(i - t, L) - lo], B, parity)
+                t += 1
         for b in range(B):
             dst[off + b] = acc[b]
 
@@ -153,8 +181,16 @@ if HAVE_NUMBA:
                     acc[x] = k0 * mid[x]
             else:
                 acc[:X] = 0.0
-            for t in range(1, r + 1):
+            t = 1
+            while t + 3 <= r:
+                _acc_quad(acc, taps, t, buf[R + t:R + t + X], buf[R - t:R - t + X],
+                          buf[R + t + 1:R + t + 1 + X], buf[R - t - 1:R - t - 1 + X],
+                          buf[R + t + 2:R + t + 2 + X], buf[R - t - 2:R - t - 2 + X],
+                          buf[R + t + 3:R + t + 3 + X], buf[R - t - 3:R - t - 3 + X], X, parity)
+                t += 4
+            while t <= r:
                 _acc_pair(acc, taps[t], buf[R + t:R + t + X], buf[R - t:R - t + X], X, parity)
+                t += 1
         for x in range(X):
             res[x] = acc[x]
 
