@@ -70,9 +70,10 @@ class _Jobs:
 
 
 def run_jobs(jobs, workers: int | None = None) -> None:
-    """Run callables (largest first, for balance) on up to ``workers`` threads (the calling one
-    included), each thread taking the next job when it finishes one. Returns when all are done;
-    the first exception raised by a job is raised here (jobs not yet started are dropped)."""
+    """Run callables, in the order given (callers put the largest first, for balance), on up to
+    ``workers`` threads (the calling one included), each thread taking the next job when it
+    finishes one. Returns when all are done; the first exception raised by a job is raised here
+    (jobs not yet started are dropped)."""
     state = _Jobs(jobs)
     if not state.jobs:
         return
