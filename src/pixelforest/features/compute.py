@@ -423,10 +423,8 @@ def _bank_cols(spec: FeatureSpec, n_channels: int, ndim: int, c: int) -> tuple[n
     for j, (si, fids) in enumerate(cells.by_scale.items()):
         for fid in fids:
             cols[j, _SLOT_OF[fid]] = cells.first_col[(fid, si, c)]
-    cols.flags.writeable = False
-    ucols = bank2d.used_columns(cols)
-    ucols.flags.writeable = False
-    return cols, ucols
+    # (shared by every call, read only; left writeable: numba compiles a read-only array's kernels again)
+    return cols, bank2d.used_columns(cols)
 
 
 def _fused_2d(chans, spec: FeatureSpec, cells: _Cells, out: np.ndarray) -> None:
