@@ -39,90 +39,66 @@ def _wide_vectors(numba) -> None:
         numba.config.CPU_FEATURES = features + ",-prefer-256-bit"
 
 
-#: the modules holding compiled functions, relative to the package. numba keys a cached function
-#: on its own file only: one that inlines a function of another of these files would be loaded
-#: from the cache unchanged after that file changed (a source checkout after ``git pull``)
+#: the modules holding compiled functions, relative to the package. numba stamps a cached function
+#: with its own file only: one that calls (and has compiled in) a function of another of these
+#: files would be loaded from the cache unchanged after that file changed (a source checkout
+#: after ``git pull``, or an upgrade that left the caller's file as it was)
 COMPILED_SOURCES = ("_compiled.py", "_trainer.py", "forest.py", "features/_kernels/bank2d.py",
                     "features/_kernels/filters.py", "features/_kernels/holes.py")
-#: beside the package's cached functions: a digest of COMPILED_SOURCES when they were compiled
-CACHE_STAMP = "__pycache__/pixelforest-kernels.stamp"
+_STAMPED: dict = {}  # package root -> digest of its compiled sources
 
 
-def drop_stale_cache(root=None, sources=COMPILED_SOURCES) -> bool:
-    """Delete numba's cached functions of ``sources`` (in their ``__pycache__``) when any of those
-    files changed since the cache was stamped, then stamp it; True when something was dropped.
-    Nothing is done where the package cannot be written (numba then caches elsewhere, and an
-    installed package's files are all replaced together). Called once, at import."""
+def stamp_sources(root=None, sources=COMPILED_SOURCES) -> bool:
+    """Make numba's cache stamp of every function defined in a file under ``root`` (default: this
+    package) also hold a digest of all ``sources`` (paths relative to ``root``), so that a change
+    to any of them makes numba compile each such function again instead of loading it. The
+    cached code of a process started before the change carries the old digest, so it is never
+    taken afterwards either, and whichever cache directory numba uses (beside the sources,
+    ``~/.cache``, ``NUMBA_CACHE_DIR``) is covered. Must run before those functions are defined
+    (numba takes the stamp then). False, leaving numba's own stamps, when a source cannot be read
+    or numba has no such hook."""
     import hashlib
-    import os
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent if root is None else Path(root)
+    try:
+        from numba.core import caching
+
+        mixin = caching._SourceFileBackedLocatorMixin
+        mixin.get_source_stamp  # noqa: B018 - (the hook must exist)
+    except (ImportError, AttributeError):  # pragma: no cover - another numba
+        return False
+    root = (Path(__file__).parent if root is None else Path(root)).resolve()
     digest = hashlib.sha256()
     try:
         for rel in sources:
             digest.update(rel.encode() + b"\0" + (root / rel).read_bytes() + b"\0")
     except OSError:
         return False
-    stamp = root / CACHE_STAMP
-    if _stamp_is(stamp, digest.hexdigest()):
-        return False
-    if not os.access(root, os.W_OK):
-        return False
-    try:
-        stamp.parent.mkdir(exist_ok=True)
-        lock = open(stamp.with_suffix(".lock"), "a")  # noqa: SIM115 - held until the stamp is written
-    except OSError:
-        return False
-    with lock:
-        try:
-            import fcntl
+    _STAMPED[root] = digest.hexdigest()
+    if not getattr(mixin.get_source_stamp, "_pixelforest", False):
+        own = mixin.get_source_stamp
 
-            fcntl.flock(lock, fcntl.LOCK_EX)  # (processes started together: one drops, the others wait)
-        except (ImportError, OSError):  # pragma: no cover - not Unix
-            pass
-        if _stamp_is(stamp, digest.hexdigest()):
-            return False
-        return _drop(root, sources, stamp, digest.hexdigest())
+        def get_source_stamp(self):
+            stamp = own(self)
+            try:
+                path = Path(self._py_file).resolve()
+            except (AttributeError, OSError, TypeError):  # pragma: no cover - not a file-backed function
+                return stamp
+            for r, d in _STAMPED.items():
+                if path.is_relative_to(r):
+                    return (stamp, d)
+            return stamp
 
-
-def _stamp_is(stamp, digest: str) -> bool:
-    try:
-        return stamp.read_text() == digest
-    except OSError:
-        return False
-
-
-def _drop(root, sources, stamp, digest: str) -> bool:
-    import os
-    import tempfile
-    from pathlib import Path
-
-    dropped = False
-    for ext in (".nbi", ".nbc"):  # the indexes first: without one, numba reads no data file
-        for rel in sources:
-            cache = (root / rel).parent / "__pycache__"
-            for f in cache.glob(f"{Path(rel).stem}.*{ext}") if cache.is_dir() else ():
-                try:
-                    f.unlink()
-                    dropped = True
-                except OSError:
-                    pass
-    try:
-        fd, tmp = tempfile.mkstemp(dir=stamp.parent, prefix=".stamp-")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(digest)
-        os.replace(tmp, stamp)
-    except OSError:
-        pass
-    return dropped
+        get_source_stamp._pixelforest = True
+        mixin.get_source_stamp = get_source_stamp
+    return True
 
 
 try:
     import numba
 
     _wide_vectors(numba)
-    drop_stale_cache()
+    stamp_sources()
     HAVE_NUMBA = True
     njit = numba.njit
 except ImportError:  # pragma: no cover - numba is a dependency; this runs the same code (slowly) in Python

@@ -160,11 +160,19 @@ THIN_WEIGHT = 0.3
 NEAR_RAMP = 4
 
 
-def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15,
-                    labels: np.ndarray | None = None) -> list[dict]:
-    """Where to label next: ``k`` places, each a box of about ``size`` pixels, most worth a stroke first.
+def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels: np.ndarray | None = None,
+                    *, method: str = "drawn", seed: int = 0) -> list[dict]:
+    """Where to label next: ``k`` places, each a box of about ``size`` pixels around its centre.
 
-    A place's worth is the larger of two:
+    ``method="drawn"`` (the default): each place is drawn at random, a pixel's chance being its
+    uncertainty to the power ``DRAW_POWER`` (:func:`suggestion_weights`: 0 on and beside a labelled
+    pixel), so that the suggestions go where the forest is unsure, in proportion to how much of
+    the image is unsure in that way, rather than always to the few most uncertain spots. In the
+    simulated loop (``scripts/evaluate.py --rounds``, docs/evaluation.md) that reached random
+    strokes' gain in fewer strokes than ranking did. ``seed`` makes the draw repeatable (the same
+    uncertainty and labels give the same places).
+
+    ``method="ranked"``: the places most worth a stroke first, a place's worth the larger of two:
 
     * *wide*: the mean uncertainty over a ``size`` box around it (a wide uncertain area outranks a
       thin uncertain line), times how far its box stays from the nearest labelled pixel, over
@@ -173,12 +181,58 @@ def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15,
       uncertainty weighted by its distance from the labels (0 on and beside a labelled pixel, 1 from
       ``NEAR_RAMP`` pixels on): an uncertain rim between strokes, once no wide area is left.
 
-    A place is never on or beside a labelled pixel. Places are taken greedily, best first, each at
-    least ``2 * size`` from the ones already taken, so the suggestions are spread over the image.
-    2D or 3D. Returns ``[{"center": (...), "box": ((start, stop), ...), "uncertainty": mean
-    uncertainty over the box, "score": worth}]``, best first; fewer than ``k`` when nothing
-    uncertain is left away from the labels.
+    Either way a place is never on or beside a labelled pixel, and each is at least ``2 * size``
+    from the ones taken before it, so the suggestions are spread over the image. 2D or 3D.
+    Returns ``[{"center": (...), "box": ((start, stop), ...), "uncertainty": mean uncertainty over
+    the box, "score": worth (ranked) or the centre's uncertainty (drawn)}]``, in the order taken;
+    fewer than ``k`` when nothing uncertain is left away from the labels.
     """
+    if method == "ranked":
+        return _ranked_regions(uncertainty, k, size, labels)
+    if method != "drawn":
+        raise ValueError(f"method must be 'drawn' or 'ranked', got {method!r}")
+    u = _checked_uncertainty(uncertainty, k, size, labels)
+    k, size = int(k), int(size)
+    weight = suggestion_weights(u, labels).ravel()
+    mean_u = ndimage.uniform_filter(u, size=size, mode="nearest")
+    rng = np.random.default_rng(seed)
+    grid = np.ogrid[tuple(slice(0, n) for n in u.shape)]
+    out = []
+    for _ in range(k):
+        cum = np.cumsum(weight)
+        if cum[-1] <= 1e-12:
+            break
+        j = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), weight.size - 1)
+        while weight[j] <= 0:  # (a zero-weight pixel only where the draw fell on a run's edge)
+            j -= 1
+        c = np.unravel_index(j, u.shape)
+        out.append(_region(c, u.shape, size, float(mean_u[c]), float(u[c])))
+        weight.reshape(u.shape)[sum((g - v) ** 2 for g, v in zip(grid, c, strict=True)) < (2 * size) ** 2] = 0.0
+    return out
+
+
+#: where to label next, drawn (:func:`suggest_regions`): a pixel's chance is its uncertainty to this
+#: power (chosen on the EM tune slices among 1 and 3, docs/evaluation.md)
+DRAW_POWER = 3
+
+
+def suggestion_weights(uncertainty: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    """Each pixel's chance (not normalised, float64) to be drawn by :func:`suggest_regions`:
+    its uncertainty (NaN: 0) to the power ``DRAW_POWER``, 0 on and beside a labelled pixel."""
+    u = np.clip(np.nan_to_num(np.asarray(uncertainty, np.float64)), 0.0, 1.0)
+    w = u ** DRAW_POWER
+    if labels is not None and np.any(labels):
+        w[ndimage.distance_transform_cdt(np.asarray(labels) == 0, metric="chessboard") <= 1] = 0.0
+    return w
+
+
+def _region(c, shape, size: int, uncertainty: float, score: float) -> dict:
+    box = tuple((max(0, int(v) - size // 2), min(n, int(v) + size // 2 + 1)) for v, n in zip(c, shape, strict=True))
+    return {"center": tuple(int(v) for v in c), "box": box, "uncertainty": uncertainty, "score": score}
+
+
+def _ranked_regions(uncertainty, k, size, labels) -> list[dict]:
+    """:func:`suggest_regions` with ``method="ranked"``."""
     u = _checked_uncertainty(uncertainty, k, size, labels)
     k, size = int(k), int(size)
     mean_u = ndimage.uniform_filter(u, size=size, mode="nearest")

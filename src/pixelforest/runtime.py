@@ -30,7 +30,7 @@ def _read_text(path) -> str | None:
             if not b:
                 break
             chunks.append(b)
-        return b"".join(chunks).decode("utf-8", "replace")
+        return b"".join(chunks).decode("utf-8", "surrogateescape")  # (a path in it round-trips)
     except OSError:
         return None
     finally:
