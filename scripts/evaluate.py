@@ -497,14 +497,40 @@ def _live_size(shape):
 
 
 def points_guided(state, k, rng):
-    """Where pixelforest's *where to label next* points (the live panel's suggestion on each
-    training image, ranked together), ``k`` places."""
+    """Where pixelforest's *where to label next* points (the live panel's suggestion), ``k`` places
+    over all training images: how many on each image drawn in proportion to its total
+    :func:`~pixelforest.postprocess.suggestion_weights`, then those places drawn on it by
+    ``suggest_regions`` (the same as drawing each place from all images at once, but for the
+    spacing between places on one image)."""
+    from pixelforest.postprocess import suggest_regions, suggestion_weights
+
+    uncs = [_uncertainty(s) for s in state]
+    mass = np.array([suggestion_weights(u, s["labels"]).sum() for u, s in zip(uncs, state, strict=True)])
+    if mass.sum() <= 0:
+        return []
+    out = []
+    for i, n in enumerate(rng.multinomial(k, mass / mass.sum())):
+        if n:
+            s = state[i]
+            out += [(i, r["center"]) for r in suggest_regions(uncs[i], k=int(n), size=_live_size(s["gt"].shape),
+                                                              labels=s["labels"], seed=int(rng.integers(2**32)))]
+    return out
+
+
+def _uncertainty(s):
     from pixelforest.classifier import uncertainty_from_probabilities
+
+    return uncertainty_from_probabilities(np.stack([s["prob"], 1 - s["prob"]], -1))
+
+
+def points_ranked(state, k, rng):
+    """The suggestion before its places were drawn: ``suggest_regions(method="ranked")`` on each
+    training image, ranked together (kept here to compare against)."""
     from pixelforest.postprocess import suggest_regions
 
     def regions(s):
-        unc = uncertainty_from_probabilities(np.stack([s["prob"], 1 - s["prob"]], -1))
-        return suggest_regions(unc, k=k, size=_live_size(s["gt"].shape), labels=s["labels"])
+        return suggest_regions(_uncertainty(s), k=k, size=_live_size(s["gt"].shape), labels=s["labels"],
+                               method="ranked")
 
     return _ranked(state, k, regions)
 
@@ -525,10 +551,12 @@ def points_peaks(state, k, rng):
     return _ranked(state, k, regions)
 
 
-STRATEGIES = {"guided": points_guided, "peaks": points_peaks, "errors": points_errors, "random": points_random}
+STRATEGIES = {"guided": points_guided, "ranked": points_ranked, "peaks": points_peaks,
+              "errors": points_errors, "random": points_random}
 #: each strategy's random stream (with the seed), fixed so that a strategy run alone or with others is the same
-STREAMS = {"peaks": 0, "errors": 1, "random": 2, "guided": 3}
-STRATEGY_NAMES = {"guided": "(a) where to label next", "peaks": "(a0) uncertainty peaks (before)",
+STREAMS = {"peaks": 0, "errors": 1, "random": 2, "guided": 3, "ranked": 4}
+STRATEGY_NAMES = {"guided": "(a) where to label next", "ranked": "(a1) ranked boxes (before)",
+                  "peaks": "(a0) uncertainty peaks (before)",
                   "errors": "(b) largest wrong regions", "random": "(c) random places"}
 
 
@@ -671,7 +699,8 @@ def loop_verdict(mean: dict, rounds: int) -> list[str]:
 
 # ------------------------------------------------------------------ the plot
 
-COLORS = {"guided": (214, 39, 40), "peaks": (255, 160, 60), "errors": (31, 119, 180), "random": (90, 90, 90)}
+COLORS = {"guided": (214, 39, 40), "ranked": (148, 103, 189), "peaks": (255, 160, 60),
+          "errors": (31, 119, 180), "random": (90, 90, 90)}
 _DIGITS = {"0": "111101101101111", "1": "010110010010111", "2": "111001111100111", "3": "111001111001111",
            "4": "101101111001001", "5": "111100111001111", "6": "111100111101111", "7": "111001001001001",
            "8": "111101111101111", "9": "111101111001111", ".": "000000000000010", "-": "000000111000000"}

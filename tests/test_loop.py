@@ -67,18 +67,22 @@ def test_where_to_label_next(blobs):
     img, lab = blobs
     clf = pf.train(img, lab, features="minimal", seed=0)
     unc = clf.predict(img, "uncertainty")
-    regions = suggest_regions(unc, k=5, size=15, labels=lab)
-    assert len(regions) == 5
-    scores = [r["score"] for r in regions]
-    assert scores == sorted(scores, reverse=True) and regions[0]["uncertainty"] > np.mean(unc)
     near = ndimage.distance_transform_cdt(lab == 0, metric="chessboard")
-    for r in regions:
-        assert near[r["center"]] > 1  # never on or beside what is already labelled
-    centers = np.array([r["center"] for r in regions])
-    gaps = np.hypot(*(centers[:, None] - centers[None]).transpose(2, 0, 1))
-    assert gaps[np.triu_indices(5, 1)].min() >= 30  # spread out: 2 x size apart
-    again = suggest_regions(unc, k=5, size=15, labels=lab)
-    assert again == regions  # the same uncertainty and labels, the same places
+    for method in ("drawn", "ranked"):
+        regions = suggest_regions(unc, k=5, size=15, labels=lab, method=method)
+        assert len(regions) == 5
+        if method == "ranked":
+            scores = [r["score"] for r in regions]
+            assert scores == sorted(scores, reverse=True) and regions[0]["uncertainty"] > np.mean(unc)
+        else:  # drawn where the forest is unsure
+            assert np.mean([unc[r["center"]] for r in regions]) > 4 * np.mean(unc)
+        for r in regions:
+            assert near[r["center"]] > 1  # never on or beside what is already labelled
+        centers = np.array([r["center"] for r in regions])
+        gaps = np.hypot(*(centers[:, None] - centers[None]).transpose(2, 0, 1))
+        assert gaps[np.triu_indices(5, 1)].min() >= 30  # spread out: 2 x size apart
+        again = suggest_regions(unc, k=5, size=15, labels=lab, method=method)
+        assert again == regions  # the same uncertainty and labels, the same places
 
 
 def test_where_to_label_next_prefers_wide_uncertain_areas_away_from_labels():
@@ -88,11 +92,11 @@ def test_where_to_label_next_prefers_wide_uncertain_areas_away_from_labels():
     unc[60:90, 140:170] = 0.8  # the same, with a stroke in it
     lab = np.zeros(unc.shape, np.uint8)
     lab[70:80, 152:154] = 2
-    first, second, third = suggest_regions(unc, k=3, size=15, labels=lab)
+    first, second, third = suggest_regions(unc, k=3, size=15, labels=lab, method="ranked")
     assert 60 <= first["center"][0] < 90 and 20 <= first["center"][1] < 50
     assert first["uncertainty"] == pytest.approx(0.8) and first["score"] == pytest.approx(0.8)
     assert third["score"] <= second["score"] < 0.5 * first["score"]
-    assert suggest_regions(unc, k=3, size=15)[0]["center"] == first["center"]
+    assert suggest_regions(unc, k=3, size=15, method="ranked")[0]["center"] == first["center"]
     # nothing uncertain away from the labels: no suggestion
     assert suggest_regions(np.zeros((40, 40), np.float32), k=3, size=9) == []
     everywhere = np.ones((40, 40), np.uint8)
@@ -112,6 +116,8 @@ def test_where_to_label_next_in_3d_and_bad_input():
         suggest_regions(unc, k=1, labels=np.zeros((40, 40), np.uint8))
     with pytest.raises(ValueError, match="2D or 3D"):
         suggest_regions(np.zeros(5, np.float32))
+    with pytest.raises(ValueError, match="method must be"):
+        suggest_regions(unc, method="best")
 
 
 def test_session_retrains_from_cached_features(blobs):

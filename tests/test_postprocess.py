@@ -172,7 +172,7 @@ def test_write_csv(tmp_path):
 def test_suggest_regions_known_answer():
     unc = np.zeros((60, 80), np.float32)
     unc[30:45, 50:65] = 0.9  # an uncertain square of exactly one box
-    (r,) = suggest_regions(unc, k=3, size=15)  # nothing else is uncertain: one suggestion
+    (r,) = suggest_regions(unc, k=3, size=15, method="ranked")  # nothing else is uncertain: one suggestion
     assert r["center"] == (37, 57) and r["box"] == ((30, 45), (50, 65))
     assert r["uncertainty"] == pytest.approx(0.9) and r["score"] == pytest.approx(0.9)
 
@@ -185,17 +185,19 @@ def test_suggest_regions_rims_between_strokes_after_wide_areas():
     lab = np.zeros(unc.shape, np.uint8)
     lab[33:36, 10:110] = 1  # inside the object, 3 px from the rim
     lab[43:46, 10:110] = 2  # background, 3 px from the rim
-    (first, *_) = suggest_regions(unc, k=3, size=15, labels=lab)
+    (first, *_) = suggest_regions(unc, k=3, size=15, labels=lab, method="ranked")
     assert 36 <= first["center"][0] <= 42 and 0 < first["score"] <= 0.3  # on the rim (the box covers it)
     near = ndimage.distance_transform_cdt(lab == 0, metric="chessboard")
     assert near[first["center"]] > 1
     unc[5:25, 60:80] = 0.6  # a wide uncertain area away from the labels comes first
-    assert 5 <= suggest_regions(unc, k=1, size=15, labels=lab)[0]["center"][0] < 25
+    assert 5 <= suggest_regions(unc, k=1, size=15, labels=lab, method="ranked")[0]["center"][0] < 25
+    assert suggest_regions(unc * 0, k=3, size=15, labels=lab, method="ranked") == []
     assert suggest_regions(unc * 0, k=3, size=15, labels=lab) == []
 
 
+@pytest.mark.parametrize("method", ["drawn", "ranked"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_suggest_regions_avoid_labels_and_spread_out(seed):
+def test_suggest_regions_avoid_labels_and_spread_out(seed, method):
     rng = np.random.default_rng(seed)
     unc = rng.random((120, 150)).astype(np.float32)
     unc[40:70, 60:100] += 1.0  # the most uncertain area, with strokes in it
@@ -203,10 +205,10 @@ def test_suggest_regions_avoid_labels_and_spread_out(seed):
     lab[50:53, 70:90] = 1
     lab[rng.integers(0, 120, 6), rng.integers(0, 150, 6)] = 2  # scattered single pixels
     size = 11
-    regions = suggest_regions(unc, k=8, size=size, labels=lab)
+    regions = suggest_regions(unc, k=8, size=size, labels=lab, method=method, seed=seed)
     assert 1 <= len(regions) <= 8
     scores = [r["score"] for r in regions]
-    assert scores == sorted(scores, reverse=True) and min(scores) > 0
+    assert min(scores) > 0 and (method == "drawn" or scores == sorted(scores, reverse=True))
     near = ndimage.distance_transform_cdt(lab == 0, metric="chessboard")
     for r in regions:
         assert near[r["center"]] > 1  # never on or beside a labelled pixel
@@ -215,12 +217,12 @@ def test_suggest_regions_avoid_labels_and_spread_out(seed):
     centers = np.array([r["center"] for r in regions], float)
     d = np.hypot(*(centers[:, None] - centers[None]).transpose(2, 0, 1))
     assert len(regions) < 2 or d[np.triu_indices(len(regions), 1)].min() >= 2 * size  # spread apart
-    assert suggest_regions(unc, k=8, size=size, labels=lab) == regions  # deterministic
+    assert suggest_regions(unc, k=8, size=size, labels=lab, method=method, seed=seed) == regions  # repeatable
 
 
 def test_suggest_regions_uncertainty_is_the_mean_around_the_centre():
     unc = np.random.default_rng(5).random((50, 50)).astype(np.float32)
-    for r in suggest_regions(unc, k=4, size=7):
+    for r in suggest_regions(unc, k=4, size=7) + suggest_regions(unc, k=4, size=7, method="ranked"):
         (y0, y1), (x0, x1) = r["box"]
         if y1 - y0 == 7 and x1 - x0 == 7:  # away from the border: the whole box
             assert r["uncertainty"] == pytest.approx(float(unc[y0:y1, x0:x1].mean()), rel=1e-5)
@@ -229,6 +231,29 @@ def test_suggest_regions_uncertainty_is_the_mean_around_the_centre():
 def test_suggest_regions_nan_counts_as_certain():
     unc = np.full((30, 30), np.nan, np.float32)
     unc[10:15, 10:15] = 1.0
-    (r,) = suggest_regions(unc, k=2, size=5)
+    (r,) = suggest_regions(unc, k=2, size=5, method="ranked")
     assert r["center"] == (12, 12)
+    (r,) = suggest_regions(unc, k=2, size=5)  # drawn: in the square (and nothing left 2 x size from it)
+    assert unc[r["center"]] == 1.0
+
+
+def test_suggest_regions_drawn_in_proportion_to_uncertainty_cubed():
+    """Drawn places: a pixel's chance is its uncertainty ** DRAW_POWER (3), so of two equal areas,
+    one twice as uncertain as the other, the first gets 8 of 9 draws; a seed repeats a draw."""
+    from pixelforest.postprocess import DRAW_POWER, suggestion_weights
+
+    assert DRAW_POWER == 3
+    unc = np.zeros((40, 100), np.float32)
+    unc[10:20, 10:20] = 1.0
+    unc[10:20, 70:80] = 0.5
+    lab = np.zeros(unc.shape, np.uint8)
+    lab[15, 79] = 1  # its pixel and those beside it are never drawn
+    w = suggestion_weights(unc, lab)
+    assert w[15, 78] == 0 and w[15, 77] == pytest.approx(0.125) and w[12, 12] == 1.0
+    firsts = [suggest_regions(unc, k=1, size=5, labels=lab, seed=s)[0]["center"] for s in range(2000)]
+    share = np.mean([x < 50 for _, x in firsts])
+    assert 0.86 < share < 0.92  # 8/9 = 0.889 (binomial sd 0.007)
+    assert all(w[c] > 0 for c in firsts)
+    assert len(set(firsts)) > 100  # spread over both squares' pixels, not one spot
+    assert suggest_regions(unc, k=2, size=5, seed=7) == suggest_regions(unc, k=2, size=5, seed=7)
 

@@ -134,11 +134,11 @@ class LiveSession:
         return out
 
     def suggest(self, key: str, t: int = 0, z: int = 0, k: int = 5, max_pixels: int = 1 << 18) -> list[dict]:
-        """Where to label next on one plane (:func:`~pixelforest.postprocess.suggest_regions`: wide
-        uncertain areas away from the labels, then uncertain rims between strokes; spread out), ``k``
-        places, each ``{"box": ((y0, y1), (x0, x1)), "center": (y, x), "uncertainty": u}`` in image
-        pixels, most worth a stroke first. Large planes are looked at every few pixels (a cell of
-        that grid holding any labelled pixel counts as labelled)."""
+        """Where to label next on one plane (:func:`~pixelforest.postprocess.suggest_regions`: drawn
+        where the forest is unsure, away from the labels, spread out), ``k`` places, each
+        ``{"box": ((y0, y1), (x0, x1)), "center": (y, x), "uncertainty": u}`` in image pixels, in
+        the order drawn. Large planes are looked at every few pixels (a cell of that grid holding
+        any labelled pixel counts as labelled)."""
         s = self.image(key)
         Y, X = s.image5.shape[2:4]
         stride = max(1, int(np.ceil(np.sqrt(Y * X / max_pixels))))
