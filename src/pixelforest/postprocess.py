@@ -203,7 +203,7 @@ def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels:
         if cum[-1] <= 1e-12:
             break
         j = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), weight.size - 1)
-        while weight[j] <= 0:  # (a zero-weight pixel only where the draw fell on a run's edge)
+        while weight[j] <= 0:  # (only if rounding took the draw to the end of the sums)
             j -= 1
         c = np.unravel_index(j, u.shape)
         out.append(_region(c, u.shape, size, float(mean_u[c]), float(u[c])))
@@ -251,9 +251,7 @@ def _ranked_regions(uncertainty, k, size, labels) -> list[dict]:
         if best <= 1e-6:
             break
         c = np.unravel_index(j, u.shape)
-        box = tuple((max(0, int(v) - size // 2), min(n, int(v) + size // 2 + 1))
-                    for v, n in zip(c, u.shape, strict=True))
-        out.append({"center": tuple(int(v) for v in c), "box": box, "uncertainty": float(mean_u[c]), "score": best})
+        out.append(_region(c, u.shape, size, float(mean_u[c]), best))
         score[sum((g - v) ** 2 for g, v in zip(grid, c, strict=True)) < (2 * size) ** 2] = 0.0
     return out
 
