@@ -136,8 +136,8 @@ class LiveSession:
     def suggest(self, key: str, t: int = 0, z: int = 0, k: int = 5, max_pixels: int = 1 << 18) -> list[dict]:
         """Where to label next on one plane (:func:`~pixelforest.postprocess.suggest_regions`: drawn
         where the forest is unsure, away from the labels, spread out), ``k`` places, each
-        ``{"box": ((y0, y1), (x0, x1)), "center": (y, x), "uncertainty": u}`` in image pixels, in
-        the order drawn. Large planes are looked at every few pixels (a cell of that grid holding
+        ``{"box": ((y0, y1), (x0, x1)), "center": (y, x), "uncertainty": u}`` in image pixels, the
+        most uncertain box first. Large planes are looked at every few pixels (a cell of that grid holding
         any labelled pixel counts as labelled)."""
         s = self.image(key)
         Y, X = s.image5.shape[2:4]

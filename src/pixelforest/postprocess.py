@@ -184,8 +184,9 @@ def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels:
     Either way a place is never on or beside a labelled pixel, and each is at least ``2 * size``
     from the ones taken before it, so the suggestions are spread over the image. 2D or 3D.
     Returns ``[{"center": (...), "box": ((start, stop), ...), "uncertainty": mean uncertainty over
-    the box, "score": worth (ranked) or the centre's uncertainty (drawn)}]``, in the order taken;
-    fewer than ``k`` when nothing uncertain is left away from the labels.
+    the box, "score": worth (ranked) or the centre's uncertainty (drawn)}]``, ranked: best first,
+    drawn: the most uncertain box first; fewer than ``k`` when nothing uncertain is left away from
+    the labels.
     """
     if method == "ranked":
         return _ranked_regions(uncertainty, k, size, labels)
@@ -208,7 +209,7 @@ def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels:
         c = np.unravel_index(j, u.shape)
         out.append(_region(c, u.shape, size, float(mean_u[c]), float(u[c])))
         weight.reshape(u.shape)[sum((g - v) ** 2 for g, v in zip(grid, c, strict=True)) < (2 * size) ** 2] = 0.0
-    return out
+    return sorted(out, key=lambda r: -r["uncertainty"])  # (the order of the draws means nothing: shown by box)
 
 
 #: where to label next, drawn (:func:`suggest_regions`): a pixel's chance is its uncertainty to this

@@ -133,7 +133,7 @@ def objects_to_rois(classifier: Classifier, seg_imp_or_array, *, classes=None, m
 
 
 def suggestion_rois(uncertainty, k: int = 5, size: int = 15, labels=None, add_to_manager: bool = True):
-    """Where to label next, as ImageJ rectangles (``label here #i``, in the order drawn by
+    """Where to label next, as ImageJ rectangles (``label here #i``, the most uncertain first:
     :func:`~pixelforest.postprocess.suggest_regions`).
 
     ``uncertainty``: a (Y, X) array or an uncertainty ImagePlus (e.g. from

@@ -126,7 +126,7 @@ def req_live_predict(task, params, image):
 
 
 def req_live_suggest(task, params, image):
-    """Where to label next on a plane: [[y0, y1, x0, x1, uncertainty], ...], in the order drawn."""
+    """Where to label next on a plane: [[y0, y1, x0, x1, uncertainty], ...], the most uncertain first."""
     live = _live(params)
     t, z = int(params["t"]), int(params["z"])
     regions = live.suggest(str(params["image"]), t, z, int(params["k"]))

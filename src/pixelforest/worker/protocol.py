@@ -149,7 +149,7 @@ REQUESTS: dict[str, Request] = {
     "live_predict": Request("a region of a plane from the last round's classifier", (SESSION, IMAGE_ID, *VIEW),
                             PREDICTION),
     "live_suggest": Request("where to label next on a plane", (SESSION, IMAGE_ID, *VIEW[:2], Param("k", "int", 5)),
-                            {"regions": "list of [y0, y1, x0, x1, uncertainty]: places in the order drawn"}),
+                            {"regions": "list of [y0, y1, x0, x1, uncertainty]: the most uncertain place first"}),
     "live_features": Request("change the session's features (only missing cells are computed)", (
         SESSION, Param("features", FEATURES)), {"spec": "map", "n_features": "int"}),
     "feature_presets": Request("what the Features dialog offers", (
