@@ -501,19 +501,25 @@ def points_guided(state, k, rng):
     over all training images: how many on each image drawn in proportion to its total
     :func:`~pixelforest.postprocess.suggestion_weights`, then those places drawn on it by
     ``suggest_regions`` (the same as drawing each place from all images at once, but for the
-    spacing between places on one image)."""
+    spacing between places on one image). An image whose spacing leaves fewer places than it was
+    given hands the rest to the others, so a round paints ``k`` strokes while any weight is left."""
     from pixelforest.postprocess import suggest_regions, suggestion_weights
 
     uncs = [_uncertainty(s) for s in state]
     mass = np.array([suggestion_weights(u, s["labels"]).sum() for u, s in zip(uncs, state, strict=True)])
-    if mass.sum() <= 0:
-        return []
-    out = []
-    for i, n in enumerate(rng.multinomial(k, mass / mass.sum())):
-        if n:
-            s = state[i]
-            out += [(i, r["center"]) for r in suggest_regions(uncs[i], k=int(n), size=_live_size(s["gt"].shape),
-                                                              labels=s["labels"], seed=int(rng.integers(2**32)))]
+    out, asked, seeds = [], np.zeros(len(state), int), {}
+    while len(out) < k and mass.sum() > 0:
+        for i, n in enumerate(rng.multinomial(k - len(out), mass / mass.sum())):
+            if n:
+                s = state[i]
+                asked[i] += n
+                seeds.setdefault(i, int(rng.integers(2**32)))  # (the image's draws again, then n more)
+                got = suggest_regions(uncs[i], k=int(asked[i]), size=_live_size(s["gt"].shape), labels=s["labels"],
+                                      seed=seeds[i])
+                taken = {p for j, p in out if j == i}
+                out += [(i, r["center"]) for r in got if r["center"] not in taken]
+                if len(got) < asked[i]:
+                    mass[i] = 0.0  # (no room left on this image)
     return out
 
 
@@ -822,10 +828,16 @@ def load_kept(paths, rounds: int, strokes: int, seeds: int, quick: bool) -> dict
         if (old["rounds"], old["strokes"], old["seeds"], old.get("quick", False)) != (rounds, strokes, seeds, quick):
             raise ValueError(f"--keep {path}: that run used other --rounds/--strokes/--seeds/--quick")
         for ds, res in old["results"].items():
+            if old.get("version", 1) < LOOP_VERSION and "guided" in res:  # (then "guided" was the ranked boxes)
+                res = {("ranked" if k == "guided" else k): v for k, v in res.items()}
             if ds in kept and abs(_round0(kept[ds]) - _round0(res)) > 1e-9:
                 raise ValueError(f"--keep {path}: round 0 of {ds} differs from another run's (other data or code)")
             kept.setdefault(ds, {}).update(res)
     return kept
+
+
+#: loop.json's version: 2 since "guided" draws its places (in version 1 it was the ranked boxes, now "ranked")
+LOOP_VERSION = 2
 
 
 def _round0(mean: dict) -> float:
@@ -891,8 +903,8 @@ def run_loop(args, splits: dict, strategies: list) -> int:
                   f"features {DEFAULT_FEATURES}, computed once per image; {time.time() - t0:.0f} s")
     atomic_output(out / "loop.md", lambda tmp: Path(tmp).write_text("\n".join(report) + "\n", encoding="utf-8"))
     atomic_output(out / "loop.json", lambda tmp: Path(tmp).write_text(
-        json.dumps({"rounds": args.rounds, "strokes": args.strokes, "seeds": args.seeds, "quick": args.quick,
-                    "results": results}, indent=1),
+        json.dumps({"version": LOOP_VERSION, "rounds": args.rounds, "strokes": args.strokes, "seeds": args.seeds,
+                    "quick": args.quick, "results": results}, indent=1),
         encoding="utf-8"))
     print(f"wrote {out / 'loop.md'}, {out / 'loop.json'}, {out / 'loop.png'} ({time.time() - t0:.0f} s)")
     return 0
@@ -947,7 +959,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "the method comparison)")
     ap.add_argument("--strokes", type=int, default=5, help="strokes a simulated user adds per round (default 5)")
     ap.add_argument("--strategies", default="guided,peaks,errors,random",
-                    help="where the strokes go, comma-separated: guided, peaks, errors, random")
+                    help="where the strokes go, comma-separated: guided, ranked, peaks, errors, random")
     ap.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated (default: all)")
     ap.add_argument("--out", type=Path, default=None,
                     help="folder for the loop's tables, JSON and plot (default: pixelforest-evaluation in the "

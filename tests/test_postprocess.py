@@ -257,3 +257,13 @@ def test_suggest_regions_drawn_in_proportion_to_uncertainty_cubed():
     assert len(set(firsts)) > 100  # spread over both squares' pixels, not one spot
     assert suggest_regions(unc, k=2, size=5, seed=7) == suggest_regions(unc, k=2, size=5, seed=7)
 
+
+
+def test_suggest_regions_drawn_on_any_scale_of_uncertainty():
+    """An uncertainty on another scale (e.g. an 8-bit image, 0-255) draws as the same one on 0-1:
+    the most uncertain square is taken as often."""
+    unc = np.full((60, 120), 0.02, np.float32)
+    unc[20:30, 80:90] = 1.0
+    firsts = [suggest_regions(unc, k=1, size=5, seed=s)[0]["center"] for s in range(200)]
+    assert firsts == [suggest_regions(unc * 255, k=1, size=5, seed=s)[0]["center"] for s in range(200)]
+    assert np.mean([80 <= x < 90 for _, x in firsts]) > 0.9

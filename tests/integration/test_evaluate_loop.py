@@ -60,6 +60,17 @@ def test_strategies_point_where_they_say(ev):
     assert i == 0 and fg[p] and prob[p] == 0  # inside the missed disk
     pts = ev.points_guided(state, 3, np.random.default_rng(0))
     assert len(pts) >= 1 and abs(pts[0][1][0] - 25) <= 8 and abs(pts[0][1][1] - 95) <= 8  # the uncertain patch
+    (i, p), *_ = ev.points_ranked(state, 3, np.random.default_rng(0))  # the ranked boxes: the same patch
+    assert i == 0 and abs(p[0] - 25) <= 8 and abs(p[1] - 95) <= 8
+    # several images: all k places while weight is left, each image's places at least 2 x size apart
+    many = ev.points_guided([{**state[0], "prob": np.full(fg.shape, 0.5, np.float32)}] * 3, 12,
+                            np.random.default_rng(1))
+    assert len(many) == 12 and {i for i, _ in many} == {0, 1, 2}
+    size = ev._live_size(fg.shape)
+    for i in range(3):
+        c = np.array([p for j, p in many if j == i], float)
+        d = np.hypot(*(c[:, None] - c[None]).transpose(2, 0, 1))
+        assert len(c) < 2 or d[np.triu_indices(len(c), 1)].min() >= 2 * size
     r1 = ev.points_random(state * 2, 5, np.random.default_rng(3))
     assert r1 == ev.points_random(state * 2, 5, np.random.default_rng(3)) and len(r1) == 5
 
