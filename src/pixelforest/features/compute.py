@@ -226,12 +226,12 @@ def compute_canonical(data: np.ndarray, spec: FeatureSpec, *, check: bool = True
 
 class _Cells(NamedTuple):
     """Where each cell of a spec goes, for :func:`_compute_banks` (kept per spec: read only)."""
-    key: tuple  # (spec, channels, spatial dimensions)
     n_out: int
     first_col: dict  # first output column of each (feature, scale, channel)
     by_scale: dict  # scale index -> the filter bank's feature ids at that scale
     tophat: list  # scale indices with top-hats
     holes: list  # scale indices with hole filling
+    bank_cols: tuple  # per channel: the row-fused bank's output columns and the columns they write
 
 
 @functools.lru_cache(maxsize=64)
@@ -245,7 +245,8 @@ def _cells(spec: FeatureSpec, n_channels: int, ndim: int) -> _Cells:
     holes = [si for si, fids in by_scale.items() if "HoleFilling" in fids]
     by_scale = {si: [f for f in fids if f not in OWN_FEATURE_IDS] for si, fids in by_scale.items()}
     by_scale = {si: fids for si, fids in by_scale.items() if fids}
-    return _Cells((spec, n_channels, ndim), layout[-1].stop, first_col, by_scale, tophat, holes)
+    bank_cols = tuple(_bank_cols(by_scale, first_col, c) for c in range(n_channels))
+    return _Cells(layout[-1].stop, first_col, by_scale, tophat, holes, bank_cols)
 
 
 def _output_array(out: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
@@ -360,7 +361,7 @@ def _jobs_2d(chans, spec: FeatureSpec, cells: _Cells, out: np.ndarray) -> None:
     if by_scale:
         kernels = _bank_kernels(spec, tuple(by_scale))
         for c, ch in enumerate(chans):
-            cols, ucols = _bank_cols(*cells.key, c)
+            cols, ucols = cells.bank_cols[c]
             for t, z in planes:
                 jobs += [(cost * JOB_COST["bank"] * len(by_scale) / 6, job)
                          for cost, job in bank2d.plane_jobs(ch[t, z], kernels, cols, out[t, z], ucols)]
@@ -388,10 +389,6 @@ def _jobs_2d(chans, spec: FeatureSpec, cells: _Cells, out: np.ndarray) -> None:
     run_jobs([job for _, job in jobs], n_threads)
 
 
-_SLOTS = ("GaussianSmoothing", "LaplacianOfGaussian", "GaussianGradientMagnitude", "DifferenceOfGaussians",
-          "StructureTensorEigenvalues", "HessianOfGaussianEigenvalues")
-
-
 @functools.lru_cache(maxsize=64)
 def _bank_kernels(spec: FeatureSpec, scale_indices: tuple[int, ...]) -> bank2d.Plan:
     """The row-fused bank's kernels for these scales of ``spec``, packed (:func:`._kernels.bank2d.plan`)."""
@@ -410,19 +407,19 @@ def _bank_kernels(spec: FeatureSpec, scale_indices: tuple[int, ...]) -> bank2d.P
     return bank2d.plan(kernels)
 
 
-_SLOT_OF = dict(zip(_SLOTS, (bank2d.C_SMOOTH, bank2d.C_LOG, bank2d.C_GGM, bank2d.C_DOG, bank2d.C_ST, bank2d.C_HESS),
-                    strict=True))
+#: the row-fused bank's output slot of each feature
+_SLOT_OF = {"GaussianSmoothing": bank2d.C_SMOOTH, "LaplacianOfGaussian": bank2d.C_LOG,
+            "GaussianGradientMagnitude": bank2d.C_GGM, "DifferenceOfGaussians": bank2d.C_DOG,
+            "StructureTensorEigenvalues": bank2d.C_ST, "HessianOfGaussianEigenvalues": bank2d.C_HESS}
 
 
-@functools.lru_cache(maxsize=64)
-def _bank_cols(spec: FeatureSpec, n_channels: int, ndim: int, c: int) -> tuple[np.ndarray, np.ndarray]:
+def _bank_cols(by_scale: dict, first_col: dict, c: int) -> tuple[np.ndarray, np.ndarray]:
     """Channel ``c``'s output columns in the row-fused bank (per scale, per slot; -1: not computed),
     and the columns they write (:func:`._kernels.bank2d.used_columns`)."""
-    cells = _cells(spec, n_channels, ndim)
-    cols = np.full((len(cells.by_scale), 6), -1, np.int64)
-    for j, (si, fids) in enumerate(cells.by_scale.items()):
+    cols = np.full((len(by_scale), 6), -1, np.int64)
+    for j, (si, fids) in enumerate(by_scale.items()):
         for fid in fids:
-            cols[j, _SLOT_OF[fid]] = cells.first_col[(fid, si, c)]
+            cols[j, _SLOT_OF[fid]] = first_col[(fid, si, c)]
     # (shared by every call, read only; left writeable: numba compiles a read-only array's kernels again)
     return cols, bank2d.used_columns(cols)
 
@@ -432,7 +429,7 @@ def _fused_2d(chans, spec: FeatureSpec, cells: _Cells, out: np.ndarray) -> None:
     kernels = _bank_kernels(spec, tuple(cells.by_scale))
     T, Z = out.shape[:2]
     for c, ch in enumerate(chans):
-        cols = _bank_cols(*cells.key, c)[0]
+        cols = cells.bank_cols[c][0]
         for t in range(T):
             for z in range(Z):
                 bank2d.compute_plane(ch[t, z], kernels, cols, out[t, z])
