@@ -153,8 +153,8 @@ def measure_objects(labels: np.ndarray, prob: np.ndarray | None = None, image: n
 
 #: where to label next, ranked (:func:`suggest_regions` with ``method="ranked"``): a place beside
 #: the strokes counts this much of its thin-band worth, so that wide uncertain areas away from the
-#: labels come first and the rims the strokes hug come next (scribbles along both sides of a boundary leave the boundary
-#: itself uncertain, and nothing else)
+#: labels come first and the rims the strokes hug come next (scribbles along both sides of a
+#: boundary leave the boundary itself uncertain, and nothing else)
 THIN_WEIGHT = 0.3
 #: ... and a pixel's own worth rises from 0 on and beside a labelled pixel to 1 this many pixels away
 NEAR_RAMP = 4
@@ -209,7 +209,7 @@ def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels:
             j -= 1
         c = np.unravel_index(j, u.shape)
         out.append(_region(c, u.shape, size, float(mean_u[c]), float(u[c])))
-        weight.reshape(u.shape)[sum((g - v) ** 2 for g, v in zip(grid, c, strict=True)) < (2 * size) ** 2] = 0.0
+        _clear_around(weight.reshape(u.shape), grid, c, size)
     return sorted(out, key=lambda r: -r["uncertainty"])  # (the order of the draws means nothing: shown by box)
 
 
@@ -230,6 +230,11 @@ def suggestion_weights(uncertainty: np.ndarray, labels: np.ndarray | None = None
     if labels is not None and np.any(labels):
         w[ndimage.distance_transform_cdt(np.asarray(labels) == 0, metric="chessboard") <= 1] = 0.0
     return w
+
+
+def _clear_around(arr: np.ndarray, grid, c, size: int) -> None:
+    """Zero ``arr`` closer than ``2 * size`` to ``c``: the next place is taken that far away."""
+    arr[sum((g - v) ** 2 for g, v in zip(grid, c, strict=True)) < (2 * size) ** 2] = 0.0
 
 
 def _region(c, shape, size: int, uncertainty: float, score: float) -> dict:
@@ -258,7 +263,7 @@ def _ranked_regions(uncertainty, k, size, labels) -> list[dict]:
             break
         c = np.unravel_index(j, u.shape)
         out.append(_region(c, u.shape, size, float(mean_u[c]), best))
-        score[sum((g - v) ** 2 for g, v in zip(grid, c, strict=True)) < (2 * size) ** 2] = 0.0
+        _clear_around(score, grid, c, size)
     return out
 
 

@@ -118,12 +118,11 @@ def _rlimit_room() -> int | None:
 def _vm_size() -> dict:
     out = {}
     try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith(("VmSize:", "VmData:")):
-                    k, v = line.split(":", 1)
-                    out[k] = int(v.split()[0]) * 1024
-    except (OSError, ValueError):
+        for line in (_read_text("/proc/self/status") or "").splitlines():
+            if line.startswith(("VmSize:", "VmData:")):
+                k, v = line.split(":", 1)
+                out[k] = int(v.split()[0]) * 1024
+    except ValueError:
         pass
     return out
 
