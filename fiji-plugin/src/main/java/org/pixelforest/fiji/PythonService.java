@@ -38,7 +38,7 @@ public final class PythonService {
 		// runs: no lock is taken here, since the running command holds it.
 		Runtime.getRuntime().addShutdownHook(new Thread(() -> {
 			Service s = service;
-			if (s != null && s.isAlive()) s.kill();
+			if (s != null && s.isAlive()) kill(s);
 		}, "pixelforest-worker-shutdown"));
 	}
 
@@ -92,11 +92,21 @@ public final class PythonService {
 		if (!message.startsWith("{")) System.err.println("Pixel Forest worker: " + line);
 	}
 
+	/**
+	 * Kills a worker. Killing closes its output streams under the threads that read them, and
+	 * Appose reports that to the debug listener as an IOException's stack trace: noise we caused,
+	 * so the listener is detached first.
+	 */
+	private static void kill(Service s) {
+		s.debug(null);
+		s.kill();
+	}
+
 	/** Stops the worker (it restarts on the next call). */
 	public static synchronized void stop() {
 		if (service != null) {
 			try { service.close(); } catch (Exception ignored) { }
-			if (service.isAlive()) service.kill();
+			if (service.isAlive()) kill(service);
 		}
 		service = null;
 		serviceExe = null;
