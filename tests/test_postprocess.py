@@ -267,3 +267,59 @@ def test_suggest_regions_drawn_on_any_scale_of_uncertainty():
     firsts = [suggest_regions(unc, k=1, size=5, seed=s)[0]["center"] for s in range(200)]
     assert firsts == [suggest_regions(unc * 255, k=1, size=5, seed=s)[0]["center"] for s in range(200)]
     assert np.mean([80 <= x < 90 for _, x in firsts]) > 0.9
+
+
+def _drawn_by_running_sums(unc, k, size, labels, seed):
+    """The drawn places as first written: a running sum over every pixel for each draw, and the
+    spacing cleared over the whole image (slow, plain: what the block sums must give)."""
+    from pixelforest.postprocess import suggestion_weights
+
+    w = suggestion_weights(unc, labels)
+    rng = np.random.default_rng(seed)
+    grid = np.ogrid[tuple(slice(0, n) for n in unc.shape)]
+    centres = []
+    for _ in range(k):
+        cum = np.cumsum(w.ravel())
+        if cum[-1] <= 1e-12:
+            break
+        j = min(int(np.searchsorted(cum, rng.random() * cum[-1], side="right")), w.size - 1)
+        c = np.unravel_index(j, unc.shape)
+        centres.append(tuple(int(v) for v in c))
+        w[sum((g - v) ** 2 for g, v in zip(grid, c, strict=True)) < (2 * size) ** 2] = 0.0
+    return sorted(centres)
+
+
+@pytest.mark.parametrize("shape", [(130, 170), (9, 40, 50)])
+def test_suggest_regions_drawn_block_sums_give_the_running_sums_places(shape, monkeypatch):
+    """A draw costs the blocks' sums and one block's (clearing a place re-adds only its blocks), not
+    a running sum over every pixel; the places are those the running sums give for the same seed
+    (small blocks here, so that draws and clearings cross many of them), in 2D and 3D."""
+    from pixelforest import postprocess
+
+    monkeypatch.setattr(postprocess._Draw, "BLOCK", 64)
+    rng = np.random.default_rng(len(shape))
+    unc = ndimage.gaussian_filter(rng.random(shape), 2).astype(np.float32)
+    unc[unc < np.quantile(unc, 0.3)] = 0.0  # certain areas: blocks with no weight at all
+    lab = np.zeros(shape, np.uint8)
+    lab[rng.random(shape) < 0.01] = 1
+    for seed in range(15):
+        got = suggest_regions(unc, k=9, size=4, labels=lab, seed=seed)
+        assert sorted(r["center"] for r in got) == _drawn_by_running_sums(unc, 9, 4, lab, seed)
+
+
+def test_suggest_regions_helpers_match_the_whole_image_filters():
+    """The box mean at a centre is ``uniform_filter(mode="nearest")`` there (odd and even boxes, at
+    the edges too), and "beside a label" is chessboard distance <= 1, in 2D and 3D."""
+    from pixelforest.postprocess import _box_mean, _near_labels
+
+    rng = np.random.default_rng(3)
+    unc = rng.random((23, 31)).astype(np.float32)
+    for size in (1, 4, 5, 12):
+        mean = ndimage.uniform_filter(unc, size=size, mode="nearest")
+        for c in [(0, 0), (22, 30), (0, 17), (11, 15), (21, 1)]:
+            assert _box_mean(unc, c, size) == pytest.approx(float(mean[c]), rel=1e-5)
+    for shape in [(40, 60), (7, 20, 30)]:
+        lab = (rng.random(shape) < 0.02).astype(np.uint8) * 3
+        lab[(0,) * len(shape)] = 1  # a corner
+        near = ndimage.distance_transform_cdt(lab == 0, metric="chessboard") <= 1
+        assert np.array_equal(_near_labels(lab), near)
