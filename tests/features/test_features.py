@@ -785,3 +785,22 @@ def test_wide_vectors_give_the_same_features_bit_for_bit():
                               capture_output=True, text=True, check=True, timeout=900).stdout.split()[-1]
                for w in ("0", "1")]
     assert digests[0] == digests[1]
+
+
+def test_tophat_bands_equal_the_whole_plane(monkeypatch):
+    """The top-hats are computed in bands of rows, each radius with its own margin (2r rows above
+    and below): the values are those of the closing and opening of the whole plane, at every
+    radius, with bands of a few rows (cuts everywhere) and with one band."""
+    from scipy import ndimage
+
+    from pixelforest.features import compute
+
+    img = np.random.default_rng(4).normal(size=(100, 70)).astype(np.float32)
+    spec = FeatureSpec.from_cells({"TopHat": [1.0, 2.0, 4.0, 8.0]}, scales=(1.0, 2.0, 4.0, 8.0))
+    for band in (7, 30, 1000):
+        monkeypatch.setattr(compute, "TOPHAT_BAND", band)
+        f = pf.compute_features(img, spec)
+        for k, r in enumerate((1, 2, 4, 8)):
+            box = (2 * r + 1, 2 * r + 1)
+            assert np.array_equal(f[..., 2 * k], ndimage.grey_closing(img, size=box, mode="mirror") - img)
+            assert np.array_equal(f[..., 2 * k + 1], img - ndimage.grey_opening(img, size=box, mode="mirror"))

@@ -532,9 +532,9 @@ if HAVE_NUMBA:
     def tophat_band(plane, y0, y1, radii, out2d, cols):  # pragma: no cover - compiled
         """Black and white top-hats of rows [y0, y1) of a 2D (Y, X) float32 plane at each
         half-width ``radii[k]`` into columns ``cols[k]`` and ``cols[k] + 1`` of the (Y*X, F)
-        output, serially (one job of a bank). The boxes are computed on the rows with a margin of
-        twice the largest radius (a closing's value depends on rows up to 2r away; the mirror at a
-        cut shifts only rows nearer to it), so the values are those of :func:`closing`,
+        output, serially (one job of a bank). The boxes of half-width r are computed on the rows
+        with a margin of 2r (a closing's value depends on rows up to 2r away; the mirror at a cut
+        shifts only rows nearer to it), so the values are those of :func:`closing`,
         :func:`opening` and :func:`store_tophats` on the whole plane; all the band's columns are
         then written in one sweep of its output rows."""
         Y, X = plane.shape
@@ -551,10 +551,11 @@ if HAVE_NUMBA:
         b0 = np.empty((n, X), np.float32)
         b1 = np.empty((n, X), np.float32)
         for k in range(nr):
-            _box_plane(win, radii[k], True, b0, b1)
-            closed[k] = b0
-            _box_plane(win, radii[k], False, b0, b1)
-            opened[k] = b0
+            a, b = max(0, y0 - 2 * radii[k]) - wy0, min(Y, y1 + 2 * radii[k]) - wy0  # (this radius' margin)
+            _box_plane(win[a:b], radii[k], True, b0[:b - a], b1[:b - a])
+            closed[k, a:b] = b0[:b - a]
+            _box_plane(win[a:b], radii[k], False, b0[:b - a], b1[:b - a])
+            opened[k, a:b] = b0[:b - a]
         for y in range(y0, y1):
             for x in range(X):
                 v = win[y - wy0, x]
