@@ -367,7 +367,7 @@ def _jobs_2d(chans, spec: FeatureSpec, cells: _Cells, out: np.ndarray) -> None:
                          for cost, job in bank2d.plane_jobs(ch[t, z], kernels, cols, out[t, z], ucols)]
     if tophat:
         radii = np.array([tophat_radius(spec.scales[si]) for si in tophat], np.int64)
-        # bands of about TOPHAT_BAND rows (each with a margin of 2 x the largest radius above and below)
+        # bands of about TOPHAT_BAND rows (radius r computed with a margin of 2r rows above and below)
         bands = np.linspace(0, Y, max(1, round(Y / TOPHAT_BAND)) + 1).round().astype(int)
         for c, ch in enumerate(chans):
             cols = np.array([first_col[("TopHat", si, c)] for si in tophat], np.int64)
