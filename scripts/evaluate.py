@@ -814,7 +814,7 @@ def plot_loop(results: dict, path: Path, split: str = "score") -> str:
     return caption
 
 
-def load_kept(paths, rounds: int, strokes: int, seeds: int, quick: bool) -> dict:
+def load_kept(paths, rounds: int, strokes: int, seeds: int, quick: bool, first_seed: int = 0) -> dict:
     """The strategies of earlier runs' ``loop.json`` (``--keep``), run with the same settings:
     ``{dataset: {strategy: rows}}``. A file that does not fit raises ValueError saying why."""
     import json
@@ -825,8 +825,9 @@ def load_kept(paths, rounds: int, strokes: int, seeds: int, quick: bool) -> dict
             old = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
             raise ValueError(f"--keep {path}: not a loop.json of an earlier run ({e})") from None
-        if (old["rounds"], old["strokes"], old["seeds"], old.get("quick", False)) != (rounds, strokes, seeds, quick):
-            raise ValueError(f"--keep {path}: that run used other --rounds/--strokes/--seeds/--quick")
+        if ((old["rounds"], old["strokes"], old["seeds"], old.get("quick", False), old.get("first_seed", 0))
+                != (rounds, strokes, seeds, quick, first_seed)):
+            raise ValueError(f"--keep {path}: that run used other --rounds/--strokes/--seeds/--first-seed/--quick")
         for ds, res in old["results"].items():
             if old.get("version", 1) < LOOP_VERSION and "guided" in res:  # (then "guided" was the ranked boxes)
                 res = {("ranked" if k == "guided" else k): v for k, v in res.items()}
@@ -853,7 +854,7 @@ def loop_dataset(ds: str, split: Split, args, strategies, t0: float) -> dict:
     train_items = [split.items[i] for i in split.paint]
     eval_sets = {"tune": [split.items[i] for i in split.tune], "score": [split.items[i] for i in split.score]}
     per_seed = []
-    for seed in range(args.seeds if strategies else 0):
+    for seed in range(args.first_seed, args.first_seed + args.seeds) if strategies else ():
         def progress(name, r, row, seed=seed):
             print(f"  [{ds} seed {seed}] {name:7s} round {r}: fg IoU tune {row['tune']['iou']:.3f} "
                   f"score {row['score']['iou']:.3f} ({time.time() - t0:.0f} s)", flush=True)
@@ -875,7 +876,7 @@ def run_loop(args, splits: dict, strategies: list) -> int:
 
     out = args.out or Path(tempfile.gettempdir()) / "pixelforest-evaluation"
     try:
-        kept = load_kept(args.keep, args.rounds, args.strokes, args.seeds, args.quick)
+        kept = load_kept(args.keep, args.rounds, args.strokes, args.seeds, args.quick, args.first_seed)
     except ValueError as e:
         print(f"evaluate: {e}")
         return 2
@@ -898,12 +899,14 @@ def run_loop(args, splits: dict, strategies: list) -> int:
         report += [table, "", *verdict, ""]
     caption = plot_loop(results, out / "loop.png")
     report.append(f"plot: loop.png ({caption})")
-    report.append(f"{args.strokes} strokes a round, {args.rounds} rounds, {args.seeds} seed(s), a stroke = up to "
+    seeds = f"seeds {args.first_seed}-{args.first_seed + args.seeds - 1}" if args.seeds > 1 else f"seed {args.first_seed}"
+    report.append(f"{args.strokes} strokes a round, {args.rounds} rounds, {seeds}, a stroke = up to "
                   f"{STROKE_LENGTH} px long, {STROKE_WIDTH} px wide, in one ground-truth class; "
                   f"features {DEFAULT_FEATURES}, computed once per image; {time.time() - t0:.0f} s")
     atomic_output(out / "loop.md", lambda tmp: Path(tmp).write_text("\n".join(report) + "\n", encoding="utf-8"))
     atomic_output(out / "loop.json", lambda tmp: Path(tmp).write_text(
         json.dumps({"version": LOOP_VERSION, "rounds": args.rounds, "strokes": args.strokes, "seeds": args.seeds,
+                    "first_seed": args.first_seed,
                     "quick": args.quick, "results": results}, indent=1),
         encoding="utf-8"))
     print(f"wrote {out / 'loop.md'}, {out / 'loop.json'}, {out / 'loop.png'} ({time.time() - t0:.0f} s)")
@@ -950,6 +953,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="few images, small crops (CI)")
     ap.add_argument("--seeds", type=int, default=3, help="label seeds (default 3)")
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="the loop's first label seed (default 0): --first-seed 20 --seeds 20 runs seeds 20-39, "
+                         "fresh ones beside an earlier run of seeds 0-19")
     ap.add_argument("--data", type=Path, default=DATA, help="the shared datasets (default ../shared/data)")
     ap.add_argument("--cache", type=Path, default=CACHE,
                     help="where the wheels of conifer-wood and ecoli-phase are downloaded to and kept "
@@ -972,8 +978,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    if args.rounds < 0 or args.strokes < 1 or args.seeds < 1:
-        print("evaluate: --rounds must be >= 0, --strokes and --seeds >= 1")
+    if args.rounds < 0 or args.strokes < 1 or args.seeds < 1 or args.first_seed < 0:
+        print("evaluate: --rounds and --first-seed must be >= 0, --strokes and --seeds >= 1")
         return 2
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip() and s.strip() != "none"]
     if args.rounds and ([s for s in strategies if s not in STRATEGIES] or not (strategies or args.keep)):

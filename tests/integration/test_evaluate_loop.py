@@ -102,10 +102,19 @@ def test_the_loop_adds_strokes_round_by_round_and_scores_both_splits(ev, tmp_pat
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and "(c) random places" in caption
 
 
-def test_bad_loop_options_are_refused(ev, capsys):
+def test_bad_loop_options_are_refused(ev, capsys, tmp_path):
     assert ev.main(["--rounds", "-1"]) == 2
     assert ev.main(["--rounds", "2", "--strategies", "guided,nowhere"]) == 2
     assert "--strategies" in capsys.readouterr().out
+    assert ev.main(["--rounds", "2", "--first-seed", "-1"]) == 2
+    assert "--first-seed must be >= 0" in capsys.readouterr().out
+    # a kept run of other seeds (seeds 20-39 beside 0-19) is not mixed into this one
+    kept = tmp_path / "loop.json"
+    kept.write_text(json.dumps({"version": ev.LOOP_VERSION, "rounds": 2, "strokes": 5, "seeds": 20, "first_seed": 20,
+                                "quick": False, "results": {}}))
+    assert ev.load_kept([kept], 2, 5, 20, False, first_seed=20) == {}
+    with pytest.raises(ValueError, match="other --rounds/--strokes/--seeds/--first-seed"):
+        ev.load_kept([kept], 2, 5, 20, False)
 
 
 # ------------------------------------------------------------------ datasets from wheels
