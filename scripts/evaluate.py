@@ -50,7 +50,7 @@ score on 12-19 (the suggestion was chosen before these two came, so both their s
 Tables, ``loop.json`` and ``loop.png``
 (IoU against strokes) go to ``--out``.
 
-    python scripts/evaluate.py --rounds 5 [--strokes 5] [--seeds 3] [--quick] [--out evaluation-out]
+    python scripts/evaluate.py --rounds 5 [--strokes 5] [--seeds 3] [--first-seed 0] [--quick] [--out evaluation-out]
 """
 
 from __future__ import annotations
@@ -980,6 +980,9 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     if args.rounds < 0 or args.strokes < 1 or args.seeds < 1 or args.first_seed < 0:
         print("evaluate: --rounds and --first-seed must be >= 0, --strokes and --seeds >= 1")
+        return 2
+    if args.first_seed and not args.rounds:
+        print("evaluate: --first-seed is for the loop (--rounds N); the method comparison runs seeds 0 to --seeds - 1")
         return 2
     strategies = [s.strip() for s in args.strategies.split(",") if s.strip() and s.strip() != "none"]
     if args.rounds and ([s for s in strategies if s not in STRATEGIES] or not (strategies or args.keep)):

@@ -314,7 +314,7 @@ def test_suggest_regions_helpers_match_the_whole_image_filters():
 
     rng = np.random.default_rng(3)
     unc = rng.random((23, 31)).astype(np.float32)
-    for size in (1, 4, 5, 12):
+    for size in (1, 4, 5, 12, 40):  # (40: a box larger than the image)
         mean = ndimage.uniform_filter(unc, size=size, mode="nearest")
         for c in [(0, 0), (22, 30), (0, 17), (11, 15), (21, 1)]:
             assert _box_mean(unc, c, size) == pytest.approx(float(mean[c]), rel=1e-5)
@@ -323,3 +323,20 @@ def test_suggest_regions_helpers_match_the_whole_image_filters():
         lab[(0,) * len(shape)] = 1  # a corner
         near = ndimage.distance_transform_cdt(lab == 0, metric="chessboard") <= 1
         assert np.array_equal(_near_labels(lab), near)
+
+
+def test_suggest_regions_drawn_on_any_memory_layout():
+    """A transposed or Fortran-ordered uncertainty (and labels) gives the places of the same
+    uncertainty in C order: the spacing holds (places once drawn are not drawn again nearby)."""
+    rng = np.random.default_rng(8)
+    unc = ndimage.gaussian_filter(rng.random((90, 140)), 2).astype(np.float32)
+    lab = np.zeros(unc.shape, np.uint8)
+    lab[rng.random(unc.shape) < 0.01] = 2
+    for seed in range(5):
+        want = suggest_regions(unc, k=6, size=6, labels=lab, seed=seed)
+        assert suggest_regions(np.asfortranarray(unc), k=6, size=6, labels=np.asfortranarray(lab), seed=seed) == want
+        flipped = suggest_regions(np.ascontiguousarray(unc.T).T, k=6, size=6, labels=lab, seed=seed)
+        assert flipped == want
+    small = np.zeros((200, 100), np.float32)
+    small[100:104, 50:54] = 1.0  # one uncertain spot: one place, whatever the layout
+    assert len(suggest_regions(np.asfortranarray(small), k=4, size=10)) == 1

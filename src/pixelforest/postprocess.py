@@ -252,8 +252,8 @@ class _Draw:
     BLOCK = 4096
 
     def __init__(self, weight: np.ndarray):
-        self.weight = weight
-        self.flat = weight.reshape(-1)
+        self.weight = np.ascontiguousarray(weight)  # (so that flat is a view of it, not a copy)
+        self.flat = self.weight.reshape(-1)
         self.sums = (np.add.reduceat(self.flat, np.arange(0, self.flat.size, self.BLOCK)) if self.flat.size
                      else np.zeros(1))
 
@@ -292,10 +292,18 @@ def _clear_around(arr: np.ndarray, c, size: int) -> tuple:
 
 def _box_mean(u: np.ndarray, c, size: int) -> float:
     """The mean of ``u`` over the ``size`` box around ``c``, the image's edge pixels repeated
-    beyond it: ``ndimage.uniform_filter(u, size, mode="nearest")`` at ``c`` alone."""
-    idx = np.ix_(*(np.clip(np.arange(v - size // 2, v - size // 2 + size), 0, n - 1) for v, n in zip(c, u.shape,
-                                                                                                   strict=True)))
-    return float(u[idx].mean(dtype=np.float64))
+    beyond it: ``ndimage.uniform_filter(u, size, mode="nearest")`` at ``c`` alone. The box is
+    cut to the image and each edge row counted as often as it is repeated (a box larger than
+    the image costs the image, not the box)."""
+    box, counts = [], []
+    for v, n in zip(c, u.shape, strict=True):
+        idx = np.clip(np.arange(v - size // 2, v - size // 2 + size), 0, n - 1)
+        box.append(slice(int(idx[0]), int(idx[-1]) + 1))
+        counts.append(np.bincount(idx - idx[0]).astype(np.float64))
+    total = u[tuple(box)].astype(np.float64)
+    for w in counts:  # (the weighted sum over each axis in turn)
+        total = np.tensordot(w, total, axes=(0, 0))
+    return float(total) / float(size) ** u.ndim
 
 
 def _region(c, shape, size: int, uncertainty: float, score: float) -> dict:

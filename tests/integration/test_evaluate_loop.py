@@ -102,12 +102,31 @@ def test_the_loop_adds_strokes_round_by_round_and_scores_both_splits(ev, tmp_pat
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and "(c) random places" in caption
 
 
+def test_the_loop_runs_the_seeds_from_the_first_one(ev, monkeypatch):
+    """--first-seed 20 --seeds 3: the loop's label seeds are 20, 21 and 22."""
+    seen = []
+    row = {"round": 0, "strokes": 0, "pixels": 1, "tune": {"iou": 0.5, "obj": None}, "score": {"iou": 0.5, "obj": None}}
+
+    def loop(*args, seed, **kw):
+        seen.append(seed)
+        return {"random": [row]}
+
+    monkeypatch.setattr(ev, "simulate_loop", loop)
+    split = ev.Split("synthetic", [_disks(s) for s in range(3)], paint=[0], test=[1, 2], tune=[1], score=[2],
+                     objects=None, desc="")
+    args = ev.build_parser().parse_args(["--rounds", "1", "--seeds", "3", "--first-seed", "20"])
+    assert ev.loop_dataset("synthetic", split, args, ["random"], 0.0)["random"][0]["score"]["iou"] == 0.5
+    assert seen == [20, 21, 22]
+
+
 def test_bad_loop_options_are_refused(ev, capsys, tmp_path):
     assert ev.main(["--rounds", "-1"]) == 2
     assert ev.main(["--rounds", "2", "--strategies", "guided,nowhere"]) == 2
     assert "--strategies" in capsys.readouterr().out
     assert ev.main(["--rounds", "2", "--first-seed", "-1"]) == 2
     assert "--first-seed must be >= 0" in capsys.readouterr().out
+    assert ev.main(["--first-seed", "3"]) == 2  # (the method comparison has no first seed)
+    assert "--first-seed is for the loop" in capsys.readouterr().out
     # a kept run of other seeds (seeds 20-39 beside 0-19) is not mixed into this one
     kept = tmp_path / "loop.json"
     kept.write_text(json.dumps({"version": ev.LOOP_VERSION, "rounds": 2, "strokes": 5, "seeds": 20, "first_seed": 20,
