@@ -243,8 +243,9 @@ def _near_labels(labels) -> np.ndarray:
 
 
 class _Draw:
-    """Draws flat indices of ``weight`` (any shape, float64; changed only through :meth:`clear`),
-    each with a chance in proportion to its weight, from sums kept per block of the flat array:
+    """Draws flat indices of ``weight`` (any shape, float64, held C-contiguous as ``self.weight``:
+    the caller zeroes a box of it, then hands that box to :meth:`clear`), each with a chance in
+    proportion to its weight, from sums kept per block of the flat array:
     a draw costs the blocks' running sum and one block's, not a running sum over every pixel,
     and clearing a place re-adds only the blocks it touched. The index drawn is the one a
     running sum over all pixels would give for the same random number (up to rounding)."""
