@@ -899,7 +899,8 @@ def run_loop(args, splits: dict, strategies: list) -> int:
         report += [table, "", *verdict, ""]
     caption = plot_loop(results, out / "loop.png")
     report.append(f"plot: loop.png ({caption})")
-    seeds = f"seeds {args.first_seed}-{args.first_seed + args.seeds - 1}" if args.seeds > 1 else f"seed {args.first_seed}"
+    last = args.first_seed + args.seeds - 1
+    seeds = f"seeds {args.first_seed}-{last}" if args.seeds > 1 else f"seed {args.first_seed}"
     report.append(f"{args.strokes} strokes a round, {args.rounds} rounds, {seeds}, a stroke = up to "
                   f"{STROKE_LENGTH} px long, {STROKE_WIDTH} px wide, in one ground-truth class; "
                   f"features {DEFAULT_FEATURES}, computed once per image; {time.time() - t0:.0f} s")

@@ -57,6 +57,8 @@ import pixelforest as pf
 
 PF = [sys.executable, "-m", "pixelforest.cli"]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _procfs import ctrl_c_reaches_it  # noqa: E402  (the tests' /proc reader)
 
 
 def make_inputs(d: Path, n: int = 4, size=(16, 256, 256)):
@@ -128,7 +130,8 @@ def scenario_kill(d: Path, sig) -> dict:
     files, clf = make_inputs(d)
     out = d / "out"
     cmd = PF + ["batch", str(d / "m.pfc"), *files, "-o", str(out), "--block-shape", "8,128,128"]
-    proc = subprocess.Popen(cmd + ["--jobs", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd + ["--jobs", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=ctrl_c_reaches_it)
     mid_way = _signal_mid_second_file(proc, sig)
     proc.wait(timeout=60)
     good, bad, temps = outputs_complete(out, files, clf)

@@ -31,7 +31,7 @@ import pixelforest as pf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from _hostile_files import external_data_files  # noqa: E402  (the tests' hostile HDF5 files)
-from _procfs import alive, children, start_in_forest  # noqa: E402  (the tests' /proc reader)
+from _procfs import alive, children, ctrl_c_reaches_it, start_in_forest  # noqa: E402  (the tests' /proc reader)
 
 PF = [sys.executable, "-m", "pixelforest.cli"]
 NATIVE = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGILL, -signal.SIGFPE, 134, 139, 135, 132, 136}
@@ -209,7 +209,7 @@ def scenario_jobs_interrupted(d: Path) -> dict:
         out = d / f"out{int(sig)}"
         proc = subprocess.Popen(PF + ["batch", str(model), *map(str, files), "-o", str(out), "--jobs", "2", "-q",
                                       "--block-shape", "64,64"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=ctrl_c_reaches_it)
         deadline = time.time() + 60
         while time.time() < deadline and len(children(proc.pid)) < 2:
             time.sleep(0.1)
@@ -440,7 +440,8 @@ def scenario_rois_and_long_prediction(d: Path) -> dict:
     im = str(d / "im.npy")
     proc, running = start_in_forest(PF + ["predict", str(d / "big.pfc"), im, "-o", str(d / "o.h5"), "-q"],
                                     PF + ["predict", str(model), im, "-o", str(d / "w.h5"), "-q"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                    preexec_fn=ctrl_c_reaches_it)
     proc.send_signal(signal.SIGINT)
     took, hung = _stopped(proc, 30)
     hangs += hung + (took > 2.0)

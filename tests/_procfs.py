@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
+
+
+def ctrl_c_reaches_it() -> None:
+    """``preexec_fn`` of a child that is sent Ctrl-C (SIGINT): its default action back, so that
+    Python in the child turns it into KeyboardInterrupt even where the tests run with SIGINT
+    ignored (a background job of a shell without job control: its children inherit the ignored
+    SIGINT, and Python then never sees one)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stat_fields(pid: int) -> list[str] | None:

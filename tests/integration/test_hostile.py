@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import tifffile
 from _hostile_files import external_data_files
-from _procfs import alive, children, start_in_forest
+from _procfs import alive, children, ctrl_c_reaches_it, start_in_forest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -449,7 +449,7 @@ def test_batch_jobs_stop_with_their_parent(model, tmp_path, sig):
     out = tmp_path / "out"
     proc = subprocess.Popen(PF + ["batch", str(path), *map(str, files), "-o", str(out), "--jobs", "2", "-q",
                                   "--block-shape", "64,64"], env=ENV, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True, preexec_fn=ctrl_c_reaches_it)
     deadline = time.time() + 120
     while time.time() < deadline and len(children(proc.pid)) < 2:
         time.sleep(0.2)
@@ -485,7 +485,8 @@ def test_ctrl_c_inside_long_prediction(model, tmp_path):
     np.save(tmp_path / "im.npy", np.tile(img, (32, 32)))  # 1536 x 1536: about 15 s on a quiet 2-core machine
     cmd = PF + ["predict", str(tmp_path / "big.pfc"), str(tmp_path / "im.npy"), "-o", str(tmp_path / "o.h5"), "-q"]
     warm = PF + ["predict", str(path), str(tmp_path / "im.npy"), "-o", str(tmp_path / "warm.h5"), "-q"]
-    proc, running = start_in_forest(cmd, warm, env=ENV, stderr=subprocess.PIPE, text=True)
+    proc, running = start_in_forest(cmd, warm, env=ENV, stderr=subprocess.PIPE, text=True,
+                                    preexec_fn=ctrl_c_reaches_it)
     assert running, "prediction ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     t0 = time.time()
