@@ -31,7 +31,7 @@ import pixelforest as pf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from _hostile_files import external_data_files  # noqa: E402  (the tests' hostile HDF5 files)
-from _procfs import alive, children, ctrl_c_reaches_it, start_in_forest  # noqa: E402  (the tests' /proc reader)
+from _procfs import alive, children, ctrl_c_reaches_it, start_long_prediction  # noqa: E402  (the tests' /proc reader)
 
 PF = [sys.executable, "-m", "pixelforest.cli"]
 NATIVE = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGILL, -signal.SIGFPE, 134, 139, 135, 132, 136}
@@ -431,17 +431,9 @@ def scenario_rois_and_long_prediction(d: Path) -> dict:
     except subprocess.TimeoutExpired:
         rois, rois_ok, hangs = "hung past 30 s", False, hangs + 1
     model, clf, img = _model(d)
-    from pixelforest.forest import concat
-
-    big = pf.Classifier(clf.spec, concat([clf.forest] * 2500), clf.class_names, clf.class_colors, 1, 2)
-    pf.save(big, d / "big.pfc")
-    np.save(d / "im.npy", np.tile(img, (32, 32)))
     # signalled once the forest runs: after the CPU time the same command takes with 4 trees
-    im = str(d / "im.npy")
-    proc, running = start_in_forest(PF + ["predict", str(d / "big.pfc"), im, "-o", str(d / "o.h5"), "-q"],
-                                    PF + ["predict", str(model), im, "-o", str(d / "w.h5"), "-q"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                    preexec_fn=ctrl_c_reaches_it)
+    proc, running = start_long_prediction(d, PF, model, clf, img, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                          text=True)
     proc.send_signal(signal.SIGINT)
     took, hung = _stopped(proc, 30)
     hangs += hung + (took > 2.0)

@@ -80,3 +80,23 @@ def start_in_forest(cmd: list[str], warm_cmd: list[str], *, margin: float = 1.0,
             break
         time.sleep(0.05)
     return proc, proc.poll() is None
+
+
+def start_long_prediction(d: Path, cli: list[str], model: Path, clf, img, **popen):
+    """``cli predict`` with 10,000 trees (the most a file may hold: ``clf``'s forest 2500 times)
+    over ``img`` tiled 32 x 32 (1536 x 1536 for a 48 x 48 image: about 15 s on a quiet 2-core
+    machine), its output ``d/o.h5``, started by :func:`start_in_forest` (warmed by the same
+    command with ``model``) so that Ctrl-C reaches it (:func:`ctrl_c_reaches_it`); ``(proc,
+    running)``."""
+    import numpy as np
+
+    import pixelforest as pf
+    from pixelforest.forest import concat
+
+    big = pf.Classifier(clf.spec, concat([clf.forest] * 2500), clf.class_names, clf.class_colors, 1, 2)
+    pf.save(big, d / "big.pfc")
+    np.save(d / "im.npy", np.tile(img, (32, 32)))
+    im = str(d / "im.npy")
+    return start_in_forest(cli + ["predict", str(d / "big.pfc"), im, "-o", str(d / "o.h5"), "-q"],
+                           cli + ["predict", str(model), im, "-o", str(d / "warm.h5"), "-q"],
+                           preexec_fn=ctrl_c_reaches_it, **popen)

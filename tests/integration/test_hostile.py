@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import tifffile
 from _hostile_files import external_data_files
-from _procfs import alive, children, ctrl_c_reaches_it, start_in_forest
+from _procfs import alive, children, ctrl_c_reaches_it, start_long_prediction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -478,15 +478,7 @@ def test_batch_jobs_stop_with_their_parent(model, tmp_path, sig):
 def test_ctrl_c_inside_long_prediction(model, tmp_path):
     """Prediction with many trees over a large image: Ctrl-C inside the forest's loop ends it within 2 s."""
     path, clf, img = model
-    from pixelforest.forest import concat
-
-    big = pf.Classifier(clf.spec, concat([clf.forest] * 2500), clf.class_names, clf.class_colors, 1, 2)
-    pf.save(big, tmp_path / "big.pfc")  # 10,000 trees (the most a file may hold)
-    np.save(tmp_path / "im.npy", np.tile(img, (32, 32)))  # 1536 x 1536: about 15 s on a quiet 2-core machine
-    cmd = PF + ["predict", str(tmp_path / "big.pfc"), str(tmp_path / "im.npy"), "-o", str(tmp_path / "o.h5"), "-q"]
-    warm = PF + ["predict", str(path), str(tmp_path / "im.npy"), "-o", str(tmp_path / "warm.h5"), "-q"]
-    proc, running = start_in_forest(cmd, warm, env=ENV, stderr=subprocess.PIPE, text=True,
-                                    preexec_fn=ctrl_c_reaches_it)
+    proc, running = start_long_prediction(tmp_path, PF, path, clf, img, env=ENV, stderr=subprocess.PIPE, text=True)
     assert running, "prediction ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     t0 = time.time()
