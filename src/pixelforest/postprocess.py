@@ -205,12 +205,13 @@ def suggest_regions(uncertainty: np.ndarray, k: int = 5, size: int = 15, labels:
             break
         c = np.unravel_index(j, u.shape)
         out.append(_region(c, u.shape, size, _box_mean(u, c, size), float(u[c])))
-        draw.clear(_clear_around(draw.weight, c, size))
+        draw.clear_around(c, size)
     return sorted(out, key=lambda r: -r["uncertainty"])  # (the order of the draws means nothing: shown by box)
 
 
 #: where to label next, drawn (:func:`suggest_regions`): a pixel's chance is its uncertainty to this
-#: power (chosen on the EM tune slices among 1 and 3, docs/evaluation.md)
+#: power (chosen on the EM tune slices among 1 and 3; 2, 5 and 8, looked at later, made no
+#: measurable difference: docs/evaluation.md)
 DRAW_POWER = 3
 
 
@@ -243,12 +244,11 @@ def _near_labels(labels) -> np.ndarray:
 
 
 class _Draw:
-    """Draws flat indices of ``weight`` (any shape, float64, held C-contiguous as ``self.weight``:
-    the caller zeroes a box of it, then hands that box to :meth:`clear`), each with a chance in
-    proportion to its weight, from sums kept per block of the flat array:
-    a draw costs the blocks' running sum and one block's, not a running sum over every pixel,
-    and clearing a place re-adds only the blocks it touched. The index drawn is the one a
-    running sum over all pixels would give for the same random number (up to rounding)."""
+    """Draws flat indices of ``weight`` (any shape, float64; kept C-contiguous as its own copy when
+    it is not), each with a chance in proportion to its weight, from sums kept per block of the
+    flat array: a draw costs the blocks' running sum and one block's, not a running sum over every
+    pixel, and clearing around a place re-adds only the blocks it touched. The index drawn is the
+    one a running sum over all pixels would give for the same random number (up to rounding)."""
 
     BLOCK = 4096
 
@@ -272,8 +272,10 @@ class _Draw:
             j -= 1
         return j
 
-    def clear(self, box) -> None:
-        """The weights in ``box`` (a tuple of slices) changed: add their blocks up again."""
+    def clear_around(self, c, size: int) -> None:
+        """No more draws closer than ``2 * size`` to ``c`` (:func:`_clear_around`); the blocks
+        its box touched are added up again."""
+        box = _clear_around(self.weight, c, size)
         first = int(np.ravel_multi_index(tuple(s.start for s in box), self.weight.shape))
         last = int(np.ravel_multi_index(tuple(s.stop - 1 for s in box), self.weight.shape))
         b0, b1 = first // self.BLOCK, last // self.BLOCK + 1
