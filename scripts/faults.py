@@ -58,7 +58,7 @@ import pixelforest as pf
 PF = [sys.executable, "-m", "pixelforest.cli"]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _procfs import ctrl_c_reaches_it  # noqa: E402  (the tests' /proc reader)
+from _procfs import ctrl_c_reaches_it  # noqa: E402  (the tests' process helpers)
 
 
 def make_inputs(d: Path, n: int = 4, size=(16, 256, 256)):

@@ -31,7 +31,7 @@ import pixelforest as pf
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from _hostile_files import external_data_files  # noqa: E402  (the tests' hostile HDF5 files)
-from _procfs import alive, children, ctrl_c_reaches_it, start_long_prediction  # noqa: E402  (the tests' /proc reader)
+from _procfs import alive, children, ctrl_c_reaches_it, start_long_prediction  # noqa: E402  (the tests' process helpers)
 
 PF = [sys.executable, "-m", "pixelforest.cli"]
 NATIVE = {-signal.SIGSEGV, -signal.SIGABRT, -signal.SIGBUS, -signal.SIGILL, -signal.SIGFPE, 134, 139, 135, 132, 136}

@@ -1,4 +1,5 @@
-"""What Linux's /proc says of processes: the one reader of it for the tests and scripts/faults*.py."""
+"""Processes for the tests and scripts/faults*.py: what Linux's /proc says of them (the one reader of it),
+and starting the long prediction that Ctrl-C interrupts."""
 
 from __future__ import annotations
 
