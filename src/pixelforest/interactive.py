@@ -16,6 +16,7 @@ from . import axes as _axes
 from .classifier import Classifier, LabelImage, normalize_source
 from .features import (
     DEFAULT_FEATURES,
+    HOLE_FEATURE_IDS,
     FeatureSpec,
     check_image_values,
     check_scales,
@@ -100,7 +101,7 @@ class Session:
         flags = spec.in_2d_flags(self.image5.shape[1])
         groups: dict = {}  # cells computed together: a scale's filters share their smoothing; all
         for fid, si in missing:  # reaches of hole filling (2D or 3D) share one component tree
-            groups.setdefault(("holes", flags[si]) if fid == "HoleFilling" else ("scale", si), []).append((fid, si))
+            groups.setdefault(("holes", flags[si]) if fid in HOLE_FEATURE_IDS else ("scale", si), []).append((fid, si))
         C = self.image5.shape[-1]
         for cells in groups.values():
             sis = sorted({si for _, si in cells}, key=lambda si: spec.scales[si])

@@ -612,6 +612,55 @@ def test_hole_filling_feature():
         single("HoleFilling", 0.5)
 
 
+def test_dark_hole_filling_is_hole_fillings_dark_value():
+    """Dark Hole Filling is Hole Filling's first (dark) column alone, one column per scale: in 2D,
+    in 3D and per slice, with two channels, beside Hole Filling at the same and other scales (the
+    reaches of a plane share their tree), and block-wise as whole."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(11)
+    img = (ndimage.gaussian_filter(rng.random((90, 110)), 2) * 255).astype(np.float32)
+    vol = (ndimage.gaussian_filter(rng.random((12, 50, 60)), 2) * 255).astype(np.float32)
+    spec = FeatureSpec.from_cells({"DarkHoleFilling": [1.0, 2.0]})
+    assert spec.names() == ["Dark Hole Filling (σ=1.0) in 2D", "Dark Hole Filling (σ=2.0) in 2D"]
+    assert spec.names(ndim=3) == ["Dark Hole Filling (σ=1.0) in 3D", "Dark Hole Filling (σ=2.0) in 3D"]
+    both = FeatureSpec.from_cells({"HoleFilling": [1.0, 2.0, 4.0]}, normalize="otsu")
+    mixed = FeatureSpec.from_cells({"HoleFilling": [2.0], "DarkHoleFilling": [1.0, 2.0, 4.0]}, normalize="otsu")
+    for data, c2 in ((img, None), (vol, None), (vol, (True, False, True))):
+        ref = pf.compute_features(data, both.with_compute_in_2d(c2))
+        f = pf.compute_features(data, mixed.with_compute_in_2d(c2))
+        assert f.shape[-1] == 5
+        assert np.array_equal(f[..., :2], ref[..., 2:4])  # Hole Filling at 2, dark and bright
+        assert np.array_equal(f[..., 2:], ref[..., 0::2])  # Dark Hole Filling at 1, 2, 4: the dark ones
+    two = np.stack([img, img[::-1]], -1)
+    f = pf.compute_features(two, single("DarkHoleFilling", 2.0), channel_axis=-1)
+    assert np.array_equal(f[..., 1], pf.compute_features(img[::-1], single("HoleFilling", 2.0))[..., 0])
+    assert FeatureSpec.from_cells({"DarkHoleFilling": [1.0, 8.0]}).halo() == 32  # its largest reach, 4 x 8
+    lab = np.zeros(img.shape, np.uint8)
+    lab[20:30, 20:40], lab[60:70, 50:90] = 1, 2
+    clf = pf.train(img, lab, features=mixed, seed=0, trees=5)
+    assert np.array_equal(clf.predict(img, "features", block_shape=(31, 47)), clf.predict(img, "features"))
+    with pytest.raises(FeatureError, match="Dark Hole Filling at scale 0.5 is invalid: it needs a scale >= 1.0"):
+        single("DarkHoleFilling", 0.5)
+
+
+def test_hole_filling_kernel_leaves_unwanted_columns():
+    """The kernel computes only the columns asked for (-1: none), and a polarity with none not at
+    all: the columns it was not asked for keep what they held."""
+    from pixelforest.features._kernels.holes import hole_filling, hole_filling_jobs
+
+    img = np.random.default_rng(3).normal(size=(1, 60, 70)).astype(np.float32)
+    full = np.zeros((img.size, 6), np.float32)
+    hole_filling(img, [4, 8, 8], full, [0, 2, 4], [1, 3, 5])
+    assert np.array_equal(full[:, 2], full[:, 4]) and np.array_equal(full[:, 3], full[:, 5])  # a reach twice
+    part = np.full((img.size, 6), 7.0, np.float32)
+    hole_filling(img, [4, 8, 8], part, [0, -1, 4], [-1, 3, -1])
+    assert np.array_equal(part[:, [0, 3, 4]], full[:, [0, 3, 4]]) and (part[:, [1, 2, 5]] == 7.0).all()
+    assert len(hole_filling_jobs(img, [4, 8], part, [0, 2], [-1, -1])) == 1  # one tile, the dark polarity
+    with pytest.raises(ValueError, match="reaches must be ascending"):
+        hole_filling(img, [8, 4], part, [0, 2], [1, 3])
+
+
 @pytest.mark.parametrize("shape, block", [((150, 170), (40, 57)), ((14, 60, 64), (5, 23, 29))])
 def test_hole_filling_blockwise_equals_whole(shape, block):
     """Hole filling depends only on the window of its reach: blocks with the spec's halo give the

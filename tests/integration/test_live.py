@@ -540,6 +540,6 @@ close-dialogs
     tips = {tip for _, _, state, tip in boxes if tip}
     assert ("Gaussian Smoothing", "10") in off and ("Hessian of Gaussian Eigenvalues", "10") in off, boxes
     assert ("Gaussian Smoothing", "5") not in off and ("Gaussian Smoothing", "3.5") not in off
-    assert all(col != "10" for row, col in off if row in ("Hole Filling",)), off
+    assert all(col != "10" for row, col in off if row in ("Hole Filling", "Dark Hole Filling")), off
     assert tips == {"too large for the images (the smallest is 30 pixels across): at most 8.28"}, tips
     assert (tmp_path / "features-small.png").stat().st_size > 10_000

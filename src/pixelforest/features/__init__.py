@@ -17,6 +17,7 @@ from .spec import (
     FEATURE_IDS,
     FEATURE_NAMES,
     FILTER_WINDOW,
+    HOLE_FEATURE_IDS,
     ILASTIK_FEATURE_IDS,
     MAX_ABS_VALUE,
     MAX_SCALE,
@@ -48,11 +49,11 @@ from .spec import (
 
 __all__ = [
     "CellColumns", "DEFAULT_FEATURES", "DEFAULT_SCALES", "DOG_RATIO", "EIGEN_FEATURES", "FEATURE_FORMAT_VERSION",
-    "FEATURE_IDS", "FEATURE_NAMES", "FILTER_WINDOW", "FeatureError", "FeatureSpec", "ILASTIK_FEATURE_IDS",
-    "MAX_ABS_VALUE", "MAX_SCALE", "MAX_SCALES", "MIN_SCALE", "NORMALIZE", "NORMALIZE_PERCENTILES", "NonFiniteError",
-    "OWN_FEATURE_IDS", "PIXELFOREST_FEATURES", "PIXELFOREST_SCALES", "PLANAR_BUDGET_BYTES", "PRESETS",
-    "PRESMOOTH_WINDOW", "ST_RULES", "check_image_values", "check_scales", "compute_canonical", "compute_features",
-    "feature_names", "fit_to_depth", "fit_to_size", "hole_reach", "image_stats", "kernel", "largest_scale",
-    "normalize_block", "otsu_class_means", "presmooth_sigma", "resolve_spec", "scale_min_size", "tophat_radius",
-    "values_per_channel",
+    "FEATURE_IDS", "FEATURE_NAMES", "FILTER_WINDOW", "FeatureError", "FeatureSpec", "HOLE_FEATURE_IDS",
+    "ILASTIK_FEATURE_IDS", "MAX_ABS_VALUE", "MAX_SCALE", "MAX_SCALES", "MIN_SCALE", "NORMALIZE",
+    "NORMALIZE_PERCENTILES", "NonFiniteError", "OWN_FEATURE_IDS", "PIXELFOREST_FEATURES", "PIXELFOREST_SCALES",
+    "PLANAR_BUDGET_BYTES", "PRESETS", "PRESMOOTH_WINDOW", "ST_RULES", "check_image_values", "check_scales",
+    "compute_canonical", "compute_features", "feature_names", "fit_to_depth", "fit_to_size", "hole_reach",
+    "image_stats", "kernel", "largest_scale", "normalize_block", "otsu_class_means", "presmooth_sigma", "resolve_spec",
+    "scale_min_size", "tophat_radius", "values_per_channel",
 ]

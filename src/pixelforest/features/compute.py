@@ -36,6 +36,7 @@ from .normalize import image_stats, normalize_block
 from .spec import (
     DOG_RATIO,
     FILTER_WINDOW,
+    HOLE_FEATURE_IDS,
     OWN_FEATURE_IDS,
     PRESMOOTH_WINDOW,
     FeatureSpec,
@@ -230,7 +231,7 @@ class _Cells(NamedTuple):
     first_col: dict  # first output column of each (feature, scale, channel)
     by_scale: dict  # scale index -> the filter bank's feature ids at that scale
     tophat: list  # scale indices with top-hats
-    holes: list  # scale indices with hole filling
+    holes: list  # (feature id, scale index) of each hole-filling cell
     bank_cols: tuple  # per channel: the row-fused bank's output columns and the columns they write
 
 
@@ -242,7 +243,7 @@ def _cells(spec: FeatureSpec, n_channels: int, ndim: int) -> _Cells:
     for col in layout:
         by_scale.setdefault(col.si, []).append(col.fid)
     tophat = [si for si, fids in by_scale.items() if "TopHat" in fids]
-    holes = [si for si, fids in by_scale.items() if "HoleFilling" in fids]
+    holes = [(col.fid, col.si) for col in layout if col.fid in HOLE_FEATURE_IDS]
     by_scale = {si: [f for f in fids if f not in OWN_FEATURE_IDS] for si, fids in by_scale.items()}
     by_scale = {si: fids for si, fids in by_scale.items() if fids}
     bank_cols = tuple(_bank_cols(by_scale, first_col, c) for c in range(n_channels))
@@ -274,7 +275,7 @@ def _compute_banks(chans, spec: FeatureSpec, flags, cells: _Cells, out: np.ndarr
     the top-hats and hole filling apart; all through one job list when every scale is 2D and
     ``fused`` (see the module's description of the four ways)."""
     first_col, by_scale, tophat, holes = cells.first_col, cells.by_scale, cells.tophat, cells.holes
-    if fused and all(flags[si] for si in list(by_scale) + tophat + holes):
+    if fused and all(flags[si] for si in list(by_scale) + tophat + [si for _, si in holes]):
         _jobs_2d(chans, spec, cells, out)
         return
     if by_scale and fused and all(flags[si] for si in by_scale):
@@ -299,18 +300,25 @@ def _tophat_bank(chans, spec: FeatureSpec, scale_indices, first_col: dict, flags
                           first_col[("TopHat", si, c)])
 
 
-def _holes_bank(chans, spec: FeatureSpec, scale_indices, first_col: dict, flags, out: np.ndarray) -> None:
+def _hole_columns(spec: FeatureSpec, holes, first_col: dict, c: int) -> tuple[list, list, list]:
+    """Hole-filling cells ``holes`` ((feature id, scale index), all 2D or all 3D) of channel ``c``
+    for :func:`._kernels.holes.hole_filling`: their reaches ascending, each one's dark column and
+    bright column (-1 for Dark Hole Filling, which has none)."""
+    entries = sorted((hole_reach(spec.scales[si]), first_col[(fid, si, c)], fid == "HoleFilling") for fid, si in holes)
+    return ([r for r, _, _ in entries], [k for _, k, _ in entries],
+            [k + 1 if both else -1 for _, k, both in entries])
+
+
+def _holes_bank(chans, spec: FeatureSpec, holes, first_col: dict, flags, out: np.ndarray) -> None:
     """Hole filling, dark and bright: one component tree per polarity, plane (2D scales) or volume
     (3D scales) and channel serves all its reaches; values go straight into their columns."""
     T, Z, Y, X, F = out.shape
     for in_2d in (True, False):
-        sis = sorted((si for si in scale_indices if flags[si] == in_2d), key=lambda si: spec.scales[si])
-        if not sis:
+        cells = [(fid, si) for fid, si in holes if flags[si] == in_2d]
+        if not cells:
             continue
-        reaches = [hole_reach(spec.scales[si]) for si in sis]
         for c, ch in enumerate(chans):
-            dark = [first_col[("HoleFilling", si, c)] for si in sis]
-            bright = [k + 1 for k in dark]
+            reaches, dark, bright = _hole_columns(spec, cells, first_col, c)
             pieces = [(t, z) for t in range(T) for z in range(Z)] if in_2d else [(t, None) for t in range(T)]
             for t, z in pieces:  # (out is C-contiguous: a plane's or volume's rows are a view)
                 vol = ch[t, z][None] if in_2d else ch[t]
@@ -377,14 +385,11 @@ def _jobs_2d(chans, spec: FeatureSpec, cells: _Cells, out: np.ndarray) -> None:
                                  functools.partial(filters.tophat_band, ch[t, z], int(y0), int(y1), radii,
                                                    out[t, z].reshape(-1, F), cols)))
     if holes:
-        sis = sorted(holes, key=lambda si: spec.scales[si])
-        reaches = [hole_reach(spec.scales[si]) for si in sis]
         for c, ch in enumerate(chans):
-            dark = [first_col[("HoleFilling", si, c)] for si in sis]
+            reaches, dark, bright = _hole_columns(spec, holes, first_col, c)
             for t, z in planes:
                 jobs += [(cost * JOB_COST["holes"], job) for cost, job in
-                         hole_filling_jobs(ch[t, z][None], reaches, out[t, z].reshape(-1, F), dark,
-                                           [k + 1 for k in dark])]
+                         hole_filling_jobs(ch[t, z][None], reaches, out[t, z].reshape(-1, F), dark, bright)]
     jobs.sort(key=lambda cj: -cj[0])
     run_jobs([job for _, job in jobs], n_threads)
 

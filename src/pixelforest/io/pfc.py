@@ -35,10 +35,10 @@ from ..runtime import available_memory
 from .atomic import atomic_write_bytes
 
 FORMAT = "pixelforest-classifier"
-#: 2 adds auto-context stages, 3 pixelforest's own TopHat feature, 4 its HoleFilling; a file is
+#: 2 adds auto-context stages, 3 pixelforest's own TopHat feature, 4 its HoleFilling, 5 its DarkHoleFilling; a file is
 #: written with the lowest version that holds it (older pixelforests read it, or name the upgrade
 #: they need)
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 SUFFIX = ".pfc"
 
 #: Limits, checked on the manifest before any array is read (an absurd size is damage or an

@@ -56,8 +56,9 @@ def tile_cores(Z: int, Y: int, X: int, halo: int, tile_pixels: int | None = None
 def hole_filling(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright_cols,
                  tile_pixels: int | None = None) -> None:
     """Dark and bright hole filling of one ``(Z, Y, X)`` float32 volume (``Z == 1``: a 2D plane)
-    at each reach, written into columns ``dark_cols[j]`` / ``bright_cols[j]`` of ``out2d``, the
-    ``(Z*Y*X, F)`` pixel-major output.
+    at each reach (ascending; one may repeat), written into columns ``dark_cols[j]`` /
+    ``bright_cols[j]`` of ``out2d``, the ``(Z*Y*X, F)`` pixel-major output; a column of -1 is
+    not computed, and a polarity with none is not computed at all (Dark Hole Filling).
 
     Computed tile by tile (in y and x), each tile with a halo of the largest reach: a value
     depends only on the window of its reach, and a tile's own border is at least that far from
@@ -67,11 +68,14 @@ def hole_filling(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright
     run_jobs([job for _, job in sorted(jobs, key=lambda cj: -cj[0])])
 
 
-def _prepare(data, reaches, out2d, dark_cols, bright_cols, tile_pixels):
+def _prepare(data, reaches, dark_cols, bright_cols, tile_pixels):
     data = np.ascontiguousarray(data, dtype=np.float32)
     if data.ndim != 3:
         raise ValueError("hole_filling expects a (Z, Y, X) array")
     reaches = np.asarray(reaches, np.int64)
+    cols = np.asarray([dark_cols, bright_cols], np.int64).reshape(2, reaches.size)
+    if np.any(np.diff(reaches) < 0):
+        raise ValueError(f"hole filling's reaches must be ascending, got {reaches.tolist()}")
     Z, Y, X = data.shape
     halo = int(reaches.max())
     tiles = tile_cores(Z, Y, X, halo, tile_pixels)
@@ -80,26 +84,27 @@ def _prepare(data, reaches, out2d, dark_cols, bright_cols, tile_pixels):
     if (Z + 2) * (sides[0] + 2) * (sides[1] + 2) >= 2**31:  # (a tile is padded by one pixel all round)
         raise ValueError(f"hole filling works on tiles of under 2**31 pixels; this {Z}-slice volume is too deep")
     box = np.empty(0, np.int16 if max(Z, *sides) < 2**15 else np.int32)
-    cols = np.asarray([dark_cols, bright_cols], np.int64)
+    # per polarity, the reaches it writes and their columns (none: the polarity is not computed)
+    wanted = [(reaches[cols[pol] >= 0], cols[pol][cols[pol] >= 0]) for pol in (0, 1)]
     data = data + np.float32(0.0)  # (-0.0 -> +0.0)
     levels, values = dense_levels(data)
-    return data, levels, values, tiles, halo, reaches, out2d, cols, box
+    return data, levels, values, tiles, halo, wanted, box
 
 
 def hole_filling_jobs(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright_cols,
                       tile_pixels: int | None = None) -> list:
-    """:func:`hole_filling` as a list of ``(cost, job)``, one job per tile and polarity, for
-    :func:`.tasks.run_jobs`; cost is the tile's pixels."""
-    data, levels, values, tiles, halo, reaches, out2d, cols, box = _prepare(data, reaches, out2d, dark_cols,
-                                                                            bright_cols, tile_pixels)
+    """:func:`hole_filling` as a list of ``(cost, job)``, one job per tile and polarity computed,
+    for :func:`.tasks.run_jobs`; cost is the tile's pixels."""
+    data, levels, values, tiles, halo, wanted, box = _prepare(data, reaches, dark_cols, bright_cols, tile_pixels)
     Z, Y, X = data.shape
     jobs = []
     for i in range(len(tiles)):
         y0, y1, x0, x1 = (int(v) for v in tiles[i])
         cost = Z * (min(Y, y1 + halo) - max(0, y0 - halo)) * (min(X, x1 + halo) - max(0, x0 - halo))
-        for pol in (0, 1):
-            jobs.append((cost, functools.partial(tile_job, data, levels, values, tiles, i, pol, halo, reaches,
-                                                 out2d, cols, box)))
+        for pol, (pol_reaches, pol_cols) in enumerate(wanted):
+            if pol_cols.size:
+                jobs.append((cost, functools.partial(tile_job, data, levels, values, tiles, i, pol, halo,
+                                                     pol_reaches, out2d, pol_cols, box)))
     return jobs
 
 
@@ -148,7 +153,8 @@ def dense_levels(data):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def tile_job(data, levels, values, tiles, i, pol, halo, reaches, out2d, cols, box):  # pragma: no cover - compiled
-    """Tile ``i`` of :func:`hole_filling`, polarity ``pol`` (0 dark, 1 bright)."""
+    """Tile ``i`` of :func:`hole_filling`, polarity ``pol`` (0 dark, 1 bright): its value at each
+    of ``reaches`` into column ``cols[j]``."""
     Z, Y, X = data.shape
     y0, y1, x0, x1 = tiles[i, 0], tiles[i, 1], tiles[i, 2], tiles[i, 3]
     wy0, wy1 = max(0, y0 - halo), min(Y, y1 + halo)
@@ -170,7 +176,7 @@ def tile_job(data, levels, values, tiles, i, pol, halo, reaches, out2d, cols, bo
     nodes = _flood(levp, vals.size, Z, ty, tx, node_of, parent, fin, val, vals)
     _boxes(node_of, parent, fin, up, bb, nodes, Z, ty, tx)
     _walk(node_of, val, up, bb, Z, ty, tx, y0 - wy0, y1 - wy0, x0 - wx0, x1 - wx0, wy0, wx0, Y, X,
-          reaches, out2d, cols[pol])
+          reaches, out2d, cols)
 
 
 @njit(cache=True, nogil=True)
