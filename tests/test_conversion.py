@@ -210,13 +210,13 @@ def test_written_ilp_keeps_ilastiks_features_only(ilastik_tests, tmp_path, capsy
     out = work / "ours.ilp"
     assert main(["export-ilp", str(model), "-o", str(out)]) == 0
     said = capsys.readouterr().out
-    assert "left out, as ilastik has no such feature: Hole Filling (σ=1)" in said and "Top-Hat (σ=16)" in said
+    assert "left out, as ilastik has no such feature: Dark Hole Filling (σ=1)" in said and "Top-Hat (σ=16)" in said
     with h5py.File(out, "r") as f:
         assert [i.decode() for i in f["FeatureSelections/FeatureIds"][()]] == list(pf.features.ILASTIK_FEATURE_IDS)
         assert f["FeatureSelections/SelectionMatrix"].shape == (6, 6)
     with IlastikProject(out) as back:
         assert back.feature_spec().cells() == [c for c in clf.spec.cells() if c[0] in pf.features.ILASTIK_FEATURE_IDS]
-    with pytest.warns(UserWarning, match="ilastik has no Hole Filling .*Top-Hat"):
+    with pytest.warns(UserWarning, match="ilastik has no Dark Hole Filling .*Top-Hat"):
         write_ilp(clf, work / "again.ilp")
     only = pf.train(imgs, labs, features={"features": {"TopHat": [1.0]}}, axes=axes, image_names=names, seed=0, trees=5)
     with pytest.raises(ValueError, match="uses only features ilastik does not have"):

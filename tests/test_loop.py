@@ -147,7 +147,7 @@ def test_session_default_features_equal_the_whole_bank(blobs):
     s = Session(img, "pixelforest-default", seed=0)
     assert np.array_equal(s.features()[0, 0], pf.compute_features(img, "pixelforest-default"))
     cached = {k: id(v) for k, v in s._cells.items()}
-    fewer = FeatureSpec.from_cells({"GaussianSmoothing": [1.0], "HoleFilling": [2.0, 8.0]}, normalize="otsu")
+    fewer = FeatureSpec.from_cells({"GaussianSmoothing": [1.0], "DarkHoleFilling": [2.0, 8.0]}, normalize="otsu")
     assert s.missing(fewer) == []
     assert np.array_equal(s.features(fewer)[0, 0], pf.compute_features(img, fewer))
     assert {k: id(v) for k, v in s._cells.items()} == cached

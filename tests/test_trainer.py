@@ -214,7 +214,7 @@ def test_refuses_bad_input():
 
 
 def _stroke_case(n_strokes, careful, size=192, seed=0):
-    """pixelforest-default features (36) of a blobby image, and brush strokes 5 px wide: careful
+    """pixelforest-default features (31) of a blobby image, and brush strokes 5 px wide: careful
     ones keep inside their class (shallow trees); hurried ones run across edges, labelled whole
     with the class where they start (deep trees, as the live loop's)."""
     from scipy import ndimage
@@ -262,10 +262,10 @@ def test_same_forests_as_the_reference(monkeypatch):
             assert w.dtype == v.dtype and np.array_equal(w, v), k
         return a
 
-    # deep trees: hurried strokes across edges, on 36 features of a real-looking image
+    # deep trees: hurried strokes across edges, on the default's 31 features of a real-looking image
     X, y = _stroke_case(14, careful=False)
     f = same(X, y, 2, trees=12)
-    assert f.feature.size / f.n_trees > 300 and X.shape[1] == 36, (f.feature.size / f.n_trees, X.shape)
+    assert f.feature.size / f.n_trees > 300 and X.shape[1] == 31, (f.feature.size / f.n_trees, X.shape)
     same(X, y, 2, trees=6, n_jobs=1)  # one thread against all
     same(X[:, :13], y, 2, trees=5, mtry=13)  # every feature drawn; not a multiple of 8 features
     same(X, y, 2, trees=5, mtry=1)

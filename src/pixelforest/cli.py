@@ -458,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one label image per IMAGE (0 = unlabelled, k = class k), or one ilastik .ilp project")
     t.add_argument("--features", default=None,
                    help="pixelforest-default (default: smoothing and Hessian eigenvalues, sigma 0.5-16, top-hats "
-                        "of half-width 1-16 and hole filling of reach 4-64, on per-image normalised intensities), "
+                        "of half-width 1-16 and dark hole filling of reach 4-64, on per-image normalised intensities), "
                         "ilastik-default (exactly ilastik), minimal, auto (the preset that cross-validation on "
                         "the labels, grouped by stroke, finds best), a feature .json file, or from-ilp")
     t.add_argument("--classes", help="class names, comma separated (class k = label k)")

@@ -12,6 +12,7 @@ import pixelforest as pf
 from pixelforest.features import (
     DEFAULT_SCALES,
     FEATURE_IDS,
+    OWN_FEATURE_IDS,
     FeatureError,
     FeatureSpec,
     kernel,
@@ -344,11 +345,11 @@ def test_presets():
     d = FeatureSpec.preset("pixelforest-default")
     assert d.normalize == "otsu" and d.scales == (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
     assert d.names(1, 2)[0] == "Gaussian Smoothing (σ=0.5) in 2D"
-    # smoothing at 6 scales, Hessian eigenvalues, dark + bright top-hats and hole filling at 5 (none at 0.5)
-    assert d.n_features(1, 2) == 6 + 2 * 5 + 2 * 5 + 2 * 5 and d.n_features(1, 3) == 6 + 3 * 5 + 2 * 5 + 2 * 5
-    assert d.names(1, 2)[-2:] == ["Hole Filling (σ=16.0) in 2D [0]", "Hole Filling (σ=16.0) in 2D [1]"]
-    assert FeatureSpec.preset("pixelforest-default", scales=(1.0, 3.0)).n_features(1, 2) == 2 + 2 * 2 + 2 * (2 * 2)
-    assert {"TopHat", "HoleFilling"}.isdisjoint(fid for fid, _ in FeatureSpec.preset("ilastik-default").cells())
+    # smoothing at 6 scales, Hessian eigenvalues, black + white top-hats and dark hole filling at 5 (none at 0.5)
+    assert d.n_features(1, 2) == 6 + 2 * 5 + 2 * 5 + 5 and d.n_features(1, 3) == 6 + 3 * 5 + 2 * 5 + 5
+    assert d.names(1, 2)[-2:] == ["Dark Hole Filling (σ=8.0) in 2D", "Dark Hole Filling (σ=16.0) in 2D"]
+    assert FeatureSpec.preset("pixelforest-default", scales=(1.0, 3.0)).n_features(1, 2) == 2 + 2 * 2 + 2 * 2 + 2
+    assert set(OWN_FEATURE_IDS).isdisjoint(fid for fid, _ in FeatureSpec.preset("ilastik-default").cells())
     # ilastik's 6-row selection matrix is still accepted
     assert FeatureSpec((1.0,), ((True,),) + ((False,),) * 5).cells() == [("GaussianSmoothing", 0)]
 

@@ -109,12 +109,12 @@ def test_newer_version_refused(saved, tmp_path):
 
 def test_lowest_version_that_holds_the_classifier(blobs2d, blobs_labels, tmp_path):
     """pixelforest's own features need format version 3 (top-hats), 4 (hole filling) or 5 (dark
-    hole filling), which an older pixelforest refuses by name rather than misreading; ilastik's
+    hole filling, so the default), which an older pixelforest refuses by name rather than misreading; ilastik's
     features alone stay version 1."""
     tophats = {"features": {"GaussianSmoothing": [1.0], "TopHat": [1.0, 2.0]}}
     holes = {"features": {"GaussianSmoothing": [1.0], "HoleFilling": [1.0], "TopHat": [2.0]}}
     dark = {"features": {"GaussianSmoothing": [1.0], "DarkHoleFilling": [1.0, 2.0]}}
-    for features, version in (("minimal", 1), (tophats, 3), (holes, 4), (dark, 5)):
+    for features, version in (("minimal", 1), (tophats, 3), (holes, 4), (dark, 5), ("pixelforest-default", 5)):
         clf = pf.train(blobs2d, blobs_labels, features=features, seed=0, trees=3)
         pf.save(clf, tmp_path / "m.pfc")
         with zipfile.ZipFile(tmp_path / "m.pfc") as z:

@@ -85,7 +85,7 @@ MAX_SCALE = 100.0
 MAX_SCALES = 64
 #: the pixelforest-default preset: these features at these scales (scikit-image's), normalised
 PIXELFOREST_SCALES = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
-PIXELFOREST_FEATURES = ("GaussianSmoothing", "HessianOfGaussianEigenvalues", "TopHat", "HoleFilling")
+PIXELFOREST_FEATURES = ("GaussianSmoothing", "HessianOfGaussianEigenvalues", "TopHat", "DarkHoleFilling")
 MIN_SCALE = {fid: (0.3 if fid == "GaussianSmoothing" else 1.0 if fid in OWN_FEATURE_IDS else 0.7)
              for fid in FEATURE_IDS}
 
@@ -261,7 +261,7 @@ class FeatureSpec:
     def preset(cls, name: str, scales: Sequence[float] | None = None) -> "FeatureSpec":
         """Named presets: ``ilastik-default`` (every cell ilastik allows at its seven scales, exactly
         as ilastik), ``pixelforest-default`` (Gaussian smoothing and Hessian eigenvalues at
-        sigma 0.5-16, top-hats of half-width 1-16 and hole filling of reach 4-64, on each image
+        sigma 0.5-16, top-hats of half-width 1-16 and dark hole filling of reach 4-64, on each image
         normalised to its two intensity classes, ``normalize="otsu"``; chosen by
         ``scripts/evaluate.py``, see docs/features.md) and
         ``minimal``. ``scales`` replaces a preset's scales (each cell at every scale its feature allows)."""
