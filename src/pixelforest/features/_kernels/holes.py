@@ -87,25 +87,33 @@ def _prepare(data, reaches, dark_cols, bright_cols, tile_pixels):
     # per polarity, the reaches it writes and their columns (none: the polarity is not computed)
     wanted = [(reaches[cols[pol] >= 0], cols[pol][cols[pol] >= 0]) for pol in (0, 1)]
     data = data + np.float32(0.0)  # (-0.0 -> +0.0)
-    levels, values = dense_levels(data)
-    return data, levels, values, tiles, halo, wanted, box
+    return data, tiles, halo, wanted, box
 
 
 def hole_filling_jobs(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright_cols,
                       tile_pixels: int | None = None) -> list:
     """:func:`hole_filling` as a list of ``(cost, job)``, one job per tile and polarity computed,
-    for :func:`.tasks.run_jobs`; cost is the tile's pixels."""
-    data, levels, values, tiles, halo, wanted, box = _prepare(data, reaches, dark_cols, bright_cols, tile_pixels)
+    for :func:`.tasks.run_jobs`; cost is the tile's pixels. The image's grey-level ranks are
+    found here, once for all jobs, or by the job itself when it is the only one (a small image's
+    dark hole filling: its ranks then come while the other features' jobs run)."""
+    data, tiles, halo, wanted, box = _prepare(data, reaches, dark_cols, bright_cols, tile_pixels)
     Z, Y, X = data.shape
+    alone = len(tiles) * sum(1 for _, c in wanted if c.size) == 1
+    levels, values = (None, None) if alone else dense_levels(data)
     jobs = []
     for i in range(len(tiles)):
         y0, y1, x0, x1 = (int(v) for v in tiles[i])
         cost = Z * (min(Y, y1 + halo) - max(0, y0 - halo)) * (min(X, x1 + halo) - max(0, x0 - halo))
         for pol, (pol_reaches, pol_cols) in enumerate(wanted):
             if pol_cols.size:
-                jobs.append((cost, functools.partial(tile_job, data, levels, values, tiles, i, pol, halo,
-                                                     pol_reaches, out2d, pol_cols, box)))
+                jobs.append((cost, functools.partial(_ranked_tile_job if alone else tile_job, data, levels, values,
+                                                     tiles, i, pol, halo, pol_reaches, out2d, pol_cols, box)))
     return jobs
+
+
+def _ranked_tile_job(data, levels, values, *args) -> None:
+    """:func:`tile_job` of the only job, which ranks the image's grey levels first."""
+    tile_job(data, *dense_levels(data), *args)
 
 
 @njit(cache=True, nogil=True)
