@@ -7,7 +7,7 @@ Sections (all by default):
   against scikit-image's ``multiscale_basic_features`` defaults (24 channels), in
   pixel throughput (Mpx/s), 2D (``ilastik-tests/inputdata/2d.h5``, 1024 x 1344) and
   3D (``isbi2012-em`` stack); synthetic images of the same size without ../shared/data.
-  The pixelforest-default preset (36 channels) against the same, on the 2D image and on a
+  The pixelforest-default preset (31 channels) against the same, on the 2D image and on a
   256 x 256 crop of it, each also with a CPU hog beside both (one spinning process per core).
   ilastik-default against ilastik's SIMD filter library ``fastfilters2`` (its 7 features at
   the same 7 scales, 49 channels) on both sizes, where it is installed (``pip install

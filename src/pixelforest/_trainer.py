@@ -390,7 +390,7 @@ def _best_split(rec, cls, wt, start, end, counts, mtry, state, features, hist, o
 def _fill(rec, features, cls, wt, start, end, hist, occupied):  # pragma: no cover - compiled
     """Per feature ``features[j]``: the histogram ``hist[j]`` (bins x classes) of the node's
     sample weights, and the bitmap ``occupied[j]`` of its bins occupied: one pass over the
-    samples for six features (mtry is 6 for the default 36), then for three, then one at a time,
+    samples for six features (mtry is 6 for the default's 31 and for 36), then for three, then one at a time,
     the passes' feature indices held in registers (12-18 % off the fill, measured)."""
     nf = features.size
     j = 0

@@ -76,7 +76,7 @@ NODE = np.dtype([("feature", np.int32), ("threshold", np.float32), ("left", np.i
 
 #: the features of one block of samples (float32, column by column) take at most this many bytes,
 #: so they stay in a core's L2 cache while all trees go over them (larger blocks also spread
-#: the per-node work over more samples; deep trees, 36 features: 1-2 MiB measured best, 0.6 MiB
+#: the per-node work over more samples; deep trees, 36 features (the default then): 1-2 MiB measured best, 0.6 MiB
 #: 25% slower, 3.5 MiB 7% slower)
 BLOCK_BYTES = 2**21
 #: blocks have at least this many samples (fewer: each node's work is spread over too few)

@@ -350,8 +350,11 @@ def test_presets():
     assert d.names(1, 2)[-2:] == ["Dark Hole Filling (σ=8.0) in 2D", "Dark Hole Filling (σ=16.0) in 2D"]
     assert FeatureSpec.preset("pixelforest-default", scales=(1.0, 3.0)).n_features(1, 2) == 2 + 2 * 2 + 2 * 2 + 2
     assert set(OWN_FEATURE_IDS).isdisjoint(fid for fid, _ in FeatureSpec.preset("ilastik-default").cells())
-    # ilastik's 6-row selection matrix is still accepted
+    # ilastik's 6-row selection matrix is still accepted, and one of the 8 rows before Dark Hole Filling
     assert FeatureSpec((1.0,), ((True,),) + ((False,),) * 5).cells() == [("GaussianSmoothing", 0)]
+    assert FeatureSpec((1.0,), ((False,),) * 7 + ((True,),)).cells() == [("HoleFilling", 0)]
+    with pytest.raises(FeatureError, match="selection must be a 9 x 1 matrix"):
+        FeatureSpec((1.0,), ((False,),) * 10)
 
 
 def test_halo_rule():

@@ -1,4 +1,4 @@
-"""ilastik's pixel feature bank, and pixelforest's own two features.
+"""ilastik's pixel feature bank, and pixelforest's own three features.
 
 :mod:`.spec` says which features (:class:`FeatureSpec`, the presets, the feature JSON, the
 checks against an image), :mod:`.normalize` scales an image's intensities before them and

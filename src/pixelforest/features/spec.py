@@ -2,9 +2,9 @@
 cells and how they are computed), the presets, the feature JSON, and the checks of a spec against
 an image (scales it can hold, values the filters can take).
 
-Eight features: ilastik's six (Gaussian Smoothing, Laplacian of Gaussian, Gaussian Gradient
+Nine features: ilastik's six (Gaussian Smoothing, Laplacian of Gaussian, Gaussian Gradient
 Magnitude, Difference of Gaussians, Structure Tensor Eigenvalues, Hessian of Gaussian Eigenvalues)
-and pixelforest's own two (Top-Hat, Hole Filling), at any set of scales, each scale computed in 2D
+and pixelforest's own three (Top-Hat, Hole Filling, Dark Hole Filling), at any set of scales, each scale computed in 2D
 or 3D, on any number of input channels. Output channel order is ilastik's: feature -> scale ->
 input channel -> eigenvalue index (eigenvalues in descending order); :meth:`FeatureSpec.columns`
 gives it. How they are computed: :mod:`pixelforest.features.compute`.
@@ -118,8 +118,8 @@ def _full_selection(selection, scales: tuple[float, ...]) -> tuple[tuple[bool, .
     """The selection as a ``len(FEATURE_IDS) x len(scales)`` matrix of bools (ilastik's matrix of
     its six features is completed with unselected rows for pixelforest's own)."""
     sel = tuple(tuple(bool(v) for v in row) for row in selection)
-    if len(sel) == len(ILASTIK_FEATURE_IDS):  # ilastik's matrix: none of pixelforest's own features
-        sel = sel + ((False,) * len(scales),) * (len(FEATURE_IDS) - len(sel))
+    if len(ILASTIK_FEATURE_IDS) <= len(sel) < len(FEATURE_IDS):  # ilastik's matrix (none of pixelforest's
+        sel = sel + ((False,) * len(scales),) * (len(FEATURE_IDS) - len(sel))  # own), or one of fewer of them
     if len(sel) != len(FEATURE_IDS) or any(len(r) != len(scales) for r in sel):
         raise FeatureError(
             f"selection must be a {len(FEATURE_IDS)} x {len(scales)} matrix "

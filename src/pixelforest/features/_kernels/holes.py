@@ -1,4 +1,5 @@
-"""Local grey-level hole filling, pixelforest's ``HoleFilling`` feature (compiled with numba).
+"""Local grey-level hole filling, pixelforest's ``HoleFilling`` and ``DarkHoleFilling`` features (compiled
+with numba).
 
 At reach ``D`` the *dark* value of a pixel p is the lowest level t at which p is connected (4-
 or 6-connectivity) through pixels <= t to a pixel at Chebyshev distance >= D from p or to the
