@@ -153,6 +153,33 @@ def test_session_default_features_equal_the_whole_bank(blobs):
     assert {k: id(v) for k, v in s._cells.items()} == cached
 
 
+def test_session_dark_hole_filling_from_cached_hole_filling(blobs, monkeypatch):
+    """A session that computed Hole Filling (a resumed 36-channel classifier, say) gives Dark Hole
+    Filling at the same scales from it, without computing hole filling again; at another scale it
+    computes it."""
+    import pixelforest.interactive as interactive
+
+    img, lab = blobs
+    both = FeatureSpec.from_cells({"GaussianSmoothing": [1.0], "HoleFilling": [2.0, 8.0]}, normalize="otsu")
+    s = Session(img, both, seed=0)
+    s.features()
+    dark = FeatureSpec.from_cells({"GaussianSmoothing": [1.0], "DarkHoleFilling": [2.0, 8.0]}, normalize="otsu")
+    assert s.missing(dark) == []
+    computed = []
+    real = interactive.compute_canonical
+    monkeypatch.setattr(interactive, "compute_canonical", lambda *a, **k: computed.append(a[1]) or real(*a, **k))
+    assert np.array_equal(s.features(dark)[0, 0], pf.compute_features(img, dark))
+    assert computed == []
+    other = FeatureSpec.from_cells({"DarkHoleFilling": [2.0, 4.0]}, normalize="otsu")
+    assert s.missing(other) == [("DarkHoleFilling", 1)]
+    assert np.array_equal(s.features(other)[0, 0], pf.compute_features(img, other))
+    assert [c.cells() for c in computed] == [[("DarkHoleFilling", 0)]]
+    two = np.stack([img, img[::-1]], -1)  # two channels: each one's dark column
+    s2 = Session(two, both, channel_axis=-1, seed=0)
+    s2.features()
+    assert np.array_equal(s2.features(dark)[0, 0], pf.compute_features(two, dark, channel_axis=-1))
+
+
 def test_watershed_splits_touching_objects_and_measures():
     yy, xx = np.mgrid[0:80, 0:120]
     prob = np.zeros((80, 120), np.float32)

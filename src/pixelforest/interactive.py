@@ -64,9 +64,19 @@ class Session:
         return fid, spec.scales[si], spec.in_2d_flags(self.image5.shape[1])[si], spec.normalize
 
     def missing(self, spec: FeatureSpec | None = None) -> list:
-        """The (feature, scale index) cells of ``spec`` not computed yet."""
+        """The (feature, scale index) cells of ``spec`` not computed yet (nor to be had from a
+        computed one: Dark Hole Filling from Hole Filling at the same scale)."""
         spec = spec or self.spec
-        return [(fid, si) for fid, si in spec.cells() if self._cell_key(fid, si, spec) not in self._cells]
+        return [(fid, si) for fid, si in spec.cells()
+                if self._cell_key(fid, si, spec) not in self._cells and self._derived(fid, si, spec) is None]
+
+    def _derived(self, fid, si, spec):
+        """A cell that is a view of a computed one, or None: Dark Hole Filling's columns are Hole
+        Filling's dark ones (every other column, channel by channel)."""
+        if fid != "DarkHoleFilling":
+            return None
+        both = self._cells.get(self._cell_key("HoleFilling", si, spec))
+        return None if both is None else both[..., 0::2]
 
     def cached_bytes(self) -> int:
         """Memory held by cached features (each underlying array once)."""
@@ -94,6 +104,10 @@ class Session:
     def features(self, spec: FeatureSpec | None = None) -> np.ndarray:
         """The image's features for ``spec`` (default: the session's), computing only missing cells."""
         spec = spec or self.spec
+        for fid, si in spec.cells():
+            key = self._cell_key(fid, si, spec)
+            if key not in self._cells and (view := self._derived(fid, si, spec)) is not None:
+                self._cells[key] = view
         missing = self.missing(spec)
         keys = [self._cell_key(fid, si, spec) for fid, si in spec.cells()]
         if spec == self.spec and len(missing) == len(keys):  # nothing cached: the whole bank in one pass
