@@ -104,12 +104,12 @@ class Session:
     def features(self, spec: FeatureSpec | None = None) -> np.ndarray:
         """The image's features for ``spec`` (default: the session's), computing only missing cells."""
         spec = spec or self.spec
-        for fid, si in spec.cells():
-            key = self._cell_key(fid, si, spec)
+        wanted = spec.cells()
+        keys = [self._cell_key(fid, si, spec) for fid, si in wanted]
+        for (fid, si), key in zip(wanted, keys, strict=True):  # views of computed cells, where they serve
             if key not in self._cells and (view := self._derived(fid, si, spec)) is not None:
                 self._cells[key] = view
-        missing = self.missing(spec)
-        keys = [self._cell_key(fid, si, spec) for fid, si in spec.cells()]
+        missing = [cell for cell, key in zip(wanted, keys, strict=True) if key not in self._cells]
         if spec == self.spec and len(missing) == len(keys):  # nothing cached: the whole bank in one pass
             return self._keep(spec, keys, compute_canonical(self.image5, spec, check=False, stats=self._stats(spec)))
         flags = spec.in_2d_flags(self.image5.shape[1])
