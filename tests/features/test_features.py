@@ -476,15 +476,16 @@ def test_compiled_correlation_is_scipys_mirror_correlation(taps):
 
 @pytest.mark.parametrize("size", [(1, 1, 37, 53), (1, 9, 20, 70), (2, 3, 5, 130), (1, 1, 1, 7), (1, 1, 3, 1)])
 def test_compiled_min_max_filters_are_scipys(size):
-    """The compiled running max/min (van Herk / Gil-Werman) equals scipy's flat filters with mode
-    'mirror', also where the box is wider than the image (the mirror folds several times)."""
+    """The compiled running max/min (van Herk / Gil-Werman across rows, doubling along them) equals
+    scipy's flat filters with mode 'mirror', for box widths on and off the doubling's powers of
+    two, also where the box is wider than the image (the mirror folds several times)."""
     from scipy import ndimage
 
     from pixelforest.features._kernels.filters import closing, minmax_filter, opening
 
     d = np.random.default_rng(1).random(size).astype(np.float32)
     axes = (1, 2, 3) if size[1] > 3 else (2, 3)
-    for r in (1, 2, 5, 16):
+    for r in (1, 2, 3, 5, 8, 16):
         box = [2 * r + 1 if ax in axes else 1 for ax in range(4)]
         assert np.array_equal(minmax_filter(d, r, axes, True), ndimage.maximum_filter(d, size=box, mode="mirror"))
         assert np.array_equal(minmax_filter(d, r, axes, False), ndimage.minimum_filter(d, size=box, mode="mirror"))

@@ -334,7 +334,8 @@ if HAVE_NUMBA:
 def minmax_filter(data: np.ndarray, radius: int, axes, is_max: bool) -> np.ndarray:
     """``scipy.ndimage.maximum_filter`` (``is_max``) or ``minimum_filter`` with a flat box of
     half-width ``radius`` along ``axes`` (size 1 along the others), mode "mirror", float32.
-    Compiled: van Herk / Gil-Werman, three comparisons per pixel whatever the radius."""
+    Compiled: across rows van Herk / Gil-Werman, three comparisons per pixel whatever the radius;
+    along rows by doubling, 1 + log2(2 radius + 1) vector passes over a row in the L1 cache."""
     data = np.ascontiguousarray(data, dtype=np.float32)
     return _passes(data, radius, [(ax, is_max) for ax in axes], (np.empty_like(data), np.empty_like(data))).copy()
 
@@ -401,22 +402,21 @@ def _passes(data: np.ndarray, radius: int, passes, bufs) -> np.ndarray:
     return src
 
 
-#: rows of a strip in the min/max pass along the contiguous axis (one AVX2 vector of float32)
-STRIP = 8
+#: rows of one job of the min/max pass along the contiguous axis
+ROWS_PER_JOB = 16
 
 if HAVE_NUMBA:
 
     @numba.njit(cache=True, inline="always")
-    def _block_extrema(lines, mirrored, r, L, c0, n, is_max, g, h):  # pragma: no cover - compiled
+    def _block_extrema(lines, r, L, c0, n, is_max, g, h):  # pragma: no cover - compiled
         """van Herk / Gil-Werman over the padded positions j of ``lines``, columns [c0, c0 + n): the
         positions are cut into blocks of the window's width w = 2r+1; g holds each block's running
         extremum from its start, h from its end (a window [k, k+w-1] is then max(h[k], g[k+w-1])).
-        Row j of the padded lines is ``lines[j]``, or with ``mirrored`` row ``mirror(j - r, L)``
-        of the L unpadded ones."""
+        Row j of the padded lines is row ``mirror(j - r, L)`` of the L unpadded ones."""
         w = 2 * r + 1
         P = L + 2 * r
         for j in range(P):
-            row = lines[mirror(j - r, L)] if mirrored else lines[j]
+            row = lines[mirror(j - r, L)]
             if j % w == 0:
                 for b in range(n):
                     g[j, b] = row[c0 + b]
@@ -427,7 +427,7 @@ if HAVE_NUMBA:
                 for b in range(n):
                     g[j, b] = min(g[j - 1, b], row[c0 + b])
         for j in range(P - 1, -1, -1):
-            row = lines[mirror(j - r, L)] if mirrored else lines[j]
+            row = lines[mirror(j - r, L)]
             if j == P - 1 or (j + 1) % w == 0:
                 for b in range(n):
                     h[j, b] = row[c0 + b]
@@ -450,7 +450,7 @@ if HAVE_NUMBA:
         n = min(B, b0 + CB) - b0
         g = np.empty((P, n), np.float32)
         h = np.empty((P, n), np.float32)
-        _block_extrema(src[a], True, r, L, b0, n, is_max, g, h)
+        _block_extrema(src[a], r, L, b0, n, is_max, g, h)
         for k in range(L):
             dst = out[a, k]
             if is_max:
@@ -470,47 +470,86 @@ if HAVE_NUMBA:
             _lines_job(src, r, is_max, out, job, nb)
 
     @numba.njit(cache=True, inline="always")
-    def _strip_job(src, r, ops, out, s):  # pragma: no cover - compiled
-        """Strip ``s`` (rows ``STRIP s`` on) of :func:`_minmax_last`."""
-        A, L = src.shape
-        w = 2 * r + 1
+    def _extremum_shift(dst, src, n, j, is_max):  # pragma: no cover - compiled
+        """dst[i] = max(src[i], src[i + j]) (or min) for i < n. (The shifted operand is a view:
+        an index ``i + j`` would be checked for wrap-around, and the loads gathered.)"""
+        sj = src[j:]
+        if is_max:
+            for i in range(n):
+                dst[i] = max(src[i], sj[i])
+        else:
+            for i in range(n):
+                dst[i] = min(src[i], sj[i])
+
+    @numba.njit(cache=True, inline="always")
+    def _row_extrema(row, r, ops, dst, a, b):  # pragma: no cover - compiled
+        """The running max (min) of width w = 2r+1 along one row, mirror borders, once per entry of
+        ``ops`` (True: max), into ``dst``; a and b are work rows of L + 2r. Along the contiguous
+        axis by doubling: after passes m[i] = max(m[i], m[i + 2^k]) the padded line's m holds the
+        extremum of [i, i + 2^K) for the largest 2^K <= w, and one more pass with the shift
+        w - 2^K covers [i, i + w). Each pass is one vector operation per 8 or 16 pixels, the row
+        stays in the L1 cache, and nothing is transposed."""
+        L = row.size
         P = L + 2 * r
-        a0 = s * STRIP
-        n = min(A, a0 + STRIP) - a0
-        buf = np.zeros((P, STRIP), np.float32)
-        g = np.empty((P, STRIP), np.float32)
-        h = np.empty((P, STRIP), np.float32)
-        for i in range(n):
-            row = src[a0 + i]
-            for j in range(L):
-                buf[r + j, i] = row[j]
-        for is_max in ops:
-            for j in range(r):  # mirror borders
-                for i in range(STRIP):
-                    buf[j, i] = buf[r + mirror(j - r, L), i]
-                    buf[r + L + j, i] = buf[r + mirror(L + j, L), i]
-            _block_extrema(buf, False, r, L, 0, STRIP, is_max, g, h)
-            for k in range(L):  # the window [k, k + w - 1] of the padded line -> position k
-                if is_max:
-                    for i in range(STRIP):
-                        buf[r + k, i] = max(h[k, i], g[k + w - 1, i])
+        w = 2 * r + 1
+        ar, br = a[r:], b[r:]
+        for j in range(L):
+            ar[j] = row[j]
+        inb = False  # the padded line is in b (passes alternate between a and b)
+        for k in range(ops.size):
+            is_max = ops[k]
+            if inb:
+                for j in range(r):
+                    b[j] = br[mirror(j - r, L)]
+                    br[L + j] = br[mirror(L + j, L)]
+            else:
+                for j in range(r):
+                    a[j] = ar[mirror(j - r, L)]
+                    ar[L + j] = ar[mirror(L + j, L)]
+            j = 1
+            n = P
+            while 2 * j <= w:
+                n -= j
+                if inb:
+                    _extremum_shift(a, b, n, j, is_max)
                 else:
-                    for i in range(STRIP):
-                        buf[r + k, i] = min(h[k, i], g[k + w - 1, i])
-        for i in range(n):
-            dst = out[a0 + i]
-            for k in range(L):
-                dst[k] = buf[r + k, i]
+                    _extremum_shift(b, a, n, j, is_max)
+                inb = not inb
+                j *= 2
+            # the windows [i, i + w) of the padded line -> position i (w - j > 0: w is odd)
+            if k == ops.size - 1:
+                if inb:
+                    _extremum_shift(dst, b, L, w - j, is_max)
+                else:
+                    _extremum_shift(dst, a, L, w - j, is_max)
+            else:
+                if inb:
+                    _extremum_shift(ar, b, L, w - j, is_max)
+                else:
+                    _extremum_shift(br, a, L, w - j, is_max)
+                inb = not inb
+
+    @numba.njit(cache=True, inline="always")
+    def _rows_job(src, r, ops, out, a0, a1):  # pragma: no cover - compiled
+        """Rows [a0, a1) of :func:`_minmax_last`."""
+        L = src.shape[1]
+        if r == 0:
+            for y in range(a0, a1):
+                out[y, :] = src[y]
+            return
+        a = np.empty(L + 2 * r, np.float32)
+        b = np.empty(L + 2 * r, np.float32)
+        for y in range(a0, a1):
+            _row_extrema(src[y], r, ops, out[y], a, b)
 
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _minmax_last(src, r, ops, out):  # pragma: no cover - compiled
         """:func:`_minmax_lines` along the contiguous last axis of (A, L), once per entry of ``ops``
-        (True: max, False: min; a closing's max then min along x in one go). Rows are taken
-        STRIP at a time and held transposed, (padded position, row), so that each step of the
-        running extremum is one vector operation over the strip's rows."""
+        (True: max, False: min; a closing's max then min along x in one go), row by row
+        (:func:`_row_extrema`), ROWS_PER_JOB rows a job."""
         A, L = src.shape
-        for s in numba.prange((A + STRIP - 1) // STRIP):
-            _strip_job(src, r, ops, out, s)
+        for s in numba.prange((A + ROWS_PER_JOB - 1) // ROWS_PER_JOB):
+            _rows_job(src, r, ops, out, s * ROWS_PER_JOB, min(A, (s + 1) * ROWS_PER_JOB))
 
     @numba.njit(cache=True, nogil=True)
     def _box_plane(src, r, max_first, b0, b1):  # pragma: no cover - compiled
@@ -522,40 +561,42 @@ if HAVE_NUMBA:
         s3, b03, b13 = src.reshape(1, Y, X), b0.reshape(1, Y, X), b1.reshape(1, Y, X)
         for job in range(nb):
             _lines_job(s3, r, max_first, b03, job, nb)
-        ops = np.array([max_first, not max_first])
-        for s in range((Y + STRIP - 1) // STRIP):
-            _strip_job(b0, r, ops, b1, s)
+        _rows_job(b0, r, np.array([max_first, not max_first]), b1, 0, Y)
         for job in range(nb):
             _lines_job(b13, r, not max_first, b03, job, nb)
 
-    @numba.njit(cache=True, nogil=True)
-    def tophat_band(plane, y0, y1, radii, out2d, cols):  # pragma: no cover - compiled
+    def tophat_band(plane, y0, y1, radii, out2d, cols):
         """Black and white top-hats of rows [y0, y1) of a 2D (Y, X) float32 plane at each
         half-width ``radii[k]`` into columns ``cols[k]`` and ``cols[k] + 1`` of the (Y*X, F)
         output, serially (one job of a bank). The boxes of half-width r are computed on the rows
         with a margin of 2r (a closing's value depends on rows up to 2r away; the mirror at a cut
         shifts only rows nearer to it), so the values are those of :func:`closing`,
         :func:`opening` and :func:`store_tophats` on the whole plane; all the band's columns are
-        then written in one sweep of its output rows."""
+        then written in one sweep of its output rows.
+
+        The closings and openings are held in arrays numpy allocates (large ones in huge pages:
+        touching fresh memory a 4 KiB page at a time cost more than the boxes themselves)."""
+        Y, X = plane.shape
+        h = 2 * int(radii.max())
+        n = min(Y, y1 + h) - max(0, y0 - h)
+        closed = np.empty((radii.size, n, X), np.float32)
+        opened = np.empty((radii.size, n, X), np.float32)
+        _tophat_band(plane, y0, y1, radii, out2d, cols, closed, opened, np.empty((n, X), np.float32))
+
+    @numba.njit(cache=True, nogil=True)
+    def _tophat_band(plane, y0, y1, radii, out2d, cols, closed, opened, work):  # pragma: no cover - compiled
+        """:func:`tophat_band` with its arrays: ``closed`` and ``opened`` (radius, window row, x)
+        for the band's window (its rows with a margin of twice the largest radius), ``work`` a
+        window's rows."""
         Y, X = plane.shape
         h = 2 * radii.max()
         wy0, wy1 = max(0, y0 - h), min(Y, y1 + h)
-        n = wy1 - wy0
-        win = np.empty((n, X), np.float32)
-        for y in range(n):
-            for x in range(X):
-                win[y, x] = plane[wy0 + y, x]
+        win = plane[wy0:wy1]
         nr = radii.size
-        closed = np.empty((nr, n, X), np.float32)
-        opened = np.empty((nr, n, X), np.float32)
-        b0 = np.empty((n, X), np.float32)
-        b1 = np.empty((n, X), np.float32)
         for k in range(nr):
             a, b = max(0, y0 - 2 * radii[k]) - wy0, min(Y, y1 + 2 * radii[k]) - wy0  # (this radius' margin)
-            _box_plane(win[a:b], radii[k], True, b0[:b - a], b1[:b - a])
-            closed[k, a:b] = b0[:b - a]
-            _box_plane(win[a:b], radii[k], False, b0[:b - a], b1[:b - a])
-            opened[k, a:b] = b0[:b - a]
+            _box_plane(win[a:b], radii[k], True, closed[k, a:b], work[:b - a])
+            _box_plane(win[a:b], radii[k], False, opened[k, a:b], work[:b - a])
         for y in range(y0, y1):
             for x in range(X):
                 v = win[y - wy0, x]
