@@ -144,20 +144,21 @@ if HAVE_NUMBA:
     def _short(c, u1, d1, u2, d2, k, p, r, out, off, X):  # pragma: no cover - compiled
         """out[off + x] for a kernel of radius 1 or 2 in one pass over the row (no accumulator
         array): the same float64 sum, in the same order, as the tap-by-tap loops."""
+        o = out[off:off + X]  # (a view: ``out[off + x]`` would be checked for wrap-around and scattered)
         if p == 1:
             if r == 1:
                 for x in range(X):
-                    out[off + x] = k[0] * c[x] + k[1] * (u1[x] + d1[x])
+                    o[x] = k[0] * c[x] + k[1] * (u1[x] + d1[x])
             else:
                 for x in range(X):
-                    out[off + x] = k[0] * c[x] + k[1] * (u1[x] + d1[x]) + k[2] * (u2[x] + d2[x])
+                    o[x] = k[0] * c[x] + k[1] * (u1[x] + d1[x]) + k[2] * (u2[x] + d2[x])
         else:
             if r == 1:
                 for x in range(X):
-                    out[off + x] = 0.0 + k[1] * (u1[x] - d1[x])
+                    o[x] = 0.0 + k[1] * (u1[x] - d1[x])
             else:
                 for x in range(X):
-                    out[off + x] = 0.0 + k[1] * (u1[x] - d1[x]) + k[2] * (u2[x] - d2[x])
+                    o[x] = 0.0 + k[1] * (u1[x] - d1[x]) + k[2] * (u2[x] - d2[x])
 
     @numba.njit(cache=True, **BORROWING)
     def _mid(src, lo, Y, i, taps, p, r, buf, R, acc):  # pragma: no cover - compiled

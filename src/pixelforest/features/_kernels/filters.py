@@ -156,8 +156,9 @@ if HAVE_NUMBA:
             while t <= r:
                 _acc_pair(acc, taps[t], src[mirror(i + t, L) - lo], src[mirror(i - t, L) - lo], B, parity)
                 t += 1
+        d = dst[off:off + B]  # (a view: ``dst[off + b]`` would be checked for wrap-around and scattered)
         for b in range(B):
-            dst[off + b] = acc[b]
+            d[b] = acc[b]
 
     @numba.njit(cache=True, **BORROWING)
     def xpass_row(buf, X, taps, parity, R, res, acc):  # pragma: no cover - compiled
@@ -165,8 +166,9 @@ if HAVE_NUMBA:
         if parity == 0:
             r = taps.size // 2
             k0 = taps[0]
+            first = buf[R - r:R - r + X]
             for x in range(X):
-                acc[x] = k0 * buf[R - r + x]
+                acc[x] = k0 * first[x]
             for t in range(1, taps.size):
                 kt = taps[t]
                 sh = buf[R - r + t:R - r + t + X]

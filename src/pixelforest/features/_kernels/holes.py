@@ -197,9 +197,13 @@ def _tile_levels_from(levels, Z, wy0, wy1, wx0, wx1, pz, levp, pol, values):  # 
     for z in range(Z):
         for y in range(ty):
             o = ((z + pz) * (ty + 2) + y + 1) * (tx + 2) + 1
-            for x in range(tx):
-                r = levels[z, wy0 + y, wx0 + x]
-                levp[o + x] = top - r if pol == 1 else r
+            src, dst = levels[z, wy0 + y, wx0:wx1], levp[o:o + tx]  # (views: no wrap-around checks)
+            if pol == 1:
+                for x in range(tx):
+                    dst[x] = top - src[x]
+            else:
+                for x in range(tx):
+                    dst[x] = src[x]
     return values[::-1].copy() if pol == 1 else values
 
 
