@@ -48,10 +48,19 @@ def otsu_class_means(values: np.ndarray) -> tuple[float, float]:
     return float(v[below].mean()), float(v[~below].mean()) if (~below).any() else vmax
 
 
+#: values counted at a time by :func:`_value_counts` (bincount's int64 copy of a chunk is reused
+#: memory; of a whole image it was fresh memory, slower to touch than the counting)
+COUNT_CHUNK = 1 << 16
+
+
 def _value_counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct values (float64, ascending) of integers of up to 16 bits, and their counts."""
     low = int(values.min())
-    counts = np.bincount((values.astype(np.int64) - low) if low else values)
+    n = int(values.max()) - low + 1
+    counts = np.zeros(n, np.int64)
+    for i in range(0, values.size, COUNT_CHUNK):
+        chunk = values[i:i + COUNT_CHUNK]
+        counts += np.bincount((chunk.astype(np.int64) - low) if low else chunk, minlength=n)
     present = np.flatnonzero(counts)
     return (present + low).astype(np.float64), counts[present]
 

@@ -94,27 +94,24 @@ def _prepare(data, reaches, dark_cols, bright_cols, tile_pixels):
 def hole_filling_jobs(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright_cols,
                       tile_pixels: int | None = None) -> list:
     """:func:`hole_filling` as a list of ``(cost, job)``, one job per tile and polarity computed,
-    for :func:`.tasks.run_jobs`; cost is the tile's pixels. The image's grey-level ranks are
-    found here, once for all jobs, or by the job itself when it is the only one (a small image's
-    dark hole filling: its ranks then come while the other features' jobs run)."""
+    for :func:`.tasks.run_jobs`; cost is the tile's pixels. The grey levels are ranked here,
+    once for all jobs, when both polarities are computed; else each job ranks its own window
+    (Dark Hole Filling: the ranks then come while the other jobs run)."""
     data, tiles, halo, wanted, box = _prepare(data, reaches, dark_cols, bright_cols, tile_pixels)
     Z, Y, X = data.shape
-    alone = len(tiles) * sum(1 for _, c in wanted if c.size) == 1
-    levels, values = (None, None) if alone else dense_levels(data)
+    both = all(c.size for _, c in wanted)
+    # with both polarities each tile's ranks serve two jobs: the image is ranked once, here;
+    # with one, each job ranks its own window, in parallel with the others
+    levels, values = dense_levels(data) if both else (np.empty(0, np.int32), np.empty(0, np.float32))
     jobs = []
     for i in range(len(tiles)):
         y0, y1, x0, x1 = (int(v) for v in tiles[i])
         cost = Z * (min(Y, y1 + halo) - max(0, y0 - halo)) * (min(X, x1 + halo) - max(0, x0 - halo))
         for pol, (pol_reaches, pol_cols) in enumerate(wanted):
             if pol_cols.size:
-                jobs.append((cost, functools.partial(_ranked_tile_job if alone else tile_job, data, levels, values,
-                                                     tiles, i, pol, halo, pol_reaches, out2d, pol_cols, box)))
+                jobs.append((cost, functools.partial(tile_job, data, levels, values, tiles, i, pol, halo, pol_reaches,
+                                                     out2d, pol_cols, box)))
     return jobs
-
-
-def _ranked_tile_job(data, levels, values, *args) -> None:
-    """:func:`tile_job` of the only job, which ranks the image's grey levels first."""
-    tile_job(data, *dense_levels(data), *args)
 
 
 @njit(cache=True, nogil=True)
@@ -174,7 +171,9 @@ def tile_job(data, levels, values, tiles, i, pol, halo, reaches, out2d, cols, bo
     if levels.size:
         vals = _tile_levels_from(levels.reshape(data.shape), Z, wy0, wy1, wx0, wx1, pz, levp, pol, values)
     else:
-        vals = _tile_levels_sorted(data, Z, wy0, wy1, wx0, wx1, pz, levp, pol)
+        vals = _tile_levels_hashed(data, Z, wy0, wy1, wx0, wx1, pz, levp, pol)
+        if vals.size == 0:
+            vals = _tile_levels_sorted(data, Z, wy0, wy1, wx0, wx1, pz, levp, pol)
     n = Z * ty * tx
     node_of = np.empty(levp.size, np.int32)
     parent = np.empty(n, np.int32)
@@ -205,6 +204,46 @@ def _tile_levels_from(levels, Z, wy0, wy1, wx0, wx1, pz, levp, pol, values):  # 
                 for x in range(tx):
                     dst[x] = src[x]
     return values[::-1].copy() if pol == 1 else values
+
+
+@njit(cache=True, nogil=True)
+def _tile_levels_hashed(data, Z, wy0, wy1, wx0, wx1, pz, levp, pol):  # pragma: no cover - compiled
+    """The window's ranks among its own distinct values, by hashing (as :func:`dense_levels`),
+    into ``levp`` as :func:`_tile_levels_from`; an empty array when the window holds more than
+    HASHED_LEVELS values."""
+    ty, tx = wy1 - wy0, wx1 - wx0
+    table = np.zeros(1 << _HASH_BITS, np.uint32)
+    keys = np.empty(HASHED_LEVELS, np.uint32)
+    distinct = np.empty(HASHED_LEVELS, np.float32)
+    nd = 0
+    for z in range(Z):
+        for y in range(wy0, wy1):
+            row = data[z, y, wx0:wx1]
+            bits = row.view(np.uint32)
+            for x in range(tx):
+                k = order_key(bits[x])
+                h = _slot(table, k)
+                if table[h] == 0:
+                    if nd == HASHED_LEVELS:
+                        return np.empty(0, np.float32)
+                    table[h] = k
+                    keys[nd] = k
+                    distinct[nd] = row[x]
+                    nd += 1
+    rank_of = np.empty(table.size, np.int32)
+    order = argsort(distinct[:nd])
+    vals = np.empty(nd, np.float32)
+    for r in range(nd):
+        rp = nd - 1 - r if pol == 1 else r  # (the bright polarity: ranks reversed)
+        rank_of[_slot(table, keys[order[r]])] = rp
+        vals[rp] = distinct[order[r]]
+    for z in range(Z):
+        for y in range(ty):
+            bits = data[z, wy0 + y, wx0:wx1].view(np.uint32)
+            dst = levp[((z + pz) * (ty + 2) + y + 1) * (tx + 2) + 1:][:tx]
+            for x in range(tx):
+                dst[x] = rank_of[_slot(table, order_key(bits[x]))]
+    return vals
 
 
 @njit(cache=True, nogil=True)
