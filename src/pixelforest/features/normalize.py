@@ -85,4 +85,5 @@ def otsu_class_means_of_counts(values: np.ndarray, counts: np.ndarray) -> tuple[
 def normalize_block(data: np.ndarray, stats) -> np.ndarray:
     """``data`` as float32, each channel scaled by its statistics (``(C, 2)``: the values that become 0 and 1)."""
     lo, hi = stats[:, 0].astype(np.float32), stats[:, 1].astype(np.float32)
-    return (data.astype(np.float32) - lo) / (hi - lo)
+    out = np.subtract(data, lo, dtype=np.float32)  # (data cast to float32 first, as astype would)
+    return np.divide(out, hi - lo, out=out)
