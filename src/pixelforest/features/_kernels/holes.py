@@ -349,20 +349,22 @@ def _flood(levp, nlev, Z, Y, X, node_of, parent, fin, val, vals):  # pragma: no 
     """Component tree of the lower level sets of a padded ``(Z, Y, X)`` tile's ranks ``levp``
     (``Z + 2`` planes in 3D, one in 2D; rows and columns padded by one) by flooding. Writes each
     pixel's node (``node_of``, padded), each node's parent (the root: itself) and level value,
-    and ``fin``, the nodes children first; returns the number of nodes."""
+    and ``fin``, the nodes children first; returns the number of nodes. ``levp`` is used up: a
+    pixel seen is marked -1 there (its level is known from then on), so that a neighbour is
+    looked at with one read."""
     pz = 1 if Z > 1 else 0
     Xp, YXp = X + 2, (Y + 2) * (X + 2)
     off = np.array([-1, 1, -Xp, Xp, -YXp, YXp], np.int64)
     n_edges = 6 if Z > 1 else 4
-    _mark_border(node_of, Z, Y, X, pz)
+    _mark_border(levp, Z, Y, X, pz)
     words, offs = _bitmap(nlev)
     head = np.full(nlev, -1, np.int32)
     nxt = np.empty(levp.size, np.int32)
     edge = np.empty(levp.size, np.uint8)
     stack = np.empty((nlev + 1, 2), np.int32)  # the open components: level, node
     cur = (pz * (Y + 2) + 1) * Xp + 1
-    node_of[cur] = -2
     lc = levp[cur]
+    levp[cur] = -1
     stack[0, 0], stack[0, 1] = lc, 0
     val[0] = vals[lc]
     nn, nf, sp, e = 1, 0, 1, 0
@@ -370,10 +372,10 @@ def _flood(levp, nlev, Z, Y, X, node_of, parent, fin, val, vals):  # pragma: no 
         while e < n_edges:  # the neighbours not seen yet: higher ones queued, a lower one entered
             q = cur + off[e]
             e += 1
-            if node_of[q] != -1:
-                continue
-            node_of[q] = -2
             lq = levp[q]
+            if lq < 0:  # (seen, or the padding)
+                continue
+            levp[q] = -1
             if lq >= lc:
                 edge[q] = 0
                 _queue(lq, q, head, nxt, words, offs)
@@ -440,16 +442,20 @@ def _close_all(stack, sp, parent, fin, nf):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, **BORROWING)
-def _mark_border(node_of, Z, Y, X, pz):  # pragma: no cover - compiled
-    """-1 (not seen) inside, -2 (seen: never entered) on the padding."""
+def _mark_border(levp, Z, Y, X, pz):  # pragma: no cover - compiled
+    """-1 (seen: never entered) on the padding of ``levp`` (two planes in 3D, the first and last
+    row of each plane, the first and last column of each row)."""
     Xp, YXp = X + 2, (Y + 2) * (X + 2)
-    for i in range(node_of.size):
-        node_of[i] = -2
-    for z in range(pz, Z + pz):
+    for z in range(Z + 2 * pz):
+        o = z * YXp
+        if z < pz or z >= Z + pz:
+            levp[o:o + YXp] = -1
+            continue
+        levp[o:o + Xp] = -1
+        levp[o + (Y + 1) * Xp:o + YXp] = -1
         for y in range(1, Y + 1):
-            o = z * YXp + y * Xp
-            for x in range(1, X + 1):
-                node_of[o + x] = -1
+            levp[o + y * Xp] = -1
+            levp[o + y * Xp + X + 1] = -1
 
 
 @njit(cache=True, nogil=True, **BORROWING)
