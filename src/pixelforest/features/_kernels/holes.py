@@ -38,6 +38,8 @@ TILE_VOXELS = 2**21
 #: images with up to this many distinct values (8- and 16-bit ones) are ranked once, by hashing;
 #: others tile by tile, by sorting
 HASHED_LEVELS = 2**16
+#: where a box on a tile's border starts (every reach is shorter: the largest is 4 x MAX_SCALE)
+OPEN = 2**14
 _HASH_BITS = 17
 
 
@@ -77,6 +79,8 @@ def _prepare(data, reaches, dark_cols, bright_cols, tile_pixels):
     cols = np.asarray([dark_cols, bright_cols], np.int64).reshape(2, reaches.size)
     if np.any(np.diff(reaches) < 0):
         raise ValueError(f"hole filling's reaches must be ascending, got {reaches.tolist()}")
+    if reaches.max() >= OPEN:
+        raise ValueError(f"hole filling's reaches must be under {OPEN}, got {int(reaches.max())}")
     Z, Y, X = data.shape
     halo = int(reaches.max())
     tiles = tile_cores(Z, Y, X, halo, tile_pixels)
@@ -461,7 +465,8 @@ def _mark_border(levp, Z, Y, X, pz):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True, **BORROWING)
 def _boxes(node_of, parent, fin, up, bb, nodes, Z, Y, X):  # pragma: no cover - compiled
     """Each node's bounding box (z0, z1, y0, y1, x0, x1): its own pixels (in memory order, no
-    division per pixel), then each child's into its parent (children first). Then ``up``: each
+    division per pixel), then each child's into its parent (children first); a box that touches
+    the tile's border (z only in 3D) then starts at -OPEN on every axis. Then ``up``: each
     node's first ancestor with a different box (the root: itself): the distances a box reaches
     are the same along a run of equal boxes, so a walk skips the run."""
     pz = 1 if Z > 1 else 0
@@ -483,6 +488,10 @@ def _boxes(node_of, parent, fin, up, bb, nodes, Z, Y, X):  # pragma: no cover - 
         for j in range(0, 6, 2):
             bb[s, j] = min(bb[s, j], bb[c, j])
             bb[s, j + 1] = max(bb[s, j + 1], bb[c, j + 1])
+    for k in range(nodes):  # a box on the tile's border reaches every distance: its lower corner made far off
+        if (bb[k, 2] == 0 or bb[k, 4] == 0 or bb[k, 3] == Y - 1 or bb[k, 5] == X - 1
+                or (Z > 1 and (bb[k, 0] == 0 or bb[k, 1] == Z - 1))):
+            bb[k, 0], bb[k, 2], bb[k, 4] = -OPEN, -OPEN, -OPEN
     for k in range(nodes - 1, -1, -1):
         c = fin[k]
         q = parent[c]
@@ -496,7 +505,8 @@ def _boxes(node_of, parent, fin, up, bb, nodes, Z, Y, X):  # pragma: no cover - 
 def _walk(node_of, val, up, bb, Z, Y, X, cy0, cy1, cx0, cx1, oy, ox, OY, OX, reaches, out2d, cols):  # pragma: no cover
     """For every pixel of the core ``[cy0, cy1) x [cx0, cx1)`` of a padded ``(Z, Y, X)`` tile, climb
     from its node (by ``up``) to the first ancestor whose box reaches each distance (ascending)
-    from it or touches the tile's border (z only in 3D); write that level to the output row of
+    from it or touches the tile's border (z only in 3D; such a box starts at -OPEN, see
+    :func:`_boxes`); write that level to the output row of
     the pixel (the tile starts at ``(oy, ox)`` of the ``(Z, OY, OX)`` volume)."""
     pz = 1 if Z > 1 else 0
     for z in range(Z):
@@ -506,21 +516,10 @@ def _walk(node_of, val, up, bb, Z, Y, X, cy0, cy1, cx0, cx1, oy, ox, OY, OX, rea
                 o = (z * OY + y + oy) * OX + x + ox
                 for j in range(reaches.size):
                     d = reaches[j]
-                    while True:
-                        y0 = bb[node, 2]
-                        y1 = bb[node, 3]
-                        x0 = bb[node, 4]
-                        x1 = bb[node, 5]
-                        if y0 == 0 or x0 == 0 or y1 == Y - 1 or x1 == X - 1:
+                    while True:  # (ends at the root at the latest: its box is the tile's)
+                        if y - bb[node, 2] >= d or bb[node, 3] - y >= d or x - bb[node, 4] >= d or bb[node, 5] - x >= d:
                             break
-                        if y - y0 >= d or y1 - y >= d or x - x0 >= d or x1 - x >= d:
-                            break
-                        if Z > 1:
-                            z0 = bb[node, 0]
-                            z1 = bb[node, 1]
-                            if z0 == 0 or z1 == Z - 1 or z - z0 >= d or z1 - z >= d:
-                                break
-                        if up[node] == node:
+                        if Z > 1 and (z - bb[node, 0] >= d or bb[node, 1] - z >= d):
                             break
                         node = up[node]
                     out2d[o, cols[j]] = val[node]
