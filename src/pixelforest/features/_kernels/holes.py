@@ -513,13 +513,19 @@ def _walk(node_of, val, up, bb, Z, Y, X, cy0, cy1, cx0, cx1, oy, ox, OY, OX, rea
         for y in range(cy0, cy1):
             for x in range(cx0, cx1):
                 node = node_of[((z + pz) * (Y + 2) + y + 1) * (X + 2) + x + 1]
-                o = (z * OY + y + oy) * OX + x + ox
+                row = out2d[(z * OY + y + oy) * OX + x + ox]
+                # the distances the node's box reaches from the pixel, held while it stays the node
+                # (the output's writes would otherwise have the box read again: they may alias)
+                e = max(y - bb[node, 2], bb[node, 3] - y, x - bb[node, 4], bb[node, 5] - x)
+                if Z > 1:
+                    e = max(e, z - bb[node, 0], bb[node, 1] - z)
+                v = val[node]
                 for j in range(reaches.size):
                     d = reaches[j]
-                    while True:  # (ends at the root at the latest: its box is the tile's)
-                        if y - bb[node, 2] >= d or bb[node, 3] - y >= d or x - bb[node, 4] >= d or bb[node, 5] - x >= d:
-                            break
-                        if Z > 1 and (z - bb[node, 0] >= d or bb[node, 1] - z >= d):
-                            break
+                    while e < d:  # (ends at the root at the latest: its box is the tile's)
                         node = up[node]
-                    out2d[o, cols[j]] = val[node]
+                        e = max(y - bb[node, 2], bb[node, 3] - y, x - bb[node, 4], bb[node, 5] - x)
+                        if Z > 1:
+                            e = max(e, z - bb[node, 0], bb[node, 1] - z)
+                        v = val[node]
+                    row[cols[j]] = v
