@@ -706,6 +706,11 @@ def test_hole_filling_tiles_equal_one_tile():
                 outs.append(out)
             assert np.array_equal(outs[0], outs[1])
             assert (outs[0][:, 0] >= img.ravel()).all() and (outs[0][:, 1] <= img.ravel()).all()
+            # the bright polarity at the smallest reach alone: its tiles' windows have its own halo
+            for tile_pixels in (1, 10**9):
+                part = np.zeros((img.size, 6), np.float32)
+                hole_filling(img, reaches, part, [0, 2, 4], [1, -1, -1], tile_pixels=tile_pixels)
+                assert np.array_equal(part[:, [0, 1, 2, 4]], outs[1][:, [0, 1, 2, 4]])
 
 
 def test_hole_filling_of_many_levels_equals_few():

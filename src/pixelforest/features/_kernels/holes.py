@@ -110,10 +110,11 @@ def hole_filling_jobs(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, b
     jobs = []
     for i in range(len(tiles)):
         y0, y1, x0, x1 = (int(v) for v in tiles[i])
-        cost = Z * (min(Y, y1 + halo) - max(0, y0 - halo)) * (min(X, x1 + halo) - max(0, x0 - halo))
         for pol, (pol_reaches, pol_cols) in enumerate(wanted):
             if pol_cols.size:
-                jobs.append((cost, functools.partial(tile_job, data, levels, values, tiles, i, pol, halo, pol_reaches,
+                h = int(pol_reaches.max())  # (a polarity's window needs only its own largest reach)
+                cost = Z * (min(Y, y1 + h) - max(0, y0 - h)) * (min(X, x1 + h) - max(0, x0 - h))
+                jobs.append((cost, functools.partial(tile_job, data, levels, values, tiles, i, pol, h, pol_reaches,
                                                      out2d, pol_cols, box)))
     return jobs
 
