@@ -16,6 +16,7 @@ from . import axes as _axes
 from .classifier import Classifier, LabelImage, normalize_source
 from .features import (
     DEFAULT_FEATURES,
+    DERIVED_FEATURES,
     HOLE_FEATURE_IDS,
     FeatureSpec,
     check_image_values,
@@ -71,12 +72,13 @@ class Session:
                 if self._cell_key(fid, si, spec) not in self._cells and self._derived(fid, si, spec) is None]
 
     def _derived(self, fid, si, spec):
-        """A cell that is a view of a computed one, or None: Dark Hole Filling's columns are Hole
-        Filling's dark ones (every other column, channel by channel)."""
-        if fid != "DarkHoleFilling":
+        """A cell that is a view of a computed one (``DERIVED_FEATURES``: Dark Hole Filling's
+        columns are Hole Filling's dark ones), or None."""
+        if fid not in DERIVED_FEATURES:
             return None
-        both = self._cells.get(self._cell_key("HoleFilling", si, spec))
-        return None if both is None else both[..., 0::2]
+        source, cols = DERIVED_FEATURES[fid]
+        cell = self._cells.get(self._cell_key(source, si, spec))
+        return None if cell is None else cell[..., cols]
 
     def cached_bytes(self) -> int:
         """Memory held by cached features (each underlying array once)."""

@@ -11,6 +11,7 @@ import pytest
 import pixelforest as pf
 from pixelforest.features import (
     DEFAULT_SCALES,
+    DERIVED_FEATURES,
     FEATURE_IDS,
     OWN_FEATURE_IDS,
     FeatureError,
@@ -637,6 +638,7 @@ def test_dark_hole_filling_is_hole_fillings_dark_value():
         assert f.shape[-1] == 5
         assert np.array_equal(f[..., :2], ref[..., 2:4])  # Hole Filling at 2, dark and bright
         assert np.array_equal(f[..., 2:], ref[..., 0::2])  # Dark Hole Filling at 1, 2, 4: the dark ones
+        assert DERIVED_FEATURES["DarkHoleFilling"] == ("HoleFilling", slice(0, None, 2))  # (as the spec says)
     two = np.stack([img, img[::-1]], -1)
     f = pf.compute_features(two, single("DarkHoleFilling", 2.0), channel_axis=-1)
     assert np.array_equal(f[..., 1], pf.compute_features(img[::-1], single("HoleFilling", 2.0))[..., 0])

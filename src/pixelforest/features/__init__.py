@@ -11,6 +11,7 @@ from .normalize import NORMALIZE_PERCENTILES, image_stats, normalize_block, otsu
 from .spec import (
     DEFAULT_FEATURES,
     DEFAULT_SCALES,
+    DERIVED_FEATURES,
     DOG_RATIO,
     EIGEN_FEATURES,
     FEATURE_FORMAT_VERSION,
@@ -48,9 +49,9 @@ from .spec import (
 )
 
 __all__ = [
-    "CellColumns", "DEFAULT_FEATURES", "DEFAULT_SCALES", "DOG_RATIO", "EIGEN_FEATURES", "FEATURE_FORMAT_VERSION",
-    "FEATURE_IDS", "FEATURE_NAMES", "FILTER_WINDOW", "FeatureError", "FeatureSpec", "HOLE_FEATURE_IDS",
-    "ILASTIK_FEATURE_IDS", "MAX_ABS_VALUE", "MAX_SCALE", "MAX_SCALES", "MIN_SCALE", "NORMALIZE",
+    "CellColumns", "DEFAULT_FEATURES", "DEFAULT_SCALES", "DERIVED_FEATURES", "DOG_RATIO", "EIGEN_FEATURES",
+    "FEATURE_FORMAT_VERSION", "FEATURE_IDS", "FEATURE_NAMES", "FILTER_WINDOW", "FeatureError", "FeatureSpec",
+    "HOLE_FEATURE_IDS", "ILASTIK_FEATURE_IDS", "MAX_ABS_VALUE", "MAX_SCALE", "MAX_SCALES", "MIN_SCALE", "NORMALIZE",
     "NORMALIZE_PERCENTILES", "NonFiniteError", "OWN_FEATURE_IDS", "PIXELFOREST_FEATURES", "PIXELFOREST_SCALES",
     "PLANAR_BUDGET_BYTES", "PRESETS", "PRESMOOTH_WINDOW", "ST_RULES", "check_image_values", "check_scales",
     "compute_canonical", "compute_features", "feature_names", "fit_to_depth", "fit_to_size", "hole_reach",

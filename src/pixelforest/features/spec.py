@@ -42,6 +42,9 @@ ILASTIK_FEATURE_IDS = (
 OWN_FEATURE_IDS = ("TopHat", "HoleFilling", "DarkHoleFilling")
 #: the features computed from hole filling's component trees (all reaches of a plane or volume share one)
 HOLE_FEATURE_IDS = ("HoleFilling", "DarkHoleFilling")
+#: features whose columns are some of another's at the same scale: (that feature, which of its
+#: columns, channel by channel); Dark Hole Filling's are Hole Filling's dark ones, every other
+DERIVED_FEATURES = {"DarkHoleFilling": ("HoleFilling", slice(0, None, 2))}
 FEATURE_IDS = ILASTIK_FEATURE_IDS + OWN_FEATURE_IDS
 FEATURE_NAMES = {
     "GaussianSmoothing": "Gaussian Smoothing",
