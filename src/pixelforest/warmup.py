@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from .features import compute_canonical, compute_features, feature_names, resolve_spec
+from .features import FeatureSpec, compute_canonical, compute_features, feature_names, resolve_spec
 from .fitting import fit_forest
 
 #: what each process compiles (each is a function of this module)
@@ -29,6 +29,8 @@ def _features() -> None:
     img = np.random.default_rng(0).random((64, 64), dtype=np.float32)
     for preset in ("pixelforest-default", "ilastik-default"):
         compute_features(img, preset)
+    # Hole Filling's two polarities share the image's ranks, found by a kernel of their own
+    compute_features(img, FeatureSpec.from_cells({"HoleFilling": [1.0]}))
 
 
 def _volumes() -> None:
