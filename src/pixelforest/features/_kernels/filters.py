@@ -413,6 +413,18 @@ DIRECT_RADIUS = 3
 if HAVE_NUMBA:
 
     @numba.njit(cache=True, inline="always")
+    def _extremum(dst, x, y, n, is_max):  # pragma: no cover - compiled
+        """dst[i] = max(x[i], y[i]) (or min) for i < n, dst apart from x and y. Callers pass views (a row
+        from an offset) rather than summed indices, which numba checks for wrap-around: LLVM then
+        gathers and scatters instead of loading and storing vectors."""
+        if is_max:
+            for i in range(n):
+                dst[i] = max(x[i], y[i])
+        else:
+            for i in range(n):
+                dst[i] = min(x[i], y[i])
+
+    @numba.njit(cache=True, inline="always")
     def _block_extrema(lines, r, L, c0, n, is_max, g, h):  # pragma: no cover - compiled
         """van Herk / Gil-Werman over the padded positions j of ``lines``, columns [c0, c0 + n): the
         positions are cut into blocks of the window's width w = 2r+1; g holds each block's running
@@ -461,7 +473,7 @@ if HAVE_NUMBA:
                     dst[b] = first[b]
                 for t in range(1, w):
                     row = src[a, mirror(k - r + t, L), b0:b0 + n]
-                    if is_max:
+                    if is_max:  # (in place, not through _extremum: LLVM's overlap check would fail)
                         for b in range(n):
                             dst[b] = max(dst[b], row[b])
                     else:
@@ -472,13 +484,7 @@ if HAVE_NUMBA:
         h = np.empty((P, n), np.float32)
         _block_extrema(src[a], r, L, b0, n, is_max, g, h)
         for k in range(L):
-            dst = out[a, k]
-            if is_max:
-                for b in range(n):
-                    dst[b0 + b] = max(h[k, b], g[k + w - 1, b])
-            else:
-                for b in range(n):
-                    dst[b0 + b] = min(h[k, b], g[k + w - 1, b])
+            _extremum(out[a, k, b0:b0 + n], h[k], g[k + w - 1], n, is_max)
 
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _minmax_lines(src, r, is_max, out):  # pragma: no cover - compiled
@@ -493,13 +499,7 @@ if HAVE_NUMBA:
     def _extremum_shift(dst, src, n, j, is_max):  # pragma: no cover - compiled
         """dst[i] = max(src[i], src[i + j]) (or min) for i < n. (The shifted operand is a view:
         an index ``i + j`` would be checked for wrap-around, and the loads gathered.)"""
-        sj = src[j:]
-        if is_max:
-            for i in range(n):
-                dst[i] = max(src[i], sj[i])
-        else:
-            for i in range(n):
-                dst[i] = min(src[i], sj[i])
+        _extremum(dst, src, src[j:], n, is_max)
 
     @numba.njit(cache=True, inline="always")
     def _row_extrema(row, r, ops, dst, a, b):  # pragma: no cover - compiled
