@@ -130,35 +130,50 @@ def _slot(table, k):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def dense_levels(data):  # pragma: no cover - compiled
-    """Each value's rank among the image's distinct values (int32, the image's shape, flat) and
-    those values ascending; two empty arrays when there are more than HASHED_LEVELS of them."""
-    flat = data.ravel()
-    bits = flat.view(np.uint32)
+def _hashed_ranks(data, Z, wy0, wy1, wx0, wx1):  # pragma: no cover - compiled
+    """The distinct values of the window ``[wy0, wy1) x [wx0, wx1)`` of a ``(Z, Y, X)`` float32
+    volume, by hashing: ``(table, rank_of, values)``, a value's rank being ``rank_of`` at its
+    slot (:func:`_slot`) of ``table``, ``values`` ascending; three empty arrays when there are
+    more than HASHED_LEVELS of them."""
     table = np.zeros(1 << _HASH_BITS, np.uint32)
     keys = np.empty(HASHED_LEVELS, np.uint32)
     distinct = np.empty(HASHED_LEVELS, np.float32)
     nd = 0
-    for i in range(flat.size):
-        k = order_key(bits[i])
-        h = _slot(table, k)
-        if table[h] == 0:
-            if nd == HASHED_LEVELS:
-                return np.empty(0, np.int32), np.empty(0, np.float32)
-            table[h] = k
-            keys[nd] = k
-            distinct[nd] = flat[i]
-            nd += 1
+    for z in range(Z):
+        for y in range(wy0, wy1):
+            row = data[z, y, wx0:wx1]
+            bits = row.view(np.uint32)
+            for x in range(wx1 - wx0):
+                k = order_key(bits[x])
+                h = _slot(table, k)
+                if table[h] == 0:
+                    if nd == HASHED_LEVELS:
+                        return np.empty(0, np.uint32), np.empty(0, np.int32), np.empty(0, np.float32)
+                    table[h] = k
+                    keys[nd] = k
+                    distinct[nd] = row[x]
+                    nd += 1
     rank_of = np.empty(table.size, np.int32)
     order = argsort(distinct[:nd])  # (the trainer's compiled sort: no other sort to compile)
+    values = np.empty(nd, np.float32)
     for r in range(nd):
         rank_of[_slot(table, keys[order[r]])] = r
-    levels = np.empty(flat.size, np.int32)
-    values = np.empty(nd, np.float32)
-    for i in range(flat.size):
-        r = rank_of[_slot(table, order_key(bits[i]))]
-        levels[i] = r
-        values[r] = flat[i]
+        values[r] = distinct[order[r]]
+    return table, rank_of, values
+
+
+@njit(cache=True, nogil=True)
+def dense_levels(data):  # pragma: no cover - compiled
+    """Each value's rank among the ``(Z, Y, X)`` image's distinct values (int32, flat) and those
+    values ascending; two empty arrays when there are more than HASHED_LEVELS of them."""
+    Z, Y, X = data.shape
+    table, rank_of, values = _hashed_ranks(data, Z, 0, Y, 0, X)
+    if table.size == 0:
+        return np.empty(0, np.int32), values
+    bits = data.ravel().view(np.uint32)
+    levels = np.empty(bits.size, np.int32)
+    for i in range(bits.size):
+        levels[i] = rank_of[_slot(table, order_key(bits[i]))]
     return levels, values
 
 
@@ -213,42 +228,22 @@ def _tile_levels_from(levels, Z, wy0, wy1, wx0, wx1, pz, levp, pol, values):  # 
 
 @njit(cache=True, nogil=True)
 def _tile_levels_hashed(data, Z, wy0, wy1, wx0, wx1, pz, levp, pol):  # pragma: no cover - compiled
-    """The window's ranks among its own distinct values, by hashing (as :func:`dense_levels`),
+    """The window's ranks among its own distinct values, by hashing (:func:`_hashed_ranks`),
     into ``levp`` as :func:`_tile_levels_from`; an empty array when the window holds more than
     HASHED_LEVELS values."""
+    table, rank_of, values = _hashed_ranks(data, Z, wy0, wy1, wx0, wx1)
+    if table.size == 0:
+        return values
     ty, tx = wy1 - wy0, wx1 - wx0
-    table = np.zeros(1 << _HASH_BITS, np.uint32)
-    keys = np.empty(HASHED_LEVELS, np.uint32)
-    distinct = np.empty(HASHED_LEVELS, np.float32)
-    nd = 0
-    for z in range(Z):
-        for y in range(wy0, wy1):
-            row = data[z, y, wx0:wx1]
-            bits = row.view(np.uint32)
-            for x in range(tx):
-                k = order_key(bits[x])
-                h = _slot(table, k)
-                if table[h] == 0:
-                    if nd == HASHED_LEVELS:
-                        return np.empty(0, np.float32)
-                    table[h] = k
-                    keys[nd] = k
-                    distinct[nd] = row[x]
-                    nd += 1
-    rank_of = np.empty(table.size, np.int32)
-    order = argsort(distinct[:nd])
-    vals = np.empty(nd, np.float32)
-    for r in range(nd):
-        rp = nd - 1 - r if pol == 1 else r  # (the bright polarity: ranks reversed)
-        rank_of[_slot(table, keys[order[r]])] = rp
-        vals[rp] = distinct[order[r]]
+    top = values.size - 1
     for z in range(Z):
         for y in range(ty):
             bits = data[z, wy0 + y, wx0:wx1].view(np.uint32)
             dst = levp[((z + pz) * (ty + 2) + y + 1) * (tx + 2) + 1:][:tx]
             for x in range(tx):
-                dst[x] = rank_of[_slot(table, order_key(bits[x]))]
-    return vals
+                r = rank_of[_slot(table, order_key(bits[x]))]
+                dst[x] = top - r if pol == 1 else r  # (the bright polarity: ranks reversed)
+    return values[::-1].copy() if pol == 1 else values
 
 
 @njit(cache=True, nogil=True)
