@@ -16,8 +16,8 @@ Stewenius' linear-time component tree: from a pixel, each newly seen neighbour i
 its level or, when lower, entered at once; pixels leave a bucket queue over dense grey-level ranks,
 so the work goes from pixel to neighbour instead of through memory in grey-level order). Each node
 keeps its bounding box; the value at p is the level of p's lowest ancestor whose box reaches D from
-p or touches the border. The image is cut into tiles with a halo of the largest reach, one job per
-tile and polarity (see :func:`hole_filling`).
+p or touches the border. The image is cut into tiles, one job per tile and polarity, each with a
+halo of its polarity's largest reach (see :func:`hole_filling`).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from .tasks import run_jobs
 #: time; larger tiles compute less halo
 TILE_PIXELS = 2**21
 TILE_VOXELS = 2**21
-#: images with up to this many distinct values (8- and 16-bit ones) are ranked once, by hashing;
-#: others tile by tile, by sorting
+#: images (or tiles) with up to this many distinct values (8- and 16-bit ones) are ranked by
+#: hashing; others tile by tile, by sorting
 HASHED_LEVELS = 2**16
 #: where a box on a tile's border starts (every reach is shorter: the largest is 4 x MAX_SCALE)
 OPEN = 2**14
@@ -63,9 +63,9 @@ def hole_filling(data: np.ndarray, reaches, out2d: np.ndarray, dark_cols, bright
     ``bright_cols[j]`` of ``out2d``, the ``(Z*Y*X, F)`` pixel-major output; a column of -1 is
     not computed, and a polarity with none is not computed at all (Dark Hole Filling).
 
-    Computed tile by tile (in y and x), each tile with a halo of the largest reach: a value
-    depends only on the window of its reach, and a tile's own border is at least that far from
-    its core, so the tiles give the whole volume's values exactly. Each tile's two polarities are
+    Computed tile by tile (in y and x), each tile with a halo of its polarity's largest reach: a
+    value depends only on the window of its reach, and a tile's own border is at least that far
+    from its core, so the tiles give the whole volume's values exactly. Each tile's two polarities are
     two jobs, taken by the threads as they come free (:func:`.tasks.run_jobs`)."""
     jobs = hole_filling_jobs(data, reaches, out2d, dark_cols, bright_cols, tile_pixels)
     run_jobs([job for _, job in sorted(jobs, key=lambda cj: -cj[0])])
